@@ -1,0 +1,123 @@
+// Package breaker is a circuit breaker: a state machine that stops calls to
+// a backend that is failing, gives it time to recover, and probes it before
+// letting traffic through again.
+//
+// steadylog puts a breaker in front of an exporter so that a dead or
+// overloaded collector costs the application nothing but a fast error:
+// batches are not sent into a black hole for thirty seconds each, retries do
+// not pile onto a backend that has asked for a pause, and the pipeline knows
+// when to try again. The package has no OpenTelemetry dependency; it works
+// for any call that returns an error.
+//
+// # States
+//
+// A breaker starts [Closed] and admits every call. It watches each call's
+// outcome and trips to [Open] when any of these holds:
+//
+//   - ConsecutiveFailures failures in a row (default 5);
+//   - the failure rate in the sliding window reaches FailureRateThreshold
+//     (default 50%), once the window holds MinimumCalls calls (default 10);
+//   - the rate of slow calls (longer than SlowCallDuration, default 10 s)
+//     reaches SlowCallRateThreshold (default 100%), with the same minimum.
+//
+// The window is count-based (the last WindowSize calls, default 100) or
+// time-based (the calls of the last WindowDuration, default one minute).
+//
+// An Open breaker refuses every call with an [*OpenError] until its wait is
+// over, then becomes [HalfOpen]. The first wait is OpenTimeout (default 5 s);
+// every trip that follows a failed probe multiplies it by BackoffMultiplier
+// (default 2), up to MaxOpenTimeout (default 2 min), and each wait is
+// shortened by a random jitter of up to 20% so that many processes do not
+// probe a backend in the same instant. When the breaker closes, the wait
+// returns to OpenTimeout. A failure that carries a delay requested by the
+// server ([WithRetryAfter]: HTTP Retry-After, gRPC RetryInfo) makes the wait
+// at least that long, still capped by MaxOpenTimeout so that a bogus header
+// cannot silence the pipeline for a day.
+//
+// A HalfOpen breaker admits HalfOpenMaxCalls probe calls (default 1) and
+// refuses the rest. HalfOpenSuccesses successful probes close it; one
+// failed probe reopens it with a longer wait, and so do probes that have not
+// reported within HalfOpenMaxWait (default 1 min): a probe that hangs must
+// not hold the breaker half-open for ever.
+//
+// The breaker owns no goroutine and no timer: it reads its [Clock] when it is
+// called, so an Open breaker whose wait has passed reports HalfOpen the next
+// time it is asked. This makes it cheap and lets tests drive it with a fake
+// clock.
+//
+// # Outcomes
+//
+// Not every error is the backend's fault. [Config.Classify] maps an error to
+// [OutcomeSuccess], [OutcomeFailure] or [OutcomeIgnored]; the default,
+// [DefaultClassify], ignores errors marked [Permanent] (the request was bad:
+// an HTTP 400, a gRPC InvalidArgument) and [context.Canceled] (the caller
+// gave up), and counts every other error, including
+// [context.DeadlineExceeded] — a backend that hangs — as a failure. Ignored
+// calls are neither successes nor failures; an ignored probe frees its slot
+// for another.
+//
+// # Using a breaker
+//
+// [Breaker.Allow] asks to make one call and returns a done function to
+// report its error; the breaker times the call between the two.
+// [Breaker.Execute] wraps both around a function. A refusal is an
+// [*OpenError]: errors.Is(err, [ErrOpen]) holds, and its RetryAt field says
+// when a call may be admitted. [Breaker.State], [Breaker.RetryAt] and
+// [Breaker.Counts] serve telemetry; [Config.OnStateChange] reports every
+// transition.
+//
+// # Configuration
+//
+// The zero [Config] is a sane default: every zero field takes the default
+// documented on it. Negative durations and counts, rates outside (0, 1],
+// and contradictory settings are errors; [Config.Validate] reports them
+// with the field's name, and [New] panics with the same error, as
+// regexp.MustCompile does.
+//
+// # Compared with other circuit breakers
+//
+// The table compares the features above with sony/gobreaker v2,
+// failsafe-go's circuitbreaker package and resilience4j's CircuitBreaker.
+// "Custom" means the library offers a hook in which the user can write the
+// behaviour, but does not provide it.
+//
+//	Feature                        gobreaker v2          failsafe-go             resilience4j                 steadylog breaker
+//	-----------------------------  --------------------  ----------------------  ---------------------------  ---------------------------
+//	Consecutive-failure trip       yes (default > 5)     yes (threshold)         no (count window of N at     yes (default 5)
+//	                                                                             100% approximates it)
+//	Failure-rate trip              custom (ReadyToTrip)  yes                     yes                          yes
+//	Count-based sliding window     no                    yes (k of last n)       yes                          yes
+//	Time-based sliding window      yes (BucketPeriod)    yes (period)            yes                          yes
+//	Minimum number of calls        custom (ReadyToTrip)  yes                     yes                          yes
+//	Slow-call rate trip            no                    no                      yes                          yes
+//	Open wait                      fixed Timeout (60 s)  fixed, or DelayFunc     fixed, or interval function  exponential (default 5 s x2)
+//	Exponential backoff of wait    no                    custom (DelayFunc)      yes (interval function)      yes
+//	Jitter on the wait             no                    custom (DelayFunc)      yes (random backoff)         yes, injectable source
+//	Cap on the wait                no                    custom (DelayFunc)      yes                          yes (default 2 min)
+//	Backoff reset on close         n/a                   custom                  yes                          yes
+//	Server-requested delay         no                    custom (DelayFunc on    no                           yes (WithRetryAfter)
+//	                                                     the last error)
+//	Half-open probe limit          yes (MaxRequests)     yes (success capacity)  yes                          yes (HalfOpenMaxCalls)
+//	Probes needed to close         = MaxRequests         success threshold       failure rate of probes       HalfOpenSuccesses
+//	One failed probe reopens       yes                   yes (threshold)         rate-based                   yes
+//	Hung probes time out           no                    no                      yes (max wait in half-open)  yes (HalfOpenMaxWait)
+//	Error classification           success/failure       success/failure         record/ignore/success        success/failure/ignored
+//	                               (IsSuccessful)        (HandleIf)              predicates                   (Classify)
+//	Caller cancellation ignored    custom, as success    custom, as success      custom (ignoreExceptions)    yes, by default
+//	Permanent errors ignored       custom, as success    custom, as success      custom (ignoreExceptions)    yes, by default (Permanent)
+//	State-change callback          yes                   yes (per state too)     yes (event publisher)        yes, ordered, outside lock
+//	Counts for telemetry           requests, successes,  executions, failures,   calls, failures, slow,       cumulative requests,
+//	                               failures, runs        successes, rates        not permitted                successes, failures, ignored,
+//	                                                                                                          slow, rejected, trips, runs
+//	Rejected-call count            no                    no                      yes (not permitted)          yes
+//	When to retry                  no                    RemainingDelay          no                           RetryAt, OpenError.RetryAt
+//	Two-step use (Allow/done)      yes (TwoStep)         yes (permit/record)     yes (acquire/onResult)       yes (Allow)
+//	Panics count as failures       yes                   not documented          n/a (exceptions count)       yes (Execute; exporter pkg)
+//	Injectable clock               no                    no (internal)           yes (timestamp function)     yes (Clock)
+//	Config validated with errors   no (silently fixed)   no                      yes (exceptions)             yes (Validate)
+//	Background goroutine/timer     no                    no                      optional                     no
+//
+// Outside this list, gobreaker v2 can share a breaker's state through Redis,
+// and resilience4j has forced-open and disabled states; steadylog's breaker
+// guards one exporter in one process and has neither.
+package breaker
