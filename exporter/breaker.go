@@ -1,0 +1,103 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/breaker"
+)
+
+// BreakerOption configures [WithBreaker].
+type BreakerOption interface {
+	apply(*breakerConfig)
+}
+
+type breakerConfig struct {
+	classify func(error) error
+}
+
+type breakerOptionFunc func(*breakerConfig)
+
+func (f breakerOptionFunc) apply(c *breakerConfig) { f(c) }
+
+// WithErrorClassifier sets the function that marks the inner exporter's
+// errors (with [breaker.Permanent] and [breaker.WithRetryAfter]) before they
+// are reported to the breaker and returned. nil means no marking: errors
+// pass through unchanged. Default [ClassifyOTLP], which marks the errors of
+// the OTLP exporters and leaves every other error unchanged.
+func WithErrorClassifier(classify func(err error) error) BreakerOption {
+	return breakerOptionFunc(func(c *breakerConfig) { c.classify = classify })
+}
+
+// WithBreaker returns exp guarded by the circuit breaker b.
+//
+// Export asks b for permission first. When b refuses (it is open, or
+// half-open with its probes taken), Export returns at once, without calling
+// exp, an error wrapping the [*breaker.OpenError]: errors.Is(err,
+// breaker.ErrOpen) holds and errors.As finds the OpenError with its RetryAt.
+// Otherwise Export calls exp, classifies its error (see
+// [WithErrorClassifier]), reports it to b and returns it. A panic in exp is
+// recovered, reported to b as a failure and returned as a [*PanicError].
+//
+// ForceFlush and Shutdown are passed to exp without asking b: they must
+// reach the exporter even when its backend is down, and exp must honour
+// their context. Panics in them are recovered too.
+//
+// WithBreaker panics if exp or b is nil: that is a programming error, found
+// at start-up rather than at the first export.
+func WithBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption) sdklog.Exporter {
+	if exp == nil {
+		panic("exporter: WithBreaker called with a nil exporter")
+	}
+	if b == nil {
+		panic("exporter: WithBreaker called with a nil *breaker.Breaker")
+	}
+	cfg := breakerConfig{classify: ClassifyOTLP}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	return &breakerExporter{exp: exp, b: b, classify: cfg.classify}
+}
+
+type breakerExporter struct {
+	exp      sdklog.Exporter
+	b        *breaker.Breaker
+	classify func(error) error
+}
+
+// Name lets Fanout and Failover attribute errors to the inner exporter.
+func (e *breakerExporter) Name() string { return nameOf(e.exp) }
+
+func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	done, err := e.b.Allow()
+	if err != nil {
+		return fmt.Errorf("exporter: batch of %d records not sent to %s: %w", len(records), nameOf(e.exp), err)
+	}
+	err = safeExport(ctx, e.exp, records)
+	if err != nil && e.classify != nil {
+		err = safeClassify(e.classify, err)
+	}
+	done(err)
+	return err
+}
+
+// safeClassify runs classify; if it panics, the unclassified error is kept
+// and the panic is added to it, so that done is still called.
+func safeClassify(classify func(error) error, err error) (out error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = errors.Join(err, &PanicError{Method: "error classifier", Value: r, Stack: debug.Stack()})
+		}
+	}()
+	return classify(err)
+}
+
+func (e *breakerExporter) ForceFlush(ctx context.Context) error { return safeForceFlush(ctx, e.exp) }
+
+func (e *breakerExporter) Shutdown(ctx context.Context) error { return safeShutdown(ctx, e.exp) }

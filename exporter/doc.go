@@ -1,0 +1,37 @@
+// Package exporter decorates OpenTelemetry log exporters
+// ([go.opentelemetry.io/otel/sdk/log.Exporter]) so that a failing backend
+// costs the application as little as possible.
+//
+//   - [WithBreaker] guards an exporter with a circuit breaker from package
+//     breaker: while the backend is down, Export fails at once with an
+//     error wrapping [breaker.ErrOpen] instead of tying up the export
+//     goroutine until a timeout, and the breaker probes the backend before
+//     letting traffic through again.
+//   - [NewFanout] (and [Fanout]) send each batch to several exporters — a
+//     collector and an audit file, say — isolated from each other: an
+//     error, a panic or a hang in one never delays or harms the others.
+//   - [Failover] sends batches to a fallback (stdout, a file, a second
+//     collector) while the primary fails, and back to the primary once it
+//     works again.
+//   - [ClassifyOTLP] tells which errors of the OTLP exporters are the
+//     backend's fault and which are the data's, and reads the delay the
+//     server asked for, so that the breaker and retry logic do the right
+//     thing. WithBreaker applies it by default.
+//
+// Every decorator recovers panics of the exporters it wraps and returns them
+// as [*PanicError], and attributes errors of several exporters to each one
+// with [*MemberError]; [Named] gives an exporter a name for those messages.
+//
+// The decorators compose. A typical production set-up guards the OTLP
+// exporter with a breaker and falls back to a local file:
+//
+//	b := breaker.New(breaker.Config{Name: "collector"})
+//	exp := exporter.Failover(
+//		exporter.WithBreaker(otlpExporter, b),
+//		exporter.Named("spool", fileExporter),
+//	)
+//
+// Misuse found at construction — a nil exporter or breaker — panics with a
+// message saying so, except in NewFanout, whose list often comes from
+// configuration and which returns an error instead.
+package exporter

@@ -1,0 +1,112 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/breaker"
+)
+
+// FailoverOption configures [Failover].
+type FailoverOption interface {
+	apply(*failoverConfig)
+}
+
+type failoverConfig struct {
+	onPrimaryError func(error)
+}
+
+type failoverOptionFunc func(*failoverConfig)
+
+func (f failoverOptionFunc) apply(c *failoverConfig) { f(c) }
+
+// WithPrimaryErrorHandler sets a function called with the primary's error
+// whenever a batch went to the fallback and the fallback delivered it (so
+// Export returned nil): without it, that error would be invisible. It is
+// called synchronously from Export. Default nil: not reported.
+func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
+	return failoverOptionFunc(func(c *failoverConfig) { c.onPrimaryError = handle })
+}
+
+// Failover returns an exporter that sends each batch to primary and, when
+// primary fails, to fallback (a stdout or file exporter, a second
+// collector).
+//
+// The usual primary is a [WithBreaker] exporter: while its breaker is open,
+// the primary refuses at once with an error wrapping [breaker.ErrOpen], and
+// batches flow to the fallback without waiting on the broken backend; once
+// the breaker admits calls again and the primary succeeds, batches return to
+// it. There is no state in Failover itself: each batch tries the primary
+// first, and the breaker decides how cheap that try is.
+//
+// Any primary error sends the batch to the fallback — a refusal, a timeout,
+// a connection error, a panic — except a permanent one
+// ([breaker.IsPermanent]: the backend rejected the data itself, or accepted
+// part of it): the fallback would get the same bad data, or duplicates of
+// what was accepted, so the primary's error is returned instead. If the
+// fallback fails too, Export returns both errors, each a [*MemberError]
+// (index 0 the primary, 1 the fallback).
+//
+// The fallback gets the same ctx, so a primary without a breaker that hangs
+// until the deadline leaves the fallback no time: guard the primary with a
+// breaker and an export timeout shorter than ctx's.
+//
+// ForceFlush and Shutdown go to both, concurrently and isolated as in
+// [NewFanout]. Failover panics if either exporter is nil.
+func Failover(primary, fallback sdklog.Exporter, opts ...FailoverOption) sdklog.Exporter {
+	if primary == nil {
+		panic("exporter: Failover called with a nil primary exporter")
+	}
+	if fallback == nil {
+		panic("exporter: Failover called with a nil fallback exporter")
+	}
+	var cfg failoverConfig
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	return &failover{
+		primary:        &member{index: 0, name: nameOf(primary), exp: primary},
+		fallback:       &member{index: 1, name: nameOf(fallback), exp: fallback},
+		onPrimaryError: cfg.onPrimaryError,
+	}
+}
+
+type failover struct {
+	primary, fallback *member
+	onPrimaryError    func(error)
+}
+
+func (f *failover) Export(ctx context.Context, records []sdklog.Record) error {
+	perr := safeExport(ctx, f.primary.exp, records)
+	if perr == nil {
+		return nil
+	}
+	perr = f.primary.wrap(perr)
+	if breaker.IsPermanent(perr) {
+		return perr
+	}
+	ferr := safeExport(ctx, f.fallback.exp, records)
+	if ferr != nil {
+		return errors.Join(perr, f.fallback.wrap(ferr))
+	}
+	if f.onPrimaryError != nil {
+		f.onPrimaryError(perr)
+	}
+	return nil
+}
+
+func (f *failover) ForceFlush(ctx context.Context) error {
+	return f.both(ctx, safeForceFlush)
+}
+
+func (f *failover) Shutdown(ctx context.Context) error {
+	return f.both(ctx, safeShutdown)
+}
+
+func (f *failover) both(ctx context.Context, fn func(context.Context, sdklog.Exporter) error) error {
+	return (&fanout{members: []*member{f.primary, f.fallback}}).all(ctx, fn)
+}

@@ -1,0 +1,154 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
+
+// collector is a Processor that keeps clones of the records emitted to it,
+// to build real records for tests.
+type collector struct {
+	mu      sync.Mutex
+	records []sdklog.Record
+}
+
+func (c *collector) OnEmit(_ context.Context, r *sdklog.Record) error {
+	c.mu.Lock()
+	c.records = append(c.records, r.Clone())
+	c.mu.Unlock()
+	return nil
+}
+func (c *collector) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (c *collector) Shutdown(context.Context) error                         { return nil }
+func (c *collector) ForceFlush(context.Context) error                       { return nil }
+
+// makeRecords returns n real records with bodies "0", "1", ...
+func makeRecords(t *testing.T, n int) []sdklog.Record {
+	t.Helper()
+	c := &collector{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(c))
+	defer func() { _ = lp.Shutdown(context.Background()) }()
+	l := lp.Logger("test")
+	for i := range n {
+		var r log.Record
+		r.SetBody(attribute.StringValue(strconv.Itoa(i)))
+		r.SetSeverity(log.SeverityInfo)
+		r.SetTimestamp(time.Unix(1700000000, 0))
+		l.Emit(context.Background(), r)
+	}
+	return c.records
+}
+
+func bodies(records []sdklog.Record) []string {
+	out := make([]string, len(records))
+	for i, r := range records {
+		out[i] = r.Body().AsString()
+	}
+	return out
+}
+
+// fakeExporter records what it is given and behaves as export says.
+type fakeExporter struct {
+	mu       sync.Mutex
+	batches  [][]string
+	calls    int
+	flushes  int
+	shutdown int
+	// export, if set, decides the outcome of each Export (after recording).
+	export func(ctx context.Context, call int) error
+	flush  func(ctx context.Context) error
+	stop   func(ctx context.Context) error
+}
+
+func (f *fakeExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	f.mu.Lock()
+	f.calls++
+	call := f.calls
+	f.batches = append(f.batches, bodies(records))
+	fn := f.export
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, call)
+	}
+	return nil
+}
+
+func (f *fakeExporter) ForceFlush(ctx context.Context) error {
+	f.mu.Lock()
+	f.flushes++
+	fn := f.flush
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(ctx)
+	}
+	return nil
+}
+
+func (f *fakeExporter) Shutdown(ctx context.Context) error {
+	f.mu.Lock()
+	f.shutdown++
+	fn := f.stop
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(ctx)
+	}
+	return nil
+}
+
+func (f *fakeExporter) setExport(fn func(ctx context.Context, call int) error) {
+	f.mu.Lock()
+	f.export = fn
+	f.mu.Unlock()
+}
+
+func (f *fakeExporter) Calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func (f *fakeExporter) Batches() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]string(nil), f.batches...)
+}
+
+func (f *fakeExporter) Counts() (flushes, shutdowns int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flushes, f.shutdown
+}
+
+var errBackend = errors.New("backend down")
+
+func failing(err error) func(context.Context, int) error {
+	return func(context.Context, int) error { return err }
+}
+
+// fakeClock is a breaker.Clock that moves only when told to.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1700000000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}

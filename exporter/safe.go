@@ -1,0 +1,59 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
+
+// The safe* functions call one exporter method and turn a panic into a
+// *PanicError, so that the decorators can report it like any other error.
+
+func safeExport(ctx context.Context, exp sdklog.Exporter, records []sdklog.Record) (err error) {
+	defer recoverInto(&err, "Export")
+	return exp.Export(ctx, records)
+}
+
+func safeForceFlush(ctx context.Context, exp sdklog.Exporter) (err error) {
+	defer recoverInto(&err, "ForceFlush")
+	return exp.ForceFlush(ctx)
+}
+
+func safeShutdown(ctx context.Context, exp sdklog.Exporter) (err error) {
+	defer recoverInto(&err, "Shutdown")
+	return exp.Shutdown(ctx)
+}
+
+func recoverInto(err *error, method string) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Method: method, Value: r, Stack: debug.Stack()}
+	}
+}
+
+// nameOf returns the name of exp: its Name method's result if it has one
+// (see Named), else its dynamic type.
+func nameOf(exp sdklog.Exporter) string {
+	if n, ok := exp.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return fmt.Sprintf("%T", exp)
+}
+
+// Named returns exp with a name, used to attribute its errors in a [Fanout]
+// or [Failover] ("exporter 1 (audit-file): ..."). Without a name, a member
+// is named by its Go type, such as "*otlploghttp.Exporter".
+func Named(name string, exp sdklog.Exporter) sdklog.Exporter {
+	if exp == nil {
+		panic("exporter: Named called with a nil exporter")
+	}
+	return &namedExporter{Exporter: exp, name: name}
+}
+
+type namedExporter struct {
+	sdklog.Exporter
+	name string
+}
+
+func (n *namedExporter) Name() string { return n.name }
