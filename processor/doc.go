@@ -1,0 +1,70 @@
+// Package processor provides a bounded, never-blocking batch processor for
+// the OpenTelemetry Go logs SDK: a replacement for sdklog.BatchProcessor
+// that bounds its queue by count and by bytes, and accounts for every
+// record it loses.
+//
+// # Where it sits
+//
+//	slog / zap / logrus ─▶ bridge ─▶ sdklog.LoggerProvider
+//	    ─▶ processor.Processor (admission, queue, batches)
+//	    ─▶ sdklog.Exporter (OTLP, stdout, or an exporter package decorator)
+//
+// Register it like the SDK's processor:
+//
+//	p, err := processor.New(exporter, processor.WithMaxQueueBytes(64<<20))
+//	if err != nil { ... }
+//	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+//	defer provider.Shutdown(ctx) // shuts p down too
+//
+// # Admission
+//
+// OnEmit clones the record (so processors registered after it, and the
+// caller, may reuse the original), estimates the heap bytes the clone
+// retains with memguard.RecordSize, and queues it. It takes one short
+// mutex and never waits for the exporter or for I/O.
+//
+// The queue has two bounds: a number of records (WithMaxQueueSize) and a
+// number of bytes (WithMaxQueueBytes). When admitting a record would break
+// either, the oldest queued records are evicted until it fits: fresh logs
+// are worth more than a stale backlog. A record larger than the whole byte
+// budget is refused on its own and evicts nothing. WithSeverityEviction
+// makes eviction take low-severity records first.
+//
+// # Export
+//
+// One worker goroutine owns the exporter, so Export is never called
+// concurrently with itself. It exports when a full batch
+// (WithMaxBatchSize) is queued and when the export interval passes; each
+// call gets a context bounded by WithExportTimeout. A batch is handed to
+// the exporter without being copied. A failed or panicking export is
+// reported to the error handler and its records are counted as dropped.
+//
+// # Accounting
+//
+// Every record passed to OnEmit is, at every moment, in exactly one of
+// these places: exported, dropped (with a DropReason), queued, or in
+// flight. Stats returns a consistent snapshot for which
+//
+//	Received == Exported + TotalDropped() + Queued + InFlight
+//
+// holds exactly, under any load and any exporter behaviour.
+//
+// # Configuration
+//
+// Each setting is resolved in the order option → environment variable →
+// default, as the SDK does: OTEL_BLRP_MAX_QUEUE_SIZE,
+// OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_SCHEDULE_DELAY and
+// OTEL_BLRP_EXPORT_TIMEOUT (milliseconds), and
+// STEADYLOG_BLRP_MAX_QUEUE_BYTES. An invalid option value is an error from
+// New; an invalid environment value falls back to the default and is
+// reported once to the error handler, because a typo in a manifest should
+// not stop a service from logging.
+//
+// # Shutdown
+//
+// ForceFlush exports everything queued before the call. Shutdown stops
+// admission, exports what is queued while its context allows, and shuts
+// the exporter down. It returns by the context's deadline even when the
+// exporter ignores its context; what was not exported by then is counted
+// as dropped with reason shutdown.
+package processor

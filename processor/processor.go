@@ -1,0 +1,463 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/memguard"
+)
+
+// Processor is an sdklog.Processor that queues records in memory, bounded
+// by count and by bytes, and exports them in batches from one worker
+// goroutine. See the package documentation for the full contract.
+//
+// All methods are safe for concurrent use.
+type Processor struct {
+	exporter sdklog.Exporter
+	cfg      config
+
+	// mu guards everything below it. Every accounting transition — a
+	// record received, evicted, detached for export, exported or dropped —
+	// happens under mu, which is what makes Stats a consistent snapshot.
+	mu          sync.Mutex
+	q           *queue
+	received    uint64
+	exported    uint64
+	dropped     [numReasons]uint64
+	inFlight    int
+	closed      bool // Shutdown has begun: admission is stopped
+	abandoned   bool // Shutdown's context ended: the in-flight batch was counted as dropped
+	wakePending bool // a wake-up is already on its way to the worker
+
+	// Owned by the worker goroutine.
+	retryAt time.Time // no export before this time; zero when none is pending
+	attempt int       // consecutive transient failures, for the backoff
+	lastErr error     // the failure that set retryAt
+
+	wake     chan struct{}     // the queue holds a full batch
+	flushReq chan flushRequest // ForceFlush calls
+	stop     chan struct{}     // closed by Shutdown
+	done     chan struct{}     // closed when the worker has finished
+	stopCtx  context.Context   // Shutdown's context, published by closing stop
+	stopErr  error             // the exporter's ForceFlush/Shutdown result, published by closing done
+}
+
+type flushRequest struct {
+	ctx    context.Context
+	seq    uint64 // export every record with a sequence number ≤ seq
+	any    bool   // false when nothing was ever queued
+	result chan error
+}
+
+// New returns a Processor that exports through exporter and starts its
+// worker goroutine. Register it with sdklog.WithProcessor and call
+// Shutdown (directly, or through the LoggerProvider) when done.
+//
+// New fails when exporter is nil or an option has an invalid value. An
+// invalid environment variable is not an error: it is reported to the
+// error handler and the default is used.
+func New(exporter sdklog.Exporter, opts ...Option) (*Processor, error) {
+	if exporter == nil {
+		return nil, ErrNilExporter
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{
+		exporter: exporter,
+		cfg:      cfg,
+		q:        newQueue(cfg.maxBatchSize, cfg.maxQueueSize),
+		wake:     make(chan struct{}, 1),
+		flushReq: make(chan flushRequest),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go p.run()
+	return p, nil
+}
+
+// Enabled reports true: the processor takes every record, and counts the
+// ones it cannot keep. (Answering false after Shutdown would hide those
+// records from the already_shutdown count.)
+func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+
+// OnEmit queues a clone of r. It never blocks on the exporter or on I/O:
+// when the queue is full it evicts the oldest record (see
+// WithSeverityEviction for the exception) and counts the drop. It always
+// returns nil; drops are counted in Stats, not reported as errors, because
+// the SDK would route an error to the global handler on every log call.
+func (p *Processor) OnEmit(_ context.Context, r *sdklog.Record) error {
+	if r == nil {
+		return nil
+	}
+	size := memguard.RecordSize(r)
+	sev := r.Severity()
+
+	p.mu.Lock()
+	p.received++
+	switch {
+	case p.closed:
+		p.dropped[idxAlreadyShutdown]++
+		p.mu.Unlock()
+		return nil
+	case size > p.cfg.maxQueueBytes:
+		p.dropped[idxRecordTooLarge]++
+		p.mu.Unlock()
+		return nil
+	}
+	if !p.makeRoomLocked(size, sev, true) {
+		p.mu.Unlock()
+		return nil
+	}
+	p.q.push(r, size, sev)
+	notify := p.exportDueLocked() && !p.wakePending
+	if notify {
+		p.wakePending = true
+	}
+	p.mu.Unlock()
+	if notify {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// makeRoomLocked evicts queued records until one more record of size
+// bytes fits (incoming), or until the queue is within its bounds again
+// (!incoming, after a retried batch was put back). Each eviction counts as
+// queue_full when the count bound forced it, else byte_limit. It returns
+// false when severity-aware eviction picks the incoming record itself.
+// p.mu must be held.
+func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool) bool {
+	extra := 0
+	if incoming {
+		extra = 1
+	}
+	for p.q.len+extra > p.cfg.maxQueueSize || p.q.bytes+size > p.cfg.maxQueueBytes {
+		reason := idxByteLimit
+		if p.q.len+extra > p.cfg.maxQueueSize {
+			reason = idxQueueFull
+		}
+		p.dropped[reason]++
+		if p.cfg.severityEviction {
+			if _, ok := p.q.evictOldestBelow(p.cfg.evictBelow); ok {
+				continue
+			}
+			if incoming && sev < p.cfg.evictBelow {
+				return false
+			}
+		}
+		p.q.evictOldest()
+	}
+	return true
+}
+
+// enforceBoundsLocked evicts until the queue is within its bounds. p.mu
+// must be held.
+func (p *Processor) enforceBoundsLocked() { p.makeRoomLocked(0, 0, false) }
+
+// Stats returns a consistent snapshot of the processor's accounting.
+func (p *Processor) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{
+		Received:    p.received,
+		Exported:    p.exported,
+		Queued:      p.q.len,
+		QueuedBytes: p.q.bytes,
+		InFlight:    p.inFlight,
+	}
+	for i, n := range p.dropped {
+		if n > 0 {
+			if s.Dropped == nil {
+				s.Dropped = make(map[DropReason]uint64, numReasons)
+			}
+			s.Dropped[reasonIndex(i).reason()] = n
+		}
+	}
+	return s
+}
+
+// RecordCounts returns the records exported and dropped so far. It lets
+// code that only knows interfaces (such as the lifecycle package) report
+// what a shutdown delivered.
+func (p *Processor) RecordCounts() (exported, dropped uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.dropped {
+		dropped += n
+	}
+	return p.exported, dropped
+}
+
+// ForceFlush exports every record queued before the call, then calls the
+// exporter's ForceFlush. It returns early with ctx's error when ctx ends
+// first; the records stay queued and are exported later. After Shutdown it
+// returns nil at once: there is nothing left to flush.
+func (p *Processor) ForceFlush(ctx context.Context) error {
+	p.mu.Lock()
+	closed := p.closed
+	seq, any := p.q.lastSeq()
+	p.mu.Unlock()
+	if closed {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := flushRequest{ctx: ctx, seq: seq, any: any, result: make(chan error, 1)}
+	select {
+	case p.flushReq <- req:
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops admission (later records count as already_shutdown),
+// exports what is queued, then calls the exporter's ForceFlush and
+// Shutdown.
+//
+// When ctx ends first, Shutdown returns ctx's error at once — even if the
+// exporter ignores its context — and every record not yet exported,
+// queued or in flight, is counted as dropped with reason shutdown. A late
+// result from an abandoned export is ignored. The worker goroutine then
+// ends as soon as the exporter returns.
+//
+// Only the first call does anything; later calls return nil.
+func (p *Processor) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.stopCtx = ctx
+	p.mu.Unlock()
+	close(p.stop)
+
+	if ctx.Err() == nil {
+		select {
+		case <-p.done:
+			return p.stopErr
+		case <-ctx.Done():
+		}
+	}
+	p.abandon()
+	return ctx.Err()
+}
+
+// abandon counts everything that is not exported yet as dropped by
+// shutdown.
+func (p *Processor) abandon() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.abandoned {
+		return
+	}
+	p.abandoned = true
+	p.dropped[idxShutdown] += uint64(p.q.drain() + p.inFlight)
+	p.inFlight = 0
+}
+
+// run is the worker: the only goroutine that calls the exporter's Export,
+// so calls never overlap.
+func (p *Processor) run() {
+	defer close(p.done)
+	ticker := time.NewTicker(p.cfg.exportInterval)
+	defer ticker.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	background := context.Background()
+	for {
+		var retryC <-chan time.Time
+		if !p.retryAt.IsZero() {
+			retry.Reset(time.Until(p.retryAt))
+			retryC = retry.C
+		}
+		select {
+		case <-p.wake:
+			if p.retryAt.IsZero() {
+				_ = p.exportWhile(background, false, p.exportDueLocked)
+			}
+		case <-ticker.C:
+			if p.retryAt.IsZero() {
+				_ = p.exportWhile(background, false, p.queuedUpTo(p.lastSeq()))
+			}
+		case <-retryC:
+			p.retryAt = time.Time{}
+			_ = p.exportWhile(background, false, p.queuedUpTo(p.lastSeq()))
+		case req := <-p.flushReq:
+			var err error
+			if req.any {
+				err = p.exportWhile(req.ctx, true, p.queuedUpTo(req.seq, true))
+			}
+			req.result <- errors.Join(err, p.exporter.ForceFlush(req.ctx))
+		case <-p.stop:
+			p.drain()
+			return
+		}
+		retry.Stop()
+	}
+}
+
+func (p *Processor) lastSeq() (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.q.lastSeq()
+}
+
+// exportDueLocked reports whether the queue holds enough to export now:
+// a full batch, or half the byte budget. The byte trigger matters for
+// large records: 64 records of 1 MiB fill a 64 MiB budget long before a
+// 512-record batch, and waiting for the interval would evict most of
+// them. p.mu must be held.
+func (p *Processor) exportDueLocked() bool {
+	return p.q.len >= p.cfg.maxBatchSize || p.q.bytes >= p.cfg.maxQueueBytes/2
+}
+
+// queuedUpTo returns an exportWhile condition that holds while a record
+// with a sequence number ≤ seq is queued.
+func (p *Processor) queuedUpTo(seq uint64, any bool) func() bool {
+	return func() bool {
+		head, ok := p.q.headSeq()
+		return any && ok && head <= seq
+	}
+}
+
+// exportWhile exports batches, oldest first, while more (evaluated under
+// p.mu) holds and ctx allows. When a retry is pending it returns at once,
+// or, with wait, waits for it within ctx. It returns the errors of batches
+// that were dropped, and the reason it stopped early, if any.
+func (p *Processor) exportWhile(ctx context.Context, wait bool, more func() bool) error {
+	var errs []error
+	for {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if !p.retryAt.IsZero() {
+			if !wait {
+				return errors.Join(errs...)
+			}
+			if err := p.waitRetry(ctx); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+		}
+		p.mu.Lock()
+		p.wakePending = false
+		var c *chunk
+		if !p.abandoned && more() {
+			c = p.detachLocked()
+		}
+		p.mu.Unlock()
+		if c == nil {
+			return errors.Join(errs...)
+		}
+		if err, retrying := p.export(ctx, c); err != nil && !retrying {
+			errs = append(errs, err)
+		}
+	}
+}
+
+// drain runs at Shutdown: it exports what is queued while Shutdown's
+// context (and the breaker) allow, counts what is left as dropped by
+// shutdown, then shuts the exporter down.
+func (p *Processor) drain() {
+	ctx := p.stopCtx
+	err := p.exportWhile(ctx, true, func() bool { return p.q.len > 0 })
+	p.mu.Lock()
+	if !p.abandoned {
+		p.dropped[idxShutdown] += uint64(p.q.drain())
+	}
+	p.mu.Unlock()
+	p.stopErr = errors.Join(err, p.exporter.ForceFlush(ctx), p.exporter.Shutdown(ctx))
+}
+
+// detachLocked takes the oldest batch off the queue and counts it in
+// flight. p.mu must be held.
+func (p *Processor) detachLocked() *chunk {
+	c := p.q.detach()
+	if c != nil {
+		p.inFlight += c.live
+	}
+	return c
+}
+
+// export hands one batch to the exporter and accounts for the outcome:
+// exported; back at the head of the queue for a retry (retrying is true);
+// or dropped as export_failed.
+func (p *Processor) export(parent context.Context, c *chunk) (err error, retrying bool) {
+	n := c.live
+	ctx, cancel := context.WithTimeout(parent, p.cfg.exportTimeout)
+	err = p.callExport(ctx, c)
+	cancel()
+	now := time.Now()
+	retrying = err != nil && p.retryable(err, c, now)
+
+	p.mu.Lock()
+	switch {
+	case p.abandoned:
+		// Shutdown already counted this batch as dropped.
+		p.q.recycle(c, true)
+	case err == nil:
+		p.inFlight -= n
+		p.exported += uint64(n)
+		p.q.recycle(c, true)
+	case retrying:
+		p.inFlight -= n
+		p.q.requeue(c)
+		p.enforceBoundsLocked()
+	default:
+		p.inFlight -= n
+		p.dropped[idxExportFailed] += uint64(n)
+		p.q.recycle(c, true)
+	}
+	p.mu.Unlock()
+
+	if err == nil {
+		p.attempt, p.lastErr = 0, nil
+		return nil, false
+	}
+	if retrying {
+		p.scheduleRetry(err, now)
+	}
+	// A refusal by an open breaker is expected and frequent; the failures
+	// that opened it were reported already.
+	if !errors.Is(err, breaker.ErrOpen) {
+		verb := "dropped"
+		if retrying {
+			verb = "will be retried"
+		}
+		p.cfg.errorHandler(fmt.Errorf("steadylog/processor: export of %d records failed (%s): %w", n, verb, err))
+	}
+	return err, retrying
+}
+
+// callExport calls the exporter, turning a panic into an error so that
+// one bad exporter cannot take down the worker — and every later record.
+func (p *Processor) callExport(ctx context.Context, c *chunk) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errPanicked, r)
+		}
+	}()
+	return p.exporter.Export(ctx, c.batch())
+}

@@ -1,0 +1,139 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/steadylog/steadylog/breaker"
+)
+
+// Retry defaults. The backoff is short because long outages are the
+// circuit breaker's job (exporter.WithBreaker): the processor's own retry
+// rides out blips of a few seconds without losing the batch.
+const (
+	// DefaultRetryInitial is the default wait after the first transient
+	// export failure.
+	DefaultRetryInitial = 100 * time.Millisecond
+	// DefaultRetryMax is the default longest wait between two attempts.
+	DefaultRetryMax = 5 * time.Second
+	// DefaultRetryMaxElapsed is the default longest time a batch is
+	// retried, counted from its first failure. It matches the OTLP
+	// exporters' own retry budget.
+	DefaultRetryMaxElapsed = time.Minute
+)
+
+// WithRetryBackoff sets the wait before retrying a batch whose export
+// failed transiently: initial after the first failure, doubling (with
+// ±20% jitter) up to max. A failure that carries a server-requested delay
+// (breaker.WithRetryAfter) waits at least that long; a refusal by an open
+// breaker waits until the breaker admits a probe.
+//
+// A retried batch stays at the head of the queue, older than everything
+// queued since: the queue keeps admitting, and when it overflows the
+// retried records are the first evicted. Errors marked
+// breaker.Permanent, and exporter panics, are not retried: their records
+// are dropped as export_failed.
+//
+// Default: on, with 100ms and 5s. Non-positive values, or max < initial,
+// make New fail.
+func WithRetryBackoff(initial, max time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if initial <= 0 || max < initial {
+			c.reject("WithRetryBackoff(%v, %v): want 0 < initial <= max", initial, max)
+			return
+		}
+		c.retryInitial, c.retryMax = initial, max
+	})
+}
+
+// WithRetryMaxElapsed sets how long a batch is retried, counted from its
+// first failure (waits for an open breaker included). After that its
+// records are dropped as export_failed: an outage of seconds is ridden
+// out, a long one fails fast instead of holding stale records — and
+// Shutdown with a context that never ends cannot hang on a dead backend.
+//
+// Default: 1 minute. A value ≤ 0 makes New fail.
+func WithRetryMaxElapsed(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.reject("WithRetryMaxElapsed(%v): must be positive", d)
+			return
+		}
+		c.retryMaxElapsed = d
+	})
+}
+
+// WithoutRetry drops a batch whose export fails (export_failed) instead of
+// retrying it.
+func WithoutRetry() Option {
+	return optionFunc(func(c *config) { c.noRetry = true })
+}
+
+// errPanicked marks an exporter panic: a bug, not a backend outage, so it
+// is never retried.
+var errPanicked = errors.New("steadylog/processor: exporter panicked")
+
+// retryable reports whether a failed batch goes back to the queue: the
+// error is transient and the batch has not used up its retry time.
+func (p *Processor) retryable(err error, c *chunk, now time.Time) bool {
+	if p.cfg.noRetry || breaker.IsPermanent(err) || errors.Is(err, errPanicked) {
+		return false
+	}
+	if c.firstFail.IsZero() {
+		c.firstFail = now
+	}
+	return now.Sub(c.firstFail) < p.cfg.retryMaxElapsed
+}
+
+// scheduleRetry sets when the worker may call the exporter again after err.
+// Only the worker calls it.
+func (p *Processor) scheduleRetry(err error, now time.Time) {
+	p.lastErr = err
+	var open *breaker.OpenError
+	if errors.As(err, &open) {
+		// The breaker made no call; it knows when it will admit one.
+		p.retryAt = open.RetryAt
+		if !p.retryAt.After(now) {
+			p.retryAt = now.Add(time.Millisecond)
+		}
+		return
+	}
+	d := p.cfg.retryInitial << min(p.attempt, 30)
+	if d <= 0 || d > p.cfg.retryMax {
+		d = p.cfg.retryMax
+	}
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	if ra, ok := breaker.RetryAfter(err); ok && ra > d {
+		d = ra
+	}
+	p.attempt++
+	p.retryAt = now.Add(d)
+}
+
+// waitRetry waits for a scheduled retry while ctx allows. When ctx's
+// deadline falls before the retry, it returns at once with an error that
+// wraps the failure that scheduled it — breaker.ErrOpen when a breaker
+// refused — because waiting could not help.
+func (p *Processor) waitRetry(ctx context.Context) error {
+	if p.retryAt.IsZero() {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && dl.Before(p.retryAt) {
+		return fmt.Errorf("steadylog/processor: next export attempt at %s is after the deadline: %w",
+			p.retryAt.Format(time.RFC3339Nano), p.lastErr)
+	}
+	if wait := time.Until(p.retryAt); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.retryAt = time.Time{}
+	return nil
+}

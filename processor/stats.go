@@ -1,0 +1,97 @@
+package processor
+
+import "fmt"
+
+// DropReason says why a record was dropped instead of exported.
+//
+// The values are the `error.type` attribute values used on the
+// otel.sdk.processor.log.processed metric, so a dashboard and Stats speak
+// the same words.
+type DropReason string
+
+const (
+	// DropQueueFull: the record was evicted (or refused) because the queue
+	// held its maximum number of records.
+	DropQueueFull DropReason = "queue_full"
+	// DropByteLimit: the record was evicted (or refused) because admitting
+	// the newest record would have exceeded the queue's byte budget.
+	DropByteLimit DropReason = "byte_limit"
+	// DropRecordTooLarge: the record alone is larger than the whole byte
+	// budget. It is refused and evicts nothing.
+	DropRecordTooLarge DropReason = "record_too_large"
+	// DropAlreadyShutdown: the record was emitted after Shutdown began.
+	DropAlreadyShutdown DropReason = "already_shutdown"
+	// DropShutdown: the record was still queued (or in flight) when the
+	// context given to Shutdown ended.
+	DropShutdown DropReason = "shutdown"
+	// DropExportFailed: the exporter failed to export the batch holding the
+	// record, with an error that is not retried.
+	DropExportFailed DropReason = "export_failed"
+)
+
+// DropReasons lists every DropReason, in a stable order.
+func DropReasons() []DropReason {
+	return []DropReason{
+		DropQueueFull, DropByteLimit, DropRecordTooLarge,
+		DropAlreadyShutdown, DropShutdown, DropExportFailed,
+	}
+}
+
+// reasonIndex maps a reason to its slot in the processor's counter array;
+// the hot path counts into an array, not a map.
+type reasonIndex int
+
+const (
+	idxQueueFull reasonIndex = iota
+	idxByteLimit
+	idxRecordTooLarge
+	idxAlreadyShutdown
+	idxShutdown
+	idxExportFailed
+	numReasons
+)
+
+func (i reasonIndex) reason() DropReason { return DropReasons()[i] }
+
+// Stats is a consistent snapshot of a Processor's accounting. Every record
+// handed to OnEmit is in exactly one place, so at every moment
+//
+//	Received == Exported + TotalDropped() + Queued + InFlight
+type Stats struct {
+	// Received counts records passed to OnEmit (nil records excluded).
+	Received uint64
+	// Exported counts records in batches the exporter accepted.
+	Exported uint64
+	// Dropped counts dropped records by reason. Reasons with no drops are
+	// absent.
+	Dropped map[DropReason]uint64
+	// Queued is the number of records waiting in the queue.
+	Queued int
+	// QueuedBytes is the estimated heap size of the queued records (see
+	// memguard.RecordSize).
+	QueuedBytes int64
+	// InFlight is the number of records handed to the exporter whose
+	// export has not finished yet.
+	InFlight int
+}
+
+// TotalDropped returns the sum of Dropped over all reasons.
+func (s Stats) TotalDropped() uint64 {
+	var n uint64
+	for _, v := range s.Dropped {
+		n += v
+	}
+	return n
+}
+
+// String formats the snapshot on one line, reasons in DropReasons order.
+func (s Stats) String() string {
+	out := fmt.Sprintf("received=%d exported=%d queued=%d queued_bytes=%d in_flight=%d dropped=%d",
+		s.Received, s.Exported, s.Queued, s.QueuedBytes, s.InFlight, s.TotalDropped())
+	for _, r := range DropReasons() {
+		if n := s.Dropped[r]; n > 0 {
+			out += fmt.Sprintf(" %s=%d", r, n)
+		}
+	}
+	return out
+}
