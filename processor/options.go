@@ -81,6 +81,7 @@ type config struct {
 	retryMax         time.Duration
 	noRetry          bool
 	retryMaxElapsed  time.Duration
+	tel              telemetryConfig
 	invalid          []error
 	lookupEnv        func(string) (string, bool)
 }

@@ -22,6 +22,7 @@ import (
 type Processor struct {
 	exporter sdklog.Exporter
 	cfg      config
+	tel      telemetryState
 
 	// mu guards everything below it. Every accounting transition — a
 	// record received, evicted, detached for export, exported or dropped —
@@ -79,6 +80,9 @@ func New(exporter sdklog.Exporter, opts ...Option) (*Processor, error) {
 		flushReq: make(chan flushRequest),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+	}
+	if err := p.tel.start(p); err != nil {
+		return nil, err
 	}
 	go p.run()
 	return p, nil
@@ -252,6 +256,7 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.stopCtx = ctx
 	p.mu.Unlock()
 	close(p.stop)
+	defer p.tel.stop()
 
 	if ctx.Err() == nil {
 		select {
@@ -407,8 +412,10 @@ func (p *Processor) detachLocked() *chunk {
 func (p *Processor) export(parent context.Context, c *chunk) (err error, retrying bool) {
 	n := c.live
 	ctx, cancel := context.WithTimeout(parent, p.cfg.exportTimeout)
+	started := time.Now()
 	err = p.callExport(ctx, c)
 	cancel()
+	p.tel.exported(parent, c.batch(), started, err)
 	now := time.Now()
 	retrying = err != nil && p.retryable(err, c, now)
 
