@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -132,6 +133,12 @@ func (p *Processor) OnEmit(_ context.Context, r *sdklog.Record) error {
 		case p.wake <- struct{}{}:
 		default:
 		}
+		// Yield once per batch so the worker, just made runnable on this
+		// P, runs now rather than after every other runnable emitter: with
+		// many emitting goroutines on few cores the worker is otherwise
+		// starved and the queue overflows. A yield is not a wait — this
+		// goroutine is runnable again at once.
+		runtime.Gosched()
 	}
 	return nil
 }
