@@ -1,0 +1,36 @@
+// Package benchmarks compares steadylog's processor with the OTel Go SDK's
+// sdklog.BatchProcessor side by side, in one run, so that their ratio is
+// trustworthy even on a machine whose absolute speed drifts.
+//
+// Both processors run with their default settings (queue 2048 records,
+// batch 512, interval 1 s) in front of the same do-nothing exporter, and
+// every sub-benchmark shuts its processor down before it returns. Names
+// carry the implementation as the last key, so
+//
+//	benchstat -col '/impl@(sdk steadylog noop)' bench.txt
+//
+// prints one column per processor with the SDK as the base. The benchmarks:
+//
+//   - BenchmarkOnEmit/shape=S/par=P/impl=I — Processor.OnEmit alone, serial
+//     (par=serial) or under RunParallel with SetParallelism(P), that is
+//     P×GOMAXPROCS goroutines.
+//   - BenchmarkEmit/shape=S/impl=I — the full Logger.Emit path of an
+//     sdklog.LoggerProvider; impl=noop is a processor that does nothing, so
+//     a processor's share of the call is t(impl) − t(noop).
+//   - BenchmarkSlog/shape=S/impl=I — the same through log/slog and the
+//     otelslog bridge.
+//   - BenchmarkOnEmitHung/impl=I — OnEmit latency percentiles from 8
+//     goroutines while every Export blocks for 2 s.
+//
+// Shapes are small (60-character body, 3 attributes), medium (10
+// attributes including a nested map) and large (4 KiB body). Besides time
+// and allocations, each throughput benchmark reports dropped-%: the share of
+// emitted records that never reached the exporter, so a fast result that
+// came from dropping is visible as such.
+//
+// The programs under cmd/ measure what a benchmark loop cannot: sustained
+// throughput with many goroutines (cmd/sustained), peak memory with 1 MiB
+// records and a slow exporter (cmd/memory), and OnEmit latency under a hung
+// exporter at a realistic rate (cmd/hung). cmd/summarize turns all results
+// into a markdown report; scripts/bench.sh runs everything.
+package benchmarks

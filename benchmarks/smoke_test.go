@@ -1,0 +1,91 @@
+package benchmarks
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/contrib/bridges/otelslog"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.uber.org/goleak"
+
+	"github.com/steadylog/steadylog/benchmarks/internal/harness"
+)
+
+// Every benchmark shuts its processor down; goleak proves no worker
+// outlives a test or benchmark run of this package.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder keeps what reaches the exporter, so the smoke test can check
+// that each benchmark path delivers the shape it claims to measure.
+type recorder struct {
+	harness.CountingExporter
+	bodies []string
+	attrs  []int
+}
+
+func (r *recorder) Export(ctx context.Context, recs []sdklog.Record) error {
+	for i := range recs {
+		r.bodies = append(r.bodies, recs[i].Body().AsString())
+		r.attrs = append(r.attrs, recs[i].AttributesLen())
+	}
+	return r.CountingExporter.Export(ctx, recs)
+}
+
+// TestBenchmarkPathsDeliverEachShape runs each benchmark's body a few times
+// per processor and shape — the paths `go test -bench` measures — and checks
+// that the exporter receives exactly the records emitted, intact. Go runs
+// no benchmark without -bench; this keeps them honest in a plain test run.
+func TestBenchmarkPathsDeliverEachShape(t *testing.T) {
+	const n = 10
+	ctx := context.Background()
+	paths := map[string]func(shape harness.Shape, p sdklog.Processor){
+		"onemit": func(shape harness.Shape, p sdklog.Processor) {
+			r := shape.SDKRecord()
+			for range n {
+				require.NoError(t, p.OnEmit(ctx, &r))
+			}
+		},
+		"emit": func(shape harness.Shape, p sdklog.Processor) {
+			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+			rec := shape.APIRecord()
+			for range n {
+				lp.Logger("smoke").Emit(ctx, rec)
+			}
+		},
+		"slog": func(shape harness.Shape, p sdklog.Processor) {
+			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+			logger := slog.New(otelslog.NewHandler("smoke", otelslog.WithLoggerProvider(lp)))
+			for range n {
+				shape.Slog(ctx, logger)
+			}
+		},
+	}
+	for pathName, emit := range paths {
+		for _, shape := range harness.Shapes() {
+			for _, impl := range harness.Compared() {
+				t.Run(pathName+"/"+shape.Name+"/"+impl, func(t *testing.T) {
+					exp := &recorder{}
+					p, err := harness.NewProcessor(impl, exp, harness.Config{})
+					require.NoError(t, err)
+					emit(shape, p)
+					require.NoError(t, p.Shutdown(ctx))
+
+					require.Len(t, exp.bodies, n)
+					assert.Equal(t, uint64(n), exp.Exported())
+					for i := range n {
+						assert.Equal(t, shape.Body, exp.bodies[i])
+						assert.Equal(t, len(shape.Attrs), exp.attrs[i])
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestParName(t *testing.T) {
+	assert.Equal(t, "serial", parName(0))
+	assert.Equal(t, "32", parName(32))
+}
