@@ -1,0 +1,142 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Test for them with [errors.Is]; the errors returned by this
+// package wrap them with details.
+var (
+	// ErrNilComponent: a nil Component (or a typed nil pointer) was passed.
+	// Shutdown still shuts down the other components.
+	ErrNilComponent = errors.New("lifecycle: nil component")
+	// ErrNilContext: a nil context was passed. A nil context is refused rather
+	// than treated as context.Background, because Background has no deadline
+	// and would let a hung exporter block shutdown for ever.
+	ErrNilContext = errors.New("lifecycle: nil context")
+	// ErrInvalidStrategy: the zero Strategy, a Graceful share outside (0, 1],
+	// or text that does not name a strategy.
+	ErrInvalidStrategy = errors.New("lifecycle: invalid strategy")
+	// ErrAbandoned: a component or hook call was still running
+	// [AbandonMargin] after its context ended, so Shutdown stopped waiting for
+	// it. The call keeps running in its goroutine; whatever it held is lost.
+	ErrAbandoned = errors.New("lifecycle: abandoned")
+	// ErrForced is the context cause seen by components when a second signal
+	// forced a Manager's shutdown to switch to Immediate.
+	ErrForced = errors.New("lifecycle: forced immediate shutdown")
+	// ErrImmediate is the context cause seen by components shut down by the
+	// Immediate strategy.
+	ErrImmediate = errors.New("lifecycle: immediate shutdown")
+	// ErrPanicked: a component or hook panicked; the panic was recovered so
+	// that the remaining components still shut down.
+	ErrPanicked = errors.New("lifecycle: panicked")
+	// ErrNilHook: a nil cleanup hook function was registered.
+	ErrNilHook = errors.New("lifecycle: nil hook")
+	// ErrEmptyName: a component or hook was registered without a name.
+	ErrEmptyName = errors.New("lifecycle: empty name")
+	// ErrDuplicateName: a name was registered twice; names identify entries
+	// in the Report and errors, so they must be unique.
+	ErrDuplicateName = errors.New("lifecycle: duplicate name")
+	// ErrShutdownStarted: a registration or Listen came after the Manager's
+	// shutdown had begun, too late to take part.
+	ErrShutdownStarted = errors.New("lifecycle: shutdown already started")
+	// ErrAlreadyListening: Listen was called while the Manager was listening.
+	ErrAlreadyListening = errors.New("lifecycle: already listening")
+	// ErrInvalidOption: an option value is out of range.
+	ErrInvalidOption = errors.New("lifecycle: invalid option")
+)
+
+// errBudget is the cause of the Graceful drain context ending: the drain
+// budget is used up, which is the strategy working as designed, not a failure.
+var errBudget = errors.New("lifecycle: graceful drain budget used up")
+
+// Op names the call a [ComponentError] is about.
+type Op uint8
+
+const (
+	// OpShutdown is a component's Shutdown call.
+	OpShutdown Op = iota
+	// OpForceFlush is a component's ForceFlush call.
+	OpForceFlush
+	// OpHook is a cleanup hook registered with [Manager.AddHook].
+	OpHook
+)
+
+// String returns "shutdown", "force_flush" or "hook".
+func (o Op) String() string {
+	switch o {
+	case OpShutdown:
+		return "shutdown"
+	case OpForceFlush:
+		return "force_flush"
+	case OpHook:
+		return "hook"
+	default:
+		return fmt.Sprintf("Op(%d)", uint8(o))
+	}
+}
+
+// ComponentError says why one component (or hook) failed.
+//
+// It unwraps to Err and, when Abandoned, also to [ErrAbandoned], so both
+// errors.Is(err, ErrAbandoned) and errors.Is(err, context.DeadlineExceeded)
+// hold for a component that ignored its deadline.
+type ComponentError struct {
+	Name      string // the component's name (see [Named]) or the hook's name
+	Op        Op     // the call that failed
+	Err       error  // what the call returned, or why it was abandoned
+	Abandoned bool   // the call did not return in time and is still running
+}
+
+// Error implements error.
+func (e *ComponentError) Error() string {
+	if e.Abandoned {
+		return fmt.Sprintf("%s %s: abandoned (no return %v after its context ended): %v", e.Name, e.Op, AbandonMargin, e.Err)
+	}
+	return fmt.Sprintf("%s %s: %v", e.Name, e.Op, e.Err)
+}
+
+// Unwrap returns Err and, for an abandoned call, [ErrAbandoned].
+func (e *ComponentError) Unwrap() []error {
+	if e.Abandoned {
+		return []error{ErrAbandoned, e.Err}
+	}
+	return []error{e.Err}
+}
+
+// Error is returned by [Shutdown] and [Manager.Shutdown] when at least one
+// component or hook failed or was abandoned. It lists every failure in the
+// order the calls were made; errors.Is and errors.As see through it to each
+// [ComponentError].
+type Error struct {
+	Failures []*ComponentError
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("lifecycle: ")
+	if len(e.Failures) == 1 {
+		b.WriteString("1 failure: ")
+	} else {
+		fmt.Fprintf(&b, "%d failures: ", len(e.Failures))
+	}
+	for i, f := range e.Failures {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns each failure, for errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	errs := make([]error, len(e.Failures))
+	for i, f := range e.Failures {
+		errs[i] = f
+	}
+	return errs
+}

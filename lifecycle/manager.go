@@ -1,0 +1,258 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+)
+
+// Manager runs one shutdown for a whole program: it holds the components
+// (logs before metrics) and cleanup hooks (the HTTP server, the queue
+// consumer: whatever produces telemetry), listens for SIGINT and SIGTERM, and
+// on the first signal or [Manager.Shutdown] call runs the hooks, then the
+// strategy. A second signal while that runs forces [Immediate]: the person
+// (or orchestrator) who asked twice wants the process gone now.
+//
+// Hooks run first, in reverse order of registration (like defer), each with
+// its own timeout; components then shut down in registration order. The whole
+// shutdown is bounded by the Manager's timeout and by the context given to
+// Shutdown, plus [AbandonMargin].
+//
+// All methods are safe for concurrent use. The shutdown runs once: later
+// Shutdown calls wait for it and return its result.
+type Manager struct {
+	cfg  config
+	done chan struct{} // closed when the shutdown has finished
+
+	mu        sync.Mutex
+	comps     []NamedComponent
+	hooks     []hookEntry
+	names     map[string]bool
+	started   bool
+	forced    bool
+	cancel    context.CancelCauseFunc
+	report    Report
+	listening bool
+	sigCh     chan os.Signal
+	stopCh    chan struct{}
+	exited    chan struct{}
+}
+
+// NewManager returns a Manager configured by opts (see [WithStrategy],
+// [WithTimeout], [WithHookTimeout], [WithSignals]). It does not listen for
+// signals until [Manager.Listen].
+func NewManager(opts ...Option) (*Manager, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return &Manager{cfg: cfg, done: make(chan struct{}), names: map[string]bool{}}, nil
+}
+
+// Register adds a component to shut down. Components shut down in the order
+// registered: register the LoggerProvider before the MeterProvider so that the
+// drop counters are exported last. Wrap a provider with [WithCounts] to have
+// its processor's counts in the report.
+//
+// It fails with [ErrNilComponent], [ErrEmptyName], [ErrDuplicateName] (names
+// are shared with hooks), or [ErrShutdownStarted].
+func (m *Manager) Register(name string, c Component) error {
+	if isNil(c) {
+		return fmt.Errorf("%w: %q", ErrNilComponent, name)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkName(name); err != nil {
+		return err
+	}
+	m.comps = append(m.comps, NamedComponent{Name: name, Component: c})
+	return nil
+}
+
+// AddHook adds a cleanup hook, such as an http.Server's Shutdown method.
+// Hooks run before the components, in reverse order of registration, each
+// with a context that ends after the hook timeout ([WithHookTimeout]); a hook
+// that ignores it is abandoned [AbandonMargin] later so the next can run.
+//
+// It fails with [ErrNilHook], [ErrEmptyName], [ErrDuplicateName] or
+// [ErrShutdownStarted].
+func (m *Manager) AddHook(name string, fn func(context.Context) error) error {
+	if fn == nil {
+		return fmt.Errorf("%w: %q", ErrNilHook, name)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkName(name); err != nil {
+		return err
+	}
+	m.hooks = append(m.hooks, hookEntry{name: name, fn: fn, timeout: m.cfg.hookTimeout})
+	return nil
+}
+
+// checkName is called with m.mu held.
+func (m *Manager) checkName(name string) error {
+	switch {
+	case m.started:
+		return fmt.Errorf("%w: cannot register %q", ErrShutdownStarted, name)
+	case name == "":
+		return ErrEmptyName
+	case m.names[name]:
+		return fmt.Errorf("%w: %q", ErrDuplicateName, name)
+	}
+	m.names[name] = true
+	return nil
+}
+
+// Listen starts listening for the configured signals in a goroutine: the
+// first starts the shutdown, a second forces Immediate. The goroutine ends
+// when the shutdown has finished or [Manager.Stop] is called. It fails with
+// [ErrAlreadyListening], or [ErrShutdownStarted] once the shutdown has
+// finished.
+func (m *Manager) Listen() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.listening {
+		return ErrAlreadyListening
+	}
+	select {
+	case <-m.done:
+		return fmt.Errorf("%w: shutdown has finished", ErrShutdownStarted)
+	default:
+	}
+	// Room for two signals: the one that starts the shutdown and the one
+	// that forces it, even if they arrive back to back.
+	m.sigCh = make(chan os.Signal, 2)
+	m.stopCh = make(chan struct{})
+	m.exited = make(chan struct{})
+	m.listening = true
+	signal.Notify(m.sigCh, m.cfg.signals...)
+	go m.listen(m.sigCh, m.stopCh, m.exited)
+	return nil
+}
+
+func (m *Manager) listen(sig <-chan os.Signal, stop <-chan struct{}, exited chan<- struct{}) {
+	defer close(exited)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-m.done:
+			// Nothing is left to force. The signals stay caught (and ignored)
+			// until Stop, so that a late one does not kill the process while it
+			// prints its report.
+			return
+		case s := <-sig:
+			m.onSignal(s)
+		}
+	}
+}
+
+func (m *Manager) onSignal(s os.Signal) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started {
+		m.begin(context.Background(), "signal "+s.String())
+		return
+	}
+	m.forceLocked()
+}
+
+// Stop stops listening and restores the default behaviour of the signals. It
+// does not shut anything down and is a no-op when not listening. It waits for
+// the listening goroutine to end.
+func (m *Manager) Stop() {
+	m.mu.Lock()
+	if !m.listening {
+		m.mu.Unlock()
+		return
+	}
+	signal.Stop(m.sigCh)
+	close(m.stopCh)
+	exited := m.exited
+	m.listening = false
+	m.mu.Unlock()
+	<-exited
+}
+
+// Shutdown starts the shutdown if no signal has yet, and waits for it to
+// finish. It returns nil or the shutdown's [*Error]; a second call returns the
+// first one's result, or ctx's error if ctx ends first.
+//
+// The shutdown is bounded by ctx, by the Manager's timeout and, for a
+// component that ignores its context, by [AbandonMargin] more. A nil ctx is
+// refused with [ErrNilContext] and starts nothing.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	m.mu.Lock()
+	first := !m.started
+	if first {
+		m.begin(ctx, "Shutdown called")
+	}
+	m.mu.Unlock()
+	if first {
+		// Bounded by ctx plus AbandonMargin: no need to watch ctx too, and
+		// waiting lets the caller have the real result.
+		<-m.done
+		return m.report.Err
+	}
+	select {
+	case <-m.done:
+		return m.report.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// begin starts the shutdown in its own goroutine; called with m.mu held.
+func (m *Manager) begin(parent context.Context, trigger string) {
+	m.started = true
+	ctx, cancelTimeout := context.WithTimeout(parent, m.cfg.timeout)
+	ctx, cancel := context.WithCancelCause(ctx)
+	m.cancel = cancel
+	comps := append([]NamedComponent(nil), m.comps...)
+	hooks := append([]hookEntry(nil), m.hooks...)
+	go func() {
+		r := execute(ctx, m.cfg.strategy, hooks, comps, trigger)
+		cancel(nil)
+		cancelTimeout()
+		m.mu.Lock()
+		r.Forced = m.forced
+		m.report = r
+		m.mu.Unlock()
+		close(m.done)
+	}()
+}
+
+// forceLocked switches a running shutdown to Immediate; called with m.mu held.
+func (m *Manager) forceLocked() {
+	if m.forced {
+		return
+	}
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	m.forced = true
+	m.cancel(ErrForced)
+}
+
+// Done is closed when the shutdown has finished.
+func (m *Manager) Done() <-chan struct{} { return m.done }
+
+// Wait blocks until the shutdown has finished and returns its report.
+func (m *Manager) Wait() Report {
+	<-m.done
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.report
+}

@@ -1,0 +1,389 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/lifecycle"
+)
+
+var strategies = []lifecycle.Strategy{lifecycle.Immediate, lifecycle.Flush, lifecycle.Graceful}
+
+func TestShutdownCallsComponentsInOrder(t *testing.T) {
+	for _, s := range []lifecycle.Strategy{lifecycle.Flush, lifecycle.Graceful} {
+		t.Run(s.String(), func(t *testing.T) {
+			j := &journal{}
+			a, b, c := newFake("a", j, fast, fast), newFake("b", j, fast, fast), newFake("c", j, fast, fast)
+			require.NoError(t, lifecycle.Shutdown(ctxWithTimeout(t, 5*time.Second), s, a, b, c))
+			assert.Equal(t, []string{"a.flush", "b.flush", "c.flush", "a.shutdown", "b.shutdown", "c.shutdown"}, j.list())
+		})
+	}
+	t.Run("immediate", func(t *testing.T) {
+		j := &journal{}
+		a, b := newFake("a", j, fast, fast), newFake("b", j, fast, fast)
+		require.NoError(t, lifecycle.Shutdown(context.Background(), lifecycle.Immediate, a, b))
+		// No flush: Immediate exports nothing more.
+		assert.ElementsMatch(t, []string{"a.shutdown", "b.shutdown"}, j.list())
+	})
+}
+
+func TestShutdownNilComponent(t *testing.T) {
+	for _, s := range strategies {
+		t.Run(s.String(), func(t *testing.T) {
+			j := &journal{}
+			ok := newFake("ok", j, fast, fast)
+			var typedNil *fakeComponent
+			err := lifecycle.Shutdown(ctxWithTimeout(t, 5*time.Second), s, nil, ok, typedNil)
+			require.ErrorIs(t, err, lifecycle.ErrNilComponent)
+			var le *lifecycle.Error
+			require.ErrorAs(t, err, &le)
+			require.Len(t, le.Failures, 2)
+			assert.Equal(t, "#0 <nil>", le.Failures[0].Name)
+			assert.Equal(t, "#2 *lifecycle_test.fakeComponent", le.Failures[1].Name)
+			// The valid component is still shut down.
+			assert.Contains(t, j.list(), "ok.shutdown")
+		})
+	}
+}
+
+func TestShutdownNilContextRefused(t *testing.T) {
+	j := &journal{}
+	c := newFake("c", j, fast, fast)
+	//lint:ignore SA1012 passing a nil context is the point of this test
+	err := lifecycle.Shutdown(nil, lifecycle.Flush, c) //nolint:staticcheck
+	require.ErrorIs(t, err, lifecycle.ErrNilContext)
+	assert.Empty(t, j.list(), "nothing may be called with a nil context")
+
+	//lint:ignore SA1012 passing a nil context is the point of this test
+	r, err := lifecycle.ShutdownNamed(nil, lifecycle.Flush, lifecycle.Named("c", c)) //nolint:staticcheck
+	require.ErrorIs(t, err, lifecycle.ErrNilContext)
+	assert.Equal(t, err, r.Err)
+}
+
+func TestShutdownInvalidStrategyRefused(t *testing.T) {
+	for _, s := range []lifecycle.Strategy{{}, lifecycle.GracefulWithin(0), lifecycle.GracefulWithin(-0.5),
+		lifecycle.GracefulWithin(1.5), lifecycle.GracefulWithin(math.NaN())} {
+		t.Run(s.String(), func(t *testing.T) {
+			j := &journal{}
+			err := lifecycle.Shutdown(context.Background(), s, newFake("c", j, fast, fast))
+			require.ErrorIs(t, err, lifecycle.ErrInvalidStrategy)
+			assert.Empty(t, j.list())
+		})
+	}
+}
+
+func TestImmediateCancelsAndExpectsCanceled(t *testing.T) {
+	c := newFake("c", nil, fast, honours)
+	start := time.Now()
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 10*time.Second), lifecycle.Immediate, lifecycle.Named("c", c))
+	took := time.Since(start)
+	// Returning context.Canceled is what Immediate asks for: not a failure.
+	require.NoError(t, err)
+	assert.Less(t, took, immediateLimit)
+	require.Len(t, r.Components, 1)
+	assert.False(t, r.Components[0].Abandoned)
+	assert.Equal(t, lifecycle.Immediate, r.Components[0].Strategy)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	assert.ErrorIs(t, c.shutCtx.Err(), context.Canceled)
+	assert.ErrorIs(t, context.Cause(c.shutCtx), lifecycle.ErrImmediate)
+}
+
+// A component that ignores its context is abandoned, the components after it
+// are still shut down, and Shutdown returns by the deadline plus the margin.
+func TestHungShutdownIsAbandonedWithinDeadline(t *testing.T) {
+	const deadline = 300 * time.Millisecond
+	for _, s := range strategies {
+		t.Run(s.String(), func(t *testing.T) {
+			stuck := newFake("stuck", nil, fast, hung).releaseAtEnd(t)
+			after := newFake("after", nil, fast, honours)
+			ctx := ctxWithTimeout(t, deadline)
+			start := time.Now()
+			r, err := lifecycle.ShutdownNamed(ctx, s, lifecycle.Named("stuck", stuck), lifecycle.Named("after", after))
+			took := time.Since(start)
+			t.Logf("%s, one hung component: %v", s, took)
+
+			if s == lifecycle.Immediate {
+				assert.Less(t, took, immediateLimit)
+				assert.ErrorIs(t, err, lifecycle.ErrImmediate)
+			} else {
+				requireWithinDeadline(t, took, deadline)
+				assert.GreaterOrEqual(t, took, deadline-10*time.Millisecond, "gave up before the deadline")
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+			}
+			require.ErrorIs(t, err, lifecycle.ErrAbandoned)
+			var ce *lifecycle.ComponentError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, "stuck", ce.Name)
+			assert.Equal(t, lifecycle.OpShutdown, ce.Op)
+			assert.True(t, ce.Abandoned)
+
+			require.Len(t, r.Components, 2)
+			assert.True(t, r.Components[0].Abandoned)
+			assert.Error(t, r.Components[0].Err)
+			// "after" honours its (ended) context: it was called, returned in
+			// time and was not abandoned.
+			assert.False(t, r.Components[1].Abandoned)
+			assert.Equal(t, "after.shutdown", lastEntered(t, after))
+		})
+	}
+}
+
+func lastEntered(t *testing.T, f *fakeComponent) string {
+	t.Helper()
+	var last string
+	for {
+		select {
+		case last = <-f.entered:
+		default:
+			require.NotEmpty(t, last, "%s was never called", f.name)
+			return last
+		}
+	}
+}
+
+// Many hung components share one margin: the bound does not grow with their
+// number.
+func TestManyHungComponentsShareOneMargin(t *testing.T) {
+	const deadline = 200 * time.Millisecond
+	for _, s := range strategies {
+		t.Run(s.String(), func(t *testing.T) {
+			var comps []lifecycle.Component
+			var fakes []*fakeComponent
+			for range 6 {
+				f := newFake("hung", nil, fast, hung).releaseAtEnd(t)
+				fakes = append(fakes, f)
+				comps = append(comps, f)
+			}
+			start := time.Now()
+			err := lifecycle.Shutdown(ctxWithTimeout(t, deadline), s, comps...)
+			took := time.Since(start)
+			if s == lifecycle.Immediate {
+				assert.Less(t, took, immediateLimit)
+			} else {
+				requireWithinDeadline(t, took, deadline)
+			}
+			var le *lifecycle.Error
+			require.ErrorAs(t, err, &le)
+			assert.Len(t, le.Failures, 6)
+			for _, f := range fakes {
+				assert.Equal(t, "hung.shutdown", lastEntered(t, f), "every Shutdown must be called")
+			}
+		})
+	}
+}
+
+// Graceful gives ForceFlush a share of the remaining time; a hung flush does
+// not stop Shutdown from getting the rest, and running out of drain budget is
+// not a failure.
+func TestGracefulHungFlushLeavesTimeForShutdown(t *testing.T) {
+	const deadline = 600 * time.Millisecond
+	a := newFake("a", nil, hung, fast).releaseAtEnd(t)
+	b := newFake("b", nil, fast, fast)
+	ctx := ctxWithTimeout(t, deadline)
+	start := time.Now()
+	r, err := lifecycle.ShutdownNamed(ctx, lifecycle.GracefulWithin(0.5), lifecycle.Named("a", a), lifecycle.Named("b", b))
+	took := time.Since(start)
+	t.Logf("graceful(0.5), hung flush, deadline %v: %v", deadline, took)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, took, deadline/2-10*time.Millisecond, "the drain gave up before its budget")
+	assert.Less(t, took, deadline, "Shutdown must not need the whole deadline")
+
+	a.mu.Lock()
+	dl, ok := a.flushCtx.Deadline()
+	a.mu.Unlock()
+	require.True(t, ok)
+	assert.WithinDuration(t, start.Add(deadline/2), dl, 50*time.Millisecond)
+
+	require.Len(t, r.Components, 2)
+	for _, c := range r.Components {
+		assert.True(t, c.BudgetExpired, c.Name)
+		assert.False(t, c.Abandoned, c.Name)
+		assert.NoError(t, c.Err)
+	}
+	// b's flush was skipped (the budget was gone), its Shutdown was not.
+	assert.Equal(t, "b.shutdown", lastEntered(t, b))
+}
+
+func TestGracefulBudgetIsShareOfRemainingTime(t *testing.T) {
+	const deadline = 2 * time.Second
+	c := newFake("c", nil, fast, fast)
+	ctx := ctxWithTimeout(t, deadline)
+	start := time.Now()
+	require.NoError(t, lifecycle.Shutdown(ctx, lifecycle.GracefulWithin(0.25), c))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fdl, ok := c.flushCtx.Deadline()
+	require.True(t, ok)
+	assert.WithinDuration(t, start.Add(deadline/4), fdl, 50*time.Millisecond)
+	sdl, ok := c.shutCtx.Deadline()
+	require.True(t, ok)
+	ctxDl, _ := ctx.Deadline()
+	assert.Equal(t, ctxDl, sdl, "Shutdown gets the rest of the caller's time")
+}
+
+// Flush has no budget: a flush that never returns is a failure, and the
+// component's Shutdown still runs (with the ended context).
+func TestFlushHungFlushFails(t *testing.T) {
+	const deadline = 200 * time.Millisecond
+	c := newFake("c", nil, hung, honours).releaseAtEnd(t)
+	start := time.Now()
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), lifecycle.Flush, lifecycle.Named("c", c))
+	took := time.Since(start)
+	requireWithinDeadline(t, took, deadline)
+	var le *lifecycle.Error
+	require.ErrorAs(t, err, &le)
+	require.Len(t, le.Failures, 2)
+	assert.Equal(t, lifecycle.OpForceFlush, le.Failures[0].Op)
+	assert.True(t, le.Failures[0].Abandoned)
+	assert.Equal(t, lifecycle.OpShutdown, le.Failures[1].Op)
+	assert.False(t, le.Failures[1].Abandoned)
+	assert.ErrorIs(t, le.Failures[1], context.DeadlineExceeded)
+	assert.True(t, r.Components[0].Abandoned)
+	assert.False(t, r.Components[0].BudgetExpired, "Flush has no budget")
+}
+
+func TestAlreadyEndedContextSkipsFlush(t *testing.T) {
+	j := &journal{}
+	c := newFake("c", j, fast, honours)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	err := lifecycle.Shutdown(ctx, lifecycle.Flush, c)
+	assert.Less(t, time.Since(start), immediateLimit)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, []string{"c.shutdown"}, j.list())
+}
+
+func TestContextCauseIsReported(t *testing.T) {
+	errStop := errors.New("operator said stop")
+	c := newFake("c", nil, fast, hung).releaseAtEnd(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		<-c.entered
+		<-c.entered // flush, then shutdown
+		cancel(errStop)
+	}()
+	err := lifecycle.Shutdown(ctx, lifecycle.Flush, c)
+	require.ErrorIs(t, err, lifecycle.ErrAbandoned)
+	require.ErrorIs(t, err, errStop)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestFailingAndPanickingComponents(t *testing.T) {
+	j := &journal{}
+	bad := newFake("bad", j, fast, fails)
+	boom := newFake("boom", j, panics, fast)
+	good := newFake("good", j, fast, fast)
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 5*time.Second), lifecycle.Flush,
+		lifecycle.Named("bad", bad), lifecycle.Named("boom", boom), lifecycle.Named("good", good))
+	require.ErrorIs(t, err, errBoom)
+	require.ErrorIs(t, err, lifecycle.ErrPanicked)
+	var le *lifecycle.Error
+	require.ErrorAs(t, err, &le)
+	require.Len(t, le.Failures, 2)
+	assert.Equal(t, "bad", le.Failures[1].Name)
+	assert.Equal(t, lifecycle.OpShutdown, le.Failures[1].Op)
+	assert.Equal(t, "boom", le.Failures[0].Name)
+	assert.Equal(t, lifecycle.OpForceFlush, le.Failures[0].Op)
+	assert.Contains(t, j.list(), "good.shutdown")
+	assert.NoError(t, r.Components[2].Err)
+	assert.Contains(t, err.Error(), "2 failures")
+}
+
+func TestRecordCountsDelta(t *testing.T) {
+	c := &countingComponent{}
+	c.exported.Store(100) // before the shutdown: not in the report
+	c.dropped.Store(7)
+	c.onShutdown = func(c *countingComponent) {
+		c.exported.Add(5)
+		c.dropped.Add(3)
+	}
+	r, err := lifecycle.ShutdownNamed(context.Background(), lifecycle.Flush, lifecycle.Named("logs", c))
+	require.NoError(t, err)
+	require.Len(t, r.Components, 1)
+	got := r.Components[0]
+	assert.True(t, got.HasCounts)
+	assert.Equal(t, uint64(5), got.Exported)
+	assert.Equal(t, uint64(3), got.Dropped)
+	assert.Equal(t, uint64(5), r.Exported())
+	assert.Equal(t, uint64(3), r.Dropped())
+}
+
+func TestWithCounts(t *testing.T) {
+	counter := &countingComponent{}
+	// The flush honours its context, so it stays open until the budget ends.
+	provider := newFake("provider", nil, honours, fast)
+	wrapped := lifecycle.WithCounts(provider, counter)
+	_, isCounter := wrapped.(lifecycle.RecordCounter)
+	require.True(t, isCounter)
+
+	counter.exported.Store(1)
+	go func() { // counts move while the provider shuts down
+		<-provider.entered
+		counter.exported.Add(9)
+		counter.dropped.Add(2)
+		<-provider.entered
+	}()
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 300*time.Millisecond), lifecycle.GracefulWithin(0.3),
+		lifecycle.Named("", wrapped))
+	require.NoError(t, err)
+	c := r.Components[0]
+	assert.Equal(t, "#0 *lifecycle_test.fakeComponent", c.Name, "the default name shows the wrapped type")
+	assert.True(t, c.HasCounts)
+	assert.Equal(t, uint64(9), c.Exported)
+	assert.Equal(t, uint64(2), c.Dropped)
+
+	assert.Nil(t, lifecycle.WithCounts(nil, counter))
+	var typedNil *fakeComponent
+	assert.Nil(t, lifecycle.WithCounts(typedNil, counter))
+	assert.Same(t, provider, lifecycle.WithCounts(provider, nil))
+}
+
+func TestNoComponents(t *testing.T) {
+	for _, s := range strategies {
+		r, err := lifecycle.ShutdownNamed(context.Background(), s)
+		require.NoError(t, err)
+		assert.Empty(t, r.Components)
+	}
+}
+
+func TestGroup(t *testing.T) {
+	j := &journal{}
+	a, b := newFake("a", j, fast, fast), newFake("b", j, fast, fails)
+	g := lifecycle.Group(a, nil, b)
+	_, counts := g.(lifecycle.RecordCounter)
+	assert.False(t, counts, "no member counts, so the group does not claim to")
+
+	err := lifecycle.Shutdown(context.Background(), lifecycle.Flush, g)
+	require.ErrorIs(t, err, lifecycle.ErrNilComponent, "the nil member is reported")
+	require.ErrorIs(t, err, errBoom)
+	assert.Equal(t, []string{"a.flush", "b.flush", "a.shutdown", "b.shutdown"}, j.list(), "members in order, the nil one skipped")
+
+	c1, c2 := &countingComponent{}, &countingComponent{}
+	c1.onShutdown = func(c *countingComponent) { c.exported.Add(2) }
+	c2.onShutdown = func(c *countingComponent) { c.dropped.Add(5) }
+	r, err := lifecycle.ShutdownNamed(context.Background(), lifecycle.Immediate,
+		lifecycle.Named("logs", lifecycle.Group(newFake("provider", nil, fast, fast), c1, c2)))
+	require.NoError(t, err)
+	assert.True(t, r.Components[0].HasCounts)
+	assert.Equal(t, uint64(2), r.Components[0].Exported)
+	assert.Equal(t, uint64(5), r.Components[0].Dropped)
+}
+
+// A provider and its processor report the same context error: the group
+// reports it once.
+func TestGroupReportsRepeatedErrorOnce(t *testing.T) {
+	a, b := newFake("a", nil, fast, honours), newFake("b", nil, fast, honours)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := lifecycle.Group(a, b).Shutdown(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, "context canceled", err.Error())
+}
