@@ -450,7 +450,10 @@ func (p *Processor) export(parent context.Context, c *chunk) (err error, retryin
 		p.attempt, p.lastErr = 0, nil
 		return nil, false
 	}
-	if retrying {
+	if retrying && parent.Err() == nil {
+		// A failure caused by the caller's context ending (a flush or
+		// shutdown giving up) says nothing about the backend: requeue
+		// without a backoff.
 		p.scheduleRetry(err, now)
 	}
 	// A refusal by an open breaker is expected and frequent; the failures

@@ -202,3 +202,40 @@ func TestOutageIsRiddenOut(t *testing.T) {
 	assert.LessOrEqual(t, calls, int64(10))
 	shutdownNow(t, p, nil)
 }
+
+// ctxExporter blocks until its context ends on the first call, then
+// succeeds.
+type ctxExporter struct {
+	calls atomic.Int64
+	recordingExporter
+}
+
+func (e *ctxExporter) Export(ctx context.Context, recs []sdklog.Record) error {
+	if e.calls.Add(1) == 1 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return e.recordingExporter.Export(ctx, recs)
+}
+
+// TestCallerDeadlineIsNotABackendFailure: a flush that gives up mid-export
+// leaves the batch queued with no backoff, so the next attempt is not
+// delayed by a failure that was the caller's.
+func TestCallerDeadlineIsNotABackendFailure(t *testing.T) {
+	exp := &ctxExporter{}
+	p := newProcessor(t, exp, WithMaxBatchSize(10), WithExportInterval(time.Hour),
+		WithRetryBackoff(time.Hour, time.Hour), WithErrorHandler(func(error) {}))
+	for i := 0; i < 3; i++ {
+		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, p.ForceFlush(short), context.DeadlineExceeded)
+
+	ctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	require.NoError(t, p.ForceFlush(ctx), "a backoff of an hour would have been waited for")
+	assert.Equal(t, []string{"0", "1", "2"}, exp.exported())
+	assert.Nil(t, p.Stats().Dropped)
+	shutdownNow(t, p, nil)
+}
