@@ -28,6 +28,7 @@ type Breaker struct {
 	// them and reopens.
 	probeDeadline time.Time
 	counts        Counts
+	transitions   Transitions // see transitions.go
 
 	// State changes waiting to be delivered to OnStateChange, and whether a
 	// goroutine is delivering them (see unlockAndNotify).
@@ -323,6 +324,7 @@ func (b *Breaker) setState(to State) {
 	from := b.state
 	b.state = to
 	b.gen++
+	b.transitions.add(from, to)
 	b.counts.ConsecutiveFailures, b.counts.ConsecutiveSuccesses = 0, 0
 	b.probes, b.probesOK = 0, 0
 	if to == Closed {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/breaker"
@@ -17,7 +18,8 @@ type BreakerOption interface {
 }
 
 type breakerConfig struct {
-	classify func(error) error
+	classify      func(error) error
+	meterProvider metric.MeterProvider // see breaker_metrics.go
 }
 
 type breakerOptionFunc func(*breakerConfig)
@@ -61,6 +63,9 @@ func WithBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption)
 		if o != nil {
 			o.apply(&cfg)
 		}
+	}
+	if cfg.meterProvider != nil {
+		observeBreaker(cfg.meterProvider, b)
 	}
 	return &breakerExporter{exp: exp, b: b, classify: cfg.classify}
 }

@@ -1,0 +1,43 @@
+package telemetry
+
+import (
+	"strconv"
+	"sync"
+)
+
+// Component types, the values of the otel.component.type attribute on
+// steadylog's metrics.
+//
+// The semantic conventions reserve short snake_case values such as
+// batching_log_processor for the SDK's own components. steadylog's
+// components follow the same shape but carry a steadylog_ prefix: a
+// dashboard must never mistake them for the SDK's processor, whose metrics
+// may be exported by the same MeterProvider, and the value stays short
+// enough to be the stem of otel.component.name (the conventions' fallback,
+// the Go type name github.com/steadylog/steadylog/processor.Processor, would
+// make every series name unreadable).
+const (
+	// ComponentTypeProcessor is the type of a processor.Processor.
+	ComponentTypeProcessor = "steadylog_batching_log_processor"
+	// ComponentTypeBreaker is the type of a breaker.Breaker observed with
+	// ObserveBreaker.
+	ComponentTypeBreaker = "steadylog_circuit_breaker"
+)
+
+var (
+	counterMu sync.Mutex
+	counters  = map[string]int{}
+)
+
+// ComponentName returns a new otel.component.name for a component of type
+// typ: "<typ>/<n>", where n counts the names handed out for typ in this
+// process, starting at 0. This is the form the semantic conventions
+// recommend: unique within the process, stable for the component's life,
+// and of low cardinality across restarts.
+func ComponentName(typ string) string {
+	counterMu.Lock()
+	n := counters[typ]
+	counters[typ] = n + 1
+	counterMu.Unlock()
+	return typ + "/" + strconv.Itoa(n)
+}

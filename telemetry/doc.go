@@ -1,0 +1,90 @@
+// Package telemetry is steadylog's self-observability: the names of the
+// OpenTelemetry metrics its components report about themselves, the
+// observer of circuit-breaker metrics, and a rate-limited drop alerter
+// that tells a local log when records are lost.
+//
+// A logging pipeline that drops records must say so somewhere that does
+// not depend on the pipeline. steadylog says it twice: as metrics, for
+// dashboards and alerts, and as a summary line on standard error, for the
+// operator reading the process's own output.
+//
+// # Turning metrics on
+//
+// Nothing is recorded, and nothing costs, until a MeterProvider is given:
+//
+//	p, err := processor.New(exp,
+//		processor.WithMeterProvider(mp),
+//		processor.WithName("audit-log"))
+//
+//	guarded := exporter.WithBreaker(otlp, b, exporter.WithBreakerMeterProvider(mp))
+//
+// The counters and gauges are observed from the components' own snapshots
+// (Processor.Stats, Breaker.State, Breaker.Transitions) when mp collects, so
+// they agree exactly with those snapshots and the logging call pays
+// nothing for them. The two histograms are recorded by the processor's
+// worker goroutine, after each export, with attribute sets built once, so
+// recording allocates nothing and the logging call does not wait for it.
+//
+// # Naming
+//
+// Every series carries otel.component.type and otel.component.name, as
+// the semantic conventions ask of SDK components: the type is
+// ComponentTypeProcessor or ComponentTypeBreaker, the name is the one set
+// by processor.WithName (or breaker.Config.Name), else "<type>/<n>" from
+// ComponentName, n counting that type's instances in the process.
+//
+// # Processor metrics
+//
+// Instrumentation scope MeterScope of the processor package
+// ("github.com/steadylog/steadylog/processor"):
+//
+//	name                                     instrument                unit          attributes    meaning
+//	otel.sdk.processor.log.queue.size        observable up-down count  {log_record}  -             records waiting in the queue (Stats.Queued)
+//	otel.sdk.processor.log.queue.capacity    observable up-down count  {log_record}  -             maximum records the queue holds
+//	otel.sdk.processor.log.processed         observable counter        {log_record}  error.type    records finished: exported (no error.type) or dropped,
+//	                                                                                               error.type = queue_full, byte_limit, record_too_large,
+//	                                                                                               already_shutdown, shutdown or export_failed
+//	steadylog.processor.queue.bytes          observable up-down count  By            -             estimated heap bytes of the queued records
+//	steadylog.processor.queue.bytes.capacity observable up-down count  By            -             the queue's byte budget
+//	steadylog.processor.export.duration      histogram                 s             error.type    duration of each Export call
+//	steadylog.processor.queue.wait           histogram                 s             error.type    from a record's observed timestamp to the end
+//	                                                                                               of the Export call that carried it
+//
+// The otel.sdk.* metrics are those of the semantic conventions (v1.43.0),
+// created with the otelconv constructors. On the histograms, error.type is
+// absent for a successful export and otherwise one of a fixed set of
+// classes: breaker_open, timeout, canceled, panic, permanent, transient. A
+// retried batch is recorded at each attempt. queue.wait observes up to 32
+// records per export, evenly spaced through the batch from the oldest:
+// one observation costs the worker about 160ns, and observing all 512
+// records of a full batch would add a tenth to the cost of each logging
+// call on a busy machine, while the samples keep the percentiles. Its
+// count is therefore of samples, not of records (processed counts
+// records). Records without an observed timestamp (OnEmit called directly
+// rather than through an SDK Logger) are left out of queue.wait. Both
+// histograms use DurationBuckets.
+//
+// # Breaker metrics
+//
+// Instrumentation scope BreakerScope ("github.com/steadylog/steadylog/breaker"),
+// registered by ObserveBreaker:
+//
+//	name                           instrument          unit          attributes   meaning
+//	steadylog.breaker.state        observable gauge    {state}       state        1 for the current state, 0 for the others
+//	                                                                              (state = closed, half-open, open)
+//	steadylog.breaker.transitions  observable counter  {transition}  from, to     state changes since the breaker was made
+//
+// # Drop alerts
+//
+// A DropAlerter reads cumulative drop counts by reason from a function and,
+// once per interval, writes one line for the drops since its previous
+// check, if there were any:
+//
+//	level=WARN msg="dropped 1520 log records in the last 10s: queue_full=1500, byte_limit=20" dropped=1520 otel.component.name=audit-log
+//
+// It runs on its own goroutine, so the code that counts drops never waits
+// for it, and it writes by default to a log/slog text handler on
+// os.Stderr, which works when the exporter does not. Stop writes a last
+// summary of what was not reported yet. The processor package runs one per
+// processor unless processor.WithoutDropAlerts is given.
+package telemetry

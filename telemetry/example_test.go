@@ -1,0 +1,76 @@
+package telemetry_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/steadylog/steadylog/breaker"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/steadylog/steadylog/telemetry"
+)
+
+// A DropAlerter summarises drops by reason. Report checks once, as the
+// goroutine of Start does every interval.
+func ExampleDropAlerter() {
+	dropped := map[string]uint64{}
+	source := func() map[string]uint64 { return dropped }
+	// Drop the time so the output is stable.
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	// A clock that moves 10s at each reading, so the output is stable.
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { t = t.Add(10 * time.Second); return t }
+	a, err := telemetry.NewDropAlerter(source,
+		telemetry.WithAlertLogger(logger),
+		telemetry.WithAlertNoun("log records"),
+		telemetry.WithAlertAttrs("otel.component.name", "audit-log"),
+		telemetry.WithAlertTicker(telemetry.NewTicker, clock))
+	if err != nil {
+		panic(err)
+	}
+	dropped["queue_full"], dropped["byte_limit"] = 1500, 20
+	a.Report()
+	fmt.Println(a.Report()) // nothing new: no line
+	dropped["queue_full"] = 1510
+	a.Stop() // a final summary of what is left
+	// Output:
+	// level=WARN msg="dropped 1520 log records in the last 10s: queue_full=1500, byte_limit=20" dropped=1520 otel.component.name=audit-log
+	// false
+	// level=WARN msg="dropped 10 log records in the last 10s: queue_full=10" dropped=10 otel.component.name=audit-log
+}
+
+// ObserveBreaker reports a breaker's state as metrics.
+func ExampleObserveBreaker() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+
+	b := breaker.New(breaker.Config{Name: "otlp"})
+	if _, err := telemetry.ObserveBreaker(mp, b); err != nil {
+		panic(err)
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		panic(err)
+	}
+	for _, p := range rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.Gauge[int64]).DataPoints {
+		state, _ := p.Attributes.Value(telemetry.KeyState)
+		fmt.Println(state.AsString(), p.Value)
+	}
+	// Unordered output:
+	// closed 1
+	// half-open 0
+	// open 0
+}
