@@ -60,6 +60,16 @@
 // reported once to the error handler, because a typo in a manifest should
 // not stop a service from logging.
 //
+// # Telemetry
+//
+// WithMeterProvider publishes the processor's accounting as OpenTelemetry
+// metrics with the semantic-convention names (otel.sdk.processor.log.*),
+// plus queue bytes and export and queue-wait histograms; the telemetry
+// package lists them. Drops are also summarised, at most once every 10 s,
+// on a local slog logger (standard error by default) that does not depend
+// on the exporter that may be failing; see WithDropAlerts and
+// WithoutDropAlerts.
+//
 // # Shutdown
 //
 // ForceFlush exports everything queued before the call. Shutdown stops
