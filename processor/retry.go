@@ -18,7 +18,15 @@ const (
 	// export failure.
 	DefaultRetryInitial = 100 * time.Millisecond
 	// DefaultRetryMax is the default longest wait between two attempts.
-	DefaultRetryMax = 5 * time.Second
+	// It is short because an attempt against a collector that is down
+	// costs little (a refused connection), while every moment spent
+	// waiting after the collector is back costs records once the queue
+	// overflows: against a collector killed for 3 s and up for 2 s, at
+	// 10,000 records/s with the default queue, a 5 s cap delivered nothing
+	// in two windows out of three, a 1 s cap delivered 12% less than the
+	// SDK's BatchProcessor, and 500 ms as much as it. Long outages are the
+	// breaker's job (exporter.WithBreaker).
+	DefaultRetryMax = 500 * time.Millisecond
 	// DefaultRetryMaxElapsed is the default longest time a batch is
 	// retried, counted from its first failure. It matches the OTLP
 	// exporters' own retry budget.
@@ -37,7 +45,7 @@ const (
 // breaker.Permanent, and exporter panics, are not retried: their records
 // are dropped as export_failed.
 //
-// Default: on, with 100ms and 5s. Non-positive values, or max < initial,
+// Default: on, with 100ms and 500ms. Non-positive values, or max < initial,
 // make New fail.
 func WithRetryBackoff(initial, max time.Duration) Option {
 	return optionFunc(func(c *config) {
