@@ -105,10 +105,14 @@ func WithMaxQueueSize(n int) Option {
 	})
 }
 
-// WithMaxQueueBytes sets the byte budget of the queue, measured with
-// memguard.RecordSize. When admitting a record would exceed it, the oldest
-// records are evicted (DropByteLimit); a record larger than the whole
-// budget is refused on its own (DropRecordTooLarge).
+// WithMaxQueueBytes sets the byte budget of the processor, measured with
+// memguard.RecordSize. It covers every record the processor keeps alive:
+// the queued ones and the batch being exported, so it bounds the
+// processor's memory even while an exporter hangs on a large batch. When
+// admitting a record would exceed it, the oldest queued records are
+// evicted (DropByteLimit); a record larger than the whole budget is
+// refused on its own (DropRecordTooLarge). An export starts as soon as
+// half the budget is queued.
 //
 // Default: STEADYLOG_BLRP_MAX_QUEUE_BYTES, else 32 MiB. A value ≤ 0 makes
 // New fail.

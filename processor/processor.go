@@ -28,15 +28,16 @@ type Processor struct {
 	// mu guards everything below it. Every accounting transition — a
 	// record received, evicted, detached for export, exported or dropped —
 	// happens under mu, which is what makes Stats a consistent snapshot.
-	mu          sync.Mutex
-	q           *queue
-	received    uint64
-	exported    uint64
-	dropped     [numReasons]uint64
-	inFlight    int
-	closed      bool // Shutdown has begun: admission is stopped
-	abandoned   bool // Shutdown's context ended: the in-flight batch was counted as dropped
-	wakePending bool // a wake-up is already on its way to the worker
+	mu            sync.Mutex
+	q             *queue
+	received      uint64
+	exported      uint64
+	dropped       [numReasons]uint64
+	inFlight      int
+	inFlightBytes int64
+	closed        bool // Shutdown has begun: admission is stopped
+	abandoned     bool // Shutdown's context ended: the in-flight batch was counted as dropped
+	wakePending   bool // a wake-up is already on its way to the worker
 
 	// Owned by the worker goroutine.
 	retryAt time.Time // no export before this time; zero when none is pending
@@ -154,10 +155,20 @@ func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool) 
 	if incoming {
 		extra = 1
 	}
-	for p.q.len+extra > p.cfg.maxQueueSize || p.q.bytes+size > p.cfg.maxQueueBytes {
+	for p.q.len+extra > p.cfg.maxQueueSize || p.q.bytes+p.inFlightBytes+size > p.cfg.maxQueueBytes {
 		reason := idxByteLimit
 		if p.q.len+extra > p.cfg.maxQueueSize {
 			reason = idxQueueFull
+		}
+		if p.q.len == 0 {
+			// The batch in flight holds the rest of the budget and
+			// nothing queued is left to evict: the newcomer waits for
+			// nothing and is dropped.
+			if incoming {
+				p.dropped[reason]++
+				return false
+			}
+			return true
 		}
 		p.dropped[reason]++
 		if p.cfg.severityEviction {
@@ -182,11 +193,12 @@ func (p *Processor) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := Stats{
-		Received:    p.received,
-		Exported:    p.exported,
-		Queued:      p.q.len,
-		QueuedBytes: p.q.bytes,
-		InFlight:    p.inFlight,
+		Received:      p.received,
+		Exported:      p.exported,
+		Queued:        p.q.len,
+		QueuedBytes:   p.q.bytes,
+		InFlight:      p.inFlight,
+		InFlightBytes: p.inFlightBytes,
 	}
 	for i, n := range p.dropped {
 		if n > 0 {
@@ -286,7 +298,7 @@ func (p *Processor) abandon() {
 	}
 	p.abandoned = true
 	p.dropped[idxShutdown] += uint64(p.q.drain() + p.inFlight)
-	p.inFlight = 0
+	p.inFlight, p.inFlightBytes = 0, 0
 }
 
 // run is the worker: the only goroutine that calls the exporter's Export,
@@ -408,7 +420,9 @@ func (p *Processor) drain() {
 func (p *Processor) detachLocked() *chunk {
 	c := p.q.detach()
 	if c != nil {
+		c.heldBytes = c.bytes()
 		p.inFlight += c.live
+		p.inFlightBytes += c.heldBytes
 	}
 	return c
 }
@@ -432,15 +446,15 @@ func (p *Processor) export(parent context.Context, c *chunk) (err error, retryin
 		// Shutdown already counted this batch as dropped.
 		p.q.recycle(c, true)
 	case err == nil:
-		p.inFlight -= n
+		p.inFlight, p.inFlightBytes = p.inFlight-n, p.inFlightBytes-c.heldBytes
 		p.exported += uint64(n)
 		p.q.recycle(c, true)
 	case retrying:
-		p.inFlight -= n
+		p.inFlight, p.inFlightBytes = p.inFlight-n, p.inFlightBytes-c.heldBytes
 		p.q.requeue(c)
 		p.enforceBoundsLocked()
 	default:
-		p.inFlight -= n
+		p.inFlight, p.inFlightBytes = p.inFlight-n, p.inFlightBytes-c.heldBytes
 		p.dropped[idxExportFailed] += uint64(n)
 		p.q.recycle(c, true)
 	}

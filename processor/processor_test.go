@@ -144,26 +144,44 @@ func TestDropOldestByCount(t *testing.T) {
 
 func TestDropOldestByBytes(t *testing.T) {
 	size := memguard.RecordSize(record("0", log.SeverityInfo))
-	// Room for exactly three records by bytes, ten by count.
-	p, exp, gate := blockedWorker(t, 1, WithMaxQueueSize(10), WithMaxQueueBytes(3*size))
+	// Room for exactly four records by bytes, ten by count; the budget
+	// covers the one in flight too, which leaves three for the queue.
+	p, exp, gate := blockedWorker(t, 1, WithMaxQueueSize(10), WithMaxQueueBytes(4*size))
 	for i := 0; i < 5; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
 	}
 	s := p.Stats()
 	assert.Equal(t, 3, s.Queued)
 	assert.Equal(t, 3*size, s.QueuedBytes)
+	assert.Equal(t, size, s.InFlightBytes)
 	assert.Equal(t, map[DropReason]uint64{DropByteLimit: 2}, s.Dropped)
 	requireInvariant(t, s)
 
 	close(gate)
 	require.NoError(t, p.ForceFlush(context.Background()))
 	assert.Equal(t, []string{"w0", "2", "3", "4"}, exp.exported())
+	assert.Zero(t, p.Stats().InFlightBytes)
+	shutdownNow(t, p, gate)
+}
+
+// TestInFlightBatchHoldsTheBudget: while a batch that fills the budget is
+// being exported, nothing more fits; newcomers are dropped, not queued
+// beyond the budget.
+func TestInFlightBatchHoldsTheBudget(t *testing.T) {
+	size := memguard.RecordSize(record("w0", log.SeverityInfo))
+	p, _, gate := blockedWorker(t, 1, WithMaxQueueSize(10), WithMaxQueueBytes(size))
+	emit(t, p, "w1", log.SeverityInfo)
+	s := p.Stats()
+	assert.Zero(t, s.Queued)
+	assert.Equal(t, size, s.InFlightBytes)
+	assert.Equal(t, map[DropReason]uint64{DropByteLimit: 1}, s.Dropped)
+	requireInvariant(t, s)
 	shutdownNow(t, p, gate)
 }
 
 func TestRecordLargerThanBudgetIsDroppedAlone(t *testing.T) {
 	size := memguard.RecordSize(record("0", log.SeverityInfo))
-	p, exp, gate := blockedWorker(t, 1, WithMaxQueueSize(10), WithMaxQueueBytes(2*size))
+	p, exp, gate := blockedWorker(t, 1, WithMaxQueueSize(10), WithMaxQueueBytes(3*size))
 	emit(t, p, "0", log.SeverityInfo)
 	emit(t, p, "1", log.SeverityInfo)
 	huge := string(make([]byte, 4*size))

@@ -41,6 +41,7 @@ type chunk struct {
 	next *chunk
 
 	firstFail time.Time // when the export of this batch first failed; zero if never
+	heldBytes int64     // the batch's bytes while it is in flight
 }
 
 type slotMeta struct {

@@ -73,6 +73,10 @@ type Stats struct {
 	// InFlight is the number of records handed to the exporter whose
 	// export has not finished yet.
 	InFlight int
+	// InFlightBytes is the estimated heap size of the in-flight records.
+	// The byte budget (WithMaxQueueBytes) covers QueuedBytes +
+	// InFlightBytes: everything the processor keeps alive.
+	InFlightBytes int64
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.

@@ -131,9 +131,9 @@ func TestMetricsAgreeWithStatsForEveryDropReason(t *testing.T) {
 	reply1 := <-exp.calls
 	emitN(5, "s")         // the fifth evicts one: queue_full
 	emitN(1, huge)        // larger than the whole budget: record_too_large
-	emitN(1, medBody)     // evicts one for the count (queue_full), one for the bytes (byte_limit)
+	emitN(1, medBody)     // evicts one for the count (queue_full), then three for the bytes (byte_limit): the budget covers the two in flight
 	reply1 <- errBackend  // not retried: export_failed
-	reply2 := <-exp.calls // export #2 takes two of the three queued
+	reply2 := <-exp.calls // export #2 takes the medium record (half the budget is queued)
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -148,8 +148,8 @@ func TestMetricsAgreeWithStatsForEveryDropReason(t *testing.T) {
 		require.NotZero(t, s.Dropped[r], "the workload must cause %s", r)
 	}
 	assert.Equal(t, map[DropReason]uint64{
-		DropQueueFull: 2, DropByteLimit: 1, DropRecordTooLarge: 1,
-		DropAlreadyShutdown: 1, DropShutdown: 3, DropExportFailed: 2,
+		DropQueueFull: 2, DropByteLimit: 3, DropRecordTooLarge: 1,
+		DropAlreadyShutdown: 1, DropShutdown: 1, DropExportFailed: 2,
 	}, s.Dropped)
 
 	processed, name := points(t, reader, "otel.sdk.processor.log.processed")
