@@ -1,0 +1,33 @@
+// Package integration holds steadylog's end-to-end tests: the library in a real
+// pipeline — log/slog → otelslog → steadylog processor → OTLP exporter → a real
+// OpenTelemetry Collector (built from integration/otelcol) → its file output,
+// with Prometheus scraping the collector — and checks on the deploy/ assets and
+// docker-compose.yaml.
+//
+// The tests need two binaries and skip without them (fail, when
+// STEADYLOG_REQUIRE_INTEGRATION=1):
+//
+//	STEADYLOG_OTELCOL_BIN=$(scripts/build-otelcol.sh | tail -1) \
+//	STEADYLOG_PROMETHEUS_BIN=$(scripts/install-prometheus.sh | tail -1) \
+//	go test -race -v ./integration/...
+//
+// What they prove:
+//
+//   - TestHarnessSelfTest: the harness itself — the SDK's BatchProcessor over
+//     OTLP/HTTP delivers exactly N records to the collector's file, and
+//     Prometheus scrapes the collector (up == 1).
+//   - TestDelivery: 100 000 records through steadylog over OTLP/HTTP and
+//     OTLP/gRPC arrive exactly once each, and Stats agrees (all exported, none
+//     dropped).
+//   - TestOutageSIGKILL: the collector is SIGKILLed mid-stream and restarted
+//     three times; every record steadylog received is in the collector's output
+//     or counted as dropped with a reason, and Stats' invariant holds throughout.
+//     The SDK's BatchProcessor runs the same scenario for comparison (its losses
+//     are visible only by counting the output).
+//   - deploy tests: docker-compose.yaml parses (docker-compose 1.29), the demo
+//     collector config validates, the Prometheus config passes promtool, the
+//     Grafana dashboard is well-formed.
+//
+// The harness (integration/harness) runs every process on 127.0.0.1 with free
+// ports and stops it by PID when the test ends, pass or fail.
+package integration

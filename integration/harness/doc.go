@@ -1,0 +1,31 @@
+// Package harness runs the real parts of a logging pipeline — an OpenTelemetry
+// Collector and a Prometheus server — as child processes of a Go test, so that
+// steadylog's end-to-end tests can assert what actually arrived rather than what an
+// in-memory fake claims.
+//
+// Every process runs on 127.0.0.1 with ports chosen free at run time, in its own
+// process group, and is stopped by PID (the whole group) when the test ends, pass
+// or fail. Readiness is polled with a deadline; nothing sleeps a fixed time.
+//
+// Binaries come from the environment so that a plain `go test ./...` stays fast
+// and hermetic:
+//
+//	STEADYLOG_OTELCOL_BIN      the collector built by scripts/build-otelcol.sh
+//	STEADYLOG_PROMETHEUS_BIN   Prometheus, e.g. from scripts/install-prometheus.sh
+//
+// When a binary is not set the test is skipped with instructions, unless
+// STEADYLOG_REQUIRE_INTEGRATION=1 (as in CI), which turns a missing binary into a
+// failure: a green CI run must mean the end-to-end tests really ran.
+//
+// A typical test:
+//
+//	col := harness.StartCollector(t, harness.OtelcolBin(t))
+//	exp, _ := otlploghttp.New(ctx, otlploghttp.WithEndpoint(col.HTTPAddr), otlploghttp.WithInsecure())
+//	// ... emit records carrying an integer "seq" attribute ...
+//	col.WaitForSentLogRecords(ctx, n)
+//	count, _ := col.Count("seq")  // count.Distinct, count.Duplicates, ...
+//
+// The collector writes every log record it receives to a JSON-lines file (the
+// contrib file exporter with append: true, so a restart keeps what was written);
+// [CountFile] reads it back, tolerating the torn last line that a SIGKILL leaves.
+package harness
