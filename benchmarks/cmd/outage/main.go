@@ -182,7 +182,7 @@ func scenario(impl string, s settings) (Result, error) {
 	case "steadylog":
 		b := breaker.New(breaker.Config{ConsecutiveFailures: 3, OpenTimeout: 500 * time.Millisecond})
 		p, err := processor.New(exporter.WithBreaker(be, b), processor.WithMaxQueueSize(s.queue),
-			processor.WithErrorHandler(func(error) {}))
+			processor.WithErrorHandler(func(error) {}), processor.WithoutDropAlerts())
 		if err != nil {
 			return Result{}, err
 		}

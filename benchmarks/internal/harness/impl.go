@@ -70,7 +70,9 @@ func NewProcessor(impl string, exp sdklog.Exporter, cfg Config) (*Instance, erro
 	case ImplSDK:
 		return &Instance{Processor: sdklog.NewBatchProcessor(exp), Impl: impl}, nil
 	case ImplSteadylog:
-		var opts []processor.Option
+		// Drop alerts would write to stderr in the middle of benchmark
+		// output; the measurements read the drops from Stats instead.
+		opts := []processor.Option{processor.WithoutDropAlerts()}
 		if cfg.MaxQueueBytes > 0 {
 			opts = append(opts, processor.WithMaxQueueBytes(cfg.MaxQueueBytes))
 		}
