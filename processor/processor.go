@@ -106,6 +106,15 @@ func (p *Processor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	}
 	size := memguard.RecordSize(r)
 	sev := r.Severity()
+	owned := r
+	if r.AttributesLen() > inlineAttrs {
+		// Attributes beyond the inline array live in a slice the caller
+		// may reuse: clone it. Cloning allocates, so it happens before the
+		// mutex is taken, where a GC assist cannot stretch the critical
+		// section every emitter waits on.
+		clone := r.Clone()
+		owned = &clone
+	}
 
 	p.mu.Lock()
 	p.received++
@@ -123,7 +132,7 @@ func (p *Processor) OnEmit(_ context.Context, r *sdklog.Record) error {
 		p.mu.Unlock()
 		return nil
 	}
-	p.q.push(r, size, sev)
+	p.q.push(owned, size, sev)
 	notify := p.exportDueLocked() && !p.wakePending
 	if notify {
 		p.wakePending = true

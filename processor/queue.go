@@ -91,7 +91,9 @@ func (q *queue) recycle(c *chunk, dirty bool) {
 	}
 }
 
-// push appends a clone of r. The caller has made room.
+// push appends a copy of r, which must own its attributes beyond the
+// inline ones: with no more attributes than that, a plain copy is a full
+// clone. The caller has made room.
 func (q *queue) push(r *sdklog.Record, size int64, sev log.Severity) {
 	c := q.last
 	if c == nil || c.tail == len(c.recs) {
@@ -103,13 +105,7 @@ func (q *queue) push(r *sdklog.Record, size int64, sev log.Severity) {
 		}
 		q.last = c
 	}
-	if r.AttributesLen() <= inlineAttrs {
-		// Nothing beyond the inline array: a plain copy is a full clone
-		// and saves Clone's extra copy of the 584-byte struct.
-		c.recs[c.tail] = *r
-	} else {
-		c.recs[c.tail] = r.Clone()
-	}
+	c.recs[c.tail] = *r
 	c.meta[c.tail] = slotMeta{size: size, seq: q.nextSeq, sev: sev}
 	q.nextSeq++
 	c.tail++
