@@ -52,6 +52,10 @@ var (
 // budget is used up, which is the strategy working as designed, not a failure.
 var errBudget = errors.New("lifecycle: graceful drain budget used up")
 
+// errShare is the cause when a Shutdown call used up its share of the time
+// left (see execution.shareContext).
+var errShare = errors.New("lifecycle: this component's share of the shutdown time used up")
+
 // Op names the call a [ComponentError] is about.
 type Op uint8
 

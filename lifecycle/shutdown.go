@@ -234,7 +234,7 @@ sequential:
 				continue
 			}
 		case OpShutdown:
-			st.ctx = x.ctx
+			st.ctx, st.cancel = x.shareContext(steps[i:])
 		}
 		x.start(st)
 		switch waitOne(st.call, st.ctx, x.ctx) {
@@ -312,6 +312,30 @@ func (x *execution) flushContext() context.Context {
 	return x.flushCtx
 }
 
+// shareContext is the context of a Shutdown call made while the context
+// lives: when it has a deadline, the call gets an equal share of the time
+// left among the Shutdown calls still to make (rest, from this one on), and
+// what it does not use passes to the next. Without the split the first
+// component — a log processor draining to a slow backend — could use all
+// the time, and the MeterProvider after it would have none left for the
+// final export that carries the drop counters.
+func (x *execution) shareContext(rest []*step) (context.Context, context.CancelFunc) {
+	dl, ok := x.ctx.Deadline()
+	if !ok {
+		return x.ctx, func() {}
+	}
+	n := 0
+	for _, st := range rest {
+		if st.op == OpShutdown {
+			n++
+		}
+	}
+	if n <= 1 {
+		return x.ctx, func() {}
+	}
+	return context.WithTimeoutCause(x.ctx, time.Until(dl)/time.Duration(n), errShare)
+}
+
 // shutdownContext is the context of the Shutdown calls made after the
 // context ended or for the Immediate strategy.
 func (x *execution) shutdownContext() context.Context {
@@ -373,9 +397,11 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 	if !abandonedCall {
 		end, err = st.call.end, st.call.err
 	}
+	if st.cancel != nil {
+		st.cancel()
+	}
 	switch st.op {
 	case OpHook:
-		st.cancel()
 		h := &x.report.Hooks[st.idx]
 		h.Duration = end.Sub(st.call.start)
 		h.Abandoned = abandonedCall
@@ -393,9 +419,13 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 
 	case OpForceFlush:
 		cs := x.comps[st.idx]
-		budget := x.s.kind == kindGraceful && context.Cause(st.ctx) == errBudget
+		budgeted := x.s.kind == kindGraceful && x.flushCancel != nil
 		switch {
-		case budget && (abandonedCall || isContextErr(err)):
+		case budgeted && abandonedCall && context.Cause(st.ctx) == errBudget,
+			budgeted && !abandonedCall && isContextErr(err):
+			// (A component may also give up before the budget ends, when
+			// it knows it cannot finish in time: steadylog's processor does
+			// when its next retry falls after the deadline.)
 			// The drain ran out of budget: that is when Graceful moves on to
 			// Shutdown, which drains the rest or counts it. Not a failure.
 			cs.rep.BudgetExpired = true

@@ -122,16 +122,20 @@ func (p *Processor) scheduleRetry(err error, now time.Time) {
 }
 
 // waitRetry waits for a scheduled retry while ctx allows. When ctx's
-// deadline falls before the retry, it returns at once with an error that
-// wraps the failure that scheduled it — breaker.ErrOpen when a breaker
-// refused — because waiting could not help.
+// deadline falls before the retry, it returns at once, because waiting
+// could not help, with an error that wraps context.DeadlineExceeded and
+// the failure that scheduled the retry (breaker.ErrOpen when a breaker
+// refused).
 func (p *Processor) waitRetry(ctx context.Context) error {
 	if p.retryAt.IsZero() {
 		return nil
 	}
 	if dl, ok := ctx.Deadline(); ok && dl.Before(p.retryAt) {
-		return fmt.Errorf("steadylog/processor: next export attempt at %s is after the deadline: %w",
-			p.retryAt.Format(time.RFC3339Nano), p.lastErr)
+		// It is a deadline outcome — the work cannot finish in time — so
+		// it wraps context.DeadlineExceeded, as waiting would have, and
+		// the failure that scheduled the retry.
+		return fmt.Errorf("steadylog/processor: next export attempt at %s is after the deadline (%w): %w",
+			p.retryAt.Format(time.RFC3339Nano), context.DeadlineExceeded, p.lastErr)
 	}
 	if wait := time.Until(p.retryAt); wait > 0 {
 		t := time.NewTimer(wait)

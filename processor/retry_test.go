@@ -148,6 +148,7 @@ func TestOpenBreakerFailsFlushAndShutdownFast(t *testing.T) {
 	defer cancel()
 	err := p.ForceFlush(ctx)
 	require.ErrorIs(t, err, breaker.ErrOpen, "the next probe is an hour away: waiting cannot help")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "giving up early is a deadline outcome")
 	require.NoError(t, ctx.Err(), "ForceFlush returned before its deadline")
 	assert.Equal(t, breaker.Open, b.State())
 	assert.Equal(t, int64(1), backend.failedCalls.Load())
