@@ -24,6 +24,16 @@
 //     or counted as dropped with a reason, and Stats' invariant holds throughout.
 //     The SDK's BatchProcessor runs the same scenario for comparison (its losses
 //     are visible only by counting the output).
+//   - TestSelfTelemetryReachesPrometheus: steadylog's own metrics travel over
+//     OTLP to the collector and are scraped by Prometheus.
+//   - TestHangSIGSTOP: the collector is frozen for 15 s; OnEmit latency stays
+//     flat, the breaker opens, queued plus in-flight bytes stay within the
+//     budget, and delivery resumes after SIGCONT.
+//   - TestShutdownSIGTERMWithFrozenCollector: a child process under
+//     lifecycle.Manager gets SIGTERM while its log collector is frozen; it exits
+//     within its grace period and its final drop counters reach Prometheus.
+//   - TestDashboardQueriesReturnData: every PromQL expression of the Grafana
+//     dashboard returns data from the real Prometheus.
 //   - deploy tests: docker-compose.yaml parses (docker-compose 1.29), the demo
 //     collector config validates, the Prometheus config passes promtool, the
 //     Grafana dashboard is well-formed.
