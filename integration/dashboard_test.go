@@ -153,24 +153,8 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		const burst = 1000
-		ticker := time.NewTicker(100 * time.Millisecond)
-		defer ticker.Stop()
-		for seq := 0; ; {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-			for range burst {
-				emitRecord(ctx, logger, seq)
-				seq++
-			}
-		}
-	})
+	// Bursts of 1000 every 100 ms overflow the small queue: drops to show.
+	wg.Go(func() { emitPaced(ctx, logger, 100*time.Millisecond, 1000, nil, stop) })
 	defer func() {
 		close(stop)
 		wg.Wait()

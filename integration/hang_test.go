@@ -115,24 +115,7 @@ func TestHangSIGSTOP(t *testing.T) {
 	stop := make(chan struct{})
 	var emitted atomic.Int64
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		ticker := time.NewTicker(hangTick)
-		defer ticker.Stop()
-		for seq := 0; ; {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-			for range hangPerTick {
-				emitRecord(ctx, logger, seq)
-				seq++
-				emitted.Store(int64(seq))
-			}
-		}
-	})
+	wg.Go(func() { emitPaced(ctx, logger, hangTick, hangPerTick, &emitted, stop) })
 
 	// The sampler: the budget, the accounting identity and the breaker's
 	// state, every 5 ms.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -107,7 +106,7 @@ func runOutage(t *testing.T, otelcol, name string,
 	stop := make(chan struct{})
 	var emitted atomic.Int64
 	var wg sync.WaitGroup
-	wg.Go(func() { emitPaced(ctx, logger, &emitted, stop) })
+	wg.Go(func() { emitPaced(ctx, logger, outageTick, outagePerTick, &emitted, stop) })
 
 	var invariantViolations atomic.Int64
 	var lastViolation atomic.Value
@@ -210,26 +209,4 @@ func goroutinesIn(pkg string) string {
 		}
 	}
 	return strings.Join(out, "\n\n")
-}
-
-// emitPaced emits outagePerTick records every outageTick until stop closes,
-// numbering them from 0 and counting them in emitted.
-func emitPaced(ctx context.Context, logger *slog.Logger, emitted *atomic.Int64, stop <-chan struct{}) {
-	ticker := time.NewTicker(outageTick)
-	defer ticker.Stop()
-	seq := 0
-	for {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		for range outagePerTick {
-			emitRecord(ctx, logger, seq)
-			seq++
-			emitted.Store(int64(seq))
-		}
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/contrib/bridges/otelslog"
@@ -62,6 +63,31 @@ func emitRecord(ctx context.Context, logger *slog.Logger, seq int) {
 		slog.Int("http.status_code", 200),
 		slog.Float64("duration_ms", 12.5),
 	)
+}
+
+// emitPaced emits perTick records every tick until stop closes or ctx
+// ends, numbering them from 0 and, when emitted is not nil, counting them
+// there as they go.
+func emitPaced(ctx context.Context, logger *slog.Logger, tick time.Duration, perTick int,
+	emitted *atomic.Int64, stop <-chan struct{}) {
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	for seq := 0; ; {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		for range perTick {
+			emitRecord(ctx, logger, seq)
+			seq++
+			if emitted != nil {
+				emitted.Store(int64(seq))
+			}
+		}
+	}
 }
 
 // emitParallel emits records [0, n) from workers goroutines, each a disjoint
