@@ -37,9 +37,12 @@ func TestAllocSizeMatchesRuntime(t *testing.T) {
 	sizes := []int{24, 60, 100, 500, 600, 1000, 1100, 3000, 4097, 10000, 20000, 32760, 32768, 40000}
 	for _, size := range sizes {
 		for _, pointers := range []bool{false, true} {
-			n := 400
+			// Enough objects that the measured delta (at least 512 KiB)
+			// dwarfs the few KiB the runtime and test framework allocate
+			// on their own between the two readings.
+			n := max(400, (512<<10)/size)
 			if size > 8000 {
-				n = 60
+				n = max(60, (512<<10)/size)
 			}
 			before := heapAfterGC()
 			if pointers {
