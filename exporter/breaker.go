@@ -88,6 +88,13 @@ func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) e
 	if err != nil && e.classify != nil {
 		err = safeClassify(e.classify, err)
 	}
+	if err == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The exporter ignored its deadline and succeeded late: the batch
+		// was accepted, but a backend that hangs past the export timeout
+		// is failing as far as the breaker is concerned.
+		done(context.DeadlineExceeded)
+		return nil
+	}
 	done(err)
 	return err
 }
