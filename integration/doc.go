@@ -24,6 +24,9 @@
 //     or counted as dropped with a reason, and Stats' invariant holds throughout.
 //     The SDK's BatchProcessor runs the same scenario for comparison (its losses
 //     are visible only by counting the output).
+//   - TestOutageSIGKILLQueueForOutage: the same outages with a queue that holds
+//     them: steadylog drops nothing and every record reaches the file; the
+//     SDK's BatchProcessor, with the same queue, still loses each failed batch.
 //   - TestSelfTelemetryReachesPrometheus: steadylog's own metrics travel over
 //     OTLP to the collector and are scraped by Prometheus.
 //   - TestHangSIGSTOP: the collector is frozen for 15 s; OnEmit latency stays

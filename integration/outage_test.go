@@ -90,6 +90,49 @@ func TestOutageSIGKILL(t *testing.T) {
 		outageCycles, outageDown, outageRate, steady, sdk)
 }
 
+// outageQueue is large enough for these outages. It must hold more than
+// one: OTLP/HTTP delivers about 20,000 records/s here (client and collector
+// share 2 cores, under -race), and the collector is up 40% of the time, so
+// on average less than the 10,000 records/s offered gets through and the
+// backlog grows from one outage to the next. 250,000 records hold the
+// whole run.
+const outageQueue = 250_000
+
+// TestOutageSIGKILLQueueForOutage runs the same outages with a queue large
+// enough to hold one: steadylog keeps every failed batch and delivers it
+// after the restart, so nothing is dropped; the SDK's BatchProcessor, with
+// the same queue size, still loses every batch whose export failed.
+func TestOutageSIGKILLQueueForOutage(t *testing.T) {
+	otelcol := harness.OtelcolBin(t)
+
+	var steady, sdk outageResult
+	t.Run("steadylog", func(t *testing.T) {
+		steady = runOutage(t, otelcol, "steadylog processor", func(exp sdklog.Exporter) (sdklog.Processor, func() processor.Stats) {
+			p, err := processor.New(exp,
+				processor.WithMaxQueueSize(outageQueue),
+				processor.WithMaxQueueBytes(512<<20),
+				processor.WithErrorHandler(func(error) {}), // refused connections are the point
+				processor.WithoutDropAlerts())
+			require.NoError(t, err)
+			return p, p.Stats
+		})
+		require.NotNil(t, steady.stats)
+		st := *steady.stats
+		assert.EqualValues(t, steady.emitted, st.Received)
+		assert.Zero(t, st.TotalDropped(), "a queue that holds the outage drops nothing: %v", st)
+		assert.EqualValues(t, steady.emitted, st.Exported)
+		assert.Equal(t, steady.emitted, steady.file.Distinct, "every record reached the collector's file")
+	})
+	t.Run("sdk-batchprocessor", func(t *testing.T) {
+		sdk = runOutage(t, otelcol, "sdk BatchProcessor", func(exp sdklog.Exporter) (sdklog.Processor, func() processor.Stats) {
+			return sdklog.NewBatchProcessor(exp, sdklog.WithMaxQueueSize(outageQueue)), nil
+		})
+		assert.Positive(t, sdk.emitted)
+	})
+	t.Logf("outage summary (%d x SIGKILL, %v down, %d records/s, otlploghttp, queue %d for both):\n  %s\n  %s",
+		outageCycles, outageDown, outageRate, outageQueue, steady, sdk)
+}
+
 // runOutage streams records through the processor that mk builds while
 // killing and restarting the collector, then shuts the pipeline down and
 // counts the collector's output. stats, when not nil, is sampled throughout
