@@ -181,7 +181,7 @@ func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool) 
 		}
 		p.dropped[reason]++
 		if p.cfg.severityEviction {
-			if _, ok := p.q.evictOldestBelow(p.cfg.evictBelow); ok {
+			if p.q.evictOldestBelow(p.cfg.evictBelow) {
 				continue
 			}
 			if incoming && sev < p.cfg.evictBelow {
@@ -429,7 +429,6 @@ func (p *Processor) drain() {
 func (p *Processor) detachLocked() *chunk {
 	c := p.q.detach()
 	if c != nil {
-		c.heldBytes = c.bytes()
 		p.inFlight += c.live
 		p.inFlightBytes += c.heldBytes
 	}

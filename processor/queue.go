@@ -135,52 +135,49 @@ func (q *queue) headSeq() (uint64, bool) {
 	return 0, false
 }
 
-// evictOldest removes the oldest live record and returns its size.
-func (q *queue) evictOldest() int64 {
+// evictOldest removes the oldest live record.
+func (q *queue) evictOldest() {
 	c := q.first
 	for c.live == 0 { // a chunk with only tombstones left
-		q.unlinkFirst()
+		q.unlinkFirst(false)
 		c = q.first
 	}
 	for c.meta[c.head].dead {
 		c.head++
 	}
-	size := q.remove(c, c.head)
+	q.remove(c, c.head)
 	c.head++
 	q.dropEmptyFirst()
-	return size
 }
 
 // evictOldestBelow removes the oldest live record with severity below sev.
 // It reports false when there is none.
-func (q *queue) evictOldestBelow(sev log.Severity) (int64, bool) {
+func (q *queue) evictOldestBelow(sev log.Severity) bool {
 	for c := q.first; c != nil; c = c.next {
 		for i := c.head; i < c.tail; i++ {
 			m := &c.meta[i]
 			if m.dead || m.sev >= sev {
 				continue
 			}
-			size := q.remove(c, i)
+			q.remove(c, i)
 			if i == c.head {
 				c.head++
 			} else {
 				m.dead = true
 			}
 			q.dropEmptyFirst()
-			return size, true
+			return true
 		}
 	}
-	return 0, false
+	return false
 }
 
 // remove clears slot i of c and updates the totals.
-func (q *queue) remove(c *chunk, i int) int64 {
-	size := c.meta[i].size
+func (q *queue) remove(c *chunk, i int) {
 	c.recs[i] = sdklog.Record{}
 	c.live--
 	q.len--
-	q.bytes -= size
-	return size
+	q.bytes -= c.meta[i].size
 }
 
 // dropEmptyFirst unlinks leading chunks that hold nothing and can receive
@@ -191,22 +188,24 @@ func (q *queue) dropEmptyFirst() {
 			c.head, c.tail = 0, 0
 			return
 		}
-		q.unlinkFirst()
+		q.unlinkFirst(false)
 	}
 }
 
-func (q *queue) unlinkFirst() {
+// unlinkFirst recycles the first chunk. dirty says whether its slots may
+// still hold records (see recycle).
+func (q *queue) unlinkFirst(dirty bool) {
 	c := q.first
 	q.first = c.next
 	if q.first == nil {
 		q.last = nil
 	}
-	q.recycle(c, false)
+	q.recycle(c, dirty)
 }
 
 // detach removes the oldest chunk from the queue and returns it with its
-// live records compacted into recs[:live]. It returns nil when the queue
-// is empty.
+// live records compacted into recs[:live] and their size in heldBytes. It
+// returns nil when the queue is empty.
 func (q *queue) detach() *chunk {
 	q.dropEmptyFirst()
 	c := q.first
@@ -218,19 +217,14 @@ func (q *queue) detach() *chunk {
 		q.last = nil
 	}
 	c.next = nil
-	q.len -= c.live
-	for i := c.head; i < c.tail; i++ {
-		q.bytes -= c.meta[i].size * liveInt(c.meta[i].dead)
-	}
 	c.compact()
-	return c
-}
-
-func liveInt(dead bool) int64 {
-	if dead {
-		return 0
+	c.heldBytes = 0
+	for i := 0; i < c.live; i++ {
+		c.heldBytes += c.meta[i].size
 	}
-	return 1
+	q.len -= c.live
+	q.bytes -= c.heldBytes
+	return c
 }
 
 // compact moves live records to the front of the chunk, preserving order,
@@ -258,15 +252,6 @@ func (c *chunk) compact() {
 // batch is the records to export: valid after detach.
 func (c *chunk) batch() []sdklog.Record { return c.recs[:c.live] }
 
-// bytes sums the sizes of the chunk's live records; valid after detach.
-func (c *chunk) bytes() int64 {
-	var n int64
-	for i := 0; i < c.live; i++ {
-		n += c.meta[i].size
-	}
-	return n
-}
-
 // requeue puts a detached chunk back at the head of the queue, for a batch
 // whose export is retried: it is older than everything queued since.
 func (q *queue) requeue(c *chunk) {
@@ -276,14 +261,16 @@ func (q *queue) requeue(c *chunk) {
 		q.last = c
 	}
 	q.len += c.live
-	q.bytes += c.bytes()
+	q.bytes += c.heldBytes
 }
 
 // drain removes every live record and returns how many there were.
 func (q *queue) drain() int {
 	n := q.len
 	for q.first != nil {
-		q.unlinkFirst()
+		// The dropped records were not cleared one by one: clear them, so
+		// spare chunks do not keep them alive.
+		q.unlinkFirst(true)
 	}
 	q.len, q.bytes = 0, 0
 	return n
