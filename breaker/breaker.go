@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,14 +31,19 @@ type Breaker struct {
 	counts        Counts
 	transitions   Transitions // see transitions.go
 
+	// lastNow is the last time the Clock told, the fallback when it panics;
+	// userPanic is a panic of Clock or Rand, recovered under the lock and
+	// continued by the same goroutine once the lock is released (see
+	// usercode.go).
+	lastNow   time.Time
+	userPanic any
+
 	// State changes waiting to be delivered to OnStateChange, and whether a
-	// goroutine is delivering them (see unlockAndNotify).
+	// goroutine is delivering them (see notify.go).
 	pending    []transition
 	notifying  bool
 	onStateChg func(name string, from, to State)
 }
-
-type transition struct{ from, to State }
 
 // errPanicked is the outcome Execute reports when fn panics.
 var errPanicked = errors.New("breaker: call panicked")
@@ -80,31 +86,40 @@ func (b *Breaker) Name() string { return b.cfg.Name }
 // case the breaker cannot know when the probes will finish, and
 // OpenError.RetryAt is set OpenTimeout ahead, a reasonable time to look
 // again.
+//
+// If user code run by Allow panics (Clock, Rand, or OnStateChange, see
+// their docs), the panic continues out of Allow once the breaker is
+// consistent and unlocked. The caller then has no done function, so an
+// admitted call is taken back: it counts as ignored, and a probe frees its
+// slot.
 func (b *Breaker) Allow() (done func(err error), err error) {
 	b.mu.Lock()
-	now := b.cfg.Clock.Now()
+	now := b.now()
 	b.advance(now)
 	switch b.state {
 	case Open:
 		b.counts.Rejected++
 		oe := &OpenError{State: Open, RetryAt: b.openUntil}
-		b.unlockAndNotify()
+		b.release()
 		return noop, oe
 	case HalfOpen:
 		if b.probes >= b.cfg.HalfOpenMaxCalls {
 			b.counts.Rejected++
-			oe := &OpenError{State: HalfOpen, RetryAt: now.Add(b.cfg.OpenTimeout)}
-			b.unlockAndNotify()
+			oe := &OpenError{State: HalfOpen, RetryAt: later(now, b.cfg.OpenTimeout)}
+			b.release()
 			return noop, oe
 		}
 		if b.probes == 0 {
-			b.probeDeadline = now.Add(b.cfg.HalfOpenMaxWait)
+			b.probeDeadline = later(now, b.cfg.HalfOpenMaxWait)
 		}
-		b.probes++
+		b.probes++ // < HalfOpenMaxCalls <= math.MaxInt: cannot overflow
 	}
 	b.counts.Requests++
 	gen := b.gen
-	b.unlockAndNotify()
+	if p := b.unlockAndNotify(); p != nil {
+		b.withdraw(gen)
+		panic(p)
+	}
 
 	var called atomic.Bool
 	return func(err error) {
@@ -115,6 +130,20 @@ func (b *Breaker) Allow() (done func(err error), err error) {
 }
 
 func noop(error) {}
+
+// withdraw takes back the admission of a call admitted in period gen whose
+// done function never reached the caller, because user code panicked in
+// Allow: without it, a probe would hold its slot until HalfOpenMaxWait. The
+// call counts as ignored, which keeps Counts.InFlight right. A second panic
+// from a callback here is dropped: the first one is already continuing.
+func (b *Breaker) withdraw(gen uint64) {
+	b.mu.Lock()
+	b.counts.Ignored++
+	if gen == b.gen && b.state == HalfOpen {
+		b.probes--
+	}
+	_ = b.unlockAndNotify()
+}
 
 // Execute runs fn if the breaker admits a call, and reports fn's error to
 // the breaker. It returns the [*OpenError] if the call was refused, and
@@ -142,9 +171,9 @@ func (b *Breaker) Execute(fn func() error) error {
 // looked at.
 func (b *Breaker) State() State {
 	b.mu.Lock()
-	b.advance(b.cfg.Clock.Now())
+	b.advance(b.now())
 	s := b.state
-	b.unlockAndNotify()
+	b.release()
 	return s
 }
 
@@ -154,40 +183,48 @@ func (b *Breaker) State() State {
 // (Closed, or HalfOpen with a probe free).
 func (b *Breaker) RetryAt() time.Time {
 	b.mu.Lock()
-	now := b.cfg.Clock.Now()
+	now := b.now()
 	b.advance(now)
 	var t time.Time
 	switch {
 	case b.state == Open:
 		t = b.openUntil
 	case b.state == HalfOpen && b.probes >= b.cfg.HalfOpenMaxCalls:
-		t = now.Add(b.cfg.OpenTimeout)
+		t = later(now, b.cfg.OpenTimeout)
 	}
-	b.unlockAndNotify()
+	b.release()
 	return t
 }
 
 // Counts returns a snapshot of the breaker's counters.
 func (b *Breaker) Counts() Counts {
 	b.mu.Lock()
-	b.advance(b.cfg.Clock.Now())
+	b.advance(b.now())
 	c := b.counts
-	b.unlockAndNotify()
+	b.release()
 	return c
 }
 
 // finish applies the outcome of a call admitted in period gen at start.
 func (b *Breaker) finish(gen uint64, start time.Time, err error) {
-	outcome, panicked := b.classify(err) // user code: outside the lock
-	if panicked != nil {
-		// Record the call as a failure before the panic continues, so that a
-		// half-open breaker does not wait forever for this probe.
-		defer panic(panicked)
-	}
+	outcome, delay, panicked := b.inspect(err) // user code: outside the lock
 
 	b.mu.Lock()
-	defer b.unlockAndNotify()
-	now := b.cfg.Clock.Now()
+	b.apply(gen, start, b.now(), outcome, delay)
+	// Continue the first panic, after the call is recorded — as a failure
+	// if the classifier panicked — so that a half-open breaker does not
+	// wait for ever for this probe.
+	if p := b.unlockAndNotify(); panicked == nil {
+		panicked = p
+	}
+	if panicked != nil {
+		panic(panicked)
+	}
+}
+
+// apply records the outcome of a call admitted in period gen at start and
+// finished at now; delay is the server's Retry-After (0 if none).
+func (b *Breaker) apply(gen uint64, start, now time.Time, outcome Outcome, delay time.Duration) {
 	b.advance(now)
 
 	slow := outcome != OutcomeIgnored && now.Sub(start) > b.cfg.SlowCallDuration
@@ -207,9 +244,7 @@ func (b *Breaker) finish(gen uint64, start time.Time, err error) {
 		// A call from an earlier period. Its outcome no longer bears on the
 		// state, except that a server asking for a longer pause is heeded.
 		if outcome == OutcomeFailure && b.state == Open {
-			if d, ok := RetryAfter(err); ok {
-				b.openUntil = maxTime(b.openUntil, now.Add(min(d, b.cfg.MaxOpenTimeout)))
-			}
+			b.openUntil = maxTime(b.openUntil, later(now, min(delay, b.cfg.MaxOpenTimeout)))
 		}
 		return
 	}
@@ -228,14 +263,14 @@ func (b *Breaker) finish(gen uint64, start time.Time, err error) {
 		}
 		b.win.record(now, outcome == OutcomeFailure, slow)
 		if b.shouldTrip(now) {
-			b.trip(now, err)
+			b.trip(now, delay)
 		}
 	case HalfOpen:
 		switch outcome {
 		case OutcomeIgnored:
 			b.probes-- // the probe told nothing: free its slot for another
 		case OutcomeFailure:
-			b.trip(now, err)
+			b.trip(now, delay)
 		case OutcomeSuccess:
 			b.counts.ConsecutiveSuccesses++
 			b.probesOK++
@@ -243,24 +278,6 @@ func (b *Breaker) finish(gen uint64, start time.Time, err error) {
 				b.setState(Closed)
 			}
 		}
-	}
-}
-
-// classify runs Config.Classify. An Outcome outside the three known ones is
-// taken as OutcomeIgnored, so that a buggy classifier cannot trip the
-// breaker; a panicking one makes the call a failure and the panic is
-// returned to be continued.
-func (b *Breaker) classify(err error) (outcome Outcome, panicked any) {
-	defer func() {
-		if r := recover(); r != nil {
-			outcome, panicked = OutcomeFailure, r
-		}
-	}()
-	switch o := b.cfg.Classify(err); o {
-	case OutcomeSuccess, OutcomeFailure, OutcomeIgnored:
-		return o, nil
-	default:
-		return OutcomeIgnored, nil
 	}
 }
 
@@ -277,34 +294,41 @@ func (b *Breaker) shouldTrip(now time.Time) bool {
 		float64(t.slow)/n >= b.cfg.SlowCallRateThreshold
 }
 
-// trip opens the breaker. cause is the error of the call that tripped it.
-func (b *Breaker) trip(now time.Time, cause error) {
-	b.tripsInRow++
-	wait := b.backoff(b.tripsInRow)
-	if d, ok := RetryAfter(cause); ok {
-		wait = max(wait, min(d, b.cfg.MaxOpenTimeout))
+// trip opens the breaker. delay is the Retry-After of the failure that
+// tripped it, 0 if none.
+func (b *Breaker) trip(now time.Time, delay time.Duration) {
+	// Saturate rather than wrap: past the first few trips the wait sits at
+	// MaxOpenTimeout anyway. Nothing is changed before backoff, which calls
+	// Rand, has returned.
+	n := b.tripsInRow
+	if n < math.MaxInt {
+		n++
 	}
-	b.openUntil = now.Add(wait)
+	wait := max(b.backoff(n), min(delay, b.cfg.MaxOpenTimeout))
+	b.tripsInRow = n
+	b.openUntil = later(now, wait)
 	b.counts.Trips++
 	b.setState(Open)
 }
 
 // backoff returns the Open wait after n trips in a row: OpenTimeout
 // multiplied by BackoffMultiplier n-1 times, capped at MaxOpenTimeout, then
-// shortened by up to Jitter of itself.
+// shortened by up to Jitter of itself. The result is in [0, MaxOpenTimeout]
+// for every valid Config.
+//
+// The arithmetic is in float64, and a float64 of 2^63 or more does not
+// convert back to a Duration (on amd64 it becomes math.MinInt64, a negative
+// wait that half-opened a just-tripped breaker at once when OpenTimeout was
+// math.MaxInt64), so every conversion goes through durationUpTo. math.Pow
+// rather than a loop keeps the cost constant when BackoffMultiplier is 1
+// and the trips in a row grow without bound.
 func (b *Breaker) backoff(n int) time.Duration {
-	d := float64(b.cfg.OpenTimeout)
-	limit := float64(b.cfg.MaxOpenTimeout)
-	for i := 1; i < n && d < limit; i++ {
-		d *= b.cfg.BackoffMultiplier
+	w := b.cfg.OpenTimeout
+	if n > 1 {
+		grown := float64(w) * math.Pow(b.cfg.BackoffMultiplier, float64(n-1))
+		w = max(w, durationUpTo(grown, b.cfg.MaxOpenTimeout))
 	}
-	d = min(d, limit)
-	r := b.cfg.Rand()
-	if !(r >= 0) { // also NaN
-		r = 0
-	}
-	r = min(r, 1)
-	return time.Duration(d * (1 - b.cfg.Jitter*r))
+	return w - durationUpTo(float64(w)*b.cfg.Jitter*b.jitterDraw(), w)
 }
 
 // advance makes the lazy, time-driven transitions: from Open to HalfOpen
@@ -316,7 +340,7 @@ func (b *Breaker) advance(now time.Time) {
 		b.setState(HalfOpen)
 	}
 	if b.state == HalfOpen && b.probes > 0 && !now.Before(b.probeDeadline) {
-		b.trip(now, nil)
+		b.trip(now, 0)
 	}
 }
 
@@ -332,52 +356,7 @@ func (b *Breaker) setState(to State) {
 		b.win.reset()
 		b.openUntil = time.Time{}
 	}
-	if b.onStateChg != nil {
-		b.pending = append(b.pending, transition{from, to})
-	}
-}
-
-// unlockAndNotify releases b.mu and delivers pending state changes.
-//
-// Callbacks run outside the lock, so they may call the breaker. To keep them
-// in order and one at a time, one goroutine at a time delivers: a goroutine
-// that finds another already delivering leaves its changes in the queue for
-// that one (this also covers a callback that itself causes a change).
-func (b *Breaker) unlockAndNotify() {
-	if b.notifying || len(b.pending) == 0 {
-		b.mu.Unlock()
-		return
-	}
-	b.notifying = true
-	batch := b.pending
-	b.pending = nil
-	b.mu.Unlock()
-
-	delivered := false
-	defer func() {
-		if !delivered { // a callback panicked: let the next goroutine deliver
-			b.mu.Lock()
-			b.notifying = false
-			b.mu.Unlock()
-		}
-	}()
-	for {
-		for len(batch) > 0 {
-			t := batch[0]
-			batch = batch[1:]
-			b.onStateChg(b.cfg.Name, t.from, t.to)
-		}
-		b.mu.Lock()
-		if len(b.pending) == 0 {
-			b.notifying = false
-			b.mu.Unlock()
-			delivered = true
-			return
-		}
-		batch = b.pending
-		b.pending = nil
-		b.mu.Unlock()
-	}
+	b.enqueue(from, to)
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -3,6 +3,7 @@ package breaker
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -24,6 +25,19 @@ const (
 	DefaultHalfOpenMaxWait       = time.Minute
 )
 
+// MaxWindowSize is the largest valid [Config.WindowSize]: 1<<20 calls, a
+// ring of 1 MiB (one byte a call), allocated by [New]. WindowSize sizes an
+// allocation, so it needs a bound — math.MaxInt made New panic, and values
+// just below made it allocate gigabytes — and a window of a million calls
+// is already one that reacts to an outage only after a million calls; a
+// longer memory is the job of a TimeWindow, whose memory does not grow with
+// its span.
+const MaxWindowSize = 1 << 20
+
+// ErrInvalidConfig is the sentinel of every error of [Config.Validate] (and
+// so of New's panic): errors.Is(err, ErrInvalidConfig) holds for each.
+var ErrInvalidConfig = errors.New("breaker: invalid Config")
+
 // timeWindowBuckets is the number of buckets a TimeWindow is split into: the
 // window slides in steps of WindowDuration/timeWindowBuckets. Buckets keep
 // memory constant however many calls a window sees.
@@ -44,6 +58,11 @@ func (realClock) Now() time.Time { return time.Now() }
 // it. Negative values are invalid (see [Config.Validate]); to switch a trip
 // condition off in practice, give it an unreachable value (for instance
 // ConsecutiveFailures: math.MaxInt).
+//
+// Every count may be as large as math.MaxInt and every duration as large as
+// math.MaxInt64 (about 292 years), except WindowSize, which is at most
+// [MaxWindowSize]; the breaker's arithmetic saturates rather than
+// overflows. Floats must be finite: NaN and ±Inf are invalid.
 type Config struct {
 	// Name identifies the breaker in [Config.OnStateChange] calls and is
 	// free for the caller's telemetry. Default "".
@@ -63,17 +82,24 @@ type Config struct {
 	WindowKind WindowKind
 
 	// WindowSize is the number of most recent calls a CountWindow holds.
-	// Only for CountWindow. Default 100.
+	// Only for CountWindow. At most [MaxWindowSize] (1<<20), since New
+	// allocates a byte for each. Default 100.
 	WindowSize int
 
 	// WindowDuration is the span of a TimeWindow; it slides in steps of a
-	// tenth of the duration. Only for TimeWindow. Default 1 minute.
+	// tenth of the duration. Only for TimeWindow. Any duration up to
+	// math.MaxInt64 is valid; the window's memory is ten buckets whatever
+	// the span. The window reads times as Time.UnixNano, so it needs a
+	// Clock that tells times between the years 1678 and 2262, as every real
+	// clock does; outside that range calls may be miscounted, nothing
+	// worse. Default 1 minute.
 	WindowDuration time.Duration
 
 	// MinimumCalls is the number of calls the window must hold before the
 	// failure rate or the slow-call rate may trip the breaker, so that one
 	// failure in the first call does not make a 100% failure rate. For a
-	// CountWindow it must not exceed WindowSize. Default 10.
+	// CountWindow it must not exceed WindowSize (so not MaxWindowSize
+	// either). Default 10, or WindowSize if that is smaller.
 	MinimumCalls int
 
 	// SlowCallDuration is the duration (measured from Allow to done) above
@@ -88,19 +114,25 @@ type Config struct {
 	SlowCallRateThreshold float64
 
 	// OpenTimeout is how long the breaker stays Open after its first trip
-	// before it half-opens. Default 5 seconds.
+	// before it half-opens. It is also the RetryAt a HalfOpen breaker gives
+	// a call it refuses. Any duration up to math.MaxInt64 is valid: a
+	// breaker with OpenTimeout math.MaxInt64 stays Open for about 292 years
+	// (time.Time saturates at the end of its range rather than wrapping).
+	// Default 5 seconds.
 	OpenTimeout time.Duration
 
 	// MaxOpenTimeout caps the Open wait, however many times the breaker
-	// trips in a row and whatever delay a server requests. It must not be
-	// smaller than OpenTimeout. Default 2 minutes, or OpenTimeout if that
-	// is larger.
+	// trips in a row and whatever delay a server requests ([WithRetryAfter]:
+	// a negative delay counts as none, a huge one as MaxOpenTimeout). It
+	// must not be smaller than OpenTimeout. Default 2 minutes, or
+	// OpenTimeout if that is larger.
 	MaxOpenTimeout time.Duration
 
 	// BackoffMultiplier multiplies the Open wait on each trip that follows
 	// a trip without the breaker closing in between (a failed probe). The
-	// wait returns to OpenTimeout once the breaker closes. Must be >= 1;
-	// 1 keeps the wait constant. Default 2.
+	// wait returns to OpenTimeout once the breaker closes. Must be finite
+	// and >= 1; 1 keeps the wait constant, and a wait that would grow past
+	// MaxOpenTimeout is MaxOpenTimeout. Default 2.
 	BackoffMultiplier float64
 
 	// Jitter shortens each Open wait by a random fraction of up to Jitter,
@@ -131,30 +163,55 @@ type Config struct {
 	// Classify maps a call's error to its [Outcome]. It is called without
 	// the breaker's lock held. A value other than the three Outcomes counts
 	// as OutcomeIgnored; if Classify panics, the call counts as a failure
-	// and the panic continues in the goroutine that called done. Default
-	// [DefaultClassify].
+	// and the panic continues in the goroutine that called done, after the
+	// failure is recorded. The same holds if the error's own Unwrap or As
+	// methods panic while the breaker looks for a [WithRetryAfter] delay;
+	// the failure then carries no delay. Default [DefaultClassify].
 	Classify func(err error) Outcome
 
 	// OnStateChange, if set, is called on every state change. Calls are
 	// made in order, one at a time, outside the breaker's lock (so the
 	// callback may call the breaker), by the goroutine that caused the
-	// change or by one that was already delivering notifications.
-	// Default nil.
+	// change or by one that was already delivering notifications; either
+	// is inside a call of the breaker's methods (Allow, done, Execute,
+	// State...), and the breaker starts no goroutine of its own.
+	//
+	// If the callback panics, the change counts as delivered, the
+	// delivering goroutine goes on delivering the changes queued after it,
+	// and then the panic continues in that goroutine, out of the breaker
+	// method it was in; the breaker's state is not affected and later
+	// changes are delivered as usual. If the method was an Allow that
+	// admitted the call, the admission is taken back (see [Breaker.Allow]).
+	//
+	// While a callback runs, changes made by other goroutines queue up for
+	// it. The queue holds 1024 changes; past that, consecutive changes are
+	// merged (closed -> open and open -> half-open are delivered as
+	// closed -> half-open, a change back to where it started is dropped),
+	// so that a callback that blocks cannot make the queue grow without
+	// bound. [Breaker.Transitions] counts every change. Default nil.
 	OnStateChange func(name string, from, to State)
 
 	// Clock is the source of time. It is called with the breaker's lock
-	// held, so it must not call the breaker, and it must not panic.
-	// Default the system clock.
+	// held, so it must not call the breaker. If it panics, the breaker uses
+	// the last time the Clock told instead (the system time if it never
+	// has), finishes the operation so that its state stays consistent,
+	// releases its lock, and the panic continues in the goroutine that
+	// called the breaker: other goroutines are never left blocked. If it
+	// calls runtime.Goexit (t.FailNow in a fake clock), the lock is
+	// released too. Default the system clock.
 	Clock Clock
 
 	// Rand returns a pseudo-random number in [0, 1) for the jitter; values
-	// outside are clamped. Tests inject a fixed one. Like Clock it is
-	// called with the lock held. Default math/rand/v2's Float64.
+	// outside are clamped to [0, 1], NaN to 0. Tests inject a fixed one.
+	// Like Clock it is called with the lock held; if it panics, the wait
+	// is taken without jitter, the breaker trips as it would have, and the
+	// panic continues as Clock's does. Default math/rand/v2's Float64.
 	Rand func() float64
 }
 
-// Validate reports whether c is valid, with an error naming the first
-// offending field. Zero values are valid: they mean the defaults.
+// Validate reports whether c is valid, with an error naming every
+// offending field, its value and the limit it breaks; every such error
+// wraps [ErrInvalidConfig]. Zero values are valid: they mean the defaults.
 func (c Config) Validate() error {
 	_, err := c.withDefaults()
 	return err
@@ -166,7 +223,7 @@ func rateOK(r float64) bool { return r == 0 || (r > 0 && r <= 1) }
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("breaker: invalid Config: "+format, args...))
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...)))
 	}
 	if c.ConsecutiveFailures < 0 {
 		bad("ConsecutiveFailures is %d, must be >= 0", c.ConsecutiveFailures)
@@ -179,6 +236,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WindowSize < 0 {
 		bad("WindowSize is %d, must be >= 0", c.WindowSize)
+	}
+	if c.WindowSize > MaxWindowSize {
+		bad("WindowSize is %d, must be at most MaxWindowSize (%d): New allocates a byte per call", c.WindowSize, MaxWindowSize)
 	}
 	if c.WindowDuration < 0 {
 		bad("WindowDuration is %v, must be >= 0", c.WindowDuration)
@@ -204,8 +264,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxOpenTimeout < 0 {
 		bad("MaxOpenTimeout is %v, must be >= 0", c.MaxOpenTimeout)
 	}
-	if c.BackoffMultiplier != 0 && !(c.BackoffMultiplier >= 1) { // also rejects NaN
-		bad("BackoffMultiplier is %v, must be >= 1 (or 0 for the default)", c.BackoffMultiplier)
+	if c.BackoffMultiplier != 0 && !(c.BackoffMultiplier >= 1 && c.BackoffMultiplier <= math.MaxFloat64) { // also rejects NaN
+		bad("BackoffMultiplier is %v, must be finite and >= 1 (or 0 for the default)", c.BackoffMultiplier)
 	}
 	if !(c.Jitter >= 0 && c.Jitter <= 1) {
 		bad("Jitter is %v, must be in [0, 1]", c.Jitter)

@@ -7,6 +7,8 @@ type Counts struct {
 	// Requests is the number of calls admitted.
 	Requests uint64
 	// Successes, Failures and Ignored count finished calls by [Outcome].
+	// Ignored also counts a call admitted by an Allow that then panicked
+	// (see [Breaker.Allow]): its caller never got a done function.
 	Successes, Failures, Ignored uint64
 	// SlowCalls counts finished successes and failures that took longer
 	// than [Config.SlowCallDuration].

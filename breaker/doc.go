@@ -70,9 +70,49 @@
 //
 // The zero [Config] is a sane default: every zero field takes the default
 // documented on it. Negative durations and counts, rates outside (0, 1],
-// and contradictory settings are errors; [Config.Validate] reports them
-// with the field's name, and [New] panics with the same error, as
+// NaN and infinite floats, a WindowSize above [MaxWindowSize], and
+// contradictory settings are errors; [Config.Validate] reports them with
+// the field's name, its value and the limit, each wrapping
+// [ErrInvalidConfig], and [New] panics with the same error, as
 // regexp.MustCompile does.
+//
+// # Limits
+//
+// Every valid Config works, however extreme, and the arithmetic saturates
+// instead of overflowing:
+//
+//   - durations (OpenTimeout, MaxOpenTimeout, HalfOpenMaxWait,
+//     SlowCallDuration, WindowDuration) may be anything up to
+//     math.MaxInt64, about 292 years. An Open wait is computed in float64
+//     and clamped to MaxOpenTimeout before it becomes a Duration again, and
+//     no deadline (RetryAt, the probes' deadline) is ever before the time
+//     it was set, even at the end of time.Time's range;
+//   - counts (ConsecutiveFailures, MinimumCalls, HalfOpenMaxCalls,
+//     HalfOpenSuccesses) may be anything up to math.MaxInt; a count that
+//     can never be reached switches its condition off;
+//   - WindowSize is at most MaxWindowSize, 1<<20 calls (default 100): it is
+//     the only field that sizes an allocation, one byte a call;
+//   - BackoffMultiplier must be finite and >= 1 (default 2); a wait that
+//     would grow past MaxOpenTimeout is MaxOpenTimeout;
+//   - a server's delay ([WithRetryAfter]) counts as none if negative, and
+//     as MaxOpenTimeout if longer;
+//   - a TimeWindow needs a Clock between the years 1678 and 2262, the range
+//     of Time.UnixNano (any real clock); outside it calls may be miscounted,
+//     nothing worse;
+//   - the queue of state changes waiting for a slow OnStateChange holds
+//     1024; past that, consecutive changes are merged.
+//
+// # User code
+//
+// The breaker calls user code — Classify, OnStateChange, Clock, Rand, and
+// the Unwrap and As methods of the errors it is given — and none of it can
+// wedge the breaker. If it panics, the breaker completes the operation in a
+// consistent state (a call whose classifier panicked counts as a failure, a
+// Clock that panics is replaced by the last time it told, a Rand that
+// panics by no jitter), releases its lock, and then lets the panic continue
+// in the goroutine that called the breaker. The breaker starts no goroutine,
+// so no other goroutine can be killed by it. See each field's doc for the
+// details.
 //
 // # Compared with other circuit breakers
 //

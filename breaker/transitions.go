@@ -56,8 +56,8 @@ func (s State) valid() bool { return s >= Closed && s <= Open }
 // whose wait has ended is HalfOpen), so the two always agree.
 func (b *Breaker) Transitions() Transitions {
 	b.mu.Lock()
-	b.advance(b.cfg.Clock.Now())
+	b.advance(b.now())
 	t := b.transitions
-	b.unlockAndNotify()
+	b.release()
 	return t
 }

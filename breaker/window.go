@@ -28,6 +28,8 @@ const (
 	bitSlow
 )
 
+// newCountWindow returns a window of the last size calls, 1 <= size <=
+// MaxWindowSize (Config.Validate enforces it: size is the allocation).
 func newCountWindow(size int) *countWindow { return &countWindow{ring: make([]uint8, size)} }
 
 func (w *countWindow) record(_ time.Time, failed, slow bool) {
@@ -74,17 +76,47 @@ type timeWindow struct {
 	}
 }
 
+// newTimeWindow returns a window of span > 0. Any span up to math.MaxInt64
+// is fine: the width is at least 1 ns and at most math.MaxInt64/10.
 func newTimeWindow(span time.Duration) *timeWindow {
 	w := &timeWindow{width: max(int64(span)/timeWindowBuckets, 1)}
 	w.reset()
 	return w
 }
 
-func (w *timeWindow) epoch(t time.Time) int64 { return t.UnixNano() / w.width }
+// epoch returns the number of the bucket t falls in, rounding down: Go's
+// division truncates toward zero, which would make the bucket around 1970
+// twice as wide as the others.
+func (w *timeWindow) epoch(t time.Time) int64 {
+	ns := t.UnixNano()
+	e := ns / w.width
+	if ns%w.width < 0 {
+		e-- // cannot overflow: a nonzero remainder means width >= 2
+	}
+	return e
+}
+
+// slot returns the bucket index of epoch e, modulo rounding down too:
+// uint64(e)%n would give epochs -6 and 0 the same bucket, and a record at
+// 0 would wipe the calls of -6, still inside the window.
+func slot(e int64) int {
+	i := int(e % timeWindowBuckets)
+	if i < 0 {
+		i += timeWindowBuckets
+	}
+	return i
+}
+
+// inWindow reports whether a bucket of epoch be lies in the window ending
+// in epoch e. The difference is taken in uint64, so it cannot overflow
+// however far apart the epochs are (e-timeWindowBuckets could, for a 1 ns
+// width and a clock far from 1970), and a bucket from the future (a clock
+// that went back) is out.
+func inWindow(be, e int64) bool { return uint64(e)-uint64(be) < timeWindowBuckets }
 
 func (w *timeWindow) record(now time.Time, failed, slow bool) {
 	e := w.epoch(now)
-	b := &w.buckets[uint64(e)%timeWindowBuckets]
+	b := &w.buckets[slot(e)]
 	if b.epoch != e {
 		b.epoch, b.tally = e, tally{}
 	}
@@ -102,7 +134,7 @@ func (w *timeWindow) total(now time.Time) tally {
 	var t tally
 	for i := range w.buckets {
 		b := &w.buckets[i]
-		if b.epoch > e-timeWindowBuckets && b.epoch <= e {
+		if inWindow(b.epoch, e) {
 			t.calls += b.calls
 			t.failures += b.failures
 			t.slow += b.slow
@@ -111,6 +143,8 @@ func (w *timeWindow) total(now time.Time) tally {
 	return t
 }
 
+// reset empties the window. The epoch of an empty bucket does not matter:
+// its tally is zero wherever it falls.
 func (w *timeWindow) reset() {
 	for i := range w.buckets {
 		w.buckets[i].epoch = -1 << 62
