@@ -14,15 +14,21 @@ import (
 // never blocks: when the reservation does not fit, TryAcquire reports false
 // and the caller decides what to drop.
 //
-// Budget is lock-free and safe for concurrent use. Its zero value is not
-// usable; create one with NewBudget.
+// Used never exceeds Limit and never overflows, for any limit up to
+// math.MaxInt64 and any n: a request that does not fit is refused, it never
+// wraps around.
+//
+// Budget is lock-free and safe for concurrent use. Its zero value is a
+// budget of 0 bytes, which grants nothing but requests of 0; create one
+// with NewBudget.
 type Budget struct {
 	limit int64
 	used  atomic.Int64
 }
 
-// NewBudget returns a Budget of limit bytes. It returns an error wrapping
-// ErrInvalidLimit if limit is not positive.
+// NewBudget returns a Budget of limit bytes, which may be any positive
+// value up to math.MaxInt64. It returns an error wrapping ErrInvalidLimit if
+// limit is not positive.
 func NewBudget(limit int64) (*Budget, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("%w: budget limit %d", ErrInvalidLimit, limit)

@@ -105,15 +105,25 @@ func (m *HeapMonitor) refresh(now time.Duration) {
 		return
 	}
 	heap, limit := m.read()
+	if limit >= noLimit {
+		limit = 0 // the runtime's way of saying no limit is set
+	}
 	if m.limit > 0 {
-		limit = m.limit
+		limit = m.limit // any value WithLimit accepted, math.MaxInt64 too
 	}
 	var p float64
-	if limit > 0 && limit < noLimit {
+	if limit > 0 {
 		p = float64(heap) / float64(limit)
 	}
 	m.pressure.Store(math.Float64bits(p))
-	m.next.Store(int64(now + m.interval))
+	// now + interval saturates: with an interval near math.MaxInt64 the sum
+	// would wrap negative, and every call would find the reading stale and
+	// read the runtime's metrics again.
+	next := int64(now) + int64(m.interval)
+	if next < int64(now) {
+		next = math.MaxInt64
+	}
+	m.next.Store(next)
 }
 
 // readRuntime reads the heap and the soft memory limit from runtime/metrics.

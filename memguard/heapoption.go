@@ -58,22 +58,29 @@ func newHeapConfig(opts []HeapOption) (heapConfig, error) {
 }
 
 // WithThreshold sets the pressure, in (0, 1], at and above which High
-// reports true. Default: DefaultThreshold (0.85).
+// reports true; 0 or less, above 1, or NaN makes NewHeapMonitor fail with
+// ErrInvalidThreshold. Default: DefaultThreshold (0.85).
 func WithThreshold(threshold float64) HeapOption {
 	return heapOptionFunc(func(c *heapConfig) { c.threshold = threshold })
 }
 
 // WithRefreshInterval sets how long a pressure reading is reused before the
-// runtime's metrics are read again; it must be positive. Shorter reacts
-// faster, longer costs less. Default: DefaultRefreshInterval (100 ms).
+// runtime's metrics are read again; it must be positive (0 or less makes
+// NewHeapMonitor fail with ErrInvalidInterval). Shorter reacts faster,
+// longer costs less. There is no upper limit: math.MaxInt64 reads the
+// metrics once, in NewHeapMonitor, in practice. Default:
+// DefaultRefreshInterval (100 ms).
 func WithRefreshInterval(d time.Duration) HeapOption {
 	return heapOptionFunc(func(c *heapConfig) { c.interval = d })
 }
 
 // WithLimit sets the heap size, in bytes, that pressure is measured
 // against, instead of the runtime's soft memory limit (GOMEMLIMIT or
-// debug.SetMemoryLimit); it must be positive. Default: the runtime's limit,
-// read at every refresh so that later changes are followed.
+// debug.SetMemoryLimit); it must be positive (0 or less makes
+// NewHeapMonitor fail with ErrInvalidLimit), and any positive value up to
+// math.MaxInt64 is used as given. Default: the runtime's limit, read at
+// every refresh so that later changes are followed; the runtime reports
+// math.MaxInt64 when no limit is set, which counts as no limit.
 func WithLimit(bytes int64) HeapOption {
 	return heapOptionFunc(func(c *heapConfig) {
 		c.limit = bytes

@@ -1,6 +1,7 @@
 package memguard
 
 import (
+	"math"
 	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -51,24 +52,31 @@ var (
 // RecordSize cannot tell, and over-counting is the safe direction for a
 // memory budget.
 //
-// RecordSize makes no allocation and holds no lock: it is meant to run on
-// every log call.
+// Values nested to any depth are walked without recursion, so a
+// pathological body (a slice nested a million levels deep) costs time in
+// proportion to its size but no more than a fixed amount of goroutine
+// stack. The sum saturates at math.MaxInt64 rather than wrap.
+//
+// RecordSize holds no lock and makes no allocation, so it can run on every
+// log call; the one exception is a value with more than eight nested levels
+// still to visit at once (a level whose last element is being walked does
+// not count), for which the list of those levels moves to the heap.
 func RecordSize(r *sdklog.Record) int64 {
 	if r == nil {
 		return 0
 	}
 	size := recordSlotSize
-	size += stringSize(r.EventName())
-	size += stringSize(r.SeverityText())
+	size = addSat(size, stringSize(r.EventName()))
+	size = addSat(size, stringSize(r.SeverityText()))
 	body := r.Body()
-	size += valueSize(&body)
+	size = addSat(size, valueSize(&body))
 	if n := r.AttributesLen(); n > inlineAttrs {
-		size += allocSize(int64(n-inlineAttrs)*keyValueSize, true)
+		size = addSat(size, allocSize(int64(n-inlineAttrs)*keyValueSize, true))
 	}
 	// The closure does not escape (WalkAttributes only calls it), so it and
 	// the captured total stay on the stack.
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		size += valueSize(&kv.Value)
+		size = addSat(size, valueSize(&kv.Value))
 		return true
 	})
 	return size
@@ -85,14 +93,48 @@ func valueSize(v *attribute.Value) int64 {
 	// AsString returns the string field whatever the type; it holds the
 	// data of STRING and BYTESLICE values and is empty otherwise.
 	size := stringSize(v.AsString())
-	switch v.Type() {
-	case attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE,
-		attribute.STRINGSLICE, attribute.SLICE, attribute.MAP:
-		if layoutKnown {
-			size += boxSize(*(*any)(unsafe.Add(unsafe.Pointer(v), sliceFieldOffset)))
-		} else {
-			size += publicSliceSize(v)
-		}
+	if isArray(v.Type()) {
+		size = addSat(size, arrayTreeSize(v))
 	}
 	return size
+}
+
+// isArray reports whether values of type t hold an array.
+func isArray(t attribute.Type) bool {
+	switch t {
+	case attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE,
+		attribute.STRINGSLICE, attribute.SLICE, attribute.MAP:
+		return true
+	}
+	return false
+}
+
+// arrayTreeSize is the heap cost of the array of v, of a type for which
+// isArray holds, and of everything its elements refer to.
+func arrayTreeSize(v *attribute.Value) int64 {
+	size, f := arraySize(v)
+	if f.empty() {
+		return size
+	}
+	return addSat(size, nestedSize(f))
+}
+
+// arraySize is the heap cost of the array of v, of a type for which isArray
+// holds, without what the elements of a SLICE or MAP value refer to: for
+// those it returns the frame of the elements, for nestedSize to walk.
+func arraySize(v *attribute.Value) (int64, walkFrame) {
+	if layoutKnown {
+		return boxSize(*(*any)(unsafe.Add(unsafe.Pointer(v), sliceFieldOffset)))
+	}
+	return publicSliceSize(v)
+}
+
+// addSat is x+y for non-negative sizes, or math.MaxInt64 where that would
+// overflow: an estimate that wrapped around would let a huge record into a
+// budget. Only values sharing one huge string many times could get there.
+func addSat(x, y int64) int64 {
+	if s := x + y; s >= x {
+		return s
+	}
+	return math.MaxInt64
 }

@@ -1,5 +1,7 @@
 package memguard
 
+import "math"
+
 // The Go allocator does not hand out exactly the bytes asked for: small
 // objects are rounded up to one of ~68 size classes, large ones to whole
 // pages, and pointer-holding objects above 512 bytes carry an 8-byte header.
@@ -55,13 +57,18 @@ func classFor(n int64) int64 {
 
 // allocSize returns the heap bytes the runtime really uses for an object of n
 // bytes. pointers tells whether the object's type holds pointers (strings,
-// attribute values), which decides whether it may carry a malloc header.
+// attribute values), which decides whether it may carry a malloc header. It
+// returns 0 for n <= 0 and saturates at math.MaxInt64.
 func allocSize(n int64, pointers bool) int64 {
 	if n <= 0 {
 		return 0
 	}
 	if n > maxSmallSize-mallocHeaderSize {
-		// A large object: its own run of pages, no header.
+		// A large object: its own run of pages, no header. Rounding up a
+		// size within a page of math.MaxInt64 would wrap negative.
+		if n > math.MaxInt64-(pageSize-1) {
+			return math.MaxInt64
+		}
 		return (n + pageSize - 1) &^ (pageSize - 1)
 	}
 	if pointers && n > maxHeapBitsSize {

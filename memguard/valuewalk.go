@@ -65,13 +65,64 @@ func checkLayout() bool {
 	return true
 }
 
-// boxSize is the heap cost of the array held in a slice or map value, plus
-// what its elements refer to.
-func boxSize(x any) int64 {
+// walkFrame is one level of a SLICE or MAP value being walked: its elements
+// not visited yet. At most one of vals and kvs is non-empty.
+type walkFrame struct {
+	vals []attribute.Value
+	kvs  []attribute.KeyValue
+}
+
+func (f *walkFrame) empty() bool { return len(f.vals) == 0 && len(f.kvs) == 0 }
+
+// inlineWalkDepth is the number of pending levels nestedSize keeps in an
+// array on the goroutine's stack. Values nested deeper than that (beyond
+// the last element of each level, which needs no frame of its own) grow
+// the list on the heap: such values are rare, and allocating for them is
+// better than recursing, which a value nested a million deep would turn
+// into a fatal stack overflow.
+const inlineWalkDepth = 8
+
+// nestedSize is the heap cost of what the elements of first refer to,
+// recursively. It walks the tree with an explicit list of frames instead of
+// recursion, so the goroutine's stack stays bounded however deep the value
+// is nested: log.Value trees cannot be cyclic, but they can be deep.
+func nestedSize(first walkFrame) int64 {
+	var buf [inlineWalkDepth]walkFrame
+	stack := append(buf[:0], first)
+	var size int64
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		var e *attribute.Value
+		if len(top.vals) > 0 {
+			e, top.vals = &top.vals[0], top.vals[1:]
+		} else {
+			e, top.kvs = &top.kvs[0].Value, top.kvs[1:]
+		}
+		// e points into the value's own array, not into stack: it stays
+		// valid when the frame is dropped or stack grows.
+		if top.empty() {
+			stack = stack[:len(stack)-1]
+		}
+		size = addSat(size, stringSize(e.AsString()))
+		if isArray(e.Type()) {
+			own, f := arraySize(e)
+			size = addSat(size, own)
+			if !f.empty() {
+				stack = append(stack, f)
+			}
+		}
+	}
+	return size
+}
+
+// boxSize is the heap cost of the array held in a slice or map value, and,
+// for arrays of values or key-values, the frame of its elements, whose own
+// cost the caller adds with nestedSize.
+func boxSize(x any) (int64, walkFrame) {
 	t := reflect.TypeOf(x)
 	if t == nil || t.Kind() != reflect.Array || t.Len() == 0 {
 		// A zero-length array is not allocated.
-		return 0
+		return 0, walkFrame{}
 	}
 	n := t.Len()
 	// An interface holding a value that is not pointer-shaped (no array of
@@ -79,63 +130,45 @@ func boxSize(x any) int64 {
 	data := (*[2]unsafe.Pointer)(unsafe.Pointer(&x))[1]
 	switch t.Elem() {
 	case typeValue:
-		size := allocSize(int64(t.Size()), true)
-		vals := unsafe.Slice((*attribute.Value)(data), n)
-		for i := range vals {
-			size += valueSize(&vals[i])
-		}
-		return size
+		return allocSize(int64(t.Size()), true), walkFrame{vals: unsafe.Slice((*attribute.Value)(data), n)}
 	case typeKeyValue:
-		size := allocSize(int64(t.Size()), true)
-		kvs := unsafe.Slice((*attribute.KeyValue)(data), n)
-		for i := range kvs {
-			size += valueSize(&kvs[i].Value)
-		}
-		return size
+		return allocSize(int64(t.Size()), true), walkFrame{kvs: unsafe.Slice((*attribute.KeyValue)(data), n)}
 	case typeString:
 		size := allocSize(int64(t.Size()), true)
 		for _, s := range unsafe.Slice((*string)(data), n) {
-			size += stringSize(s)
+			size = addSat(size, stringSize(s))
 		}
-		return size
+		return size, walkFrame{}
 	default:
 		// bool, int64 and float64 arrays hold no pointers.
-		return allocSize(int64(t.Size()), false)
+		return allocSize(int64(t.Size()), false), walkFrame{}
 	}
 }
 
 // publicSliceSize is the fallback of boxSize through the public accessors,
 // which allocate a copy of the array on each call.
-func publicSliceSize(v *attribute.Value) int64 {
+func publicSliceSize(v *attribute.Value) (int64, walkFrame) {
 	switch v.Type() {
 	case attribute.BOOLSLICE:
-		return allocSize(int64(len(v.AsBoolSlice())), false)
+		return allocSize(int64(len(v.AsBoolSlice())), false), walkFrame{}
 	case attribute.INT64SLICE:
-		return allocSize(int64(len(v.AsInt64Slice()))*8, false)
+		return allocSize(int64(len(v.AsInt64Slice()))*8, false), walkFrame{}
 	case attribute.FLOAT64SLICE:
-		return allocSize(int64(len(v.AsFloat64Slice()))*8, false)
+		return allocSize(int64(len(v.AsFloat64Slice()))*8, false), walkFrame{}
 	case attribute.STRINGSLICE:
 		ss := v.AsStringSlice()
 		size := allocSize(int64(len(ss))*stringHeader, true)
 		for _, s := range ss {
-			size += stringSize(s)
+			size = addSat(size, stringSize(s))
 		}
-		return size
+		return size, walkFrame{}
 	case attribute.SLICE:
 		vals := v.AsSlice()
-		size := allocSize(int64(len(vals))*valueSizeBytes, true)
-		for i := range vals {
-			size += valueSize(&vals[i])
-		}
-		return size
+		return allocSize(int64(len(vals))*valueSizeBytes, true), walkFrame{vals: vals}
 	case attribute.MAP:
 		kvs := v.AsMap()
-		size := allocSize(int64(len(kvs))*keyValueSize, true)
-		for i := range kvs {
-			size += valueSize(&kvs[i].Value)
-		}
-		return size
+		return allocSize(int64(len(kvs))*keyValueSize, true), walkFrame{kvs: kvs}
 	default:
-		return 0
+		return 0, walkFrame{}
 	}
 }
