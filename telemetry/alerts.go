@@ -2,10 +2,12 @@ package telemetry
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -24,6 +26,13 @@ var ErrInvalidAlertOption = errors.New("steadylog/telemetry: invalid drop alert 
 
 // ErrNilSource is returned by NewDropAlerter when the source is nil.
 var ErrNilSource = errors.New("steadylog/telemetry: drop alert source is nil")
+
+// ErrAlertPanic is wrapped by the error of Shutdown when the source, the
+// logger or the clock given to a DropAlerter panicked while writing the last
+// summary, or the ticker function panicked or returned nil in Start. It is
+// also wrapped by the error of NewDropAlerter when the clock panics. The
+// panic itself was recovered.
+var ErrAlertPanic = errors.New("steadylog/telemetry: drop alerter: panic in caller's code")
 
 // AlertOption configures a DropAlerter.
 type AlertOption interface {
@@ -53,6 +62,12 @@ func (c *alertConfig) reject(format string, args ...any) {
 // that is dropping records would drop its own alerts too, or make the
 // trouble worse.
 //
+// The logger is called with the alerter's internal lock held, from Start's
+// goroutine, Report and the final summary of Shutdown and Stop; a panic in
+// its handler is recovered, and a handler that blocks holds up only those
+// (Shutdown gives up when its context ends). It must not call back into
+// the DropAlerter.
+//
 // Default: a log/slog text handler on os.Stderr, which depends on nothing
 // but the process's standard error. nil makes NewDropAlerter fail.
 func WithAlertLogger(l *slog.Logger) AlertOption {
@@ -69,7 +84,8 @@ func WithAlertLogger(l *slog.Logger) AlertOption {
 // the shortest time between two summaries.
 //
 // Default: DefaultAlertInterval (10s). A value ≤ 0 makes NewDropAlerter
-// fail.
+// fail. There is no upper limit: math.MaxInt64 means, in practice, no
+// periodic summary, only those of Report and of Shutdown or Stop.
 func WithAlertInterval(d time.Duration) AlertOption {
 	return alertOptionFunc(func(c *alertConfig) {
 		if d <= 0 {
@@ -83,6 +99,11 @@ func WithAlertInterval(d time.Duration) AlertOption {
 // WithAlertTicker sets the function that makes the ticker driving Start's
 // goroutine, and the clock that measures the time a summary covers. Tests
 // use it to tick by hand.
+//
+// Start calls newTicker once, with the interval, and the C method of the
+// Ticker it returns once; the goroutine calls Stop when it ends. now is
+// called by NewDropAlerter and by every summary not driven by a tick. A
+// panic in any of them is recovered (see Start and Report).
 //
 // Default: NewTicker and time.Now. A nil function makes NewDropAlerter
 // fail.
@@ -120,6 +141,11 @@ func WithAlertNoun(noun string) AlertOption {
 	})
 }
 
+// maxListedReasons bounds the reasons a summary names: the source is user
+// code and may report any number of them, and one summary line must stay
+// one line. The others are counted in the total and named as "+N more".
+const maxListedReasons = 16
+
 // DropAlerter writes a rate-limited summary of dropped items to a local
 // logger: at most one line per interval, and only for an interval in which
 // something was dropped. It reads cumulative drop counts by reason from a
@@ -128,6 +154,13 @@ func WithAlertNoun(noun string) AlertOption {
 // It knows nothing of where the counts come from; the processor package
 // feeds it from Processor.Stats. Start runs the check on its own goroutine,
 // so the code that counts drops never waits for the logger.
+//
+// The source, the logger's handler, the clock and the ticker are the
+// caller's code. A panic in any of them is recovered: the alerter keeps
+// working, and the drops of a summary that could not be written stay
+// pending, to be reported by the next one. A logger that blocks delays
+// only the alerter's own goroutine, Report, and Stop; Shutdown returns when
+// its context ends.
 //
 // The methods are safe for concurrent use.
 type DropAlerter struct {
@@ -143,21 +176,28 @@ type DropAlerter struct {
 	last   map[string]uint64
 	lastAt time.Time
 
-	life    sync.Mutex // guards started, stopped and the channels
+	life    sync.Mutex // guards started and stopped
 	started bool
 	stopped bool
-	quit    chan struct{}
-	done    chan struct{}
+	quit    chan struct{} // closed by the first Stop or Shutdown
+	done    chan struct{} // closed when Start's goroutine has ended; only if started
+	// startErr is set by Start, before it closes done, when the ticker
+	// could not be made.
+	startErr error
+
+	finished chan struct{} // closed when the final summary has been handled
+	finalErr error         // the final summary's error; read after finished
 }
 
 // NewDropAlerter returns a DropAlerter reading cumulative drop counts by
-// reason from source. source is called from the alerter's goroutine and
-// from Stop; it must be safe for concurrent use and should return quickly.
-// Counts are reported relative to zero, so the first summary includes
-// everything dropped before Start.
+// reason from source. source is called from the alerter's goroutine, from
+// Report and from the final summary of Stop and Shutdown; it must be safe
+// for concurrent use and should return quickly. Counts are reported
+// relative to zero, so the first summary includes everything dropped
+// before Start.
 //
-// NewDropAlerter fails when source is nil or an option has an invalid
-// value.
+// NewDropAlerter fails when source is nil, an option has an invalid value,
+// or the clock of WithAlertTicker panics.
 func NewDropAlerter(source func() map[string]uint64, opts ...AlertOption) (*DropAlerter, error) {
 	if source == nil {
 		return nil, ErrNilSource
@@ -174,7 +214,7 @@ func NewDropAlerter(source func() map[string]uint64, opts ...AlertOption) (*Drop
 	if c.logger == nil {
 		c.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	return &DropAlerter{
+	a := &DropAlerter{
 		source:    source,
 		logger:    c.logger,
 		interval:  c.interval,
@@ -182,73 +222,178 @@ func NewDropAlerter(source func() map[string]uint64, opts ...AlertOption) (*Drop
 		now:       c.now,
 		noun:      c.noun,
 		attrs:     c.attrs,
-		lastAt:    c.now(),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
-	}, nil
+		finished:  make(chan struct{}),
+	}
+	if err := guard("clock", func() { a.lastAt = a.now() }); err != nil {
+		return nil, fmt.Errorf("%w: WithAlertTicker: %w", ErrInvalidAlertOption, err)
+	}
+	return a, nil
+}
+
+// guard runs f, turning a panic into an error wrapping ErrAlertPanic that
+// names what panicked.
+func guard(what string, f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s panicked: %v", ErrAlertPanic, what, r)
+		}
+	}()
+	f()
+	return nil
 }
 
 // Interval returns the interval between two checks.
 func (a *DropAlerter) Interval() time.Duration { return a.interval }
 
 // Start starts the goroutine that checks the source once per interval and
-// writes a summary when the counts grew. Call Stop to end it. Calls after
-// the first, or after Stop, do nothing.
+// writes a summary when the counts grew. Call Shutdown or Stop to end it.
+// Calls after the first, or after Shutdown or Stop, do nothing.
+//
+// The ticker function of WithAlertTicker is called once, and the C method
+// of its Ticker once. If the function panics or returns nil, or C panics,
+// no goroutine is started: Report, Stop and Shutdown still work, and
+// Shutdown returns an error wrapping ErrAlertPanic.
 func (a *DropAlerter) Start() {
 	a.life.Lock()
-	defer a.life.Unlock()
 	if a.started || a.stopped {
+		a.life.Unlock()
 		return
 	}
 	a.started = true
-	t := a.newTicker(a.interval)
-	go a.run(t)
+	a.life.Unlock()
+	// The ticker is the caller's code: it is made outside the lock, so that
+	// a Shutdown concurrent with a slow or stuck one is not held up by it.
+	var (
+		t Ticker
+		c <-chan time.Time
+	)
+	err := guard("ticker", func() {
+		if t = a.newTicker(a.interval); t != nil {
+			c = t.C()
+		}
+	})
+	if err == nil && t == nil {
+		err = fmt.Errorf("%w: ticker function returned nil", ErrAlertPanic)
+	}
+	if err != nil {
+		if t != nil {
+			_ = guard("ticker", t.Stop)
+		}
+		a.startErr = err
+		close(a.done)
+		return
+	}
+	go a.run(t, c)
 }
 
-func (a *DropAlerter) run(t Ticker) {
+func (a *DropAlerter) run(t Ticker, c <-chan time.Time) {
 	defer close(a.done)
-	defer t.Stop()
+	defer func() { _ = guard("ticker", t.Stop) }()
 	for {
 		select {
-		case now := <-t.C():
-			a.report(now)
+		case now := <-c:
+			// Recovered inside: a panicking logger or source costs one
+			// summary, not the goroutine.
+			_, _ = a.report(now, true)
 		case <-a.quit:
 			return
 		}
 	}
 }
 
-// Stop ends the goroutine started by Start, waits for it, and then reports
-// the drops not reported yet, so a program that exits right after a burst
-// of drops still says so. Only the first call does anything.
-func (a *DropAlerter) Stop() {
+// Shutdown ends the goroutine started by Start and then writes a last
+// summary of the drops not reported yet, so a program that exits right
+// after a burst of drops still says so.
+//
+// It returns nil once that summary is written (or there was nothing to
+// report), and an error wrapping ErrAlertPanic if the source, the logger or
+// the ticker panicked so that it was not. It returns ctx.Err() as soon as
+// ctx is done, even while the logger is stuck (a full stderr pipe, say):
+// the work goes on in the background, and the last summary is written,
+// once and after any summary the goroutine was writing, when the logger
+// unblocks; the alerter's goroutines end then.
+//
+// Only the first call of Shutdown or Stop does anything; later calls
+// return nil at once, without waiting for the first to finish. A nil ctx
+// is taken as context.Background().
+func (a *DropAlerter) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	a.life.Lock()
 	if a.stopped {
 		a.life.Unlock()
-		return
+		return nil
 	}
 	a.stopped = true
 	started := a.started
 	close(a.quit)
 	a.life.Unlock()
+
+	go a.finish(started)
+	select {
+	case <-a.finished:
+		return a.finalErr
+	case <-ctx.Done():
+		select {
+		case <-a.finished: // both ready: the finished work wins
+			return a.finalErr
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
+// finish waits for Start's goroutine, if there is one, and writes the last
+// summary. It runs on its own goroutine so that Shutdown can give up on it.
+func (a *DropAlerter) finish(started bool) {
+	defer close(a.finished)
 	if started {
 		<-a.done
 	}
-	a.Report()
+	_, err := a.report(time.Time{}, false)
+	a.finalErr = errors.Join(a.startErr, err)
 }
+
+// Stop is Shutdown(context.Background()) without its error: it waits for
+// the goroutine started by Start and for the last summary, however long
+// the logger takes. Code that must not wait on a stuck logger calls
+// Shutdown with a deadline instead. Only the first call of Stop or
+// Shutdown does anything.
+func (a *DropAlerter) Stop() { _ = a.Shutdown(context.Background()) }
 
 // Report checks the source now and writes one summary of the drops since
 // the previous summary, if there were any. It reports whether it wrote
-// one. The goroutine of Start calls it once per interval; calling it
-// directly is useful to report on demand.
-func (a *DropAlerter) Report() bool { return a.report(a.now()) }
+// one: false also when the source, the clock or the logger panicked (the
+// panic is recovered, and the drops stay pending for the next summary).
+// The goroutine of Start calls it once per interval; calling it directly
+// is useful to report on demand. It waits for the logger, and works after
+// Shutdown too.
+func (a *DropAlerter) Report() bool {
+	wrote, _ := a.report(time.Time{}, false)
+	return wrote
+}
 
-// report is Report at time now: the goroutine of Start passes the time of
-// the tick, so a summary covers exactly the ticks' interval.
-func (a *DropAlerter) report(now time.Time) bool {
+// report is Report at the time of a tick, when hasTick is set: the
+// goroutine of Start passes it, so a summary covers exactly the ticks'
+// interval. Otherwise it reads the clock. A panic in the caller's code
+// (source, clock, logger) is returned as an error, and the state is left
+// as it was, so the drops are reported by the next summary.
+func (a *DropAlerter) report(tick time.Time, hasTick bool) (wrote bool, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur := maps.Clone(a.source()) // the source may reuse its map
+	now := tick
+	if !hasTick {
+		if err := guard("clock", func() { now = a.now() }); err != nil {
+			return false, err
+		}
+	}
+	var cur map[string]uint64
+	if err := guard("source", func() { cur = maps.Clone(a.source()) }); err != nil { // the source may reuse its map
+		return false, err
+	}
 	type reason struct {
 		name string
 		n    uint64
@@ -263,13 +408,13 @@ func (a *DropAlerter) report(now time.Time) bool {
 			prev = 0
 		}
 		if d := n - prev; d > 0 {
-			total += d
+			total = addSat(total, d)
 			reasons = append(reasons, reason{name, d})
 		}
 	}
 	if total == 0 {
 		a.last, a.lastAt = cur, now
-		return false
+		return false, nil
 	}
 	// Largest first: the main cause leads the line.
 	slices.SortFunc(reasons, func(x, y reason) int {
@@ -279,14 +424,32 @@ func (a *DropAlerter) report(now time.Time) bool {
 		return strings.Compare(x.name, y.name)
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "dropped %d %s in the last %s:", total, a.noun, now.Sub(a.lastAt).Round(time.Millisecond))
-	for i, r := range reasons {
+	// A clock that goes backwards (only a caller's can) is not a negative
+	// span of time.
+	span := max(now.Sub(a.lastAt), 0).Round(time.Millisecond)
+	fmt.Fprintf(&b, "dropped %d %s in the last %s:", total, a.noun, span)
+	for i, r := range reasons[:min(len(reasons), maxListedReasons)] {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(" " + r.name + "=" + strconv.FormatUint(r.n, 10))
 	}
-	a.logger.Warn(b.String(), append([]any{slog.Uint64("dropped", total)}, a.attrs...)...)
+	if more := len(reasons) - maxListedReasons; more > 0 {
+		b.WriteString(", +" + strconv.Itoa(more) + " more")
+	}
+	msg, args := b.String(), append([]any{slog.Uint64("dropped", total)}, a.attrs...)
+	if err := guard("logger", func() { a.logger.Warn(msg, args...) }); err != nil {
+		return false, err
+	}
 	a.last, a.lastAt = cur, now
-	return true
+	return true, nil
+}
+
+// addSat is x+y, or math.MaxUint64 where that overflows: a source may
+// report any counts, and a total must not wrap to a small number.
+func addSat(x, y uint64) uint64 {
+	if s := x + y; s >= x {
+		return s
+	}
+	return math.MaxUint64
 }

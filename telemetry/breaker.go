@@ -20,6 +20,11 @@ var ErrNilMeterProvider = errors.New("steadylog/telemetry: meter provider is nil
 // ErrNilBreaker is returned by ObserveBreaker for a nil breaker.
 var ErrNilBreaker = errors.New("steadylog/telemetry: breaker is nil")
 
+// ErrMeterProviderPanic is wrapped by the error of ObserveBreaker when the
+// MeterProvider, its Meter or an instrument constructor panicked, or gave
+// a nil Meter or Registration. The panic was recovered.
+var ErrMeterProviderPanic = errors.New("steadylog/telemetry: meter provider panicked")
+
 // ObserveBreaker registers the breaker metrics of b with a meter of mp:
 // MetricBreakerState and MetricBreakerTransitions, both observed from b's
 // snapshots when the metrics are collected, so b's calls pay nothing.
@@ -28,13 +33,28 @@ var ErrNilBreaker = errors.New("steadylog/telemetry: breaker is nil")
 // otel.component.name = b.Name(), or ComponentName(ComponentTypeBreaker)
 // when b has no name. Unregister the returned registration to stop
 // observing b; observing the same breaker twice reports it twice.
-func ObserveBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registration, error) {
+//
+// mp is the caller's code: a panic in it (in Meter, an instrument
+// constructor or RegisterCallback), a nil Meter or a nil Registration
+// makes ObserveBreaker return an error wrapping ErrMeterProviderPanic,
+// never panic; an error it returns is wrapped and returned. The callback
+// registered recovers a panic of the Observer and returns it as its error.
+func ObserveBreaker(mp metric.MeterProvider, b *breaker.Breaker) (reg metric.Registration, err error) {
 	if mp == nil {
 		return nil, ErrNilMeterProvider
 	}
 	if b == nil {
 		return nil, ErrNilBreaker
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			reg, err = nil, fmt.Errorf("%w: %v", ErrMeterProviderPanic, r)
+		}
+	}()
+	return observeBreaker(mp, b)
+}
+
+func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registration, error) {
 	name := b.Name()
 	if name == "" {
 		name = ComponentName(ComponentTypeBreaker)
@@ -45,6 +65,9 @@ func ObserveBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 	}
 
 	m := mp.Meter(BreakerScope)
+	if m == nil {
+		return nil, fmt.Errorf("%w: Meter returned nil", ErrMeterProviderPanic)
+	}
 	state, err := m.Int64ObservableGauge(MetricBreakerState,
 		metric.WithUnit(UnitState),
 		metric.WithDescription("1 for the circuit breaker's current state, 0 for its other states."))
@@ -72,7 +95,12 @@ func ObserveBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 		}
 	}
 
-	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("steadylog/telemetry: breaker metrics: observer panicked: %v", r)
+			}
+		}()
 		cur := b.State()
 		for i, s := range states {
 			var v int64
@@ -86,4 +114,11 @@ func ObserveBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 		})
 		return nil
 	}, state, trans)
+	if err != nil {
+		return nil, fmt.Errorf("steadylog/telemetry: breaker metrics callback: %w", err)
+	}
+	if reg == nil {
+		return nil, fmt.Errorf("%w: RegisterCallback returned no registration", ErrMeterProviderPanic)
+	}
+	return reg, nil
 }

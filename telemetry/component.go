@@ -34,6 +34,10 @@ var (
 // process, starting at 0. This is the form the semantic conventions
 // recommend: unique within the process, stable for the component's life,
 // and of low cardinality across restarts.
+//
+// The count of every typ is kept for the life of the process, so typ must
+// come from a small fixed set, such as the ComponentType constants, never
+// from unbounded input.
 func ComponentName(typ string) string {
 	counterMu.Lock()
 	n := counters[typ]

@@ -84,7 +84,11 @@
 //
 // It runs on its own goroutine, so the code that counts drops never waits
 // for it, and it writes by default to a log/slog text handler on
-// os.Stderr, which works when the exporter does not. Stop writes a last
-// summary of what was not reported yet. The processor package runs one per
-// processor unless processor.WithoutDropAlerts is given.
+// os.Stderr, which works when the exporter does not. Shutdown (or Stop)
+// writes a last summary of what was not reported yet; Shutdown gives up
+// when its context ends, even if the logger is stuck on a full pipe, and
+// the summary is then written once the logger unblocks. A panic in the
+// logger, the source, the clock or the ticker is recovered. The processor
+// package runs one per processor unless processor.WithoutDropAlerts is
+// given.
 package telemetry

@@ -11,7 +11,11 @@ type Ticker interface {
 	Stop()
 }
 
-// NewTicker returns a Ticker backed by time.NewTicker(d).
+// NewTicker returns a Ticker backed by time.NewTicker(d). d must be
+// positive, as for time.NewTicker, which panics otherwise (NewDropAlerter
+// rejects an interval ≤ 0, so the default ticker never sees one); any
+// positive value works, math.MaxInt64 included: such a ticker never ticks
+// in practice.
 func NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
 
 type realTicker struct{ t *time.Ticker }
