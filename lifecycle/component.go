@@ -21,7 +21,14 @@ type Component interface {
 // exported and dropped (steadylog's processor does). When a component
 // implements it, the [Report] shows how many records were exported and dropped
 // during the shutdown: the difference between a reading before the first call
-// and one after the last.
+// and one after the last (0 for a count that went down).
+//
+// RecordCounts must be safe to call concurrently with the component's other
+// methods and should return at once. Each reading runs in its own goroutine:
+// one that panics is recovered, and one still running [AbandonMargin] after
+// it began is abandoned (all the readings of a shutdown share that margin).
+// Either way the component's counts are left out of the report and the
+// failure is reported with [OpRecordCounts].
 type RecordCounter interface {
 	RecordCounts() (exported, dropped uint64)
 }
@@ -71,9 +78,13 @@ func (c counted) RecordCounts() (exported, dropped uint64) { return c.counter.Re
 // held is neither exported nor counted. Shutting the processor down directly
 // afterwards makes it stop and count; when the provider did shut it down, the
 // second Shutdown is a no-op. A nil member is skipped and reported with
-// [ErrNilComponent].
+// [ErrNilComponent]; a member that panics is reported with [ErrPanicked] and
+// the members after it are still called. An empty Group does nothing and is
+// not nil.
 func Group(cs ...Component) Component {
-	g := group(append([]Component(nil), cs...))
+	// Never a nil slice, which isNil would take for a nil component: an
+	// empty Group is a valid component that does nothing.
+	g := group(append(make([]Component, 0, len(cs)), cs...))
 	for _, c := range g {
 		if _, ok := c.(RecordCounter); ok && !isNil(c) {
 			return countedGroup{g}
@@ -90,16 +101,31 @@ func (g group) each(ctx context.Context, f func(Component, context.Context) erro
 	for i, c := range g {
 		err := fmt.Errorf("%w: group member %d", ErrNilComponent, i)
 		if !isNil(c) {
-			err = f(c, ctx)
+			err = callMember(i, c, ctx, f)
+		}
+		if err == nil {
+			continue
 		}
 		// A provider and its processor both report the same context error;
-		// once is enough.
-		if err != nil && !seen[err.Error()] {
-			seen[err.Error()] = true
+		// once is enough. (fmt, unlike err.Error(), recovers an Error
+		// method that panics.)
+		if text := fmt.Sprint(err); !seen[text] {
+			seen[text] = true
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// callMember calls f on member i, recovering a panic so that the members
+// after it (the processor after its provider) are still called.
+func callMember(i int, c Component, ctx context.Context, f func(Component, context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("group member %d: %w", i, panicError(r))
+		}
+	}()
+	return f(c, ctx)
 }
 
 func (g group) ForceFlush(ctx context.Context) error { return g.each(ctx, Component.ForceFlush) }

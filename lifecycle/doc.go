@@ -41,7 +41,8 @@
 // the MeterProvider: the drop counters updated while the logs shut down are
 // then in the MeterProvider's final export. Once the context has ended nothing
 // can be exported any more, so the components not yet shut down are then shut
-// down together (each with the ended context, so each can count its losses).
+// down together (each with the ended context, so each can count its losses;
+// their ForceFlush is skipped).
 //
 // # Deadlines
 //
@@ -50,7 +51,10 @@
 // goroutine, and Shutdown stops waiting for it AbandonMargin after its context
 // ended. Such a component is reported as abandoned ([ErrAbandoned]) and keeps
 // running in the background; whatever it held is lost, because the process
-// is about to exit.
+// is about to exit. A panic (or runtime.Goexit) in a component or hook is
+// recovered and reported with [ErrPanicked]. RecordCounts is bounded and
+// recovered the same way (see [RecordCounter]): a counter that hangs costs at
+// most AbandonMargin more, and its counts are left out of the report.
 //
 // The error names each component that failed or was abandoned, and why: an
 // [*Error] holding one [*ComponentError] per failure, so that
@@ -60,7 +64,8 @@
 // for components that implement [RecordCounter], as steadylog's processor does
 // — the records exported and dropped during the shutdown.
 //
-// A nil component is reported with [ErrNilComponent] and the others are still
+// A nil component (nil, or a nil pointer, map, slice, channel or func in the
+// interface) is reported with [ErrNilComponent] and the others are still
 // shut down. A nil context is refused with [ErrNilContext] rather than treated
 // as context.Background: Background has no deadline, and an unbounded
 // shutdown is what this package exists to prevent.

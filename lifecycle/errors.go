@@ -20,8 +20,9 @@ var (
 	// or text that does not name a strategy.
 	ErrInvalidStrategy = errors.New("lifecycle: invalid strategy")
 	// ErrAbandoned: a component or hook call was still running
-	// [AbandonMargin] after its context ended, so Shutdown stopped waiting for
-	// it. The call keeps running in its goroutine; whatever it held is lost.
+	// [AbandonMargin] after its context ended (or a RecordCounts call
+	// AbandonMargin after it began), so Shutdown stopped waiting for it. The
+	// call keeps running in its goroutine; whatever it held is lost.
 	ErrAbandoned = errors.New("lifecycle: abandoned")
 	// ErrForced is the context cause seen by components when a second signal
 	// forced a Manager's shutdown to switch to Immediate.
@@ -29,8 +30,10 @@ var (
 	// ErrImmediate is the context cause seen by components shut down by the
 	// Immediate strategy.
 	ErrImmediate = errors.New("lifecycle: immediate shutdown")
-	// ErrPanicked: a component or hook panicked; the panic was recovered so
-	// that the remaining components still shut down.
+	// ErrPanicked: a component, hook or RecordCounts call panicked (or
+	// ended in runtime.Goexit instead of returning); the panic was recovered
+	// so that the remaining components still shut down. When the panic value
+	// is an error, it is wrapped too.
 	ErrPanicked = errors.New("lifecycle: panicked")
 	// ErrNilHook: a nil cleanup hook function was registered.
 	ErrNilHook = errors.New("lifecycle: nil hook")
@@ -66,9 +69,12 @@ const (
 	OpForceFlush
 	// OpHook is a cleanup hook registered with [Manager.AddHook].
 	OpHook
+	// OpRecordCounts is a [RecordCounter]'s RecordCounts call, made before
+	// a component's first call and after its Shutdown.
+	OpRecordCounts
 )
 
-// String returns "shutdown", "force_flush" or "hook".
+// String returns "shutdown", "force_flush", "hook" or "record_counts".
 func (o Op) String() string {
 	switch o {
 	case OpShutdown:
@@ -77,6 +83,8 @@ func (o Op) String() string {
 		return "force_flush"
 	case OpHook:
 		return "hook"
+	case OpRecordCounts:
+		return "record_counts"
 	default:
 		return fmt.Sprintf("Op(%d)", uint8(o))
 	}
@@ -97,6 +105,9 @@ type ComponentError struct {
 // Error implements error.
 func (e *ComponentError) Error() string {
 	if e.Abandoned {
+		if e.Op == OpRecordCounts { // RecordCounts has no context
+			return fmt.Sprintf("%s %s: abandoned (no return within %v): %v", e.Name, e.Op, AbandonMargin, e.Err)
+		}
 		return fmt.Sprintf("%s %s: abandoned (no return %v after its context ended): %v", e.Name, e.Op, AbandonMargin, e.Err)
 	}
 	return fmt.Sprintf("%s %s: %v", e.Name, e.Op, e.Err)

@@ -166,19 +166,21 @@ func (m *Manager) onSignal(s os.Signal) {
 
 // Stop stops listening and restores the default behaviour of the signals. It
 // does not shut anything down and is a no-op when not listening. It waits for
-// the listening goroutine to end.
+// the listening goroutine to end, also when called concurrently.
 func (m *Manager) Stop() {
 	m.mu.Lock()
-	if !m.listening {
-		m.mu.Unlock()
-		return
+	exited := m.exited // nil if Listen was never called
+	if m.listening {
+		signal.Stop(m.sigCh)
+		close(m.stopCh)
+		m.listening = false
 	}
-	signal.Stop(m.sigCh)
-	close(m.stopCh)
-	exited := m.exited
-	m.listening = false
 	m.mu.Unlock()
-	<-exited
+	// Also when another Stop is under way: each returns only once the
+	// goroutine has ended. (It needs m.mu only briefly, to handle a signal.)
+	if exited != nil {
+		<-exited
+	}
 }
 
 // Shutdown starts the shutdown if no signal has yet, and waits for it to

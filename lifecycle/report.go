@@ -54,16 +54,21 @@ type ComponentReport struct {
 	// failures (each a *ComponentError), joined.
 	Err error
 	// Abandoned is true when a call to the component ignored its context
-	// and was left running.
+	// (or a RecordCounts call did not return) and was left running.
 	Abandoned bool
 	// BudgetExpired is true when Graceful's drain budget ended before the
 	// component's ForceFlush returned (or before it could start); Shutdown
 	// then had the rest of the time to drain or count what was left. It is
-	// not a failure.
+	// not a failure. It is false when the context given to Shutdown ended
+	// first (cancelled, a Manager's second signal, or the deadline of
+	// GracefulWithin(1), whose budget is the whole time): the drain was then
+	// cut short as with Flush, and an interrupted ForceFlush is a failure
+	// unless the shutdown was forced.
 	BudgetExpired bool
-	// HasCounts is true when the component implements [RecordCounter];
-	// Exported and Dropped are then the records it exported and dropped
-	// between the start of the shutdown and its Shutdown's return.
+	// HasCounts is true when the component implements [RecordCounter] and
+	// both readings succeeded; Exported and Dropped are then the records it
+	// exported and dropped between the start of the shutdown and its
+	// Shutdown's return.
 	HasCounts bool
 	Exported  uint64
 	Dropped   uint64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -15,7 +16,9 @@ import (
 // per component, because once the context has ended every remaining call is
 // started at once and all of them share the same margin. Shutdown therefore
 // returns by the context's deadline plus AbandonMargin (plus scheduling
-// delay), whatever the components do.
+// delay), whatever the components do. The one exception is a [RecordCounter]
+// whose RecordCounts does not return: each set of readings (before the first
+// call, after the last) waits for it at most AbandonMargin more.
 const AbandonMargin = 40 * time.Millisecond
 
 // Shutdown shuts down the components in the given order with strategy s and
@@ -67,29 +70,107 @@ type hookEntry struct {
 }
 
 // call is one ForceFlush, Shutdown or hook call running in its own goroutine,
-// so that the caller can stop waiting for it.
+// so that the caller can stop waiting for it. The fields are written by that
+// goroutine and read only after done is closed.
 type call struct {
 	done  chan struct{}
 	err   error
 	start time.Time
 	end   time.Time
+
+	// What err means, worked out in the call's goroutine: errors.Is runs
+	// the error's own Is and Unwrap methods, which are user code too (a
+	// typed nil *T whose Is reads a field panics).
+	canceled  bool  // err is context.Canceled
+	ctxErr    bool  // err is context.Canceled or context.DeadlineExceeded
+	annotated error // err with the cause of ctx added (see annotate)
+	ctxEnded  error // ctx.Err() when the call returned
+	cause     error // context.Cause(ctx) when the call returned
 }
+
+// errGoexit is the error of a call that ended in runtime.Goexit (t.FailNow,
+// say) instead of returning.
+var errGoexit = fmt.Errorf("%w: called runtime.Goexit instead of returning", ErrPanicked)
 
 func launch(ctx context.Context, fn func(context.Context) error) *call {
 	c := &call{done: make(chan struct{}), start: time.Now()}
 	go func() {
+		returned := false
 		defer close(c.done)
 		defer func() {
 			// A panicking component must not take the rest of the shutdown
 			// (and the report of it) down with it.
 			if r := recover(); r != nil {
-				c.err = fmt.Errorf("%w: %v", ErrPanicked, r)
+				c.err = panicError(r)
+			} else if !returned {
+				c.err = errGoexit
 			}
 			c.end = time.Now()
+			c.classify(ctx)
 		}()
 		c.err = fn(ctx)
+		returned = true
 	}()
 	return c
+}
+
+// panicError is the error of a call that panicked with r; when r is an error
+// it stays in the chain.
+func panicError(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("%w: %w", ErrPanicked, err)
+	}
+	return fmt.Errorf("%w: %v", ErrPanicked, r) // fmt recovers a panicking String method
+}
+
+func (c *call) classify(ctx context.Context) {
+	c.ctxEnded = ctx.Err()
+	c.cause = context.Cause(ctx)
+	if c.err == nil {
+		return
+	}
+	c.canceled = safeIs(c.err, context.Canceled)
+	c.ctxErr = c.canceled || safeIs(c.err, context.DeadlineExceeded)
+	c.annotated = annotate(c.err, ctx)
+}
+
+// safeIs is errors.Is, false when a method of err panics.
+func safeIs(err, target error) (is bool) {
+	defer func() {
+		if recover() != nil {
+			is = false
+		}
+	}()
+	return errors.Is(err, target)
+}
+
+// countsCall is one RecordCounts reading, made in its own goroutine for the
+// same reasons as a call: it is user code, and may block or panic.
+type countsCall struct {
+	done              chan struct{}
+	exported, dropped uint64
+	err               error
+}
+
+// errCountsHung is why a RecordCounts reading was abandoned.
+var errCountsHung = errors.New("lifecycle: RecordCounts did not return")
+
+func readCounts(rc RecordCounter) *countsCall {
+	r := &countsCall{done: make(chan struct{})}
+	go func() {
+		returned := false
+		defer close(r.done)
+		defer func() {
+			if p := recover(); p != nil {
+				r.err = panicError(p)
+			} else if !returned {
+				r.err = errGoexit
+			}
+		}()
+		r.exported, r.dropped = rc.RecordCounts()
+		returned = true
+	}()
+	return r
 }
 
 type waitResult uint8
@@ -133,7 +214,8 @@ type step struct {
 
 type compState struct {
 	nc        NamedComponent
-	counter   RecordCounter
+	counter   RecordCounter // nil when the component does not count, or its counts could not be read
+	reading   *countsCall   // the RecordCounts call in progress, if any
 	exported0 uint64
 	dropped0  uint64
 	first     time.Time
@@ -148,6 +230,7 @@ type execution struct {
 	comps       []*compState
 	flushCtx    context.Context
 	flushCancel context.CancelFunc
+	budgetEnd   time.Time // when the Graceful drain budget ends; zero if there is none
 	immCtx      context.Context
 	failures    []*ComponentError
 	report      Report
@@ -186,11 +269,11 @@ func execute(ctx context.Context, s Strategy, hooks []hookEntry, comps []NamedCo
 		}
 		if rc, ok := nc.Component.(RecordCounter); ok {
 			cs.counter = rc
-			cs.rep.HasCounts = true
-			cs.exported0, cs.dropped0 = rc.RecordCounts()
+			cs.reading = readCounts(rc)
 		}
 		live = append(live, i)
 	}
+	x.awaitCounts(false)
 	if s.kind != kindImmediate {
 		for _, i := range live {
 			steps = append(steps, &step{op: OpForceFlush, idx: i})
@@ -201,6 +284,7 @@ func execute(ctx context.Context, s Strategy, hooks []hookEntry, comps []NamedCo
 	}
 
 	x.run(steps)
+	x.awaitCounts(true)
 
 	for _, cs := range x.comps {
 		cs.rep.Err = errors.Join(cs.failures...)
@@ -265,6 +349,10 @@ sequential:
 			st.ctx, st.cancel = context.WithTimeout(x.ctx, x.hooks[st.idx].timeout)
 		case OpForceFlush:
 			// Nothing can be flushed any more; Shutdown will account for it.
+			// The step still gets the drain's context (or the ended one, if
+			// no drain started), so that skipFlush can tell why it is
+			// skipped: the Graceful budget, or the end of everything.
+			st.ctx = x.flushContext()
 			x.skipFlush(st)
 			continue
 		case OpShutdown:
@@ -297,19 +385,65 @@ sequential:
 
 // flushContext is the context of the ForceFlush calls, created when the first
 // one starts so that a Graceful budget is a share of the time left after the
-// hooks.
+// hooks. Once the context has ended no budget is created: the ended context
+// itself is returned, and nothing is reported as BudgetExpired.
 func (x *execution) flushContext() context.Context {
 	if x.flushCtx != nil {
 		return x.flushCtx
 	}
 	x.flushCtx = x.ctx
-	if x.s.kind == kindGraceful {
-		if dl, ok := x.ctx.Deadline(); ok {
-			budget := time.Duration(float64(time.Until(dl)) * x.s.share)
-			x.flushCtx, x.flushCancel = context.WithTimeoutCause(x.ctx, budget, errBudget)
-		}
+	if x.s.kind != kindGraceful || x.ctx.Err() != nil {
+		return x.flushCtx
 	}
+	dl, ok := x.ctx.Deadline()
+	if !ok {
+		return x.flushCtx
+	}
+	left := time.Until(dl)
+	budget := drainBudget(left, x.s.share)
+	if budget >= left {
+		// GracefulWithin(1): the budget is all the time left. It ends with
+		// the context, and its end is the context's, not a budget's.
+		x.flushCtx, x.flushCancel = context.WithCancel(x.ctx)
+		return x.flushCtx
+	}
+	x.flushCtx, x.flushCancel = context.WithTimeoutCause(x.ctx, budget, errBudget)
+	x.budgetEnd, _ = x.flushCtx.Deadline()
 	return x.flushCtx
+}
+
+// budgetEnded reports whether the drain's context, seen at time at with error
+// err and cause cause, ended because the Graceful budget did, rather than
+// with the overall context (cancelled, forced, or a GracefulWithin(1)).
+//
+// The cause alone is not enough: when the runtime is late and the budget's
+// timer and the overall deadline's fire together, the parent's cancellation
+// can reach the drain context first. An overall deadline always comes after
+// the budget's, so a drain context ended by a deadline after the budget's end
+// means the budget ended first.
+func (x *execution) budgetEnded(err, cause error, at time.Time) bool {
+	if x.budgetEnd.IsZero() || err == nil {
+		return false
+	}
+	return cause == errBudget || (err == context.DeadlineExceeded && !at.Before(x.budgetEnd))
+}
+
+// drainBudget is share (in (0, 1)) of left, never negative nor more than
+// left. float64(left) rounds up for durations near math.MaxInt64 (a deadline
+// centuries away), and converting 2⁶³ back to a Duration overflows to a
+// negative budget.
+func drainBudget(left time.Duration, share float64) time.Duration {
+	if left <= 0 {
+		return 0
+	}
+	if share >= 1 {
+		return left
+	}
+	b := float64(left) * share
+	if b >= float64(left) || b >= math.MaxInt64 {
+		return left
+	}
+	return time.Duration(b)
 }
 
 // shareContext is the context of a Shutdown call made while the context
@@ -330,10 +464,13 @@ func (x *execution) shareContext(rest []*step) (context.Context, context.CancelF
 			n++
 		}
 	}
-	if n <= 1 {
+	left := time.Until(dl)
+	if n <= 1 || left <= 0 {
+		// (left <= 0: the deadline has passed and the context is about to
+		// say so; a share of nothing would blame errShare.)
 		return x.ctx, func() {}
 	}
-	return context.WithTimeoutCause(x.ctx, time.Until(dl)/time.Duration(n), errShare)
+	return context.WithTimeoutCause(x.ctx, left/time.Duration(n), errShare)
 }
 
 // shutdownContext is the context of the Shutdown calls made after the
@@ -370,9 +507,12 @@ func (x *execution) start(st *step) {
 	}
 }
 
+// skipFlush records a ForceFlush that is not made because st.ctx, the drain's
+// context, has ended: by the Graceful budget (BudgetExpired), or with the
+// overall context (not a budget, whatever the strategy).
 func (x *execution) skipFlush(st *step) {
 	cs := x.comps[st.idx]
-	if x.s.kind == kindGraceful && context.Cause(st.ctx) == errBudget {
+	if st.ctx != nil && x.budgetEnded(st.ctx.Err(), context.Cause(st.ctx), time.Now()) {
 		cs.rep.BudgetExpired = true
 	}
 	// A Flush strategy that ran out of time fails in Shutdown, which also
@@ -392,10 +532,11 @@ func (x *execution) fail(cs *compState, ce *ComponentError) {
 // resolve records the outcome of st; abandoned means it had not returned when
 // Shutdown stopped waiting.
 func (x *execution) resolve(st *step, abandonedCall bool) {
+	c := st.call
 	end := time.Now()
 	var err error
 	if !abandonedCall {
-		end, err = st.call.end, st.call.err
+		end, err = c.end, c.err
 	}
 	if st.cancel != nil {
 		st.cancel()
@@ -410,7 +551,7 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 		case abandonedCall:
 			ce = &ComponentError{Name: h.Name, Op: OpHook, Err: causeOf(st.ctx), Abandoned: true}
 		case err != nil:
-			ce = &ComponentError{Name: h.Name, Op: OpHook, Err: annotate(err, st.ctx)}
+			ce = &ComponentError{Name: h.Name, Op: OpHook, Err: c.annotated}
 		}
 		if ce != nil {
 			h.Err = ce
@@ -421,20 +562,23 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 		cs := x.comps[st.idx]
 		budgeted := x.s.kind == kindGraceful && x.flushCancel != nil
 		switch {
-		case budgeted && abandonedCall && context.Cause(st.ctx) == errBudget,
-			budgeted && !abandonedCall && isContextErr(err):
-			// (A component may also give up before the budget ends, when
-			// it knows it cannot finish in time: steadylog's processor does
-			// when its next retry falls after the deadline.)
+		case budgeted && abandonedCall && x.budgetEnded(st.ctx.Err(), context.Cause(st.ctx), end),
+			budgeted && !abandonedCall && c.ctxErr && (c.ctxEnded == nil || x.budgetEnded(c.ctxEnded, c.cause, c.end)):
 			// The drain ran out of budget: that is when Graceful moves on to
 			// Shutdown, which drains the rest or counts it. Not a failure.
+			// (A component may also give up before the budget ends, when
+			// it knows it cannot finish in time: steadylog's processor does
+			// when its next retry falls after the deadline.) When the
+			// overall context ended first — cancelled, forced, or
+			// GracefulWithin(1) — no budget expired: that is handled below
+			// as it is for Flush.
 			cs.rep.BudgetExpired = true
-		case !abandonedCall && stoppedOnPurpose(err, st.ctx):
+		case !abandonedCall && stoppedOnPurpose(c, st.ctx):
 			// Forced: the Shutdown that follows accounts for the rest.
 		case abandonedCall:
 			x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpForceFlush, Err: causeOf(st.ctx), Abandoned: true})
 		case err != nil:
-			x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpForceFlush, Err: annotate(err, st.ctx)})
+			x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpForceFlush, Err: c.annotated})
 		}
 
 	case OpShutdown:
@@ -442,35 +586,94 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 		switch {
 		case abandonedCall:
 			x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpShutdown, Err: causeOf(st.ctx), Abandoned: true})
-		case !abandonedCall && stoppedOnPurpose(err, st.ctx):
+		case !abandonedCall && stoppedOnPurpose(c, st.ctx):
 			// Immediate (or a forced shutdown) asked for exactly this: stop
 			// without exporting. What was lost shows in the counts, not as
 			// an error.
 		case err != nil:
-			x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpShutdown, Err: annotate(err, st.ctx)})
+			x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpShutdown, Err: c.annotated})
 		}
 		cs.rep.Duration = end.Sub(cs.first)
 		if cs.counter != nil {
 			// Read even for an abandoned component: the counts show what it
 			// had exported and dropped by the time Shutdown gave up on it.
-			e, d := cs.counter.RecordCounts()
-			cs.rep.Exported, cs.rep.Dropped = e-cs.exported0, d-cs.dropped0
+			// The reading runs on its own and is collected by awaitCounts.
+			cs.reading = readCounts(cs.counter)
 		}
 	}
 }
 
-// stoppedOnPurpose reports whether err is the cancellation that Immediate
-// or a forced shutdown asked for.
-func stoppedOnPurpose(err error, ctx context.Context) bool {
-	if err == nil || !errors.Is(err, context.Canceled) {
-		return false
+// awaitCounts collects the RecordCounts readings in progress: the first ones
+// (before any call) or the last ones (after each Shutdown). Well-behaved
+// counters return at once; all the readings share one AbandonMargin, after
+// which those still running are abandoned. A component whose counts cannot
+// be read (abandoned or panicked) is reported with OpRecordCounts and without
+// counts.
+func (x *execution) awaitCounts(final bool) {
+	var timer *time.Timer
+	expired := false
+	for _, cs := range x.comps {
+		r := cs.reading
+		if r == nil {
+			continue
+		}
+		cs.reading = nil
+		select {
+		case <-r.done:
+		default:
+			if timer == nil {
+				timer = time.NewTimer(AbandonMargin)
+				defer timer.Stop()
+			}
+			if !expired {
+				select {
+				case <-r.done:
+				case <-timer.C:
+					expired = true
+				}
+			}
+		}
+		var ce *ComponentError
+		select {
+		case <-r.done:
+			if r.err != nil {
+				ce = &ComponentError{Name: cs.nc.Name, Op: OpRecordCounts, Err: r.err}
+			}
+		default:
+			ce = &ComponentError{Name: cs.nc.Name, Op: OpRecordCounts, Err: errCountsHung, Abandoned: true}
+		}
+		if ce != nil {
+			x.fail(cs, ce)
+			cs.counter = nil
+			cs.rep.HasCounts, cs.rep.Exported, cs.rep.Dropped = false, 0, 0
+			continue
+		}
+		if !final {
+			cs.exported0, cs.dropped0 = r.exported, r.dropped
+			cs.rep.HasCounts = true
+			continue
+		}
+		cs.rep.Exported, cs.rep.Dropped = since(r.exported, cs.exported0), since(r.dropped, cs.dropped0)
 	}
-	c := context.Cause(ctx)
-	return c == ErrImmediate || c == ErrForced
 }
 
-func isContextErr(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+// since is now - before, or 0 for a counter that went backwards (one that
+// was reset) rather than a wrapped-around 2⁶⁴ - n.
+func since(now, before uint64) uint64 {
+	if now < before {
+		return 0
+	}
+	return now - before
+}
+
+// stoppedOnPurpose reports whether c returned the cancellation that
+// Immediate or a forced shutdown asked for.
+func stoppedOnPurpose(c *call, ctx context.Context) bool {
+	if c.err == nil || !c.canceled {
+		return false
+	}
+	cause := context.Cause(ctx)
+	return cause == ErrImmediate || cause == ErrForced
 }
 
 // causeOf is why ctx ended: ErrForced, ErrImmediate, a user's cause, or
@@ -491,11 +694,11 @@ func causeOf(ctx context.Context) error {
 // annotate adds ctx's cause to a context error a component returned, so that
 // errors.Is(err, ErrForced) holds after a forced shutdown.
 func annotate(err error, ctx context.Context) error {
-	if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+	if ctx.Err() == nil || !safeIs(err, ctx.Err()) {
 		return err
 	}
 	c := context.Cause(ctx)
-	if c == nil || errors.Is(err, c) {
+	if c == nil || safeIs(err, c) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", err, c)

@@ -57,8 +57,11 @@ var (
 )
 
 // GracefulWithin is [Graceful] with another share of the remaining time spent
-// draining. share must be in (0, 1]; anything else yields a Strategy that
-// [Shutdown] and [WithStrategy] reject with [ErrInvalidStrategy].
+// draining. share must be in (0, 1]; anything else (0, a negative share, NaN,
+// ±Inf) yields a Strategy that [Shutdown] and [WithStrategy] reject with
+// [ErrInvalidStrategy]. A tiny share skips the drain; GracefulWithin(1) drains
+// until the deadline, which then ends the drain as it would with [Flush] (no
+// BudgetExpired, and Shutdown gets only the ended context).
 func GracefulWithin(share float64) Strategy {
 	return Strategy{kind: kindGraceful, share: share}
 }

@@ -1,0 +1,721 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/steadylog/steadylog/lifecycle"
+)
+
+// The first four tests are the four ways the overall context could end while
+// a ForceFlush was running and a later component was still waiting for its
+// turn: a Manager's second signal, a cancelled context, a deadline shorter
+// than the flush's budget plus AbandonMargin, and GracefulWithin(1). Each
+// used to panic (nil context in the skipped ForceFlush of the waiting
+// component). Logs then metrics, as the README orders them.
+
+// shutCtxOf returns the context f's Shutdown was called with, failing the
+// test if it was never called.
+func shutCtxOf(t *testing.T, f *fakeComponent) context.Context {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.NotNil(t, f.shutCtx, "%s: Shutdown was never called", f.name)
+	return f.shutCtx
+}
+
+func flushCtxOf(f *fakeComponent) context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flushCtx
+}
+
+// requireShutWithEndedContext asserts that every component's Shutdown was
+// called, with a context that had ended (for cause, when not nil).
+func requireShutWithEndedContext(t *testing.T, cause error, fs ...*fakeComponent) {
+	t.Helper()
+	for _, f := range fs {
+		ctx := shutCtxOf(t, f)
+		require.Error(t, ctx.Err(), "%s: Shutdown's context must have ended", f.name)
+		if cause != nil {
+			assert.ErrorIs(t, context.Cause(ctx), cause, f.name)
+		}
+	}
+}
+
+func TestHardeningGracefulSecondSignalMidFlush(t *testing.T) {
+	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR1), lifecycle.WithTimeout(time.Minute))
+	logs := newFake("logs", nil, honours, fast)
+	metrics := newFake("metrics", nil, honours, fast)
+	require.NoError(t, m.Register("logs", logs))
+	require.NoError(t, m.Register("metrics", metrics))
+	require.NoError(t, m.Listen())
+
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	require.Equal(t, "logs.flush", <-logs.entered) // metrics waits for its turn
+	forcedAt := time.Now()
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	r := m.Wait()
+	took := time.Since(forcedAt)
+	t.Logf("second signal mid-flush: returned %v later\n%s", took, r)
+	assert.Less(t, took, lifecycle.AbandonMargin+schedTolerance)
+
+	assert.True(t, r.Forced)
+	assert.Equal(t, lifecycle.Graceful, r.Strategy)
+	// The forced stop is what was asked for: not a failure.
+	require.NoError(t, r.Err)
+	require.Len(t, r.Components, 2)
+	for _, c := range r.Components {
+		assert.Equal(t, lifecycle.Immediate, c.Strategy, c.Name)
+		assert.False(t, c.BudgetExpired, "%s: the drain budget did not end, the signal did", c.Name)
+		assert.False(t, c.Abandoned, c.Name)
+		assert.NoError(t, c.Err, c.Name)
+	}
+	requireShutWithEndedContext(t, lifecycle.ErrForced, logs, metrics)
+	assert.Nil(t, flushCtxOf(metrics), "metrics' flush is skipped once the shutdown is forced")
+}
+
+func TestHardeningGracefulCancelledMidFlush(t *testing.T) {
+	errStop := errors.New("operator said stop")
+	logs := newFake("logs", nil, honours, fast)
+	metrics := newFake("metrics", nil, honours, fast)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	cancelled := make(chan time.Time, 1)
+	go func() {
+		<-logs.entered // logs.flush: metrics waits for its turn
+		cancelled <- time.Now()
+		cancel(errStop)
+	}()
+	r, err := lifecycle.ShutdownNamed(ctx, lifecycle.Graceful, lifecycle.Named("logs", logs), lifecycle.Named("metrics", metrics))
+	took := time.Since(<-cancelled)
+	t.Logf("cancelled mid-flush: returned %v later\n%s", took, r)
+	assert.Less(t, took, lifecycle.AbandonMargin+schedTolerance)
+
+	// Without a deadline Graceful is Flush: the interrupted drain is the one
+	// failure, with the caller's cause; metrics' flush is skipped, not failed.
+	var le *lifecycle.Error
+	require.ErrorAs(t, err, &le)
+	require.Len(t, le.Failures, 1)
+	assert.Equal(t, "logs", le.Failures[0].Name)
+	assert.Equal(t, lifecycle.OpForceFlush, le.Failures[0].Op)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, err, errStop)
+	assert.NotErrorIs(t, err, lifecycle.ErrAbandoned)
+	require.Len(t, r.Components, 2)
+	for _, c := range r.Components {
+		assert.False(t, c.BudgetExpired, c.Name)
+		assert.False(t, c.Abandoned, c.Name)
+		assert.Equal(t, lifecycle.Graceful, c.Strategy, c.Name)
+	}
+	assert.NoError(t, r.Components[1].Err)
+	requireShutWithEndedContext(t, errStop, logs, metrics)
+	assert.Nil(t, flushCtxOf(metrics))
+}
+
+// With Graceful and a 100 ms deadline the drain budget is 80 ms; a flush that
+// takes longer than its budget to return (an export request in flight) is
+// still running when the deadline passes, 20 ms later, while metrics waits.
+func TestHardeningGracefulDeadlineMidFlush(t *testing.T) {
+	const deadline = 100 * time.Millisecond
+	for _, late := range []bool{true, false} {
+		name := "hung flush" // never returns in time: left running
+		if late {
+			name = "late flush" // returns once the deadline has passed
+		}
+		t.Run(name, func(t *testing.T) {
+			var logs *fakeComponent
+			var logsComp lifecycle.Component
+			metrics := newFake("metrics", nil, honours, fast)
+			if late {
+				logs = newFake("logs", nil, honours, fast)
+				l := &lateFlush{fakeComponent: logs, release: make(chan struct{})}
+				go func() {
+					// metrics' Shutdown begins only once the deadline has passed.
+					for s := range metrics.entered {
+						if s == "metrics.shutdown" {
+							close(l.release)
+							return
+						}
+					}
+				}()
+				logsComp = l
+			} else {
+				logs = newFake("logs", nil, hung, fast).releaseAtEnd(t)
+				logsComp = logs
+			}
+			start := time.Now()
+			r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), lifecycle.Graceful,
+				lifecycle.Named("logs", logsComp), lifecycle.Named("metrics", metrics))
+			took := time.Since(start)
+			t.Logf("%s: %v\n%s", name, took, r)
+			requireWithinDeadline(t, took, deadline)
+
+			// The budget ended first: running out of it is not a failure, for
+			// the flush that overran it or for the one that never started.
+			require.NoError(t, err)
+			require.Len(t, r.Components, 2)
+			for _, c := range r.Components {
+				assert.True(t, c.BudgetExpired, c.Name)
+				assert.False(t, c.Abandoned, c.Name)
+				assert.NoError(t, c.Err, c.Name)
+			}
+			requireShutWithEndedContext(t, context.DeadlineExceeded, logs, metrics)
+			assert.Nil(t, flushCtxOf(metrics), "metrics' flush is skipped: no time left")
+		})
+	}
+}
+
+// lateFlush's ForceFlush returns its context's error, but only once released.
+type lateFlush struct {
+	*fakeComponent
+	release chan struct{}
+}
+
+func (l *lateFlush) ForceFlush(ctx context.Context) error {
+	err := l.fakeComponent.ForceFlush(ctx)
+	<-l.release
+	return err
+}
+
+// GracefulWithin(1) drains for all the time there is: the deadline itself
+// ends the flush, while metrics waits. That is the overall context ending,
+// not a budget: the interrupted drain fails as it would with Flush.
+func TestHardeningGracefulWithinOneDeadlineMidFlush(t *testing.T) {
+	const deadline = 150 * time.Millisecond
+	logs := newFake("logs", nil, honours, fast)
+	metrics := newFake("metrics", nil, honours, fast)
+	start := time.Now()
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), lifecycle.GracefulWithin(1),
+		lifecycle.Named("logs", logs), lifecycle.Named("metrics", metrics))
+	took := time.Since(start)
+	t.Logf("graceful(1): %v\n%s", took, r)
+	requireWithinDeadline(t, took, deadline)
+	assert.GreaterOrEqual(t, took, deadline-10*time.Millisecond, "the drain had the whole time")
+
+	var le *lifecycle.Error
+	require.ErrorAs(t, err, &le)
+	require.Len(t, le.Failures, 1)
+	assert.Equal(t, "logs", le.Failures[0].Name)
+	assert.Equal(t, lifecycle.OpForceFlush, le.Failures[0].Op)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, lifecycle.ErrAbandoned)
+	require.Len(t, r.Components, 2)
+	for _, c := range r.Components {
+		assert.False(t, c.BudgetExpired, "%s: the overall deadline ended the drain, not a budget", c.Name)
+		assert.False(t, c.Abandoned, c.Name)
+	}
+	assert.NoError(t, r.Components[1].Err)
+	requireShutWithEndedContext(t, context.DeadlineExceeded, logs, metrics)
+	assert.Nil(t, flushCtxOf(metrics))
+
+	// The drain's deadline is the caller's.
+	dl, ok := flushCtxOf(logs).Deadline()
+	require.True(t, ok)
+	assert.WithinDuration(t, start.Add(deadline), dl, 20*time.Millisecond)
+}
+
+// The same path from a hook: the Manager's timeout (or a second signal) ends
+// the shutdown while a hook runs, so no ForceFlush has started yet.
+func TestHardeningManagerContextEndsDuringHook(t *testing.T) {
+	for _, tc := range []string{"timeout", "second signal"} {
+		t.Run(tc, func(t *testing.T) {
+			const timeout = 150 * time.Millisecond
+			opts := []lifecycle.Option{lifecycle.WithSignals(syscall.SIGUSR2), lifecycle.WithHookTimeout(time.Hour)}
+			if tc == "timeout" {
+				opts = append(opts, lifecycle.WithTimeout(timeout))
+			}
+			m := newManager(t, opts...)
+			inHook := make(chan struct{})
+			var hookCause error
+			require.NoError(t, m.AddHook("http", func(ctx context.Context) error {
+				close(inHook)
+				<-ctx.Done()
+				hookCause = context.Cause(ctx)
+				return ctx.Err()
+			}))
+			logs := newFake("logs", nil, honours, fast)
+			metrics := newFake("metrics", nil, honours, fast)
+			require.NoError(t, m.Register("logs", logs))
+			require.NoError(t, m.Register("metrics", metrics))
+
+			var err error
+			var took time.Duration
+			start := time.Now()
+			if tc == "timeout" {
+				err = m.Shutdown(context.Background())
+				took = time.Since(start)
+				requireWithinDeadline(t, took, timeout)
+			} else {
+				require.NoError(t, m.Listen())
+				require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR2))
+				<-inHook
+				start = time.Now()
+				require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR2))
+				<-m.Done()
+				took = time.Since(start)
+				assert.Less(t, took, lifecycle.AbandonMargin+schedTolerance)
+				err = m.Wait().Err
+			}
+			r := m.Wait()
+			t.Logf("%s during a hook: %v\n%s", tc, took, r)
+			assert.Equal(t, r.Err, err)
+			assert.Equal(t, tc == "second signal", r.Forced)
+			require.Len(t, r.Components, 2)
+			for _, c := range r.Components {
+				assert.False(t, c.BudgetExpired, "%s: no budget was ever started", c.Name)
+				assert.False(t, c.Abandoned, c.Name)
+				assert.NoError(t, c.Err, c.Name)
+			}
+			assert.Nil(t, flushCtxOf(logs))
+			assert.Nil(t, flushCtxOf(metrics))
+			if tc == "timeout" {
+				require.ErrorIs(t, err, context.DeadlineExceeded) // the hook's own error
+				assert.ErrorIs(t, hookCause, context.DeadlineExceeded)
+				requireShutWithEndedContext(t, context.DeadlineExceeded, logs, metrics)
+			} else {
+				// The hook's own error, as for any hook cut short; the
+				// components' forced stop is not a failure.
+				var le *lifecycle.Error
+				require.ErrorAs(t, err, &le)
+				require.Len(t, le.Failures, 1)
+				assert.Equal(t, lifecycle.OpHook, le.Failures[0].Op)
+				require.ErrorIs(t, err, lifecycle.ErrForced)
+				assert.ErrorIs(t, hookCause, lifecycle.ErrForced)
+				requireShutWithEndedContext(t, lifecycle.ErrForced, logs, metrics)
+			}
+		})
+	}
+}
+
+func TestHardeningGracefulShareValues(t *testing.T) {
+	bad := []float64{0, math.Copysign(0, -1), -0.5, -1, math.Inf(-1), math.Inf(1), math.NaN(),
+		math.Nextafter(1, 2), 2, math.MaxFloat64, -math.SmallestNonzeroFloat64}
+	for _, share := range bad {
+		s := lifecycle.GracefulWithin(share)
+		j := &journal{}
+		err := lifecycle.Shutdown(context.Background(), s, newFake("c", j, fast, fast))
+		assert.ErrorIs(t, err, lifecycle.ErrInvalidStrategy, "%v", share)
+		assert.Empty(t, j.list(), "%v: nothing may be called", share)
+		_, err = lifecycle.NewManager(lifecycle.WithStrategy(s))
+		assert.ErrorIs(t, err, lifecycle.ErrInvalidStrategy, "%v", share)
+		_, err = s.MarshalText()
+		assert.ErrorIs(t, err, lifecycle.ErrInvalidStrategy, "%v", share)
+	}
+	for _, text := range []string{"graceful(inf)", "graceful(-inf)", "graceful(+Inf)", "graceful(nan)",
+		"graceful(-0)", "graceful(1e-400)", "graceful(1e400)", "graceful(0x1p1)"} {
+		_, err := lifecycle.ParseStrategy(text)
+		assert.ErrorIs(t, err, lifecycle.ErrInvalidStrategy, text)
+	}
+
+	t.Run("tiny share drains for no time", func(t *testing.T) {
+		c := newFake("c", nil, honours, fast)
+		ctx := ctxWithTimeout(t, 5*time.Second)
+		start := time.Now()
+		r, err := lifecycle.ShutdownNamed(ctx, lifecycle.GracefulWithin(math.SmallestNonzeroFloat64), lifecycle.Named("c", c))
+		require.NoError(t, err)
+		assert.Less(t, time.Since(start), immediateLimit)
+		assert.True(t, r.Components[0].BudgetExpired)
+		sctx := shutCtxOf(t, c)
+		assert.NoError(t, sctx.Err(), "Shutdown gets all the time")
+		dl, _ := sctx.Deadline()
+		ctxDl, _ := ctx.Deadline()
+		assert.Equal(t, ctxDl, dl)
+	})
+
+	// A deadline so far away that the time left is math.MaxInt64: the drain
+	// budget (share × time left) must not overflow into a negative duration,
+	// which skipped the drain altogether.
+	for _, share := range []float64{1, math.Nextafter(1, 0), lifecycle.DefaultGracefulShare} {
+		t.Run("far deadline "+lifecycle.GracefulWithin(share).String(), func(t *testing.T) {
+			ctx, cancel := context.WithDeadline(context.Background(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+			defer cancel()
+			var flushErr error
+			var flushLeft time.Duration
+			c := &funcComponent{flush: func(ctx context.Context) error {
+				flushErr = ctx.Err()
+				dl, _ := ctx.Deadline()
+				flushLeft = time.Until(dl)
+				return nil
+			}}
+			r, err := lifecycle.ShutdownNamed(ctx, lifecycle.GracefulWithin(share), lifecycle.Named("c", c))
+			require.NoError(t, err)
+			require.True(t, c.flushed, "ForceFlush must be called")
+			require.NoError(t, flushErr, "the drain must get a live context")
+			assert.Greater(t, flushLeft, 1000*time.Hour)
+			assert.False(t, r.Components[0].BudgetExpired)
+		})
+	}
+}
+
+func TestHardeningDurationOptions(t *testing.T) {
+	for _, d := range []time.Duration{0, -1, -time.Second, math.MinInt64} {
+		_, err := lifecycle.NewManager(lifecycle.WithTimeout(d))
+		assert.ErrorIs(t, err, lifecycle.ErrInvalidOption, "timeout %v", d)
+		_, err = lifecycle.NewManager(lifecycle.WithHookTimeout(d))
+		assert.ErrorIs(t, err, lifecycle.ErrInvalidOption, "hook timeout %v", d)
+	}
+
+	// The largest durations are valid, and the caller's context still bounds
+	// the shutdown.
+	const deadline = 150 * time.Millisecond
+	m := newManager(t, lifecycle.WithTimeout(math.MaxInt64), lifecycle.WithHookTimeout(math.MaxInt64),
+		lifecycle.WithStrategy(lifecycle.GracefulWithin(1)))
+	var hookLeft time.Duration
+	require.NoError(t, m.AddHook("h", func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		hookLeft = time.Until(dl)
+		return nil
+	}))
+	c := newFake("c", nil, honours, fast)
+	require.NoError(t, m.Register("c", c))
+	start := time.Now()
+	err := m.Shutdown(ctxWithTimeout(t, deadline))
+	requireWithinDeadline(t, time.Since(start), deadline)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the drain had the whole time and was cut off")
+	assert.LessOrEqual(t, hookLeft, deadline, "the hook is bounded by the caller's deadline")
+	assert.Greater(t, hookLeft, deadline/2)
+	requireShutWithEndedContext(t, context.DeadlineExceeded, c)
+
+	// And without one, by the Manager's own timeout: MaxInt64 is not "none".
+	m2 := newManager(t, lifecycle.WithTimeout(math.MaxInt64))
+	c2 := newFake("c2", nil, fast, fast)
+	require.NoError(t, m2.Register("c2", c2))
+	require.NoError(t, m2.Shutdown(context.Background()))
+	dl, ok := shutCtxOf(t, c2).Deadline()
+	require.True(t, ok)
+	assert.True(t, dl.After(time.Now().Add(100*365*24*time.Hour)), "deadline %v", dl)
+}
+
+// funcComponent is a Component (and RecordCounter) made of functions; nil
+// ones return at once.
+type funcComponent struct {
+	flush, shutdown func(context.Context) error
+	counts          func() (uint64, uint64)
+
+	mu              sync.Mutex
+	flushed, closed bool
+}
+
+func (c *funcComponent) ForceFlush(ctx context.Context) error {
+	c.mu.Lock()
+	c.flushed = true
+	c.mu.Unlock()
+	if c.flush == nil {
+		return nil
+	}
+	return c.flush(ctx)
+}
+
+func (c *funcComponent) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	if c.shutdown == nil {
+		return nil
+	}
+	return c.shutdown(ctx)
+}
+
+func (c *funcComponent) wasClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// countingFunc is a funcComponent that also counts.
+type countingFunc struct{ *funcComponent }
+
+func (c countingFunc) RecordCounts() (uint64, uint64) { return c.counts() }
+
+// RecordCounts is user code too: one that panics or blocks must neither crash
+// nor hang the shutdown.
+func TestHardeningRecordCounts(t *testing.T) {
+	const deadline = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		badCall  int  // which reading misbehaves: 1 before the first call, 2 after Shutdown
+		blocks   bool // blocks (until the test ends) instead of panicking
+		hungShut bool // the component's Shutdown is abandoned too
+		strategy lifecycle.Strategy
+	}{
+		{"first reading panics", 1, false, false, lifecycle.Graceful},
+		{"last reading panics", 2, false, false, lifecycle.Graceful},
+		{"last reading of an abandoned component panics", 2, false, true, lifecycle.Flush},
+		{"first reading blocks", 1, true, false, lifecycle.Graceful},
+		{"last reading blocks", 2, true, false, lifecycle.Flush},
+		{"last reading of an abandoned component blocks", 2, true, true, lifecycle.Graceful},
+		{"immediate, first reading blocks", 1, true, false, lifecycle.Immediate},
+		{"immediate, last reading blocks", 2, true, false, lifecycle.Immediate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) })
+			var mu sync.Mutex
+			readings := 0
+			bad := &funcComponent{counts: func() (uint64, uint64) {
+				mu.Lock()
+				readings++
+				n := readings
+				mu.Unlock()
+				if n == tc.badCall {
+					if tc.blocks {
+						<-release
+					} else {
+						panic("counter panic")
+					}
+				}
+				return uint64(10 * n), 0
+			}}
+			if tc.hungShut {
+				bad.shutdown = func(context.Context) error { <-release; return nil }
+			}
+			good := &countingComponent{onShutdown: func(c *countingComponent) { c.exported.Add(4) }}
+
+			start := time.Now()
+			r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), tc.strategy,
+				lifecycle.Named("bad", countingFunc{bad}), lifecycle.Named("good", good))
+			took := time.Since(start)
+			t.Logf("%v\n%s", took, r)
+			// A reading that does not return costs one more AbandonMargin.
+			extra := time.Duration(0)
+			if tc.blocks {
+				extra = lifecycle.AbandonMargin
+			}
+			if tc.hungShut {
+				requireWithinDeadline(t, took, deadline+extra)
+			} else {
+				assert.Less(t, took, immediateLimit+extra)
+			}
+
+			assert.True(t, bad.wasClosed(), "the component is still shut down")
+			var ce *lifecycle.ComponentError
+			require.ErrorAs(t, err, &ce)
+			var le *lifecycle.Error
+			require.ErrorAs(t, err, &le)
+			var countsErr *lifecycle.ComponentError
+			for _, f := range le.Failures {
+				if f.Op == lifecycle.OpRecordCounts {
+					require.Nil(t, countsErr, "one counts failure")
+					countsErr = f
+				}
+			}
+			require.NotNil(t, countsErr, "the counts failure is reported: %v", err)
+			assert.Equal(t, "bad", countsErr.Name)
+			if tc.blocks {
+				assert.ErrorIs(t, countsErr, lifecycle.ErrAbandoned)
+				assert.True(t, countsErr.Abandoned)
+				assert.Contains(t, countsErr.Error(), "bad record_counts: abandoned")
+			} else {
+				assert.ErrorIs(t, countsErr, lifecycle.ErrPanicked)
+				assert.Contains(t, countsErr.Error(), "counter panic")
+			}
+			require.Len(t, r.Components, 2)
+			assert.False(t, r.Components[0].HasCounts, "counts that could not be read are not reported")
+			assert.Zero(t, r.Components[0].Exported)
+			assert.Equal(t, tc.hungShut || tc.blocks, r.Components[0].Abandoned)
+			// The other component is unaffected.
+			assert.True(t, r.Components[1].HasCounts)
+			assert.Equal(t, uint64(4), r.Components[1].Exported)
+			assert.NoError(t, r.Components[1].Err)
+		})
+	}
+}
+
+// A counter that goes backwards (reset on Shutdown) must not wrap around to
+// 18446744073709551615 records.
+func TestHardeningRecordCountsBackwards(t *testing.T) {
+	c := &countingComponent{}
+	c.exported.Store(100)
+	c.dropped.Store(100)
+	c.onShutdown = func(c *countingComponent) { c.exported.Store(3); c.dropped.Store(150) }
+	r, err := lifecycle.ShutdownNamed(context.Background(), lifecycle.Flush, lifecycle.Named("c", c))
+	require.NoError(t, err)
+	assert.Zero(t, r.Components[0].Exported)
+	assert.Equal(t, uint64(50), r.Components[0].Dropped)
+}
+
+// runtime.Goexit (t.FailNow in a hook, say) ends a call without a return:
+// that is not success.
+func TestHardeningGoexitIsAFailure(t *testing.T) {
+	exit := func(context.Context) error { runtime.Goexit(); return nil }
+	c := &funcComponent{shutdown: exit}
+	after := newFake("after", nil, fast, fast)
+	m := newManager(t, lifecycle.WithStrategy(lifecycle.Flush))
+	require.NoError(t, m.AddHook("h", exit))
+	require.NoError(t, m.Register("c", c))
+	require.NoError(t, m.Register("after", after))
+	err := m.Shutdown(context.Background())
+	require.ErrorIs(t, err, lifecycle.ErrPanicked)
+	var le *lifecycle.Error
+	require.ErrorAs(t, err, &le)
+	require.Len(t, le.Failures, 2)
+	assert.Equal(t, lifecycle.OpHook, le.Failures[0].Op)
+	assert.Equal(t, lifecycle.OpShutdown, le.Failures[1].Op)
+	assert.Contains(t, err.Error(), "Goexit")
+	assert.Equal(t, "after.shutdown", lastEntered(t, after))
+}
+
+// panicIsErr is an error whose Is method panics, as a typed nil *T does when
+// Is reads a field.
+type panicIsErr struct{ target error }
+
+func (e *panicIsErr) Error() string        { return "custom failure" }
+func (e *panicIsErr) Is(target error) bool { return e.target == target }
+
+func TestHardeningErrorMethodsArePartOfUserCode(t *testing.T) {
+	var typedNil *panicIsErr
+	c := &funcComponent{
+		flush:    func(context.Context) error { return typedNil },
+		shutdown: func(ctx context.Context) error { <-ctx.Done(); return typedNil },
+	}
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 100*time.Millisecond), lifecycle.Graceful, lifecycle.Named("c", c))
+	require.Error(t, err)
+	require.Len(t, r.Components, 1)
+	var le *lifecycle.Error
+	require.ErrorAs(t, err, &le)
+	require.Len(t, le.Failures, 2)
+	assert.Equal(t, lifecycle.OpForceFlush, le.Failures[0].Op)
+	assert.Same(t, typedNil, le.Failures[0].Err)
+	assert.Equal(t, lifecycle.OpShutdown, le.Failures[1].Op)
+
+	// A panic with an error value keeps it in the chain.
+	errValue := errors.New("value")
+	_, err = lifecycle.ShutdownNamed(context.Background(), lifecycle.Flush,
+		lifecycle.Named("p", &funcComponent{shutdown: func(context.Context) error { panic(errValue) }}))
+	require.ErrorIs(t, err, lifecycle.ErrPanicked)
+	require.ErrorIs(t, err, errValue)
+}
+
+// methodFunc and methodMap are nil-able non-pointer component types.
+type methodFunc func(context.Context) error
+
+func (f methodFunc) ForceFlush(ctx context.Context) error { return f(ctx) }
+func (f methodFunc) Shutdown(ctx context.Context) error   { return f(ctx) }
+
+type methodMap map[string]int
+
+func (methodMap) ForceFlush(context.Context) error { return nil }
+func (m methodMap) Shutdown(context.Context) error { m["shut"]++; return nil }
+
+func TestHardeningNilComponents(t *testing.T) {
+	var nilFunc methodFunc
+	var nilMap methodMap
+	var nilPtr *fakeComponent
+	var nilIface lifecycle.Component
+	ok := newFake("ok", nil, fast, fast)
+	for _, s := range strategies {
+		r, err := lifecycle.ShutdownNamed(context.Background(), s,
+			lifecycle.Named("func", nilFunc), lifecycle.Named("map", nilMap), lifecycle.Named("ptr", nilPtr),
+			lifecycle.Named("iface", nilIface), lifecycle.Named("ok", ok),
+			lifecycle.Named("counted", lifecycle.WithCounts(nilPtr, &countingComponent{})))
+		var le *lifecycle.Error
+		require.ErrorAs(t, err, &le, s.String())
+		require.Len(t, le.Failures, 5, s.String())
+		for _, f := range le.Failures {
+			assert.ErrorIs(t, f, lifecycle.ErrNilComponent, f.Name)
+		}
+		assert.NoError(t, r.Components[4].Err)
+		assert.Equal(t, "ok.shutdown", lastEntered(t, ok))
+	}
+
+	m := newManager(t)
+	for name, c := range map[string]lifecycle.Component{"func": nilFunc, "map": nilMap, "ptr": nilPtr, "iface": nilIface} {
+		assert.ErrorIs(t, m.Register(name, c), lifecycle.ErrNilComponent, name)
+	}
+	// A typed nil counter is no counter.
+	wrapped := lifecycle.WithCounts(ok, (*countingComponent)(nil))
+	assert.Same(t, ok, wrapped)
+
+	// An empty Group is a valid component that does nothing, not a nil one.
+	require.NoError(t, m.Register("empty", lifecycle.Group()))
+	require.NoError(t, lifecycle.Shutdown(context.Background(), lifecycle.Flush, lifecycle.Group()))
+	require.NoError(t, lifecycle.Shutdown(context.Background(), lifecycle.Flush, lifecycle.Group([]lifecycle.Component{}...)))
+	err := lifecycle.Shutdown(context.Background(), lifecycle.Flush, lifecycle.Group(nilPtr))
+	require.ErrorIs(t, err, lifecycle.ErrNilComponent, "the nil member is reported")
+}
+
+// Once the shutdown has finished the Manager leaves no goroutine behind, even
+// before Stop.
+func TestHardeningManagerLeavesNoGoroutine(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR1), lifecycle.WithTimeout(100*time.Millisecond))
+	require.NoError(t, m.AddHook("h", func(ctx context.Context) error { <-ctx.Done(); return nil }))
+	require.NoError(t, m.Register("c", newFake("c", nil, honours, honours)))
+	require.NoError(t, m.Listen())
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	m.Wait()
+	// A late signal is caught and ignored.
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	goleak.VerifyNone(t, opt)
+	assert.False(t, m.Wait().Forced)
+}
+
+// Concurrent Shutdown calls and a second signal during them: one shutdown,
+// every caller returns, nothing waits for ever.
+func TestHardeningManagerConcurrentShutdownAndSignal(t *testing.T) {
+	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR2), lifecycle.WithTimeout(time.Minute))
+	logs := newFake("logs", nil, honours, honours)
+	require.NoError(t, m.Register("logs", logs))
+	require.NoError(t, m.Listen())
+	errs := make(chan error, 4)
+	for range 3 {
+		go func() { errs <- m.Shutdown(context.Background()) }()
+	}
+	require.Equal(t, "logs.flush", <-logs.entered)
+	// A caller whose context ends stops waiting without affecting the rest.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, m.Shutdown(ctx), context.Canceled)
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR2)) // the first signal forces: Shutdown started it
+	for range 3 {
+		select {
+		case err := <-errs:
+			assert.NoError(t, err)
+		case <-time.After(time.Second + lifecycle.AbandonMargin):
+			t.Fatal("a Shutdown caller was left waiting")
+		}
+	}
+	r := m.Wait()
+	assert.True(t, r.Forced)
+	assert.Equal(t, lifecycle.Immediate, r.Components[0].Strategy)
+}
+
+// A panicking member of a Group must not keep the members after it from being
+// called: Group(provider, processor) exists so that the processor is shut
+// down (and counts) in every case.
+func TestHardeningGroupMemberPanics(t *testing.T) {
+	j := &journal{}
+	provider := newFake("provider", j, panics, panics)
+	proc := &countingComponent{onShutdown: func(c *countingComponent) { j.add("processor.shutdown"); c.dropped.Add(7) }}
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 5*time.Second), lifecycle.Flush,
+		lifecycle.Named("logs", lifecycle.Group(provider, proc)))
+	require.ErrorIs(t, err, lifecycle.ErrPanicked)
+	assert.Contains(t, err.Error(), "group member 0")
+	assert.Equal(t, []string{"provider.flush", "provider.shutdown", "processor.shutdown"}, j.list())
+	require.Len(t, r.Components, 1)
+	assert.Equal(t, uint64(7), r.Components[0].Dropped)
+
+	// A member's error whose Error method panics is still reported.
+	var typedNil *nilErrorText
+	g := lifecycle.Group(&funcComponent{shutdown: func(context.Context) error { return typedNil }}, newFake("after", j, fast, fast))
+	err = g.Shutdown(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, "after.shutdown", j.list()[len(j.list())-1])
+}
+
+// nilErrorText's Error method panics on a nil receiver.
+type nilErrorText struct{ text string }
+
+func (e *nilErrorText) Error() string { return e.text }
