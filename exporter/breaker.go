@@ -45,6 +45,15 @@ func WithErrorClassifier(classify func(err error) error) BreakerOption {
 // [WithErrorClassifier]), reports it to b and returns it. A panic in exp is
 // recovered, reported to b as a failure and returned as a [*PanicError].
 //
+// A call whose context was cancelled (not timed out) is reported to b as a
+// cancellation even when exp answers with an error of its own, such as a
+// gRPC status: the caller gave up, and [breaker.DefaultClassify] does not
+// count that against the backend. steadylog's processor cancels an export
+// when the ForceFlush or Shutdown it runs for gives up, and times it out
+// only at its export timeout. A processor that passes a caller's deadline
+// on to Export unchanged makes the two indistinguishable: there a caller's
+// short deadline counts as a failure.
+//
 // ForceFlush and Shutdown are passed to exp without asking b: they must
 // reach the exporter even when its backend is down, and exp must honour
 // their context. Panics in them are recovered too.
@@ -52,7 +61,7 @@ func WithErrorClassifier(classify func(err error) error) BreakerOption {
 // WithBreaker panics if exp or b is nil: that is a programming error, found
 // at start-up rather than at the first export.
 func WithBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption) sdklog.Exporter {
-	if exp == nil {
+	if isNil(exp) {
 		panic("exporter: WithBreaker called with a nil exporter")
 	}
 	if b == nil {
@@ -94,6 +103,15 @@ func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) e
 		// is failing as far as the breaker is concerned.
 		done(context.DeadlineExceeded)
 		return nil
+	}
+	if err != nil && ctx.Err() == context.Canceled && !errors.Is(err, context.Canceled) {
+		// The caller gave up (steadylog's processor cancels, rather than
+		// times out, an export whose ForceFlush or Shutdown ended) and the
+		// exporter answered with an error of its own, such as a gRPC
+		// status: tell the breaker it was a cancellation, which
+		// DefaultClassify ignores, and return the exporter's error as is.
+		done(errors.Join(err, context.Canceled))
+		return err
 	}
 	done(err)
 	return err

@@ -56,10 +56,10 @@ func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
 // ForceFlush and Shutdown go to both, concurrently and isolated as in
 // [NewFanout]. Failover panics if either exporter is nil.
 func Failover(primary, fallback sdklog.Exporter, opts ...FailoverOption) sdklog.Exporter {
-	if primary == nil {
+	if isNil(primary) {
 		panic("exporter: Failover called with a nil primary exporter")
 	}
-	if fallback == nil {
+	if isNil(fallback) {
 		panic("exporter: Failover called with a nil fallback exporter")
 	}
 	var cfg failoverConfig

@@ -44,7 +44,7 @@ func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 	}
 	f := &fanout{members: make([]*member, len(exps))}
 	for i, exp := range exps {
-		if exp == nil {
+		if isNil(exp) {
 			return nil, fmt.Errorf("exporter: fan-out member %d is nil", i)
 		}
 		f.members[i] = &member{index: i, name: nameOf(exp), exp: exp}

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -33,19 +34,40 @@ func recoverInto(err *error, method string) {
 }
 
 // nameOf returns the name of exp: its Name method's result if it has one
-// (see Named), else its dynamic type.
-func nameOf(exp sdklog.Exporter) string {
+// (see Named), else its dynamic type. A Name method that panics is user
+// code gone wrong, not a reason to fail: the type names the exporter then.
+func nameOf(exp sdklog.Exporter) (name string) {
 	if n, ok := exp.(interface{ Name() string }); ok {
+		defer func() {
+			if recover() != nil {
+				name = fmt.Sprintf("%T", exp)
+			}
+		}()
 		return n.Name()
 	}
 	return fmt.Sprintf("%T", exp)
+}
+
+// isNil reports whether exp is nil or an interface holding a nil pointer
+// (or nil map, chan, func or slice): such a typed nil passes an == nil
+// check and crashes at the first method call that uses its receiver, long
+// after the decorator was built.
+func isNil(exp sdklog.Exporter) bool {
+	if exp == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(exp); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 // Named returns exp with a name, used to attribute its errors in a [Fanout]
 // or [Failover] ("exporter 1 (audit-file): ..."). Without a name, a member
 // is named by its Go type, such as "*otlploghttp.Exporter".
 func Named(name string, exp sdklog.Exporter) sdklog.Exporter {
-	if exp == nil {
+	if isNil(exp) {
 		panic("exporter: Named called with a nil exporter")
 	}
 	return &namedExporter{Exporter: exp, name: name}
