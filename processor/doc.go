@@ -34,10 +34,31 @@
 //
 // One worker goroutine owns the exporter, so Export is never called
 // concurrently with itself. It exports when a full batch
-// (WithMaxBatchSize) is queued and when the export interval passes; each
-// call gets a context bounded by WithExportTimeout. A batch is handed to
-// the exporter without being copied. A failed or panicking export is
-// reported to the error handler and its records are counted as dropped.
+// (WithMaxBatchSize) or half the byte budget is queued, and when the
+// export interval passes; each call gets a context bounded by
+// WithExportTimeout. A batch is handed to the exporter without being
+// copied. A transient failure keeps the batch at the head of the queue and
+// retries it with backoff for up to WithRetryMaxElapsed; a permanent
+// failure (breaker.Permanent) or a panic drops it as export_failed. Every
+// failure is reported to the error handler.
+//
+// # User code
+//
+// Everything the processor calls that the user supplies — the exporter's
+// Export, ForceFlush and Shutdown, the error handler, the meter provider,
+// the drop-alert logger — may panic without harm: the panic is recovered
+// and becomes an error (or, for the error handler, is swallowed), and the
+// worker goroutine goes on. A typed nil exporter is refused by New like a
+// nil one. Every wait is bounded: a server-requested delay or an open
+// breaker's wait is cut at the batch's retry time, and Shutdown returns by
+// its context's deadline even when the exporter or the alert logger is
+// stuck.
+//
+// The context of an Export call ends in one of two ways, which a breaker
+// below the processor tells apart: with context.DeadlineExceeded when the
+// export timeout passes (the backend was too slow: a failure), and with
+// context.Canceled as soon as the ForceFlush or Shutdown it runs for gives
+// up (the caller's deadline, which says nothing about the backend).
 //
 // # Accounting
 //
@@ -54,11 +75,15 @@
 // Each setting is resolved in the order option → environment variable →
 // default, as the SDK does: OTEL_BLRP_MAX_QUEUE_SIZE,
 // OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_SCHEDULE_DELAY and
-// OTEL_BLRP_EXPORT_TIMEOUT (milliseconds), and
-// STEADYLOG_BLRP_MAX_QUEUE_BYTES. An invalid option value is an error from
-// New; an invalid environment value falls back to the default and is
+// OTEL_BLRP_EXPORT_TIMEOUT (whole milliseconds, at most
+// MaxEnvMilliseconds), and STEADYLOG_BLRP_MAX_QUEUE_BYTES (bytes, at least
+// MinQueueBytes). An invalid option value is an error from New; an invalid
+// or out-of-range environment value falls back to the default and is
 // reported once to the error handler, because a typo in a manifest should
-// not stop a service from logging.
+// not stop a service from logging. Sizes may be as large as an int holds:
+// queue slots are allocated as records arrive, never up front, so a huge
+// count bound costs nothing until it is used, and the byte budget bounds
+// what it can cost.
 //
 // # Telemetry
 //

@@ -3,12 +3,16 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/memguard"
 )
 
 // Defaults. The count, batch, interval and timeout defaults are those of
@@ -40,7 +44,10 @@ const (
 
 // Environment variables read by New when the matching option is not given.
 // Durations are whole milliseconds, as the OpenTelemetry specification
-// defines them.
+// defines them, from 1 to MaxEnvMilliseconds; sizes are positive integers
+// that fit an int (int64 for bytes). A value outside those limits, or one
+// that does not parse, is reported to the error handler and the default is
+// used.
 const (
 	EnvMaxQueueSize   = "OTEL_BLRP_MAX_QUEUE_SIZE"
 	EnvMaxBatchSize   = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
@@ -48,6 +55,16 @@ const (
 	EnvExportTimeout  = "OTEL_BLRP_EXPORT_TIMEOUT"
 	EnvMaxQueueBytes  = "STEADYLOG_BLRP_MAX_QUEUE_BYTES" // not in the specification: bytes, an integer
 )
+
+// MaxEnvMilliseconds is the largest duration, in milliseconds, that a
+// duration environment variable may hold: the longest time.Duration
+// (about 292 years). Larger values would overflow, so they are refused.
+const MaxEnvMilliseconds = int64(math.MaxInt64 / int64(time.Millisecond))
+
+// MinQueueBytes is the smallest valid byte budget: the size, as
+// memguard.RecordSize counts it, of an empty record, which is what a queue
+// slot costs. A smaller budget could hold no record at all.
+var MinQueueBytes = memguard.RecordSize(&sdklog.Record{})
 
 // ErrInvalidOption is wrapped by the error New returns for an option given
 // an invalid value.
@@ -114,12 +131,13 @@ func WithMaxQueueSize(n int) Option {
 // refused on its own (DropRecordTooLarge). An export starts as soon as
 // half the budget is queued.
 //
-// Default: STEADYLOG_BLRP_MAX_QUEUE_BYTES, else 32 MiB. A value ≤ 0 makes
-// New fail.
+// Default: STEADYLOG_BLRP_MAX_QUEUE_BYTES, else 32 MiB. A value below
+// MinQueueBytes, the size of the smallest record, makes New fail: no
+// record would ever fit.
 func WithMaxQueueBytes(n int64) Option {
 	return optionFunc(func(c *config) {
-		if n <= 0 {
-			c.reject("WithMaxQueueBytes(%d): must be positive", n)
+		if n < MinQueueBytes {
+			c.reject("WithMaxQueueBytes(%d): must be at least %d bytes, the size of the smallest record", n, MinQueueBytes)
 			return
 		}
 		c.maxQueueBytes = n
@@ -128,7 +146,10 @@ func WithMaxQueueBytes(n int64) Option {
 
 // WithMaxBatchSize sets the maximum number of records in one Export call.
 // An export starts as soon as this many records are queued. A value above
-// the maximum queue size is clamped to it.
+// the maximum queue size is clamped to it, and so is one above the number
+// of the smallest records (about 620 bytes of slot each) that fit in the
+// byte budget, since such a batch could never fill: about 54,000 for the
+// default 32 MiB, 1,700 for 1 MiB.
 //
 // Default: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 512. A value ≤ 0 makes
 // New fail.
@@ -158,7 +179,11 @@ func WithExportInterval(d time.Duration) Option {
 }
 
 // WithExportTimeout sets how long one Export call may take. The exporter
-// receives a context with this deadline.
+// receives a context with this deadline, which ends with
+// context.DeadlineExceeded; when the ForceFlush or Shutdown the export runs
+// for gives up first, the context is cancelled instead (context.Canceled),
+// so that a circuit breaker does not charge the caller's deadline to the
+// backend.
 //
 // Default: OTEL_BLRP_EXPORT_TIMEOUT (milliseconds), else 30s. A value ≤ 0
 // makes New fail.
@@ -232,41 +257,75 @@ func newConfig(opts []Option) (config, error) {
 		c.retryMaxElapsed = DefaultRetryMaxElapsed
 	}
 	if c.maxQueueSize == 0 {
-		c.maxQueueSize = c.envInt(EnvMaxQueueSize, DefaultMaxQueueSize)
+		c.maxQueueSize = int(c.envInt(EnvMaxQueueSize, DefaultMaxQueueSize, math.MaxInt))
 	}
 	if c.maxQueueBytes == 0 {
-		c.maxQueueBytes = int64(c.envInt(EnvMaxQueueBytes, int(DefaultMaxQueueBytes)))
+		c.maxQueueBytes = c.envIntRange(EnvMaxQueueBytes, DefaultMaxQueueBytes, MinQueueBytes, math.MaxInt64)
 	}
 	if c.maxBatchSize == 0 {
-		c.maxBatchSize = c.envInt(EnvMaxBatchSize, DefaultMaxBatchSize)
+		c.maxBatchSize = int(c.envInt(EnvMaxBatchSize, DefaultMaxBatchSize, math.MaxInt))
 	}
 	if c.exportInterval == 0 {
-		c.exportInterval = time.Duration(c.envInt(EnvExportInterval, int(DefaultExportInterval/time.Millisecond))) * time.Millisecond
+		c.exportInterval = c.envMillis(EnvExportInterval, DefaultExportInterval)
 	}
 	if c.exportTimeout == 0 {
-		c.exportTimeout = time.Duration(c.envInt(EnvExportTimeout, int(DefaultExportTimeout/time.Millisecond))) * time.Millisecond
+		c.exportTimeout = c.envMillis(EnvExportTimeout, DefaultExportTimeout)
 	}
 	// A batch can never be larger than the queue that feeds it; the
 	// specification asks for the same clamp.
 	if c.maxBatchSize > c.maxQueueSize {
 		c.maxBatchSize = c.maxQueueSize
 	}
+	// Nor larger than the byte budget holds at the smallest record size:
+	// such a batch could never fill, and a batch is one chunk of slots,
+	// whose size bounds the slots the budget does not count (see
+	// newQueue).
+	if perBatch := max(c.maxQueueBytes/slotBytes, 1); int64(c.maxBatchSize) > perBatch {
+		c.maxBatchSize = int(perBatch)
+	}
 	return c, nil
 }
 
-// envInt reads a positive integer from the environment. An unparsable or
-// non-positive value falls back to def and is reported to the error
-// handler: a typo in a deployment manifest must be visible, but must not
-// stop the service from logging.
-func (c *config) envInt(key string, def int) int {
+// envInt reads a positive integer no larger than limit from the
+// environment. An unparsable, non-positive or too large value falls back
+// to def and is reported to the error handler: a typo in a deployment
+// manifest must be visible, but must not stop the service from logging.
+func (c *config) envInt(key string, def, limit int64) int64 {
+	return c.envIntRange(key, def, 1, limit)
+}
+
+// envIntRange reads an integer in [lo, hi] from the environment, like
+// envInt.
+func (c *config) envIntRange(key string, def, lo, hi int64) int64 {
 	s, ok := c.lookupEnv(key)
 	if !ok || s == "" {
 		return def
 	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v <= 0 {
-		c.errorHandler(fmt.Errorf("steadylog/processor: ignoring %s=%q: want a positive integer; using the default %d", key, s, def))
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < lo || v > hi {
+		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want an integer from %d to %d; using the default %d",
+			key, s, lo, hi, def))
 		return def
 	}
 	return v
 }
+
+// envMillis reads a duration in whole milliseconds, from 1 to
+// MaxEnvMilliseconds, from the environment, like envInt.
+func (c *config) envMillis(key string, def time.Duration) time.Duration {
+	s, ok := c.lookupEnv(key)
+	if !ok || s == "" {
+		return def
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 || v > MaxEnvMilliseconds {
+		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want whole milliseconds from 1 to %d; using the default %d (%v)",
+			key, s, MaxEnvMilliseconds, def/time.Millisecond, def))
+		return def
+	}
+	return time.Duration(v) * time.Millisecond
+}
+
+// warn reports a configuration problem to the error handler, which is user
+// code: a panic in it must not fail New.
+func (c *config) warn(err error) { safeHandle(c.errorHandler, err) }

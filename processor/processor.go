@@ -44,6 +44,8 @@ type Processor struct {
 	attempt int       // consecutive transient failures, for the backoff
 	lastErr error     // the failure that set retryAt
 
+	overrun overrun // lets ForceFlush and Shutdown give up on a stuck exporter call
+
 	wake     chan struct{}     // the queue holds a full batch
 	flushReq chan flushRequest // ForceFlush calls
 	stop     chan struct{}     // closed by Shutdown
@@ -67,7 +69,7 @@ type flushRequest struct {
 // invalid environment variable is not an error: it is reported to the
 // error handler and the default is used.
 func New(exporter sdklog.Exporter, opts ...Option) (*Processor, error) {
-	if exporter == nil {
+	if isNil(exporter) {
 		return nil, ErrNilExporter
 	}
 	cfg, err := newConfig(opts)
@@ -77,7 +79,7 @@ func New(exporter sdklog.Exporter, opts ...Option) (*Processor, error) {
 	p := &Processor{
 		exporter: exporter,
 		cfg:      cfg,
-		q:        newQueue(cfg.maxBatchSize, cfg.maxQueueSize),
+		q:        newQueue(cfg.maxBatchSize, cfg.maxQueueSize, cfg.maxQueueBytes),
 		wake:     make(chan struct{}, 1),
 		flushReq: make(chan flushRequest),
 		stop:     make(chan struct{}),
@@ -234,8 +236,10 @@ func (p *Processor) RecordCounts() (exported, dropped uint64) {
 
 // ForceFlush exports every record queued before the call, then calls the
 // exporter's ForceFlush. It returns early with ctx's error when ctx ends
-// first; the records stay queued and are exported later. After Shutdown it
-// returns nil at once: there is nothing left to flush.
+// first, and with ErrExporterHung when an exporter call overruns its
+// deadline by OverrunGrace; the records stay queued and are exported
+// later. After Shutdown it returns nil at once: there is nothing left to
+// flush.
 func (p *Processor) ForceFlush(ctx context.Context) error {
 	p.mu.Lock()
 	closed := p.closed
@@ -248,18 +252,23 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 		return err
 	}
 	req := flushRequest{ctx: ctx, seq: seq, any: any, result: make(chan error, 1)}
+	stuck := p.overrun.current()
 	select {
 	case p.flushReq <- req:
 	case <-p.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stuck:
+		return ErrExporterHung
 	}
 	select {
 	case err := <-req.result:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stuck:
+		return ErrExporterHung
 	}
 }
 
@@ -271,7 +280,11 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 // exporter ignores its context — and every record not yet exported,
 // queued or in flight, is counted as dropped with reason shutdown. A late
 // result from an abandoned export is ignored. The worker goroutine then
-// ends as soon as the exporter returns.
+// ends as soon as the exporter returns. With a context that never ends,
+// Shutdown still returns: a dead backend's retries end with the retry
+// time (WithRetryMaxElapsed), and an exporter call that overruns its
+// deadline (the export timeout) by OverrunGrace makes Shutdown give up on
+// it the same way, returning ErrExporterHung.
 //
 // Only the first call does anything; later calls return nil.
 func (p *Processor) Shutdown(ctx context.Context) error {
@@ -284,13 +297,16 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.stopCtx = ctx
 	p.mu.Unlock()
 	close(p.stop)
-	defer p.tel.stop()
+	defer p.tel.stop(ctx)
 
 	if ctx.Err() == nil {
 		select {
 		case <-p.done:
 			return p.stopErr
 		case <-ctx.Done():
+		case <-p.overrun.current():
+			p.abandon()
+			return ErrExporterHung
 		}
 	}
 	p.abandon()
@@ -343,7 +359,7 @@ func (p *Processor) run() {
 			if req.any {
 				err = p.exportWhile(req.ctx, true, p.queuedUpTo(req.seq, true))
 			}
-			req.result <- errors.Join(err, p.exporter.ForceFlush(req.ctx))
+			req.result <- errors.Join(err, p.callForceFlush(req.ctx))
 		case <-p.stop:
 			p.drain()
 			return
@@ -421,7 +437,7 @@ func (p *Processor) drain() {
 		p.dropped[idxShutdown] += uint64(p.q.drain())
 	}
 	p.mu.Unlock()
-	p.stopErr = errors.Join(err, p.exporter.ForceFlush(ctx), p.exporter.Shutdown(ctx))
+	p.stopErr = errors.Join(err, p.callForceFlush(ctx), p.callShutdown(ctx))
 }
 
 // detachLocked takes the oldest batch off the queue and counts it in
@@ -440,13 +456,19 @@ func (p *Processor) detachLocked() *chunk {
 // or dropped as export_failed.
 func (p *Processor) export(parent context.Context, c *chunk) (err error, retrying bool) {
 	n := c.live
-	ctx, cancel := context.WithTimeout(parent, p.cfg.exportTimeout)
+	// The caller's context ending (a ForceFlush or Shutdown that gives up)
+	// cancels the export; the export timeout ends it with a deadline. A
+	// breaker below can tell the two apart: see exportContext.
+	ctx, cancel := exportContext(parent, p.cfg.exportTimeout)
 	started := time.Now()
-	err = p.callExport(ctx, c)
+	err = p.callExport(ctx, c.batch())
 	cancel()
 	p.tel.exported(parent, c.batch(), started, err)
 	now := time.Now()
 	retrying = err != nil && p.retryable(err, c, now)
+	// Read while the worker still owns c: once requeued, c belongs to the
+	// queue, and OnEmit may evict and recycle it.
+	budgetEnd := c.firstFail.Add(p.cfg.retryMaxElapsed)
 
 	p.mu.Lock()
 	switch {
@@ -476,7 +498,7 @@ func (p *Processor) export(parent context.Context, c *chunk) (err error, retryin
 		// A failure caused by the caller's context ending (a flush or
 		// shutdown giving up) says nothing about the backend: requeue
 		// without a backoff.
-		p.scheduleRetry(err, now)
+		p.scheduleRetry(err, now, budgetEnd)
 	}
 	// A refusal by an open breaker is expected and frequent; the failures
 	// that opened it were reported already.
@@ -485,18 +507,7 @@ func (p *Processor) export(parent context.Context, c *chunk) (err error, retryin
 		if retrying {
 			verb = "will be retried"
 		}
-		p.cfg.errorHandler(fmt.Errorf("steadylog/processor: export of %d records failed (%s): %w", n, verb, err))
+		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: export of %d records failed (%s): %w", n, verb, err))
 	}
 	return err, retrying
-}
-
-// callExport calls the exporter, turning a panic into an error so that
-// one bad exporter cannot take down the worker — and every later record.
-func (p *Processor) callExport(ctx context.Context, c *chunk) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", errPanicked, r)
-		}
-	}()
-	return p.exporter.Export(ctx, c.batch())
 }

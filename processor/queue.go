@@ -1,7 +1,9 @@
 package processor
 
 import (
+	"math"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -23,13 +25,14 @@ import (
 // queue is not safe for concurrent use: the Processor guards it with its
 // mutex.
 type queue struct {
-	first, last *chunk
-	spare       []*chunk // cleared chunks kept for reuse
-	chunkCap    int
-	maxSpare    int
-	len         int   // live records
-	bytes       int64 // sum of live records' sizes
-	nextSeq     uint64
+	first, last   *chunk
+	spare         []*chunk // cleared chunks kept for reuse
+	spareSlots    int      // slots of the spare chunks
+	chunkCap      int      // records per chunk: the batch size
+	maxSpareSlots int
+	len           int   // live records
+	bytes         int64 // sum of live records' sizes
+	nextSeq       uint64
 }
 
 type chunk struct {
@@ -55,24 +58,61 @@ type slotMeta struct {
 // record with no more than that has no attribute slice to clone.
 const inlineAttrs = 5
 
-// newQueue returns a queue whose chunks hold chunkCap records. It keeps
-// enough cleared chunks for a full queue plus the batch in flight, so a
-// steady or overflowing queue allocates nothing; the spares are cleared,
-// so what they cost is their slots, bounded by the queue's capacity.
-func newQueue(chunkCap, maxLen int) *queue {
-	return &queue{chunkCap: chunkCap, maxSpare: (maxLen+chunkCap-1)/chunkCap + 2}
+// slotBytes is what one queue slot costs: the record stored by value and
+// its metadata.
+const slotBytes = int64(unsafe.Sizeof(sdklog.Record{}) + unsafe.Sizeof(slotMeta{}))
+
+// minChunkSlots is the number of slots a new chunk starts with; it doubles
+// as records arrive, up to the batch size.
+const minChunkSlots = 16
+
+// newQueue returns a queue whose chunks hold up to chunkCap records, for a
+// queue of at most maxLen records and maxBytes bytes.
+//
+// Slots are allocated as they are used: a chunk starts small and doubles
+// up to chunkCap, so one record costs a few slots, not a batch of them,
+// whatever the configured sizes. Cleared chunks are kept for reuse, so a
+// steady or overflowing queue allocates nothing — but only up to as many
+// slots as a full queue and the batch in flight use, and never more than a
+// quarter of the byte budget in slots: the budget counts the slots that
+// hold records (memguard.RecordSize includes the slot), and what it does
+// not count stays bounded by it.
+func newQueue(chunkCap, maxLen int, maxBytes int64) *queue {
+	spare := maxLen
+	if spare > math.MaxInt-2*chunkCap {
+		spare = math.MaxInt
+	} else {
+		spare += 2 * chunkCap
+	}
+	if byBytes := maxBytes / (4 * slotBytes); int64(spare) > byBytes {
+		spare = int(byBytes)
+	}
+	return &queue{chunkCap: chunkCap, maxSpareSlots: spare}
 }
 
 func (q *queue) newChunk() *chunk {
 	if n := len(q.spare); n > 0 {
 		c := q.spare[n-1]
+		q.spare[n-1] = nil
 		q.spare = q.spare[:n-1]
+		q.spareSlots -= len(c.recs)
 		return c
 	}
+	n := min(q.chunkCap, minChunkSlots)
 	return &chunk{
-		recs: make([]sdklog.Record, q.chunkCap),
-		meta: make([]slotMeta, q.chunkCap),
+		recs: make([]sdklog.Record, n),
+		meta: make([]slotMeta, n),
 	}
+}
+
+// grow doubles the slots of c, up to limit, keeping its records.
+func (c *chunk) grow(limit int) {
+	n := min(limit, max(2*len(c.recs), minChunkSlots))
+	recs := make([]sdklog.Record, n)
+	copy(recs, c.recs[:c.tail])
+	meta := make([]slotMeta, n)
+	copy(meta, c.meta[:c.tail])
+	c.recs, c.meta = recs, meta
 }
 
 // recycle takes back a chunk that holds no live record. With dirty, the
@@ -86,8 +126,9 @@ func (q *queue) recycle(c *chunk, dirty bool) {
 	}
 	c.head, c.tail, c.live, c.next = 0, 0, 0, nil
 	c.firstFail = time.Time{}
-	if len(q.spare) < q.maxSpare {
+	if q.spareSlots+len(c.recs) <= q.maxSpareSlots {
 		q.spare = append(q.spare, c)
+		q.spareSlots += len(c.recs)
 	}
 }
 
@@ -96,6 +137,9 @@ func (q *queue) recycle(c *chunk, dirty bool) {
 // clone. The caller has made room.
 func (q *queue) push(r *sdklog.Record, size int64, sev log.Severity) {
 	c := q.last
+	if c != nil && c.tail == len(c.recs) && c.tail < q.chunkCap {
+		c.grow(q.chunkCap)
+	}
 	if c == nil || c.tail == len(c.recs) {
 		c = q.newChunk()
 		if q.last == nil {

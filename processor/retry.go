@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -37,7 +38,9 @@ const (
 // failed transiently: initial after the first failure, doubling (with
 // ±20% jitter) up to max. A failure that carries a server-requested delay
 // (breaker.WithRetryAfter) waits at least that long; a refusal by an open
-// breaker waits until the breaker admits a probe.
+// breaker waits until the breaker admits a probe. No wait, whatever its
+// source, reaches past the batch's retry time (WithRetryMaxElapsed): a
+// Retry-After of ten hours means one last attempt when that time is up.
 //
 // A retried batch stays at the head of the queue, older than everything
 // queued since: the queue keeps admitting, and when it overflows the
@@ -58,10 +61,11 @@ func WithRetryBackoff(initial, max time.Duration) Option {
 }
 
 // WithRetryMaxElapsed sets how long a batch is retried, counted from its
-// first failure (waits for an open breaker included). After that its
-// records are dropped as export_failed: an outage of seconds is ridden
-// out, a long one fails fast instead of holding stale records — and
-// Shutdown with a context that never ends cannot hang on a dead backend.
+// first failure (waits for an open breaker and server-requested delays
+// included: they are cut short at this limit). After that its records are
+// dropped as export_failed: an outage of seconds is ridden out, a long one
+// fails fast instead of holding stale records — and Shutdown with a
+// context that never ends cannot hang on a dead backend.
 //
 // Default: 1 minute. A value ≤ 0 makes New fail.
 func WithRetryMaxElapsed(d time.Duration) Option {
@@ -80,10 +84,6 @@ func WithoutRetry() Option {
 	return optionFunc(func(c *config) { c.noRetry = true })
 }
 
-// errPanicked marks an exporter panic: a bug, not a backend outage, so it
-// is never retried.
-var errPanicked = errors.New("steadylog/processor: exporter panicked")
-
 // retryable reports whether a failed batch goes back to the queue: the
 // error is transient and the batch has not used up its retry time.
 func (p *Processor) retryable(err error, c *chunk, now time.Time) bool {
@@ -96,29 +96,42 @@ func (p *Processor) retryable(err error, c *chunk, now time.Time) bool {
 	return now.Sub(c.firstFail) < p.cfg.retryMaxElapsed
 }
 
-// scheduleRetry sets when the worker may call the exporter again after err.
-// Only the worker calls it.
-func (p *Processor) scheduleRetry(err error, now time.Time) {
+// scheduleRetry sets when the worker may call the exporter again after err:
+// after the backoff, or later when the error carries a server-requested
+// delay or an open breaker's RetryAt — but never after budgetEnd, the end
+// of the failed batch's retry time. That cap is what keeps one bogus
+// Retry-After (10 hours, say) or a breaker configured with an enormous
+// open wait from silencing the pipeline and hanging Shutdown: at budgetEnd
+// the batch gets one last attempt, and if that fails it is dropped as
+// export_failed. Only the worker calls it.
+func (p *Processor) scheduleRetry(err error, now, budgetEnd time.Time) {
 	p.lastErr = err
+	var at time.Time
 	var open *breaker.OpenError
 	if errors.As(err, &open) {
 		// The breaker made no call; it knows when it will admit one.
-		p.retryAt = open.RetryAt
-		if !p.retryAt.After(now) {
-			p.retryAt = now.Add(time.Millisecond)
+		at = open.RetryAt
+	} else {
+		d := p.cfg.retryMax
+		if p.attempt < 62 && p.cfg.retryInitial <= p.cfg.retryMax>>p.attempt {
+			d = p.cfg.retryInitial << p.attempt // cannot overflow: at most retryMax
 		}
-		return
+		// ±20% jitter, computed in float64 and clamped: 1.2 times a huge
+		// maximum must not wrap to a negative duration.
+		d = time.Duration(min(float64(d)*(0.8+0.4*rand.Float64()), float64(math.MaxInt64/2)))
+		if ra, ok := breaker.RetryAfter(err); ok && ra > d {
+			d = ra // may be huge: capped below
+		}
+		p.attempt = min(p.attempt+1, 62)
+		at = now.Add(d)
 	}
-	d := p.cfg.retryInitial << min(p.attempt, 30)
-	if d <= 0 || d > p.cfg.retryMax {
-		d = p.cfg.retryMax
+	if at.After(budgetEnd) {
+		at = budgetEnd
 	}
-	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	if ra, ok := breaker.RetryAfter(err); ok && ra > d {
-		d = ra
+	if !at.After(now) {
+		at = now.Add(time.Millisecond)
 	}
-	p.attempt++
-	p.retryAt = now.Add(d)
+	p.retryAt = at
 }
 
 // waitRetry waits for a scheduled retry while ctx allows. When ctx's

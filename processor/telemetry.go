@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -143,9 +144,11 @@ type telemetryState struct {
 	alerter *telemetry.DropAlerter
 
 	// Set when metrics are on; read-only after start.
-	metrics  bool
-	duration metric.Float64Histogram
-	wait     metric.Float64Histogram
+	metrics      bool
+	broken       atomic.Bool // a histogram panicked: no more recording
+	errorHandler func(error)
+	duration     metric.Float64Histogram
+	wait         metric.Float64Histogram
 	// The record options are slices built once: passing one option as a
 	// variadic argument would allocate a new slice at every call.
 	okOpts  []metric.RecordOption
@@ -156,12 +159,13 @@ type telemetryState struct {
 // starts. An error fails New.
 func (t *telemetryState) start(p *Processor) error {
 	cfg := p.cfg.tel
+	t.errorHandler = p.cfg.errorHandler
 	t.name = cfg.name
 	if t.name == "" {
 		t.name = telemetry.ComponentName(telemetry.ComponentTypeProcessor)
 	}
 	if cfg.meterProvider != nil {
-		if err := t.startMetrics(p, cfg.meterProvider); err != nil {
+		if err := t.startMetricsSafely(p, cfg.meterProvider); err != nil {
 			return fmt.Errorf("steadylog/processor: metrics: %w", err)
 		}
 	}
@@ -192,6 +196,18 @@ func (p *Processor) droppedByReason() map[string]uint64 {
 		out[string(r)] = n
 	}
 	return out
+}
+
+// startMetricsSafely is startMetrics with a panic in the meter provider
+// (user code) turned into an error from New.
+func (t *telemetryState) startMetricsSafely(p *Processor, mp metric.MeterProvider) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.metrics = false
+			err = fmt.Errorf("meter provider panicked: %v", r)
+		}
+	}()
+	return t.startMetrics(p, mp)
 }
 
 func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) error {
@@ -290,9 +306,18 @@ const queueWaitSamples = 32
 // through the batch. A batch that is retried is recorded at each attempt,
 // with the attempt's error class.
 func (t *telemetryState) exported(ctx context.Context, recs []sdklog.Record, started time.Time, err error) {
-	if !t.metrics {
+	if !t.metrics || t.broken.Load() {
 		return
 	}
+	defer func() {
+		// The histograms are the meter provider's code. One that panics
+		// is switched off — recording is best effort, exporting is not —
+		// and the panic is reported once.
+		if r := recover(); r != nil {
+			t.broken.Store(true)
+			safeHandle(t.errorHandler, fmt.Errorf("steadylog/processor: metrics: histogram panicked, export histograms switched off: %v", r))
+		}
+	}()
 	end := time.Now()
 	opts := t.okOpts
 	if err != nil {
@@ -310,11 +335,22 @@ func (t *telemetryState) exported(ctx context.Context, recs []sdklog.Record, sta
 	}
 }
 
-// stop is called once when Shutdown returns (either way). Metric callbacks
-// stay registered, so the final counts can still be collected. The drop
-// alerter stops after a last summary of the drops not reported yet.
-func (t *telemetryState) stop() {
-	if t.alerter != nil {
-		t.alerter.Stop()
+// alertStopLimit bounds how long Shutdown waits for the drop alerter's
+// last summary when Shutdown's context has no deadline: the alert logger
+// is user code, and a stuck writer (a full stderr pipe) must not hang
+// Shutdown. The summary is still written when the writer recovers.
+const alertStopLimit = time.Second
+
+// stop is called once when Shutdown returns (either way), with Shutdown's
+// context. Metric callbacks stay registered, so the final counts can still
+// be collected. The drop alerter stops after a last summary of the drops
+// not reported yet, waiting for it no longer than ctx allows (and at most
+// alertStopLimit).
+func (t *telemetryState) stop(ctx context.Context) {
+	if t.alerter == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, alertStopLimit)
+	defer cancel()
+	_ = t.alerter.Shutdown(ctx)
 }

@@ -1,0 +1,180 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
+
+// This file holds every call the processor makes into code it does not
+// own — the exporter, the error handler — and the rule they follow: a
+// panic in user code is recovered where it happens and becomes an error,
+// so it can neither kill the worker goroutine (and with it every later
+// record) nor the host process. The meter provider's calls are guarded in
+// telemetry.go, the drop alerter's in the telemetry package.
+
+// errPanicked marks an exporter panic: a bug, not a backend outage, so it
+// is never retried.
+var errPanicked = errors.New("steadylog/processor: exporter panicked")
+
+// isNil reports whether exp is nil or an interface holding a nil pointer
+// (or nil map, chan, func or slice): a typed nil passes an exp == nil check
+// and then crashes at the first method call that touches its receiver.
+func isNil(exp sdklog.Exporter) bool {
+	if exp == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(exp); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
+// callExport calls the exporter, turning a panic into an error. ctx has
+// the export timeout as its deadline.
+func (p *Processor) callExport(ctx context.Context, recs []sdklog.Record) (err error) {
+	defer p.overrun.watch(p.cfg.exportTimeout)()
+	defer recoverAs(&err, "Export")
+	return p.exporter.Export(ctx, recs)
+}
+
+// callForceFlush calls the exporter's ForceFlush, bounded by the export
+// timeout, turning a panic into an error.
+func (p *Processor) callForceFlush(ctx context.Context) (err error) {
+	ctx, cancel, bound := p.boundedContext(ctx)
+	defer cancel()
+	defer p.overrun.watch(bound)()
+	defer recoverAs(&err, "ForceFlush")
+	return p.exporter.ForceFlush(ctx)
+}
+
+// callShutdown calls the exporter's Shutdown, bounded by the export
+// timeout, turning a panic into an error.
+func (p *Processor) callShutdown(ctx context.Context) (err error) {
+	ctx, cancel, bound := p.boundedContext(ctx)
+	defer cancel()
+	defer p.overrun.watch(bound)()
+	defer recoverAs(&err, "Shutdown")
+	return p.exporter.Shutdown(ctx)
+}
+
+func recoverAs(err *error, method string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w in %s: %v", errPanicked, method, r)
+	}
+}
+
+// safeHandle passes err to the error handler h. A panicking handler is
+// swallowed: the handler is where errors go, so there is nowhere left to
+// report its own failure, and the worker must keep exporting.
+func safeHandle(h func(error), err error) {
+	defer func() { _ = recover() }()
+	h(err)
+}
+
+// errCallerEnded is the cause of an export context that ended because the
+// context of the caller — a ForceFlush or Shutdown that gave up — ended,
+// not because the export took longer than its timeout. It wraps
+// context.Canceled and, on purpose, not the caller's own error: a caller's
+// deadline is not the backend's deadline, and a circuit breaker reading
+// the error (breaker.DefaultClassify ignores cancellations) must not count
+// it as a backend failure.
+var errCallerEnded = fmt.Errorf("steadylog/processor: the caller's context ended: %w", context.Canceled)
+
+// exportContext returns the context of one Export call made on behalf of
+// parent. It ends with context.DeadlineExceeded when the export timeout
+// passes — the backend was too slow — and with context.Canceled (cause
+// errCallerEnded) as soon as parent ends for any reason, deadline
+// included. It carries parent's values; its deadline is the export
+// timeout's alone.
+func exportContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if parent.Done() == nil { // context.Background and the like: nothing to detach
+		return context.WithTimeout(parent, timeout)
+	}
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(parent))
+	if parent.Err() != nil {
+		cancelBase(errCallerEnded)
+	}
+	stop := context.AfterFunc(parent, func() { cancelBase(errCallerEnded) })
+	ctx, cancelTimeout := context.WithTimeout(base, timeout)
+	return ctx, func() {
+		stop()
+		cancelTimeout()
+		cancelBase(context.Canceled)
+	}
+}
+
+// ErrExporterHung is returned by ForceFlush and Shutdown when they stop
+// waiting for an exporter call that has overrun its deadline by
+// OverrunGrace: an exporter that ignores its context. The call goes on in
+// the worker goroutine, which resumes when it returns; Shutdown counts
+// what it still held as dropped (reason shutdown), as when its own context
+// ends.
+var ErrExporterHung = errors.New("steadylog/processor: exporter call overran its deadline")
+
+// OverrunGrace is how long past its deadline an exporter call may run
+// before ForceFlush and Shutdown stop waiting for it. Export's deadline is
+// the export timeout; the exporter's ForceFlush and Shutdown get the export
+// timeout too when their caller's context has no earlier deadline. The
+// grace lets an exporter that honours its context unwind.
+const OverrunGrace = 250 * time.Millisecond
+
+// overrun is the watch on the worker's calls into the exporter. It is what
+// bounds ForceFlush and Shutdown called with a context that never ends: a
+// call into an exporter that ignores its context would otherwise block
+// them — and a program's exit — for ever.
+//
+// ch is closed when the call in progress overruns its deadline by
+// OverrunGrace, and replaced by a fresh channel once that call returns.
+// Waiters take the current channel when they start waiting: it closes if
+// the worker is, or becomes, stuck while they wait.
+type overrun struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (o *overrun) current() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ch == nil {
+		o.ch = make(chan struct{})
+	}
+	return o.ch
+}
+
+// watch arms the watch for one call that must return within bound; the
+// worker calls the returned function when the call returns.
+func (o *overrun) watch(bound time.Duration) (returned func()) {
+	o.mu.Lock()
+	if o.ch == nil {
+		o.ch = make(chan struct{})
+	}
+	ch := o.ch
+	o.mu.Unlock()
+	t := time.AfterFunc(bound+OverrunGrace, func() { close(ch) })
+	return func() {
+		if !t.Stop() { // fired: the call overran; it has returned now
+			o.mu.Lock()
+			o.ch = make(chan struct{})
+			o.mu.Unlock()
+		}
+	}
+}
+
+// boundedContext gives an exporter's ForceFlush or Shutdown the export
+// timeout when ctx has no earlier deadline, and returns the bound the call
+// is watched with.
+func (p *Processor) boundedContext(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	bound := p.cfg.exportTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < bound {
+		bound = max(time.Until(dl), 0)
+	}
+	c, cancel := context.WithTimeout(ctx, p.cfg.exportTimeout)
+	return c, cancel, bound
+}
