@@ -25,10 +25,19 @@
 //
 // The queue has two bounds: a number of records (WithMaxQueueSize) and a
 // number of bytes (WithMaxQueueBytes). When admitting a record would break
-// either, the oldest queued records are evicted until it fits: fresh logs
-// are worth more than a stale backlog. A record larger than the whole byte
-// budget is refused on its own and evicts nothing. WithSeverityEviction
-// makes eviction take low-severity records first.
+// either, its overflow policy decides (WithOverflow, WithOverflowFrom): by
+// default the oldest queued records are evicted until it fits, since fresh
+// logs are worth more than a stale backlog; DropNewest refuses it instead;
+// Block(timeout) makes OnEmit wait for room, for logs that must not be
+// lost. A record larger than the whole byte budget is refused on its own
+// and evicts nothing. WithSeverityEviction makes eviction take
+// low-severity records first.
+//
+// Block never waits for room that only its own caller can make: a record
+// emitted by the worker goroutine itself (an exporter, or the error
+// handler, logging through the provider it serves) or with the context of
+// one of the worker's exporter calls is refused at once instead, as under
+// DropNewest.
 //
 // # Export
 //
@@ -76,8 +85,10 @@
 // default, as the SDK does: OTEL_BLRP_MAX_QUEUE_SIZE,
 // OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_SCHEDULE_DELAY and
 // OTEL_BLRP_EXPORT_TIMEOUT (whole milliseconds, at most
-// MaxEnvMilliseconds), and STEADYLOG_BLRP_MAX_QUEUE_BYTES (bytes, at least
-// MinQueueBytes). An invalid option value is an error from New; an invalid
+// MaxEnvMilliseconds), STEADYLOG_BLRP_MAX_QUEUE_BYTES (a size such as
+// 64MiB, 512KiB or plain bytes, at least MinQueueBytes; see
+// EnvMaxQueueBytes), and STEADYLOG_BLRP_ON_QUEUE_FULL with
+// STEADYLOG_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT (see OverflowPolicy). An invalid option value is an error from New; an invalid
 // or out-of-range environment value falls back to the default and is
 // reported once to the error handler, because a typo in a manifest should
 // not stop a service from logging. Sizes may be as large as an int holds:

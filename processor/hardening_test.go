@@ -603,3 +603,17 @@ func TestHardeningHugeBackoff(t *testing.T) {
 	require.Equal(t, int64(1), exp.records.Load(), "retried at the end of the retry time, not never")
 	require.NoError(t, p.Shutdown(context.Background()))
 }
+
+// An export timeout at the top of time.Duration's range must not make the
+// overrun watch fire at once.
+func TestHardeningMaxExportTimeout(t *testing.T) {
+	exp := &countingExporter{latency: 20 * time.Millisecond}
+	p, err := processor.New(exp, append(quiet(), processor.WithExportTimeout(math.MaxInt64))...)
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, p.OnEmit(context.Background(), rec(fmt.Sprint(i))))
+		require.NoError(t, p.ForceFlush(context.Background()))
+	}
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.Equal(t, int64(3), exp.records.Load())
+}

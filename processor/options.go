@@ -53,7 +53,14 @@ const (
 	EnvMaxBatchSize   = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
 	EnvExportInterval = "OTEL_BLRP_SCHEDULE_DELAY"
 	EnvExportTimeout  = "OTEL_BLRP_EXPORT_TIMEOUT"
-	EnvMaxQueueBytes  = "STEADYLOG_BLRP_MAX_QUEUE_BYTES" // not in the specification: bytes, an integer
+	// EnvMaxQueueBytes is not in the specification. It is a byte size: a
+	// whole number, optionally followed by a unit, case-insensitive, with
+	// at most one space between: B; KiB, MiB, GiB, TiB and the Kubernetes
+	// forms Ki, Mi, Gi, Ti (powers of 1024); KB, MB, GB, TB and K, M, G, T
+	// (powers of 1000, as in SI and Kubernetes). 64MiB, 64Mi and 67108864
+	// are the same size; fractions, exponents and negative numbers are
+	// refused. At least MinQueueBytes.
+	EnvMaxQueueBytes = "STEADYLOG_BLRP_MAX_QUEUE_BYTES"
 )
 
 // MaxEnvMilliseconds is the largest duration, in milliseconds, that a
@@ -98,6 +105,11 @@ type config struct {
 	retryMax         time.Duration
 	noRetry          bool
 	retryMaxElapsed  time.Duration
+	overflow         OverflowPolicy // records below overflowFrom, or all
+	overflowSet      bool
+	overflowSplit    bool // WithOverflowFrom was given
+	overflowFrom     log.Severity
+	overflowHigh     OverflowPolicy
 	tel              telemetryConfig
 	invalid          []error
 	lookupEnv        func(string) (string, bool)
@@ -260,7 +272,7 @@ func newConfig(opts []Option) (config, error) {
 		c.maxQueueSize = int(c.envInt(EnvMaxQueueSize, DefaultMaxQueueSize, math.MaxInt))
 	}
 	if c.maxQueueBytes == 0 {
-		c.maxQueueBytes = c.envIntRange(EnvMaxQueueBytes, DefaultMaxQueueBytes, MinQueueBytes, math.MaxInt64)
+		c.maxQueueBytes = c.envBytes(EnvMaxQueueBytes, DefaultMaxQueueBytes)
 	}
 	if c.maxBatchSize == 0 {
 		c.maxBatchSize = int(c.envInt(EnvMaxBatchSize, DefaultMaxBatchSize, math.MaxInt))
@@ -270,6 +282,9 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.exportTimeout == 0 {
 		c.exportTimeout = c.envMillis(EnvExportTimeout, DefaultExportTimeout)
+	}
+	if !c.overflowSet {
+		c.overflow = c.envOverflow()
 	}
 	// A batch can never be larger than the queue that feeds it; the
 	// specification asks for the same clamp.
@@ -305,6 +320,27 @@ func (c *config) envIntRange(key string, def, lo, hi int64) int64 {
 	if err != nil || v < lo || v > hi {
 		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want an integer from %d to %d; using the default %d",
 			key, s, lo, hi, def))
+		return def
+	}
+	return v
+}
+
+// envBytes reads a byte size (see parseSize: 64MiB, 512KiB, 1GiB, 64Mi,
+// plain bytes) of at least MinQueueBytes from the environment, like
+// envInt. The message names the variable, the value, what is wrong and
+// the default, in the units people write.
+func (c *config) envBytes(key string, def int64) int64 {
+	s, ok := c.lookupEnv(key)
+	if !ok || s == "" {
+		return def
+	}
+	v, err := parseSize(s)
+	if err == nil && v < MinQueueBytes {
+		err = fmt.Errorf("size %q is %d bytes, below the smallest record (%d bytes)", s, v, MinQueueBytes)
+	}
+	if err != nil {
+		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: %v; want a size such as 64MiB, 512KiB or a plain number of bytes; using the default %s",
+			key, s, err, formatSize(def)))
 		return def
 	}
 	return v

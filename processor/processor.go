@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/log"
@@ -35,16 +36,19 @@ type Processor struct {
 	dropped       [numReasons]uint64
 	inFlight      int
 	inFlightBytes int64
-	closed        bool // Shutdown has begun: admission is stopped
-	abandoned     bool // Shutdown's context ended: the in-flight batch was counted as dropped
-	wakePending   bool // a wake-up is already on its way to the worker
+	closed        bool          // Shutdown has begun: admission is stopped
+	abandoned     bool          // Shutdown's context ended: the in-flight batch was counted as dropped
+	wakePending   bool          // a wake-up is already on its way to the worker
+	waiting       int           // OnEmit calls waiting for room (Block)
+	room          chan struct{} // closed when room is freed; nil while nobody waits
 
 	// Owned by the worker goroutine.
 	retryAt time.Time // no export before this time; zero when none is pending
 	attempt int       // consecutive transient failures, for the backoff
 	lastErr error     // the failure that set retryAt
 
-	overrun overrun // lets ForceFlush and Shutdown give up on a stuck exporter call
+	overrun  overrun       // lets ForceFlush and Shutdown give up on a stuck exporter call
+	workerID atomic.Uint64 // the worker's goroutine ID, for Block (see emittedByWorker)
 
 	wake     chan struct{}     // the queue holds a full batch
 	flushReq chan flushRequest // ForceFlush calls
@@ -97,12 +101,15 @@ func New(exporter sdklog.Exporter, opts ...Option) (*Processor, error) {
 // records from the already_shutdown count.)
 func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
 
-// OnEmit queues a clone of r. It never blocks on the exporter or on I/O:
-// when the queue is full it evicts the oldest record (see
-// WithSeverityEviction for the exception) and counts the drop. It always
-// returns nil; drops are counted in Stats, not reported as errors, because
-// the SDK would route an error to the global handler on every log call.
-func (p *Processor) OnEmit(_ context.Context, r *sdklog.Record) error {
+// OnEmit queues a clone of r. It never blocks on the exporter or on I/O
+// unless the record's overflow policy is Block: when the queue is full it
+// evicts the oldest record (DropOldest, the default; see
+// WithSeverityEviction), refuses r (DropNewest) or waits for room (Block,
+// until the timeout, ctx's end or Shutdown), and counts every drop. It
+// always returns nil; drops are counted in Stats, not reported as errors,
+// because the SDK would route an error to the global handler on every log
+// call.
+func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	if r == nil {
 		return nil
 	}
@@ -119,18 +126,21 @@ func (p *Processor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	}
 
 	p.mu.Lock()
-	p.received++
 	switch {
 	case p.closed:
+		p.received++
 		p.dropped[idxAlreadyShutdown]++
 		p.mu.Unlock()
 		return nil
 	case size > p.cfg.maxQueueBytes:
+		p.received++
 		p.dropped[idxRecordTooLarge]++
 		p.mu.Unlock()
 		return nil
 	}
-	if !p.makeRoomLocked(size, sev, true) {
+	admitted := p.admitLocked(ctx, size, sev)
+	p.received++ // counted once decided: a record waiting under Block is not received yet
+	if !admitted {
 		p.mu.Unlock()
 		return nil
 	}
@@ -210,6 +220,7 @@ func (p *Processor) Stats() Stats {
 		QueuedBytes:   p.q.bytes,
 		InFlight:      p.inFlight,
 		InFlightBytes: p.inFlightBytes,
+		Waiting:       p.waiting,
 	}
 	for i, n := range p.dropped {
 		if n > 0 {
@@ -324,12 +335,14 @@ func (p *Processor) abandon() {
 	p.abandoned = true
 	p.dropped[idxShutdown] += uint64(p.q.drain() + p.inFlight)
 	p.inFlight, p.inFlightBytes = 0, 0
+	p.roomFreedLocked()
 }
 
 // run is the worker: the only goroutine that calls the exporter's Export,
 // so calls never overlap.
 func (p *Processor) run() {
 	defer close(p.done)
+	p.workerID.Store(goroutineID())
 	ticker := time.NewTicker(p.cfg.exportInterval)
 	defer ticker.Stop()
 	retry := time.NewTimer(time.Hour)
@@ -380,7 +393,7 @@ func (p *Processor) lastSeq() (uint64, bool) {
 // 512-record batch, and waiting for the interval would evict most of
 // them. p.mu must be held.
 func (p *Processor) exportDueLocked() bool {
-	return p.q.len >= p.cfg.maxBatchSize || p.q.bytes >= p.cfg.maxQueueBytes/2
+	return p.q.len >= p.cfg.maxBatchSize || p.q.bytes >= p.cfg.maxQueueBytes/2 || p.waiting > 0
 }
 
 // queuedUpTo returns an exportWhile condition that holds while a record
@@ -435,6 +448,7 @@ func (p *Processor) drain() {
 	p.mu.Lock()
 	if !p.abandoned {
 		p.dropped[idxShutdown] += uint64(p.q.drain())
+		p.roomFreedLocked()
 	}
 	p.mu.Unlock()
 	p.stopErr = errors.Join(err, p.callForceFlush(ctx), p.callShutdown(ctx))
@@ -447,6 +461,7 @@ func (p *Processor) detachLocked() *chunk {
 	if c != nil {
 		p.inFlight += c.live
 		p.inFlightBytes += c.heldBytes
+		p.roomFreedLocked() // the count bound is the queue's: a detached batch frees it
 	}
 	return c
 }
@@ -459,7 +474,7 @@ func (p *Processor) export(parent context.Context, c *chunk) (err error, retryin
 	// The caller's context ending (a ForceFlush or Shutdown that gives up)
 	// cancels the export; the export timeout ends it with a deadline. A
 	// breaker below can tell the two apart: see exportContext.
-	ctx, cancel := exportContext(parent, p.cfg.exportTimeout)
+	ctx, cancel := p.exportContext(parent, p.cfg.exportTimeout)
 	started := time.Now()
 	err = p.callExport(ctx, c.batch())
 	cancel()
@@ -488,6 +503,7 @@ func (p *Processor) export(parent context.Context, c *chunk) (err error, retryin
 		p.dropped[idxExportFailed] += uint64(n)
 		p.q.recycle(c, true)
 	}
+	p.roomFreedLocked() // the batch's bytes left the budget
 	p.mu.Unlock()
 
 	if err == nil {

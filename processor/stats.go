@@ -27,13 +27,16 @@ const (
 	// DropExportFailed: the exporter failed to export the batch holding the
 	// record, with an error that is not retried.
 	DropExportFailed DropReason = "export_failed"
+	// DropBlockTimeout: under the Block overflow policy, the record waited
+	// for room until its timeout passed or the caller's context ended.
+	DropBlockTimeout DropReason = "block_timeout"
 )
 
 // DropReasons lists every DropReason, in a stable order.
 func DropReasons() []DropReason {
 	return []DropReason{
 		DropQueueFull, DropByteLimit, DropRecordTooLarge,
-		DropAlreadyShutdown, DropShutdown, DropExportFailed,
+		DropAlreadyShutdown, DropShutdown, DropExportFailed, DropBlockTimeout,
 	}
 }
 
@@ -48,6 +51,7 @@ const (
 	idxAlreadyShutdown
 	idxShutdown
 	idxExportFailed
+	idxBlockTimeout
 	numReasons
 )
 
@@ -77,6 +81,10 @@ type Stats struct {
 	// The byte budget (WithMaxQueueBytes) covers QueuedBytes +
 	// InFlightBytes: everything the processor keeps alive.
 	InFlightBytes int64
+	// Waiting is the number of OnEmit calls waiting for room under the
+	// Block overflow policy. Their records are not received yet: each is
+	// counted once its call has queued or dropped it.
+	Waiting int
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sync"
 	"time"
@@ -93,11 +94,15 @@ var errCallerEnded = fmt.Errorf("steadylog/processor: the caller's context ended
 // errCallerEnded) as soon as parent ends for any reason, deadline
 // included. It carries parent's values; its deadline is the export
 // timeout's alone.
-func exportContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+//
+// It also carries the workerKey mark of p, so that a record an exporter
+// logs with it is never made to wait for room (see emittedByWorker).
+func (p *Processor) exportContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	marked := context.WithValue(parent, workerKey{}, p)
 	if parent.Done() == nil { // context.Background and the like: nothing to detach
-		return context.WithTimeout(parent, timeout)
+		return context.WithTimeout(marked, timeout)
 	}
-	base, cancelBase := context.WithCancelCause(context.WithoutCancel(parent))
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(marked))
 	if parent.Err() != nil {
 		cancelBase(errCallerEnded)
 	}
@@ -157,7 +162,11 @@ func (o *overrun) watch(bound time.Duration) (returned func()) {
 	}
 	ch := o.ch
 	o.mu.Unlock()
-	t := time.AfterFunc(bound+OverrunGrace, func() { close(ch) })
+	limit := bound + OverrunGrace
+	if limit < bound { // an export timeout near math.MaxInt64
+		limit = math.MaxInt64
+	}
+	t := time.AfterFunc(limit, func() { close(ch) })
 	return func() {
 		if !t.Stop() { // fired: the call overran; it has returned now
 			o.mu.Lock()
@@ -175,6 +184,6 @@ func (p *Processor) boundedContext(ctx context.Context) (context.Context, contex
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < bound {
 		bound = max(time.Until(dl), 0)
 	}
-	c, cancel := context.WithTimeout(ctx, p.cfg.exportTimeout)
+	c, cancel := context.WithTimeout(context.WithValue(ctx, workerKey{}, p), p.cfg.exportTimeout)
 	return c, cancel, bound
 }

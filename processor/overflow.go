@@ -1,0 +1,314 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/log"
+)
+
+// OverflowPolicy says what OnEmit does with a record when admitting it
+// would break the queue's count or byte bound. It is a value: compare and
+// copy it freely. The zero value is DropOldest.
+//
+//   - DropOldest (the default) evicts the oldest queued records until the
+//     newcomer fits: fresh logs are worth more than a stale backlog. This is
+//     what the SDK's BatchProcessor does, and with WithSeverityEviction it
+//     evicts low-severity records first.
+//   - DropNewest refuses the newcomer and keeps what is queued, as Vector's
+//     when_full: drop_newest does: the backlog is kept in order, the newest
+//     records are lost.
+//   - Block(timeout) makes OnEmit wait for room, up to timeout, for records
+//     that must not be lost (audit, billing): the caller is slowed to the
+//     exporter's pace. When the timeout passes, the caller's context ends or
+//     Shutdown begins, OnEmit stops waiting and the record is dropped
+//     (DropBlockTimeout, or DropAlreadyShutdown). Blocking costs nothing
+//     while the queue has room.
+//
+// WithOverflow sets the policy for every record; WithOverflowFrom sets
+// another for records at or above a severity — log4j2's async appender
+// blocks for WARN and above and discards INFO and below:
+//
+//	processor.WithOverflow(processor.DropNewest),
+//	processor.WithOverflowFrom(log.SeverityWarn, processor.Block(2*time.Second)),
+type OverflowPolicy struct {
+	kind    overflowKind
+	timeout time.Duration
+}
+
+type overflowKind uint8
+
+const (
+	overflowDropOldest overflowKind = iota
+	overflowDropNewest
+	overflowBlock
+)
+
+var (
+	// DropOldest evicts the oldest queued records to admit a new one.
+	DropOldest = OverflowPolicy{kind: overflowDropOldest}
+	// DropNewest refuses a new record when the queue is full.
+	DropNewest = OverflowPolicy{kind: overflowDropNewest}
+)
+
+// Block returns the policy that makes OnEmit wait up to timeout for room.
+// A timeout ≤ 0 is invalid: WithOverflow and WithOverflowFrom then make
+// New fail. There is no "block forever": a stuck exporter must not be able
+// to stop the program.
+func Block(timeout time.Duration) OverflowPolicy {
+	return OverflowPolicy{kind: overflowBlock, timeout: timeout}
+}
+
+// DefaultBlockTimeout is the timeout of the block policy when it is chosen
+// through the environment (EnvOnQueueFull=block) without
+// EnvBlockTimeout.
+const DefaultBlockTimeout = 5 * time.Second
+
+// Environment variables of the overflow policy. They are steadylog's own
+// until the OpenTelemetry specification settles: PR #5181 proposes
+// OTEL_BLRP_ON_QUEUE_FULL=DROP|BLOCK and
+// OTEL_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT (milliseconds), which map to
+// these with DROP as drop_oldest (what the Go SDK does when full).
+const (
+	// EnvOnQueueFull is drop_oldest (or drop), drop_newest or block,
+	// in any case.
+	EnvOnQueueFull = "STEADYLOG_BLRP_ON_QUEUE_FULL"
+	// EnvBlockTimeout is the block policy's timeout, in whole
+	// milliseconds.
+	EnvBlockTimeout = "STEADYLOG_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT"
+)
+
+// String returns "drop_oldest", "drop_newest" or "block(TIMEOUT)".
+func (o OverflowPolicy) String() string {
+	switch o.kind {
+	case overflowDropNewest:
+		return "drop_newest"
+	case overflowBlock:
+		return fmt.Sprintf("block(%v)", o.timeout)
+	}
+	return "drop_oldest"
+}
+
+func (o OverflowPolicy) valid() bool {
+	switch o.kind {
+	case overflowDropOldest, overflowDropNewest:
+		return true
+	case overflowBlock:
+		return o.timeout > 0
+	}
+	return false
+}
+
+// WithOverflow sets what happens to a record that does not fit: see
+// OverflowPolicy.
+//
+// Default: STEADYLOG_BLRP_ON_QUEUE_FULL, else DropOldest. Block with a
+// timeout ≤ 0 makes New fail.
+func WithOverflow(policy OverflowPolicy) Option {
+	return optionFunc(func(c *config) {
+		if !policy.valid() {
+			c.reject("WithOverflow(%v): the block timeout must be positive", policy)
+			return
+		}
+		c.overflow, c.overflowSet = policy, true
+	})
+}
+
+// WithOverflowFrom sets the overflow policy of records whose severity is
+// at or above threshold; the others follow WithOverflow. Records with an
+// undefined severity (0) are below any threshold.
+//
+// Default: none (every record follows WithOverflow). A threshold outside
+// [log.SeverityTrace1, log.SeverityFatal4], or Block with a timeout ≤ 0,
+// makes New fail.
+func WithOverflowFrom(threshold log.Severity, policy OverflowPolicy) Option {
+	return optionFunc(func(c *config) {
+		if threshold < log.SeverityTrace1 || threshold > log.SeverityFatal4 {
+			c.reject("WithOverflowFrom(%d, %v): severity must be within [%d, %d]",
+				threshold, policy, log.SeverityTrace1, log.SeverityFatal4)
+			return
+		}
+		if !policy.valid() {
+			c.reject("WithOverflowFrom(%d, %v): the block timeout must be positive", threshold, policy)
+			return
+		}
+		c.overflowFrom, c.overflowHigh, c.overflowSplit = threshold, policy, true
+	})
+}
+
+// policyFor is the overflow policy of a record of severity sev.
+func (c *config) policyFor(sev log.Severity) OverflowPolicy {
+	if c.overflowSplit && sev >= c.overflowFrom {
+		return c.overflowHigh
+	}
+	return c.overflow
+}
+
+// envOverflow resolves EnvOnQueueFull and EnvBlockTimeout, like the other
+// environment variables: a bad value is reported and the default used.
+func (c *config) envOverflow() OverflowPolicy {
+	s, ok := c.lookupEnv(EnvOnQueueFull)
+	if !ok || s == "" {
+		return DropOldest
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "drop_oldest", "drop":
+		return DropOldest
+	case "drop_newest":
+		return DropNewest
+	case "block":
+		return Block(c.envMillis(EnvBlockTimeout, DefaultBlockTimeout))
+	}
+	c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want drop_oldest, drop_newest or block; using the default drop_oldest",
+		EnvOnQueueFull, s))
+	return DropOldest
+}
+
+// workerKey marks the contexts of the worker's calls into the exporter.
+// A record emitted with such a context (an exporter that logs through the
+// provider it exports for, with the context it was given) is never made to
+// wait for room: only the worker makes room, and it is waiting on that
+// very call.
+type workerKey struct{}
+
+// emittedByWorker reports whether OnEmit runs on behalf of the worker: on
+// its goroutine (an exporter or error handler logging synchronously, the
+// default error handler's path through otel.Handle → log → slog →
+// otelslog) or with a context of one of its calls (a goroutine an exporter
+// started and waits for). Go has no thread identity to ask, as log4j2
+// asks whether the caller is its background thread; the goroutine ID from
+// the runtime's stack header is the equivalent, read only on the blocking
+// path, never on the fast one.
+func (p *Processor) emittedByWorker(ctx context.Context) bool {
+	if ctx != nil && ctx.Value(workerKey{}) == p {
+		return true
+	}
+	return goroutineID() == p.workerID.Load()
+}
+
+// goroutineID returns the ID of the calling goroutine, parsed from the
+// first line of its stack trace ("goroutine 123 [running]:"), or 0.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b, ok := strings.CutPrefix(string(buf[:runtime.Stack(buf[:], false)]), "goroutine ")
+	if !ok {
+		return 0
+	}
+	var id uint64
+	for i := 0; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		id = id*10 + uint64(b[i]-'0')
+	}
+	return id
+}
+
+// admitLocked applies the overflow policy of a record of size bytes and
+// severity sev, which is known to fit the byte budget on its own. It
+// reports whether the record may be pushed; when it may not, the drop is
+// counted. Under Block it may release p.mu while it waits, and holds it
+// again when it returns. p.mu must be held.
+func (p *Processor) admitLocked(ctx context.Context, size int64, sev log.Severity) bool {
+	pol := p.cfg.policyFor(sev)
+	switch pol.kind {
+	case overflowDropNewest:
+		if p.fitsLocked(size) {
+			return true
+		}
+		p.dropped[p.overflowReasonLocked(size)]++
+		return false
+	case overflowBlock:
+		if p.fitsLocked(size) {
+			return true
+		}
+		return p.waitForRoomLocked(ctx, size, pol.timeout)
+	}
+	return p.makeRoomLocked(size, sev, true)
+}
+
+// fitsLocked reports whether one more record of size bytes fits both
+// bounds without evicting anything. p.mu must be held.
+func (p *Processor) fitsLocked(size int64) bool {
+	return p.q.len < p.cfg.maxQueueSize && p.q.bytes+p.inFlightBytes+size <= p.cfg.maxQueueBytes
+}
+
+// overflowReasonLocked is the reason a record of size bytes that does not
+// fit is dropped: the count bound first. p.mu must be held.
+func (p *Processor) overflowReasonLocked(int64) reasonIndex {
+	if p.q.len >= p.cfg.maxQueueSize {
+		return idxQueueFull
+	}
+	return idxByteLimit
+}
+
+// waitForRoomLocked waits, for at most timeout, until a record of size
+// bytes fits. It stops early when ctx ends or Shutdown begins. A record the
+// worker emits itself is not made to wait (see emittedByWorker): it is
+// refused at once, as under DropNewest. It reports whether the record may
+// be pushed and counts the drop when it may not. p.mu must be held; it is
+// released while waiting.
+func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout time.Duration) bool {
+	if p.emittedByWorker(ctx) {
+		p.dropped[p.overflowReasonLocked(size)]++
+		return false
+	}
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		if p.room == nil {
+			p.room = make(chan struct{})
+		}
+		room := p.room
+		p.waiting++
+		p.wakeWorkerLocked()
+		p.mu.Unlock()
+		gaveUp := false
+		select {
+		case <-room:
+		case <-timer.C:
+			gaveUp = true
+		case <-done:
+			gaveUp = true
+		case <-p.stop:
+		}
+		p.mu.Lock()
+		p.waiting--
+		switch {
+		case p.closed:
+			p.dropped[idxAlreadyShutdown]++
+			return false
+		case p.fitsLocked(size):
+			return true
+		case gaveUp:
+			p.dropped[idxBlockTimeout]++
+			return false
+		}
+	}
+}
+
+// roomFreedLocked wakes the OnEmit calls waiting for room, after records
+// left the queue or the batch in flight. p.mu must be held.
+func (p *Processor) roomFreedLocked() {
+	if p.room != nil {
+		close(p.room)
+		p.room = nil
+	}
+}
+
+// wakeWorkerLocked makes sure a wake-up is on its way to the worker.
+// p.mu must be held.
+func (p *Processor) wakeWorkerLocked() {
+	if p.wakePending {
+		return
+	}
+	p.wakePending = true
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
