@@ -39,6 +39,17 @@
 // one of the worker's exporter calls is refused at once instead, as under
 // DropNewest.
 //
+// # Before the queue is full
+//
+// Back-pressure is raised when the queue is 80% full by count or bytes and
+// cleared below 60% (WithBackPressure); it shows in Stats, a metric, the
+// alert logger and a callback (WithBackPressureFunc), and with
+// WithShedBelow makes Enabled answer false for low-severity records, which
+// the bridge then never builds. WithBudget shares one byte budget between
+// processors. While the Go heap is near the program's memory limit
+// (WithHeapMonitor, on by default with GOMEMLIMIT), the processor keeps a
+// quarter of its byte budget and sheds the rest as heap_pressure.
+//
 // # Export
 //
 // One worker goroutine owns the exporter, so Export is never called

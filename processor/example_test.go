@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/processor"
 )
 
@@ -60,4 +62,31 @@ func Example_recordTooLarge() {
 	// Output:
 	// exported: small
 	// received: 2 exported: 1 dropped: map[record_too_large:1]
+}
+
+// Audit logs wait for room instead of being dropped; ordinary logs of the
+// same processor are refused when it is full. Two processors share one
+// memory budget.
+func ExampleWithOverflow() {
+	budget, _ := memguard.NewBudget(64 << 20)
+	audit, _ := processor.New(printExporter{},
+		processor.WithOverflow(processor.DropNewest),
+		processor.WithOverflowFrom(log.SeverityWarn, processor.Block(2*time.Second)),
+		processor.WithBudget(budget))
+	app, _ := processor.New(printExporter{}, processor.WithBudget(budget))
+
+	ctx := context.Background()
+	var r sdklog.Record
+	r.SetBody(attribute.StringValue("user 42 deleted invoice 7"))
+	r.SetSeverity(log.SeverityWarn)
+	_ = audit.OnEmit(ctx, &r)
+	fmt.Println("budget in use:", budget.Used() > 0)
+
+	_ = audit.Shutdown(ctx)
+	_ = app.Shutdown(ctx)
+	fmt.Println("budget in use after shutdown:", budget.Used())
+	// Output:
+	// budget in use: true
+	// exported: user 42 deleted invoice 7
+	// budget in use after shutdown: 0
 }

@@ -110,6 +110,13 @@ type config struct {
 	overflowSplit    bool // WithOverflowFrom was given
 	overflowFrom     log.Severity
 	overflowHigh     OverflowPolicy
+	budget           *memguard.Budget
+	heap             *memguard.HeapMonitor
+	heapSet          bool
+	highMark         float64
+	lowMark          float64
+	onPressure       func(BackPressure)
+	shedBelow        log.Severity
 	tel              telemetryConfig
 	invalid          []error
 	lookupEnv        func(string) (string, bool)
@@ -285,6 +292,12 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if !c.overflowSet {
 		c.overflow = c.envOverflow()
+	}
+	if !c.heapSet {
+		c.heap = defaultHeap()
+	}
+	if c.highMark == 0 {
+		c.highMark, c.lowMark = DefaultHighWatermark, DefaultLowWatermark
 	}
 	// A batch can never be larger than the queue that feeds it; the
 	// specification asks for the same clamp.

@@ -206,38 +206,48 @@ func goroutineID() uint64 {
 
 // admitLocked applies the overflow policy of a record of size bytes and
 // severity sev, which is known to fit the byte budget on its own. It
-// reports whether the record may be pushed; when it may not, the drop is
+// reports whether the record may be pushed, having taken its bytes from
+// the shared budget if there is one; when it may not, the drop is
 // counted. Under Block it may release p.mu while it waits, and holds it
 // again when it returns. p.mu must be held.
 func (p *Processor) admitLocked(ctx context.Context, size int64, sev log.Severity) bool {
-	pol := p.cfg.policyFor(sev)
-	switch pol.kind {
+	b := p.boundsLocked(size)
+	var ok bool
+	switch pol := p.cfg.policyFor(sev); pol.kind {
 	case overflowDropNewest:
-		if p.fitsLocked(size) {
-			return true
+		ok = p.fitsLocked(size, b)
+		if !ok {
+			p.dropped[p.overflowReasonLocked(size, b)]++
 		}
-		p.dropped[p.overflowReasonLocked(size)]++
-		return false
 	case overflowBlock:
-		if p.fitsLocked(size) {
-			return true
-		}
-		return p.waitForRoomLocked(ctx, size, pol.timeout)
+		ok = p.fitsLocked(size, b) || p.waitForRoomLocked(ctx, size, pol.timeout)
+	default:
+		ok = p.makeRoomLocked(size, sev, true, b)
 	}
-	return p.makeRoomLocked(size, sev, true)
+	if ok && !p.acquireLocked(size) {
+		// Another processor took the shared budget's last bytes between
+		// the check and the reservation.
+		p.dropped[idxByteLimit]++
+		ok = false
+	}
+	return ok
 }
 
-// fitsLocked reports whether one more record of size bytes fits both
-// bounds without evicting anything. p.mu must be held.
-func (p *Processor) fitsLocked(size int64) bool {
-	return p.q.len < p.cfg.maxQueueSize && p.q.bytes+p.inFlightBytes+size <= p.cfg.maxQueueBytes
+// fitsLocked reports whether one more record of size bytes fits bounds b
+// and the shared budget without evicting anything. p.mu must be held.
+func (p *Processor) fitsLocked(size int64, b bounds) bool {
+	return p.q.len < p.cfg.maxQueueSize && p.q.bytes+p.inFlightBytes+size <= b.maxBytes && p.sharedFitsLocked(size)
 }
 
 // overflowReasonLocked is the reason a record of size bytes that does not
-// fit is dropped: the count bound first. p.mu must be held.
-func (p *Processor) overflowReasonLocked(int64) reasonIndex {
-	if p.q.len >= p.cfg.maxQueueSize {
+// fit b is dropped: the count bound first, then the byte bound. p.mu must
+// be held.
+func (p *Processor) overflowReasonLocked(size int64, b bounds) reasonIndex {
+	switch {
+	case p.q.len >= p.cfg.maxQueueSize:
 		return idxQueueFull
+	case p.q.bytes+p.inFlightBytes+size > b.maxBytes:
+		return b.byteReason
 	}
 	return idxByteLimit
 }
@@ -250,7 +260,7 @@ func (p *Processor) overflowReasonLocked(int64) reasonIndex {
 // released while waiting.
 func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout time.Duration) bool {
 	if p.emittedByWorker(ctx) {
-		p.dropped[p.overflowReasonLocked(size)]++
+		p.dropped[p.overflowReasonLocked(size, p.boundsLocked(size))]++
 		return false
 	}
 	var done <-chan struct{}
@@ -259,6 +269,14 @@ func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout t
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	var poll <-chan time.Time
+	if p.cfg.budget != nil {
+		// Bytes another processor gives back to the shared budget wake
+		// nobody here: look again every sharedBudgetPoll.
+		t := time.NewTicker(sharedBudgetPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		if p.room == nil {
 			p.room = make(chan struct{})
@@ -270,6 +288,7 @@ func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout t
 		gaveUp := false
 		select {
 		case <-room:
+		case <-poll:
 		case <-timer.C:
 			gaveUp = true
 		case <-done:
@@ -282,7 +301,7 @@ func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout t
 		case p.closed:
 			p.dropped[idxAlreadyShutdown]++
 			return false
-		case p.fitsLocked(size):
+		case p.fitsLocked(size, p.boundsLocked(size)):
 			return true
 		case gaveUp:
 			p.dropped[idxBlockTimeout]++

@@ -29,18 +29,25 @@ type Processor struct {
 	// mu guards everything below it. Every accounting transition — a
 	// record received, evicted, detached for export, exported or dropped —
 	// happens under mu, which is what makes Stats a consistent snapshot.
-	mu            sync.Mutex
-	q             *queue
-	received      uint64
-	exported      uint64
-	dropped       [numReasons]uint64
-	inFlight      int
-	inFlightBytes int64
-	closed        bool          // Shutdown has begun: admission is stopped
-	abandoned     bool          // Shutdown's context ended: the in-flight batch was counted as dropped
-	wakePending   bool          // a wake-up is already on its way to the worker
-	waiting       int           // OnEmit calls waiting for room (Block)
-	room          chan struct{} // closed when room is freed; nil while nobody waits
+	mu                  sync.Mutex
+	q                   *queue
+	received            uint64
+	exported            uint64
+	dropped             [numReasons]uint64
+	inFlight            int
+	inFlightBytes       int64
+	closed              bool  // Shutdown has begun: admission is stopped
+	abandoned           bool  // Shutdown's context ended: the in-flight batch was counted as dropped
+	wakePending         bool  // a wake-up is already on its way to the worker
+	waiting             int   // OnEmit calls waiting for room (Block)
+	acquired            int64 // bytes taken from the shared budget (WithBudget)
+	heapBound           int64 // the byte bound kept under heap pressure
+	heapShedding        bool  // the last admission found the heap under pressure
+	pressured           bool  // back-pressure is raised
+	pressureChanges     uint64
+	highLen, lowLen     int64         // the watermarks in records
+	highBytes, lowBytes int64         // and in bytes
+	room                chan struct{} // closed when room is freed; nil while nobody waits
 
 	// Owned by the worker goroutine.
 	retryAt time.Time // no export before this time; zero when none is pending
@@ -49,6 +56,11 @@ type Processor struct {
 
 	overrun  overrun       // lets ForceFlush and Shutdown give up on a stuck exporter call
 	workerID atomic.Uint64 // the worker's goroutine ID, for Block (see emittedByWorker)
+
+	pressureFlag atomic.Bool   // pressured, for Enabled's lock-free read
+	pressureWake chan struct{} // a back-pressure change to deliver
+	pressureQuit chan struct{}
+	pressureDone chan struct{}
 
 	wake     chan struct{}     // the queue holds a full batch
 	flushReq chan flushRequest // ForceFlush calls
@@ -89,17 +101,28 @@ func New(exporter sdklog.Exporter, opts ...Option) (*Processor, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	maxLen, maxBytes := int64(cfg.maxQueueSize), cfg.maxQueueBytes
+	p.highLen, p.lowLen = watermark(maxLen, cfg.highMark), watermark(maxLen, cfg.lowMark)
+	p.highBytes, p.lowBytes = watermark(maxBytes, cfg.highMark), watermark(maxBytes, cfg.lowMark)
+	p.heapBound = int64(float64(maxBytes) * HeapPressureShare)
+	p.pressureWake = make(chan struct{}, 1)
+	p.pressureQuit, p.pressureDone = make(chan struct{}), make(chan struct{})
 	if err := p.tel.start(p); err != nil {
 		return nil, err
 	}
+	go p.pressureLoop(p.pressureQuit, p.pressureDone)
 	go p.run()
 	return p, nil
 }
 
 // Enabled reports true: the processor takes every record, and counts the
 // ones it cannot keep. (Answering false after Shutdown would hide those
-// records from the already_shutdown count.)
-func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+// records from the already_shutdown count.) The exception is WithShedBelow:
+// while back-pressure is raised, Enabled reports false for records below
+// its threshold, and counts each as shed.
+func (p *Processor) Enabled(_ context.Context, param sdklog.EnabledParameters) bool {
+	return p.enabled(param)
+}
 
 // OnEmit queues a clone of r. It never blocks on the exporter or on I/O
 // unless the record's overflow policy is Block: when the queue is full it
@@ -145,6 +168,7 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		return nil
 	}
 	p.q.push(owned, size, sev)
+	p.pushedLocked()
 	notify := p.exportDueLocked() && !p.wakePending
 	if notify {
 		p.wakePending = true
@@ -167,19 +191,29 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 
 // makeRoomLocked evicts queued records until one more record of size
 // bytes fits (incoming), or until the queue is within its bounds again
-// (!incoming, after a retried batch was put back). Each eviction counts as
-// queue_full when the count bound forced it, else byte_limit. It returns
-// false when severity-aware eviction picks the incoming record itself.
-// p.mu must be held.
-func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool) bool {
+// (!incoming, after a retried batch was put back). b are the bounds to
+// meet; an incoming record must also fit the shared budget, if any. Each
+// eviction counts as queue_full when the count bound forced it, else as
+// b's byte reason (byte_limit, or heap_pressure) or byte_limit for the
+// shared budget. It returns false when severity-aware eviction picks the
+// incoming record itself, or when nothing queued is left to evict. p.mu
+// must be held.
+func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, b bounds) bool {
 	extra := 0
 	if incoming {
 		extra = 1
 	}
-	for p.q.len+extra > p.cfg.maxQueueSize || p.q.bytes+p.inFlightBytes+size > p.cfg.maxQueueBytes {
-		reason := idxByteLimit
-		if p.q.len+extra > p.cfg.maxQueueSize {
+	for {
+		var reason reasonIndex
+		switch {
+		case p.q.len+extra > p.cfg.maxQueueSize:
 			reason = idxQueueFull
+		case p.q.bytes+p.inFlightBytes+size > b.maxBytes:
+			reason = b.byteReason
+		case incoming && !p.sharedFitsLocked(size):
+			reason = idxByteLimit
+		default:
+			return true
 		}
 		if p.q.len == 0 {
 			// The batch in flight holds the rest of the budget and
@@ -192,22 +226,26 @@ func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool) 
 			return true
 		}
 		p.dropped[reason]++
+		evicted := false
 		if p.cfg.severityEviction {
 			if p.q.evictOldestBelow(p.cfg.evictBelow) {
-				continue
-			}
-			if incoming && sev < p.cfg.evictBelow {
+				evicted = true
+			} else if incoming && sev < p.cfg.evictBelow {
 				return false
 			}
 		}
-		p.q.evictOldest()
+		if !evicted {
+			p.q.evictOldest()
+		}
+		p.releaseLocked()
 	}
-	return true
 }
 
 // enforceBoundsLocked evicts until the queue is within its bounds. p.mu
 // must be held.
-func (p *Processor) enforceBoundsLocked() { p.makeRoomLocked(0, 0, false) }
+func (p *Processor) enforceBoundsLocked() {
+	p.makeRoomLocked(0, 0, false, bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit})
+}
 
 // Stats returns a consistent snapshot of the processor's accounting.
 func (p *Processor) Stats() Stats {
@@ -221,6 +259,9 @@ func (p *Processor) Stats() Stats {
 		InFlight:      p.inFlight,
 		InFlightBytes: p.inFlightBytes,
 		Waiting:       p.waiting,
+
+		BackPressure:        p.pressured,
+		BackPressureChanges: p.pressureChanges,
 	}
 	for i, n := range p.dropped {
 		if n > 0 {
@@ -309,6 +350,7 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	close(p.stop)
 	defer p.tel.stop(ctx)
+	defer p.stopPressure(ctx)
 
 	if ctx.Err() == nil {
 		select {
@@ -335,6 +377,7 @@ func (p *Processor) abandon() {
 	p.abandoned = true
 	p.dropped[idxShutdown] += uint64(p.q.drain() + p.inFlight)
 	p.inFlight, p.inFlightBytes = 0, 0
+	p.releaseLocked()
 	p.roomFreedLocked()
 }
 
@@ -393,7 +436,8 @@ func (p *Processor) lastSeq() (uint64, bool) {
 // 512-record batch, and waiting for the interval would evict most of
 // them. p.mu must be held.
 func (p *Processor) exportDueLocked() bool {
-	return p.q.len >= p.cfg.maxBatchSize || p.q.bytes >= p.cfg.maxQueueBytes/2 || p.waiting > 0
+	return p.q.len >= p.cfg.maxBatchSize || p.q.bytes >= p.cfg.maxQueueBytes/2 || p.waiting > 0 ||
+		(p.heapShedding && p.q.bytes >= p.heapBound/2)
 }
 
 // queuedUpTo returns an exportWhile condition that holds while a record
@@ -448,6 +492,7 @@ func (p *Processor) drain() {
 	p.mu.Lock()
 	if !p.abandoned {
 		p.dropped[idxShutdown] += uint64(p.q.drain())
+		p.releaseLocked()
 		p.roomFreedLocked()
 	}
 	p.mu.Unlock()
@@ -461,6 +506,7 @@ func (p *Processor) detachLocked() *chunk {
 	if c != nil {
 		p.inFlight += c.live
 		p.inFlightBytes += c.heldBytes
+		p.releaseLocked()
 		p.roomFreedLocked() // the count bound is the queue's: a detached batch frees it
 	}
 	return c
@@ -503,6 +549,7 @@ func (p *Processor) export(parent context.Context, c *chunk) (err error, retryin
 		p.dropped[idxExportFailed] += uint64(n)
 		p.q.recycle(c, true)
 	}
+	p.releaseLocked()
 	p.roomFreedLocked() // the batch's bytes left the budget
 	p.mu.Unlock()
 

@@ -30,6 +30,13 @@ const (
 	// DropBlockTimeout: under the Block overflow policy, the record waited
 	// for room until its timeout passed or the caller's context ended.
 	DropBlockTimeout DropReason = "block_timeout"
+	// DropHeapPressure: the Go heap was near the program's memory limit
+	// (WithHeapMonitor) and the record did not fit the share of the byte
+	// budget the processor keeps meanwhile.
+	DropHeapPressure DropReason = "heap_pressure"
+	// DropShed: Enabled answered false for the record while back-pressure
+	// was raised (WithShedBelow), so it was never built.
+	DropShed DropReason = "shed"
 )
 
 // DropReasons lists every DropReason, in a stable order.
@@ -37,6 +44,7 @@ func DropReasons() []DropReason {
 	return []DropReason{
 		DropQueueFull, DropByteLimit, DropRecordTooLarge,
 		DropAlreadyShutdown, DropShutdown, DropExportFailed, DropBlockTimeout,
+		DropHeapPressure, DropShed,
 	}
 }
 
@@ -52,6 +60,8 @@ const (
 	idxShutdown
 	idxExportFailed
 	idxBlockTimeout
+	idxHeapPressure
+	idxShed
 	numReasons
 )
 
@@ -85,6 +95,12 @@ type Stats struct {
 	// Block overflow policy. Their records are not received yet: each is
 	// counted once its call has queued or dropped it.
 	Waiting int
+	// BackPressure is true while the queue is above its high watermark
+	// (WithBackPressure) and has not yet fallen below the low one.
+	BackPressure bool
+	// BackPressureChanges counts the times back-pressure was raised or
+	// cleared.
+	BackPressureChanges uint64
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.

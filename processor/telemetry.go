@@ -242,6 +242,11 @@ func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) err
 	if err != nil {
 		return err
 	}
+	pressure, err := m.Int64ObservableGauge(telemetry.MetricBackPressure, metric.WithUnit("1"),
+		metric.WithDescription("1 while the queue is above its high watermark (until it falls below the low one), else 0."))
+	if err != nil {
+		return err
+	}
 	buckets := metric.WithExplicitBucketBoundaries(telemetry.DurationBuckets...)
 	if t.duration, err = m.Float64Histogram(telemetry.MetricExportDuration, metric.WithUnit(telemetry.UnitSeconds), buckets,
 		metric.WithDescription("The duration of one export call.")); err != nil {
@@ -278,8 +283,13 @@ func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) err
 		for i, opt := range reasonObs {
 			o.ObserveInt64(processed.Inst(), int64(s.Dropped[reasonIndex(i).reason()]), opt)
 		}
+		var bp int64
+		if s.BackPressure {
+			bp = 1
+		}
+		o.ObserveInt64(pressure, bp, baseObs)
 		return nil
-	}, size.Inst(), capacity.Inst(), processed.Inst(), qBytes, qBytesCap)
+	}, size.Inst(), capacity.Inst(), processed.Inst(), qBytes, qBytesCap, pressure)
 	if err != nil {
 		return err
 	}

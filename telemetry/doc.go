@@ -43,9 +43,11 @@
 //	otel.sdk.processor.log.queue.capacity    observable up-down count  {log_record}  -             maximum records the queue holds
 //	otel.sdk.processor.log.processed         observable counter        {log_record}  error.type    records finished: exported (no error.type) or dropped,
 //	                                                                                               error.type = queue_full, byte_limit, record_too_large,
-//	                                                                                               already_shutdown, shutdown or export_failed
+//	                                                                                               already_shutdown, shutdown, export_failed,
+//	                                                                                               block_timeout, heap_pressure or shed
 //	steadylog.processor.queue.bytes          observable up-down count  By            -             estimated heap bytes of the queued records
 //	steadylog.processor.queue.bytes.capacity observable up-down count  By            -             the queue's byte budget
+//	steadylog.processor.backpressure         observable gauge          1             -             1 while back-pressure is raised, else 0
 //	steadylog.processor.export.duration      histogram                 s             error.type    duration of each Export call
 //	steadylog.processor.queue.wait           histogram                 s             error.type    from a record's observed timestamp to the end
 //	                                                                                               of the Export call that carried it

@@ -16,6 +16,9 @@ const (
 	// MetricQueueWait is the time from a record's observed timestamp to
 	// the end of the Export call that carried it.
 	MetricQueueWait = "steadylog.processor.queue.wait"
+	// MetricBackPressure is 1 while a processor's queue is above its high
+	// watermark (until it falls below the low one), else 0.
+	MetricBackPressure = "steadylog.processor.backpressure"
 	// MetricBreakerState is 1 for a breaker's current state, 0 for the
 	// others.
 	MetricBreakerState = "steadylog.breaker.state"

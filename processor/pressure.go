@@ -1,0 +1,362 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/memguard"
+	"github.com/steadylog/steadylog/telemetry"
+)
+
+// This file holds what the processor does before it is full: it shares a
+// process-wide byte budget (WithBudget), sheds earlier when the Go heap
+// nears the program's memory limit (WithHeapMonitor), reports a
+// high-watermark as it is crossed and cleared (WithBackPressure,
+// WithBackPressureFunc), and can shed low-severity records at the source
+// while above it (WithShedBelow).
+
+// Back-pressure defaults.
+const (
+	// DefaultHighWatermark is the fill, of the count or the byte bound,
+	// at which back-pressure is raised.
+	DefaultHighWatermark = 0.8
+	// DefaultLowWatermark is the fill below which, for both bounds,
+	// back-pressure is cleared again. The gap keeps a queue that hovers at
+	// the high mark from flapping.
+	DefaultLowWatermark = 0.6
+	// HeapPressureShare is the share of the byte budget the processor
+	// keeps while the heap monitor reports high pressure.
+	HeapPressureShare = 0.25
+)
+
+// sharedBudgetPoll is how often an OnEmit blocked by the shared budget
+// looks again (see waitForRoomLocked).
+const sharedBudgetPoll = 5 * time.Millisecond
+
+// WithBudget makes the processor take the bytes of every record it keeps
+// (queued or in flight, as memguard.RecordSize counts them) from budget as
+// well as from its own byte bound, and give them back when the record is
+// exported, dropped or shut down: processors sharing one budget never hold
+// more than it together, and budget.Used() is 0 once all of them are shut
+// down. When the budget is exhausted, the overflow policy applies as for
+// the processor's own bounds — DropOldest evicts this processor's oldest
+// records (it cannot evict another's), DropNewest refuses, Block waits —
+// and drops count as byte_limit.
+//
+// Default: no shared budget. nil makes New fail.
+func WithBudget(budget *memguard.Budget) Option {
+	return optionFunc(func(c *config) {
+		if budget == nil {
+			c.reject("WithBudget(nil): budget must not be nil")
+			return
+		}
+		c.budget = budget
+	})
+}
+
+// WithHeapMonitor sets the monitor that tells the processor how close the
+// Go heap is to the program's memory limit (GOMEMLIMIT, or the monitor's
+// own WithLimit). While it reports high pressure, the processor keeps at
+// most HeapPressureShare of its byte budget: records beyond that are
+// handled by the overflow policy and counted as heap_pressure, so that the
+// process is not OOM-killed for its logs. The monitor is consulted only
+// when a record would take the processor past that share, so it costs
+// nothing while the queue is small.
+//
+// Default: one monitor shared by every processor of the process, with
+// memguard's defaults (high at 85% of GOMEMLIMIT). Without GOMEMLIMIT it
+// never reports pressure, so the default changes nothing for a program that
+// sets no memory limit. nil makes New fail; see WithoutHeapMonitor.
+func WithHeapMonitor(m *memguard.HeapMonitor) Option {
+	return optionFunc(func(c *config) {
+		if m == nil {
+			c.reject("WithHeapMonitor(nil): monitor must not be nil (use WithoutHeapMonitor)")
+			return
+		}
+		c.heap, c.heapSet = m, true
+	})
+}
+
+// WithoutHeapMonitor turns heap-pressure shedding off.
+func WithoutHeapMonitor() Option {
+	return optionFunc(func(c *config) { c.heap, c.heapSet = nil, true })
+}
+
+var defaultHeap = sync.OnceValue(func() *memguard.HeapMonitor {
+	m, err := memguard.NewHeapMonitor()
+	if err != nil { // cannot happen with the defaults
+		return nil
+	}
+	return m
+})
+
+// WithBackPressure sets the watermarks of back-pressure, as fractions of
+// the count bound and of the byte bound: it is raised when either bound is
+// filled to high or more, and cleared when both are below low. Raised, it
+// shows in Stats (BackPressure), in the
+// steadylog.processor.backpressure metric, as a line on the drop-alert
+// logger (at most one raised line per alert interval, and a cleared line
+// after each one written), to the WithBackPressureFunc callback, and,
+// with WithShedBelow, in Enabled — before anything is dropped.
+//
+// Default: 0.8 and 0.6. Values outside 0 < low ≤ high ≤ 1 make New fail.
+func WithBackPressure(high, low float64) Option {
+	return optionFunc(func(c *config) {
+		if !(low > 0 && low <= high && high <= 1) {
+			c.reject("WithBackPressure(%v, %v): want 0 < low <= high <= 1", high, low)
+			return
+		}
+		c.highMark, c.lowMark = high, low
+	})
+}
+
+// BackPressure is a change of the processor's back-pressure state, as
+// passed to the WithBackPressureFunc callback.
+type BackPressure struct {
+	// Raised is true when the high watermark was crossed, false when the
+	// queue fell below the low one.
+	Raised bool
+	// Queued and QueuedBytes are the queue's content when the change was
+	// delivered; InFlightBytes the batch in flight.
+	Queued        int
+	QueuedBytes   int64
+	InFlightBytes int64
+	// Changes counts the state changes so far, delivered or not: rapid
+	// changes are coalesced, the callback sees the latest state.
+	Changes uint64
+}
+
+// WithBackPressureFunc sets a function called when back-pressure is raised
+// or cleared, so that a service can react before anything is dropped
+// (slow its intake, sample its debug logs). It is called from a goroutine
+// of the processor's, never from OnEmit, one call at a time; changes that
+// happen while it runs are coalesced into the next call. A panic in it is
+// recovered. It must not block for long: while it runs, later changes wait.
+//
+// Default: none. nil makes New fail.
+func WithBackPressureFunc(fn func(BackPressure)) Option {
+	return optionFunc(func(c *config) {
+		if fn == nil {
+			c.reject("WithBackPressureFunc(nil): function must not be nil")
+			return
+		}
+		c.onPressure = fn
+	})
+}
+
+// WithShedBelow makes Enabled report false, while back-pressure is raised,
+// for records with a severity below threshold, so that the bridge (otelslog,
+// otelzap) never builds them: building a record is about a third of a log
+// call's CPU. Each such answer is counted as received and dropped with
+// reason shed, so the accounting stays exact. (When another processor of
+// the same provider still wants the record, the SDK emits it to every
+// processor: it then reaches OnEmit as well and is counted again.)
+// Records with an undefined severity (0) are below any threshold.
+//
+// Default: off (Enabled always reports true). A threshold outside
+// [log.SeverityTrace1, log.SeverityFatal4] makes New fail.
+func WithShedBelow(threshold log.Severity) Option {
+	return optionFunc(func(c *config) {
+		if threshold < log.SeverityTrace1 || threshold > log.SeverityFatal4 {
+			c.reject("WithShedBelow(%d): severity must be within [%d, %d]",
+				threshold, log.SeverityTrace1, log.SeverityFatal4)
+			return
+		}
+		c.shedBelow = threshold
+	})
+}
+
+// bounds are the byte limit one admission is held to and the reason a
+// record that breaks it is dropped.
+type bounds struct {
+	maxBytes   int64
+	byteReason reasonIndex
+}
+
+// boundsLocked returns the bounds for admitting a record of size bytes:
+// the byte budget, or HeapPressureShare of it while the heap monitor
+// reports high pressure — asked only when the record would take the
+// processor past that share. p.mu must be held.
+func (p *Processor) boundsLocked(size int64) bounds {
+	b := bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit}
+	if p.cfg.heap == nil || p.q.bytes+p.inFlightBytes+size <= p.heapBound {
+		p.heapShedding = false
+		return b
+	}
+	p.heapShedding = p.cfg.heap.High()
+	if p.heapShedding {
+		b = bounds{maxBytes: p.heapBound, byteReason: idxHeapPressure}
+	}
+	return b
+}
+
+// sharedFitsLocked reports whether size more bytes fit the shared budget.
+func (p *Processor) sharedFitsLocked(size int64) bool {
+	return p.cfg.budget == nil || p.cfg.budget.Limit()-p.cfg.budget.Used() >= size
+}
+
+// acquireLocked takes size bytes from the shared budget, if any.
+func (p *Processor) acquireLocked(size int64) bool {
+	if p.cfg.budget == nil {
+		return true
+	}
+	if !p.cfg.budget.TryAcquire(size) {
+		return false
+	}
+	p.acquired += size
+	return true
+}
+
+// releaseLocked gives back to the shared budget what the processor no
+// longer holds: the bytes acquired minus those queued and in flight. Every
+// path on which records leave calls it, after its accounting; it also
+// updates the back-pressure state. p.mu must be held.
+func (p *Processor) releaseLocked() {
+	if p.cfg.budget != nil {
+		if held := p.q.bytes + p.inFlightBytes; p.acquired > held {
+			p.cfg.budget.Release(p.acquired - held)
+			p.acquired = held
+		}
+	}
+	if p.pressured && int64(p.q.len) < p.lowLen && p.q.bytes+p.inFlightBytes < p.lowBytes {
+		p.setPressureLocked(false)
+	}
+}
+
+// pushedLocked updates the back-pressure state after a push. p.mu must be
+// held.
+func (p *Processor) pushedLocked() {
+	if !p.pressured && (int64(p.q.len) >= p.highLen || p.q.bytes+p.inFlightBytes >= p.highBytes) {
+		p.setPressureLocked(true)
+	}
+}
+
+func (p *Processor) setPressureLocked(raised bool) {
+	p.pressured = raised
+	p.pressureFlag.Store(raised)
+	p.pressureChanges++
+	select {
+	case p.pressureWake <- struct{}{}:
+	default: // a delivery is pending already; it will read the latest state
+	}
+}
+
+// watermarks converts the fractions into counts and bytes, rounding up so
+// that a mark of 0.8 on a queue of 10 is reached at 8 records.
+func watermark(bound int64, fraction float64) int64 {
+	v := math.Ceil(float64(bound) * fraction)
+	if v >= float64(math.MaxInt64) {
+		return math.MaxInt64
+	}
+	return max(int64(v), 1)
+}
+
+// shedLocked counts one record shed at the source. p.mu must be held.
+func (p *Processor) shedLocked() {
+	p.received++
+	p.dropped[idxShed]++
+}
+
+// enabled is Enabled's decision: see WithShedBelow.
+func (p *Processor) enabled(param sdklog.EnabledParameters) bool {
+	if p.cfg.shedBelow == 0 || param.Severity >= p.cfg.shedBelow || !p.pressureFlag.Load() {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.pressured || p.closed {
+		return true // cleared meanwhile, or shut down: OnEmit counts it
+	}
+	p.shedLocked()
+	return false
+}
+
+// pressureLoop delivers back-pressure changes to the callback and the
+// alert logger, from its own goroutine, until quit is closed.
+func (p *Processor) pressureLoop(quit <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	var delivered bool // the state last delivered; the initial state is "cleared"
+	logger := p.cfg.tel.alertLogger
+	if logger == nil && !p.cfg.tel.noAlerts {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if p.cfg.tel.noAlerts {
+		logger = nil
+	}
+	// Raised lines are rate-limited like the drop summaries, at most one
+	// per alert interval, so a queue that keeps bursting past the mark does
+	// not flood standard error; a cleared line follows only a raised line
+	// that was written. The callback sees every delivered change.
+	interval := p.cfg.tel.alertInterval
+	if interval <= 0 {
+		interval = telemetry.DefaultAlertInterval
+	}
+	var lastRaisedLine time.Time
+	raisedLogged := false
+	for {
+		select {
+		case <-quit:
+			return
+		case <-p.pressureWake:
+		}
+		p.mu.Lock()
+		ev := BackPressure{
+			Raised: p.pressured, Queued: p.q.len, QueuedBytes: p.q.bytes,
+			InFlightBytes: p.inFlightBytes, Changes: p.pressureChanges,
+		}
+		p.mu.Unlock()
+		if ev.Raised == delivered {
+			continue // raised and cleared again (or the reverse) before delivery
+		}
+		delivered = ev.Raised
+		if logger != nil {
+			switch now := time.Now(); {
+			case ev.Raised && (lastRaisedLine.IsZero() || now.Sub(lastRaisedLine) >= interval):
+				lastRaisedLine, raisedLogged = now, true
+				p.logPressure(logger, ev)
+			case !ev.Raised && raisedLogged:
+				raisedLogged = false
+				p.logPressure(logger, ev)
+			}
+		}
+		if p.cfg.onPressure != nil {
+			func() {
+				defer func() { _ = recover() }()
+				p.cfg.onPressure(ev)
+			}()
+		}
+	}
+}
+
+func (p *Processor) logPressure(logger *slog.Logger, ev BackPressure) {
+	defer func() { _ = recover() }()
+	msg := fmt.Sprintf("log queue back-pressure cleared: %d records queued", ev.Queued)
+	if ev.Raised {
+		msg = fmt.Sprintf("log queue back-pressure raised: %d of %d records, %s of %s queued and in flight",
+			ev.Queued, p.cfg.maxQueueSize, formatSize(ev.QueuedBytes+ev.InFlightBytes), formatSize(p.cfg.maxQueueBytes))
+	}
+	logger.LogAttrs(context.Background(), slog.LevelWarn, msg,
+		slog.Bool("backpressure", ev.Raised), slog.String("otel.component.name", p.tel.name))
+}
+
+// stopPressure ends the back-pressure goroutine, waiting for it no longer
+// than ctx allows and at most alertStopLimit: it may be stuck in the alert
+// logger or the callback, which are user code.
+func (p *Processor) stopPressure(ctx context.Context) {
+	close(p.pressureQuit)
+	t := time.NewTimer(alertStopLimit)
+	defer t.Stop()
+	select {
+	case <-p.pressureDone:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
