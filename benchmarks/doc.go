@@ -21,6 +21,11 @@
 //     otelslog bridge.
 //   - BenchmarkOnEmitHung/impl=I — OnEmit latency percentiles from 8
 //     goroutines while every Export blocks for 2 s.
+//   - BenchmarkShedAtSource/shed=X/impl=I — an INFO call through log/slog
+//     and otelslog while the exporter is blocked and the queue full:
+//     shed=off builds the record and evicts the oldest, shed=warn
+//     (processor.WithShedBelow(log.SeverityWarn)) has Enabled answer false
+//     so slog never builds it. The SDK runs as shed=off.
 //
 // Shapes are small (60-character body, 3 attributes), medium (10
 // attributes including a nested map) and large (4 KiB body). Besides time
@@ -30,7 +35,9 @@
 //
 // The programs under cmd/ measure what a benchmark loop cannot: sustained
 // throughput with many goroutines (cmd/sustained), peak memory with 1 MiB
-// records and a slow exporter (cmd/memory), and OnEmit latency under a hung
+// records and a slow exporter (cmd/memory; with -gomemlimit and the impl
+// steadylog-noheap it shows what heap-pressure shedding does under a memory
+// limit), and OnEmit latency under a hung
 // exporter at a realistic rate (cmd/hung). cmd/summarize turns all results
 // into a markdown report; scripts/bench.sh runs everything.
 package benchmarks

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/steadylog/steadylog/benchmarks/internal/harness"
+	"github.com/steadylog/steadylog/processor"
 )
 
 // Every benchmark shuts its processor down; goleak proves no worker
@@ -88,4 +89,47 @@ func TestBenchmarkPathsDeliverEachShape(t *testing.T) {
 func TestParName(t *testing.T) {
 	assert.Equal(t, "serial", parName(0))
 	assert.Equal(t, "32", parName(32))
+}
+
+// TestShedAtSourcePath runs BenchmarkShedAtSource's setup and a few
+// measured calls per case: the queue is full and, for steadylog,
+// back-pressure raised; shed=warn sheds every INFO call and nothing else
+// changes the queue; shed=off sheds none. Closing must end every
+// goroutine (TestMain's goleak).
+func TestShedAtSourcePath(t *testing.T) {
+	const n = 100
+	for _, c := range shedCases {
+		t.Run(c.name, func(t *testing.T) {
+			o := overload(t, c)
+			defer o.close(t)
+			if c.impl == harness.ImplSDK {
+				require.Nil(t, o.sl)
+				assert.True(t, o.exp.hasEntered(), "the SDK's worker is blocked in Export")
+				for range n {
+					o.info()
+				}
+				return
+			}
+			require.NotNil(t, o.sl)
+			before := o.sl.Stats()
+			require.True(t, before.BackPressure)
+			for range n {
+				o.info()
+			}
+			after := o.sl.Stats()
+			assert.True(t, after.BackPressure, "still raised: nothing was exported")
+			assert.Equal(t, before.Received+n, after.Received, "each call counted once")
+			assert.Zero(t, after.Exported)
+			shed := after.Dropped[processor.DropShed] - before.Dropped[processor.DropShed]
+			if c.below != 0 {
+				assert.Equal(t, uint64(n), shed, "every INFO call shed at the source")
+				assert.Equal(t, before.Queued, after.Queued)
+				assert.Equal(t, before.Dropped[processor.DropQueueFull], after.Dropped[processor.DropQueueFull])
+			} else {
+				assert.Zero(t, shed)
+				assert.Equal(t, before.Dropped[processor.DropQueueFull]+n, after.Dropped[processor.DropQueueFull],
+					"each call evicted the oldest record")
+			}
+		})
+	}
 }

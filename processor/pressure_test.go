@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/memguard"
 )
 
@@ -275,4 +276,22 @@ func TestHeapPressure(t *testing.T) {
 	s = p.Stats()
 	assert.Zero(t, s.TotalDropped(), "no pressure, no shedding: %v", s)
 	shutdownNow(t, p, gate)
+}
+
+// With several destinations behind one processor (a fan-out), each record
+// is kept, and its bytes taken from the budget, once.
+func TestSharedBudgetWithFanout(t *testing.T) {
+	budget, err := memguard.NewBudget(1 << 20)
+	require.NoError(t, err)
+	a, b := &recordingExporter{}, &recordingExporter{}
+	p := newProcessor(t, exporter.Fanout(a, b), WithBudget(budget), WithExportInterval(time.Hour), WithoutDropAlerts())
+	for i := range 10 {
+		emit(t, p, fmt.Sprint(i), log.SeverityInfo)
+	}
+	s := p.Stats()
+	require.Equal(t, s.QueuedBytes, budget.Used())
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.Zero(t, budget.Used())
+	require.Len(t, a.exported(), 10)
+	require.Len(t, b.exported(), 10)
 }

@@ -12,13 +12,25 @@
 // byte bound. Every record carries a freshly allocated body, as real log
 // messages do; a shared body would cost nothing to queue.
 //
+// The impl steadylog has the default heap monitor, which sheds down to a
+// quarter of the byte bound while the heap is at 85% of GOMEMLIMIT or more
+// (drop reason heap_pressure); steadylog-noheap is the same processor with
+// processor.WithoutHeapMonitor. -gomemlimit sets GOMEMLIMIT in every child's
+// environment (the parent's own is left alone), so that
+//
+//	memory -impl sdk,steadylog-noheap,steadylog -gomemlimit 160MiB
+//
+// compares the three under one memory limit. Without -gomemlimit the
+// children inherit the parent's environment, GOMEMLIMIT included.
+//
 // As a guard for shared machines a child stops early, and says so, when its
 // resident set passes -abort-rss.
 //
 // Usage:
 //
 //	memory [-duration 10s] [-body 1MiB] [-delay 100ms] [-producers 2]
-//	       [-impl sdk,steadylog] [-max-queue-bytes 67108864] [-json out.json]
+//	       [-impl sdk,steadylog] [-max-queue-bytes 67108864]
+//	       [-gomemlimit 160MiB] [-json out.json]
 package main
 
 import (
@@ -30,8 +42,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +59,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/benchmarks/internal/harness"
+	"github.com/steadylog/steadylog/processor"
 )
 
 // resultPrefix marks the child's result line on its standard output.
@@ -65,7 +81,10 @@ type config struct {
 	producers     int
 	maxQueueBytes int64
 	abortRSS      int64
-	jsonPath      string
+	// goMemLimit is the GOMEMLIMIT value given to the children; "" leaves
+	// their environment as the parent's.
+	goMemLimit string
+	jsonPath   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -79,13 +98,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	producers := fs.Int("producers", 2, "emitting goroutines")
 	mqb := fs.Int64("max-queue-bytes", 64<<20, "steadylog's WithMaxQueueBytes")
 	abort := fs.Int64("abort-rss", 8<<30, "a child stops early when its resident set passes this many bytes")
+	memLimit := fs.String("gomemlimit", "", "set GOMEMLIMIT to this value (e.g. 160MiB, or off) in each child's environment")
 	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{
 		child: *child, duration: *dur, bodyBytes: *body, delay: *delay, producers: *producers,
-		maxQueueBytes: *mqb, abortRSS: *abort, jsonPath: *jsonPath,
+		maxQueueBytes: *mqb, abortRSS: *abort, goMemLimit: *memLimit, jsonPath: *jsonPath,
 	}
 	var err error
 	if cfg.impls, err = harness.ParseImpls(*impls); err != nil {
@@ -93,7 +113,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.child != "" {
 		if _, err := harness.ParseImpls(cfg.child); err != nil || strings.Contains(cfg.child, ",") {
-			return config{}, fmt.Errorf("%w: -child %q: want one of noop, sdk, steadylog", errBadFlag, cfg.child)
+			return config{}, fmt.Errorf("%w: -child %q: want one of %s", errBadFlag, cfg.child,
+				strings.Join(harness.Impls(), ", "))
+		}
+	}
+	if cfg.goMemLimit != "" {
+		if _, err := parseMemLimit(cfg.goMemLimit); err != nil {
+			return config{}, fmt.Errorf("%w: -gomemlimit: %w", errBadFlag, err)
 		}
 	}
 	switch {
@@ -111,6 +137,44 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("%w: -abort-rss must be positive, got %d", errBadFlag, cfg.abortRSS)
 	}
 	return cfg, nil
+}
+
+// memUnits are the suffixes GOMEMLIMIT accepts, as the runtime parses it.
+var memUnits = []struct {
+	suffix string
+	shift  uint
+}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+
+// parseMemLimit checks a GOMEMLIMIT value the way the runtime reads it — a
+// non-negative integer with an optional unit B, KiB, MiB, GiB or TiB, or
+// "off" — and returns it in bytes (math.MaxInt64 for off). A value the
+// runtime rejected would make every child fail at start.
+func parseMemLimit(s string) (int64, error) {
+	if s == "off" {
+		return math.MaxInt64, nil
+	}
+	num, shift := s, uint(0)
+	for _, u := range memUnits {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, shift = n, u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || num == "" || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%q: want a byte count with an optional unit B, KiB, MiB, GiB or TiB, or off", s)
+	}
+	return int64(n << shift), nil
+}
+
+// withMemLimit returns env with GOMEMLIMIT set to limit, replacing any value
+// it had; an empty limit returns env unchanged.
+func withMemLimit(env []string, limit string) []string {
+	if limit == "" {
+		return env
+	}
+	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "GOMEMLIMIT=") })
+	return append(out, "GOMEMLIMIT="+limit)
 }
 
 // childArgs are the flags a child gets: the parent's settings and its impl.
@@ -132,8 +196,11 @@ func runChild(cfg config) harness.Memory {
 		Impl: cfg.child, BodyBytes: cfg.bodyBytes, ExportDelayMS: float64(cfg.delay) / 1e6,
 		Producers: cfg.producers,
 	}
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		res.MemLimitBytes = limit
+	}
 	pcfg := harness.Config{}
-	if cfg.child == harness.ImplSteadylog {
+	if harness.IsSteadylog(cfg.child) {
 		pcfg.MaxQueueBytes = cfg.maxQueueBytes
 		res.MaxQueueBytes = cfg.maxQueueBytes
 	}
@@ -209,8 +276,9 @@ watch:
 	res.Emitted = emitted.Load()
 	res.Exported = exp.Exported()
 	if p.CountsDrops() {
-		d, _ := p.Dropped()
-		res.DropPct = harness.Pct(d, res.Emitted)
+		res.CountsDrops = true
+		res.Dropped, res.DropReason = p.Dropped()
+		res.DropPct = harness.Pct(res.Dropped, res.Emitted)
 	} else {
 		res.DropPct = harness.Pct(res.Emitted-min(res.Emitted, res.Exported), res.Emitted)
 	}
@@ -241,7 +309,7 @@ func runParent(cfg config, self string, env []string, stdout io.Writer) ([]harne
 	var rows []harness.Memory
 	for _, impl := range cfg.impls {
 		cmd := exec.Command(self, cfg.childArgs(impl)...)
-		cmd.Env = env
+		cmd.Env = withMemLimit(env, cfg.goMemLimit)
 		var errBuf bytes.Buffer
 		cmd.Stderr = &errBuf
 		out, err := cmd.Output()
@@ -260,7 +328,7 @@ func runParent(cfg config, self string, env []string, stdout io.Writer) ([]harne
 
 func printTable(w io.Writer, rows []harness.Memory) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "impl\tmax queue bytes\tpeak RSS MiB\temitted\texported\tdropped %\tnote\t")
+	fmt.Fprintln(tw, "impl\tmax queue bytes\tGOMEMLIMIT\tpeak RSS MiB\temitted\texported\tdropped %\tdropped by reason\tnote\t")
 	for _, r := range rows {
 		mqb := "-"
 		if r.MaxQueueBytes > 0 {
@@ -270,10 +338,41 @@ func printTable(w io.Writer, rows []harness.Memory) {
 		if r.Aborted {
 			note = "ABORTED: " + r.AbortReason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.2f\t%s\t\n",
-			r.Impl, mqb, r.PeakRSSBytes>>20, r.Emitted, r.Exported, r.DropPct, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%s\t%s\t\n",
+			r.Impl, mqb, formatLimit(r.MemLimitBytes), r.PeakRSSBytes>>20, r.Emitted, r.Exported, r.DropPct,
+			formatReasons(r), note)
 	}
 	_ = tw.Flush()
+}
+
+// formatLimit formats a memory limit in MiB, or "-" for none.
+func formatLimit(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	if b%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", b>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+// formatReasons lists a row's drops by reason, in processor.DropReasons
+// order, as reason=count pairs; a processor without its own drop count
+// shows "n/a".
+func formatReasons(r harness.Memory) string {
+	if !r.CountsDrops {
+		return "n/a"
+	}
+	var parts []string
+	for _, reason := range processor.DropReasons() {
+		if n := r.DropReason[string(reason)]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", reason, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
 }
 
 func main() {
@@ -302,8 +401,12 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("memory: finding own executable: %w", err)
 	}
-	fmt.Fprintf(stdout, "# memory: %d-byte bodies, %v exporter, %v, %d producers\n",
-		cfg.bodyBytes, cfg.delay, cfg.duration, cfg.producers)
+	limit := "inherited"
+	if cfg.goMemLimit != "" {
+		limit = cfg.goMemLimit
+	}
+	fmt.Fprintf(stdout, "# memory: %d-byte bodies, %v exporter, %v, %d producers, children's GOMEMLIMIT %s\n",
+		cfg.bodyBytes, cfg.delay, cfg.duration, cfg.producers, limit)
 	rows, err := runParent(cfg, self, os.Environ(), stdout)
 	if err != nil {
 		return err

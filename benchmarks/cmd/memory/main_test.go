@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -90,6 +91,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 100*time.Millisecond, cfg.delay)
 	assert.Equal(t, int64(64<<20), cfg.maxQueueBytes)
 	assert.Empty(t, cfg.child)
+	assert.Empty(t, cfg.goMemLimit)
 
 	back, err := parseFlags(cfg.childArgs("steadylog"), io.Discard)
 	require.NoError(t, err)
@@ -107,8 +109,85 @@ func TestParseFlags(t *testing.T) {
 		{"-producers", "0"},
 		{"-max-queue-bytes", "0"},
 		{"-abort-rss", "0"},
+		{"-gomemlimit", "160MB"},
+		{"-gomemlimit", "lots"},
+		{"-gomemlimit", "-1MiB"},
+		{"-gomemlimit", "MiB"},
 	} {
 		_, err := parseFlags(bad, io.Discard)
 		require.ErrorIs(t, err, errBadFlag, bad)
 	}
+}
+
+func TestParseFlagsAcceptsVariantsAndLimit(t *testing.T) {
+	cfg, err := parseFlags([]string{"-impl", "sdk,steadylog-noheap,steadylog", "-gomemlimit", "160MiB"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []string{harness.ImplSDK, harness.ImplSteadylogNoHeap, harness.ImplSteadylog}, cfg.impls)
+	assert.Equal(t, "160MiB", cfg.goMemLimit)
+
+	back, err := parseFlags(cfg.childArgs(harness.ImplSteadylogNoHeap), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, harness.ImplSteadylogNoHeap, back.child)
+}
+
+func TestParseMemLimit(t *testing.T) {
+	for in, want := range map[string]int64{
+		"160MiB": 160 << 20, "1GiB": 1 << 30, "2TiB": 2 << 40, "512KiB": 512 << 10,
+		"100B": 100, "4096": 4096, "0": 0, "off": math.MaxInt64,
+	} {
+		got, err := parseMemLimit(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "160MB", "160 MiB", "1.5GiB", "-1", "MiB", "OFF", "99999999999TiB"} {
+		_, err := parseMemLimit(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+func TestWithMemLimitReplacesTheParentsValue(t *testing.T) {
+	env := []string{"HOME=/root", "GOMEMLIMIT=1GiB", "PATH=/bin"}
+	assert.Equal(t, env, withMemLimit(env, ""), "no -gomemlimit: inherited")
+	got := withMemLimit(env, "160MiB")
+	assert.Equal(t, []string{"HOME=/root", "PATH=/bin", "GOMEMLIMIT=160MiB"}, got)
+	assert.Equal(t, "GOMEMLIMIT=1GiB", env[1], "the parent's environment is untouched")
+}
+
+// With a memory limit far below the byte bound, the monitored processor
+// must shed as heap_pressure and the unmonitored one never; both children
+// must see the limit.
+func TestHeapMonitorShedsUnderGOMEMLIMIT(t *testing.T) {
+	cfg, err := parseFlags([]string{"-impl", "steadylog-noheap,steadylog", "-gomemlimit", "4MiB",
+		"-duration", "500ms", "-body", "65536", "-delay", "50ms", "-max-queue-bytes", "8388608"}, io.Discard)
+	require.NoError(t, err)
+	var stdout bytes.Buffer
+	rows, err := runParent(cfg, os.Args[0], append(os.Environ(), childEnv+"=1"), &stdout)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	for _, r := range rows {
+		assert.Empty(t, r.Err, r.Impl)
+		assert.Equal(t, int64(4<<20), r.MemLimitBytes, r.Impl)
+		assert.True(t, r.CountsDrops, r.Impl)
+		assert.Positive(t, r.Exported, r.Impl)
+		assert.Equal(t, r.Emitted, r.Exported+r.Dropped, "%s: every record exported or dropped", r.Impl)
+	}
+	assert.Equal(t, harness.ImplSteadylogNoHeap, rows[0].Impl)
+	assert.Zero(t, rows[0].DropReason["heap_pressure"], "no monitor, no heap_pressure")
+	assert.Equal(t, harness.ImplSteadylog, rows[1].Impl)
+	assert.Positive(t, rows[1].DropReason["heap_pressure"], "the heap passed 85%% of 4 MiB")
+
+	var table bytes.Buffer
+	printTable(&table, rows)
+	assert.Contains(t, table.String(), "4 MiB")
+	assert.Contains(t, table.String(), "heap_pressure=")
+}
+
+func TestFormatReasons(t *testing.T) {
+	assert.Equal(t, "n/a", formatReasons(harness.Memory{}))
+	assert.Equal(t, "none", formatReasons(harness.Memory{CountsDrops: true}))
+	assert.Equal(t, "byte_limit=3 heap_pressure=7", formatReasons(harness.Memory{CountsDrops: true,
+		DropReason: map[string]uint64{"heap_pressure": 7, "byte_limit": 3}}))
+	assert.Equal(t, "-", formatLimit(0))
+	assert.Equal(t, "160 MiB", formatLimit(160<<20))
+	assert.Equal(t, "1.5 MiB", formatLimit(3<<19))
 }

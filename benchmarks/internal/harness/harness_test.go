@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.uber.org/goleak"
 )
@@ -76,6 +77,10 @@ func TestParseImpls(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{ImplSDK, ImplSteadylog}, got)
 
+	got, err = ParseImpls("steadylog-noheap,noop")
+	require.NoError(t, err)
+	assert.Equal(t, []string{ImplSteadylogNoHeap, ImplNoop}, got)
+
 	_, err = ParseImpls("sdk,batch")
 	require.ErrorIs(t, err, ErrUnknownImpl)
 	_, err = ParseImpls(" , ")
@@ -92,7 +97,7 @@ func TestNewProcessorRejectsUnknown(t *testing.T) {
 // rely on both.
 func TestProcessorsAccountForEveryRecord(t *testing.T) {
 	rec := Shapes()[0].SDKRecord()
-	for _, impl := range []string{ImplNoop, ImplSDK, ImplSteadylog} {
+	for _, impl := range Impls() {
 		t.Run(impl, func(t *testing.T) {
 			exp := &CountingExporter{}
 			p, err := NewProcessor(impl, exp, Config{})
@@ -122,7 +127,7 @@ func TestProcessorsAccountForEveryRecord(t *testing.T) {
 				assert.False(t, p.CountsDrops())
 				assert.LessOrEqual(t, exp.Exported(), uint64(goroutines*each))
 				assert.Positive(t, exp.Exported())
-			case ImplSteadylog:
+			case ImplSteadylog, ImplSteadylogNoHeap:
 				assert.True(t, p.CountsDrops())
 				assert.Equal(t, uint64(goroutines*each), exp.Exported()+dropped)
 			}
@@ -144,6 +149,39 @@ func TestSteadylogHonoursMaxQueueBytes(t *testing.T) {
 	assert.Equal(t, uint64(1), dropped)
 	assert.Zero(t, exp.Exported())
 	assert.NotEmpty(t, by)
+}
+
+func TestSteadylogAccessor(t *testing.T) {
+	for _, impl := range Impls() {
+		p, err := NewProcessor(impl, &CountingExporter{}, Config{})
+		require.NoError(t, err)
+		sp, ok := p.Steadylog()
+		assert.Equal(t, IsSteadylog(impl), ok, impl)
+		assert.Equal(t, ok, sp != nil, impl)
+		require.NoError(t, p.Shutdown(context.Background()))
+	}
+}
+
+// With ShedBelow and back-pressure raised (a queue of the default 2048
+// records behind an exporter that never returns), Enabled must refuse
+// records below the threshold and count them as shed.
+func TestSteadylogHonoursShedBelow(t *testing.T) {
+	exp := NewHungExporter(time.Hour)
+	p, err := NewProcessor(ImplSteadylog, exp, Config{ShedBelow: log.SeverityWarn})
+	require.NoError(t, err)
+	sp, ok := p.Steadylog()
+	require.True(t, ok)
+	rec := Shapes()[0].SDKRecord()
+	for !sp.Stats().BackPressure {
+		_ = p.OnEmit(context.Background(), &rec)
+	}
+	ctx := context.Background()
+	assert.False(t, p.Enabled(ctx, sdklog.EnabledParameters{Severity: log.SeverityInfo}))
+	assert.True(t, p.Enabled(ctx, sdklog.EnabledParameters{Severity: log.SeverityWarn}))
+	exp.Release()
+	require.NoError(t, p.Shutdown(ctx))
+	_, by := p.Dropped()
+	assert.Equal(t, uint64(1), by["shed"])
 }
 
 func TestSlowExporterHonoursContext(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/processor"
@@ -18,13 +20,30 @@ const (
 	ImplNoop = "noop"
 	// ImplSDK is the OTel Go SDK's sdklog.BatchProcessor with its defaults.
 	ImplSDK = "sdk"
-	// ImplSteadylog is steadylog's processor.Processor with its defaults.
+	// ImplSteadylog is steadylog's processor.Processor with its defaults,
+	// which include the process-wide heap monitor (heap-pressure shedding
+	// near GOMEMLIMIT).
 	ImplSteadylog = "steadylog"
+	// ImplSteadylogNoHeap is steadylog's processor with
+	// processor.WithoutHeapMonitor: its byte bound is the only limit, however
+	// close the heap is to GOMEMLIMIT.
+	ImplSteadylogNoHeap = "steadylog-noheap"
 )
 
-// ErrUnknownImpl is returned for an implementation name that is not
-// noop, sdk or steadylog.
+// Impls lists every implementation name NewProcessor and ParseImpls
+// accept.
+func Impls() []string { return []string{ImplNoop, ImplSDK, ImplSteadylog, ImplSteadylogNoHeap} }
+
+// IsSteadylog reports whether impl is one of steadylog's variants, which
+// take the steadylog-only settings of Config.
+func IsSteadylog(impl string) bool { return impl == ImplSteadylog || impl == ImplSteadylogNoHeap }
+
+// ErrUnknownImpl is returned for an implementation name that is not one of
+// Impls.
 var ErrUnknownImpl = errors.New("harness: unknown processor implementation")
+
+// wantImpls is the list of valid names for error messages.
+var wantImpls = "want " + strings.Join(Impls(), ", ")
 
 // Compared lists the two processors under comparison, baseline first.
 func Compared() []string { return []string{ImplSDK, ImplSteadylog} }
@@ -37,6 +56,10 @@ type Config struct {
 	// (processor.WithMaxQueueBytes). The SDK has no byte bound and ignores
 	// it.
 	MaxQueueBytes int64
+	// ShedBelow, when set, makes steadylog shed records below this
+	// severity at the source while back-pressure is raised
+	// (processor.WithShedBelow). The SDK ignores it.
+	ShedBelow log.Severity
 }
 
 // Instance is a running processor together with what the measurements need
@@ -62,6 +85,13 @@ func (i *Instance) Dropped() (uint64, map[string]uint64) {
 	return i.stats()
 }
 
+// Steadylog returns the steadylog processor behind the instance, for its
+// Stats, or false for another implementation.
+func (i *Instance) Steadylog() (*processor.Processor, bool) {
+	p, ok := i.Processor.(*processor.Processor)
+	return p, ok
+}
+
 // NewProcessor builds the processor called impl in front of exp.
 func NewProcessor(impl string, exp sdklog.Exporter, cfg Config) (*Instance, error) {
 	switch impl {
@@ -69,12 +99,18 @@ func NewProcessor(impl string, exp sdklog.Exporter, cfg Config) (*Instance, erro
 		return &Instance{Processor: NoopProcessor{}, Impl: impl}, nil
 	case ImplSDK:
 		return &Instance{Processor: sdklog.NewBatchProcessor(exp), Impl: impl}, nil
-	case ImplSteadylog:
+	case ImplSteadylog, ImplSteadylogNoHeap:
 		// Drop alerts would write to stderr in the middle of benchmark
 		// output; the measurements read the drops from Stats instead.
 		opts := []processor.Option{processor.WithoutDropAlerts()}
 		if cfg.MaxQueueBytes > 0 {
 			opts = append(opts, processor.WithMaxQueueBytes(cfg.MaxQueueBytes))
+		}
+		if cfg.ShedBelow != 0 {
+			opts = append(opts, processor.WithShedBelow(cfg.ShedBelow))
+		}
+		if impl == ImplSteadylogNoHeap {
+			opts = append(opts, processor.WithoutHeapMonitor())
 		}
 		p, err := processor.New(exp, opts...)
 		if err != nil {
@@ -91,7 +127,7 @@ func NewProcessor(impl string, exp sdklog.Exporter, cfg Config) (*Instance, erro
 			return s.TotalDropped(), by
 		}}, nil
 	default:
-		return nil, fmt.Errorf("%w: %q (want noop, sdk or steadylog)", ErrUnknownImpl, impl)
+		return nil, fmt.Errorf("%w: %q (%s)", ErrUnknownImpl, impl, wantImpls)
 	}
 }
 
@@ -104,8 +140,8 @@ func ParseImpls(list string) ([]string, error) {
 		if name == "" {
 			continue
 		}
-		if name != ImplNoop && name != ImplSDK && name != ImplSteadylog {
-			return nil, fmt.Errorf("%w: %q (want noop, sdk or steadylog)", ErrUnknownImpl, name)
+		if !slices.Contains(Impls(), name) {
+			return nil, fmt.Errorf("%w: %q (%s)", ErrUnknownImpl, name, wantImpls)
 		}
 		out = append(out, name)
 	}

@@ -66,10 +66,18 @@ type Memory struct {
 	Seconds       float64 `json:"seconds"`
 	Producers     int     `json:"producers"`
 	MaxQueueBytes int64   `json:"max_queue_bytes,omitempty"`
+	// MemLimitBytes is the child's soft memory limit (GOMEMLIMIT) as the
+	// runtime reported it; 0 when none was set.
+	MemLimitBytes int64   `json:"mem_limit_bytes,omitempty"`
 	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
 	Emitted       uint64  `json:"emitted"`
 	Exported      uint64  `json:"exported"`
 	DropPct       float64 `json:"drop_pct"`
+	// Dropped and DropReason are the processor's own drop count, total and
+	// by reason (steadylog only; see CountsDrops).
+	CountsDrops bool              `json:"counts_drops,omitempty"`
+	Dropped     uint64            `json:"dropped,omitempty"`
+	DropReason  map[string]uint64 `json:"drop_reason,omitempty"`
 	// Aborted is set when the child stopped early because its resident set
 	// passed the safety limit; PeakRSSBytes is then a lower bound.
 	Aborted     bool   `json:"aborted,omitempty"`
