@@ -3,10 +3,11 @@ package exporter
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"runtime/debug"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/internal/nilness"
 )
 
 // The safe* functions call one exporter method and turn a panic into a
@@ -48,20 +49,8 @@ func nameOf(exp sdklog.Exporter) (name string) {
 	return fmt.Sprintf("%T", exp)
 }
 
-// isNil reports whether exp is nil or an interface holding a nil pointer
-// (or nil map, chan, func or slice): such a typed nil passes an == nil
-// check and crashes at the first method call that uses its receiver, long
-// after the decorator was built.
-func isNil(exp sdklog.Exporter) bool {
-	if exp == nil {
-		return true
-	}
-	switch v := reflect.ValueOf(exp); v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.Slice, reflect.Interface:
-		return v.IsNil()
-	}
-	return false
-}
+// isNil reports whether exp is nil, typed nil included (see nilness.Is).
+func isNil(exp sdklog.Exporter) bool { return nilness.Is(exp) }
 
 // Named returns exp with a name, used to attribute its errors in a [Fanout]
 // or [Failover] ("exporter 1 (audit-file): ..."). Without a name, a member

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
+
+	"github.com/steadylog/steadylog/internal/nilness"
 )
 
 // Component is anything that can be flushed and shut down with a context:
@@ -144,21 +145,8 @@ func (g countedGroup) RecordCounts() (exported, dropped uint64) {
 	return exported, dropped
 }
 
-// isNil reports whether v is nil or an interface holding a nil pointer, map,
-// slice, channel or func: calling a method on those would panic (or, for a nil
-// pointer receiver, do something unintended) in the middle of a shutdown.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
-		return rv.IsNil()
-	default:
-		return false
-	}
-}
+// isNil reports whether v is nil, typed nil included (see nilness.Is).
+func isNil(v any) bool { return nilness.Is(v) }
 
 // defaultName names unnamed components by position and type, e.g.
 // "#0 *log.LoggerProvider", so that errors can still tell them apart.

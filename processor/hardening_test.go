@@ -28,6 +28,7 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
+	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/processor"
 )
 
@@ -616,4 +617,76 @@ func TestHardeningMaxExportTimeout(t *testing.T) {
 	}
 	require.NoError(t, p.Shutdown(context.Background()))
 	require.Equal(t, int64(3), exp.records.Load())
+}
+
+// The admission features attacked from outside: extreme timeouts and
+// watermarks, a budget that holds nothing, a nil context, a second
+// Shutdown while callers wait.
+func TestHardeningAdmissionExtremes(t *testing.T) {
+	t.Run("Block(MaxInt64) released by Shutdown", func(t *testing.T) {
+		gate := make(chan struct{})
+		exp := &gatedExporter{gate: gate, entered: make(chan struct{}, 1)}
+		p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1),
+			processor.WithOverflow(processor.Block(math.MaxInt64)))...)
+		require.NoError(t, err)
+		require.NoError(t, p.OnEmit(context.Background(), rec("in flight")))
+		<-exp.entered
+		require.NoError(t, p.OnEmit(context.Background(), rec("queued")))
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				//lint:ignore SA1012 a nil context is what is being attacked
+				_ = p.OnEmit(nil, rec("waiting"))
+			}()
+		}
+		require.Eventually(t, func() bool { return p.Stats().Waiting == 4 }, 5*time.Second, time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+		_ = p.Shutdown(ctx) // a second Shutdown while callers wait: a no-op
+		within(t, 5*time.Second, "the blocked callers", wg.Wait)
+		s := p.Stats()
+		invariant(t, s)
+		require.Equal(t, uint64(4), s.Dropped[processor.DropAlreadyShutdown], "%v", s)
+		close(gate)
+	})
+	t.Run("watermarks at the edges", func(t *testing.T) {
+		for _, marks := range [][2]float64{{1, 1}, {math.SmallestNonzeroFloat64, math.SmallestNonzeroFloat64}} {
+			exp := &countingExporter{}
+			p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(math.MaxInt),
+				processor.WithBackPressure(marks[0], marks[1]))...)
+			require.NoError(t, err)
+			require.NoError(t, p.OnEmit(context.Background(), rec("x")))
+			require.NoError(t, p.ForceFlush(context.Background()))
+			require.NoError(t, p.Shutdown(context.Background()))
+			require.Equal(t, int64(1), exp.records.Load())
+		}
+	})
+	t.Run("a budget that holds nothing", func(t *testing.T) {
+		budget, err := memguard.NewBudget(1)
+		require.NoError(t, err)
+		p, err := processor.New(&countingExporter{}, append(quiet(), processor.WithBudget(budget))...)
+		require.NoError(t, err)
+		for range 3 {
+			require.NoError(t, p.OnEmit(context.Background(), rec("x")))
+		}
+		require.NoError(t, p.Shutdown(context.Background()))
+		s := p.Stats()
+		invariant(t, s)
+		require.Equal(t, uint64(3), s.Dropped[processor.DropByteLimit], "counted, not lost silently: %v", s)
+		require.Zero(t, budget.Used())
+	})
+	t.Run("a panicking back-pressure callback", func(t *testing.T) {
+		exp := &countingExporter{}
+		p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(4), processor.WithBackPressure(0.5, 0.25),
+			processor.WithBackPressureFunc(func(processor.BackPressure) { panic("callback boom") }))...)
+		require.NoError(t, err)
+		for i := range 100 {
+			require.NoError(t, p.OnEmit(context.Background(), rec(fmt.Sprint(i))))
+		}
+		require.NoError(t, p.Shutdown(context.Background()))
+		invariant(t, p.Stats())
+	})
 }

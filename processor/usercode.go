@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"sync"
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/internal/nilness"
 )
 
 // This file holds every call the processor makes into code it does not
@@ -23,19 +24,8 @@ import (
 // is never retried.
 var errPanicked = errors.New("steadylog/processor: exporter panicked")
 
-// isNil reports whether exp is nil or an interface holding a nil pointer
-// (or nil map, chan, func or slice): a typed nil passes an exp == nil check
-// and then crashes at the first method call that touches its receiver.
-func isNil(exp sdklog.Exporter) bool {
-	if exp == nil {
-		return true
-	}
-	switch v := reflect.ValueOf(exp); v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.Slice, reflect.Interface:
-		return v.IsNil()
-	}
-	return false
-}
+// isNil reports whether exp is nil, typed nil included (see nilness.Is).
+func isNil(exp sdklog.Exporter) bool { return nilness.Is(exp) }
 
 // callExport calls the exporter, turning a panic into an error. ctx has
 // the export timeout as its deadline.
