@@ -126,6 +126,16 @@ func (c *config) reject(format string, args ...any) {
 	c.invalid = append(c.invalid, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
 }
 
+// checkSeverity rejects a severity threshold of option opt outside the
+// defined range, and reports whether it was valid.
+func (c *config) checkSeverity(opt string, threshold log.Severity) bool {
+	if threshold < log.SeverityTrace1 || threshold > log.SeverityFatal4 {
+		c.reject("%s(%d): severity must be within [%d, %d]", opt, threshold, log.SeverityTrace1, log.SeverityFatal4)
+		return false
+	}
+	return true
+}
+
 // WithMaxQueueSize sets the maximum number of records the queue holds.
 // When it is full, the oldest record is evicted (DropQueueFull) to admit
 // the newest.
@@ -228,9 +238,7 @@ func WithExportTimeout(d time.Duration) Option {
 // [log.SeverityTrace1, log.SeverityFatal4] makes New fail.
 func WithSeverityEviction(threshold log.Severity) Option {
 	return optionFunc(func(c *config) {
-		if threshold < log.SeverityTrace1 || threshold > log.SeverityFatal4 {
-			c.reject("WithSeverityEviction(%d): severity must be within [%d, %d]",
-				threshold, log.SeverityTrace1, log.SeverityFatal4)
+		if !c.checkSeverity("WithSeverityEviction", threshold) {
 			return
 		}
 		c.evictBelow = threshold

@@ -126,9 +126,7 @@ func WithOverflow(policy OverflowPolicy) Option {
 // makes New fail.
 func WithOverflowFrom(threshold log.Severity, policy OverflowPolicy) Option {
 	return optionFunc(func(c *config) {
-		if threshold < log.SeverityTrace1 || threshold > log.SeverityFatal4 {
-			c.reject("WithOverflowFrom(%d, %v): severity must be within [%d, %d]",
-				threshold, policy, log.SeverityTrace1, log.SeverityFatal4)
+		if !c.checkSeverity("WithOverflowFrom", threshold) {
 			return
 		}
 		if !policy.valid() {

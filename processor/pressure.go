@@ -165,9 +165,7 @@ func WithBackPressureFunc(fn func(BackPressure)) Option {
 // [log.SeverityTrace1, log.SeverityFatal4] makes New fail.
 func WithShedBelow(threshold log.Severity) Option {
 	return optionFunc(func(c *config) {
-		if threshold < log.SeverityTrace1 || threshold > log.SeverityFatal4 {
-			c.reject("WithShedBelow(%d): severity must be within [%d, %d]",
-				threshold, log.SeverityTrace1, log.SeverityFatal4)
+		if !c.checkSeverity("WithShedBelow", threshold) {
 			return
 		}
 		c.shedBelow = threshold
