@@ -68,6 +68,10 @@ const (
 // (about 292 years). Larger values would overflow, so they are refused.
 const MaxEnvMilliseconds = int64(math.MaxInt64 / int64(time.Millisecond))
 
+// MinExportInterval is the shortest valid export interval, the unit the
+// OTEL_BLRP_SCHEDULE_DELAY environment variable is written in.
+const MinExportInterval = time.Millisecond
+
 // MinQueueBytes is the smallest valid byte budget: the size, as
 // memguard.RecordSize counts it, of an empty record, which is what a queue
 // slot costs. A smaller budget could hold no record at all.
@@ -195,12 +199,13 @@ func WithMaxBatchSize(n int) Option {
 // WithExportInterval sets the longest time a queued record waits before an
 // export starts when fewer than a full batch are queued.
 //
-// Default: OTEL_BLRP_SCHEDULE_DELAY (milliseconds), else 1s. A value ≤ 0
-// makes New fail.
+// Default: OTEL_BLRP_SCHEDULE_DELAY (milliseconds), else 1s. A value below
+// MinExportInterval makes New fail: the worker's ticker would keep a core
+// busy for nothing.
 func WithExportInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) {
-		if d <= 0 {
-			c.reject("WithExportInterval(%v): must be positive", d)
+		if d < MinExportInterval {
+			c.reject("WithExportInterval(%v): must be at least %v", d, MinExportInterval)
 			return
 		}
 		c.exportInterval = d

@@ -44,6 +44,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		"queue bytes":     WithMaxQueueBytes(-1),
 		"batch size":      WithMaxBatchSize(-5),
 		"interval":        WithExportInterval(0),
+		"interval < 1ms":  WithExportInterval(time.Millisecond - 1),
 		"timeout":         WithExportTimeout(-time.Second),
 		"severity low":    WithSeverityEviction(0),
 		"severity high":   WithSeverityEviction(log.SeverityFatal4 + 1),
