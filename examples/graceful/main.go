@@ -12,6 +12,8 @@
 //
 //	go run ./examples/graceful -addr 127.0.0.1:8080 &
 //	curl 127.0.0.1:8080/hello
+//	curl 127.0.0.1:8080/debug/steadylog   # the processor's Stats, as JSON
+//	curl 127.0.0.1:8080/debug/vars        # expvar, with the same under "steadylog"
 //	kill -TERM %1
 //
 // Flags let you see the strategies at work with a slow or hung exporter:
@@ -26,6 +28,7 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
@@ -88,6 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
+// publishStats guards the expvar.Publish in run.
+var publishStats sync.Once
+
 // run is main without the exit, so that the status lines can be checked.
 // Status lines go to stderr; stdout carries only the exported records.
 func run(args []string, stdout, stderr io.Writer) error {
@@ -124,8 +130,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
 	logger := otelslog.NewLogger("github.com/steadylog/steadylog/examples/graceful", otelslog.WithLoggerProvider(lp))
 
-	// The service.
+	// The processor's accounting, published under expvar's global registry.
+	// expvar.Publish panics on a name taken twice, so it is done once per
+	// process (run is called once by main, but tests may call it again).
+	publishStats.Do(func() { expvar.Publish("steadylog", proc.Var()) })
+
+	// The service. The debug endpoints belong on an address only operators
+	// reach; they share the service's here to keep the example short.
 	mux := http.NewServeMux()
+	mux.Handle("/debug/steadylog", proc.StatsHandler())
+	mux.Handle("/debug/vars", expvar.Handler()) // importing expvar mounts it on DefaultServeMux only
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		logger.InfoContext(r.Context(), "request", slog.String("method", r.Method), slog.String("path", r.URL.Path))
 		fmt.Fprintln(w, "ok")

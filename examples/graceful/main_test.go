@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -156,6 +157,22 @@ func TestChildGracefulShutdownOnSIGTERM(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, "ok\n", string(body))
 
+	// The processor's accounting, served while the child runs: the 50
+	// start-up records and the request's are received (and still queued,
+	// with an export interval of an hour). The debug requests log nothing.
+	stats := getJSON(t, "http://"+addr+"/debug/steadylog", "application/json")
+	assert.Contains(t, stats, "received")
+	assert.EqualValues(t, 51, stats["received"])
+	assert.EqualValues(t, 0, stats["dropped_total"])
+	assert.Contains(t, stats["dropped"], "queue_full", "every drop reason is present")
+	vars := getJSON(t, "http://"+addr+"/debug/vars", "application/json; charset=utf-8")
+	require.Contains(t, vars, "steadylog", "the processor is published in expvar")
+	published, ok := vars["steadylog"].(map[string]any)
+	require.True(t, ok, "steadylog is an object: %v", vars["steadylog"])
+	assert.Contains(t, published, "received")
+	assert.EqualValues(t, 51, published["received"])
+	assert.Contains(t, vars, "memstats", "expvar's own variables are served too")
+
 	sent := time.Now()
 	c.signal(t, syscall.SIGTERM)
 	code := c.wait(t)
@@ -172,6 +189,22 @@ func TestChildGracefulShutdownOnSIGTERM(t *testing.T) {
 	records := strings.Count(c.stdout.String(), `"Body":`)
 	assert.Equal(t, 51, records)
 	assert.Contains(t, c.stdout.String(), `"Value":"request"`)
+}
+
+// getJSON GETs url, checks the status and Content-Type, and decodes the
+// JSON object it serves.
+func getJSON(t *testing.T, url, contentType string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, body)
+	assert.Equal(t, contentType, resp.Header.Get("Content-Type"), url)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(body, &m), "GET %s: %s", url, body)
+	return m
 }
 
 func TestChildSecondSIGTERMForcesImmediate(t *testing.T) {

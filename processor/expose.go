@@ -1,0 +1,200 @@
+package processor
+
+import (
+	"bytes"
+	"encoding/json"
+	"expvar"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// This file exposes Stats the way Go services expose their internals: as
+// JSON, through expvar and through an http.Handler.
+
+// MarshalJSON encodes the snapshot as one JSON object. The encoding is part
+// of the package's API and stays stable:
+//
+//	{
+//	  "received": 3, "exported": 1,
+//	  "dropped": {"queue_full": 1, "byte_limit": 0, "record_too_large": 1, …},
+//	  "dropped_total": 2,
+//	  "queued": 0, "queued_bytes": 0, "in_flight": 0, "in_flight_bytes": 0,
+//	  "waiting": 0, "backpressure": false, "backpressure_changes": 0
+//	}
+//
+// The keys are exactly those above, always all present, in that order.
+// "dropped" holds every reason of DropReasons, in DropReasons order, with 0
+// for a reason with no drops, so that a dashboard or a jq query never meets
+// a missing key; its keys are the `error.type` values of the
+// otel.sdk.processor.log.processed metric. A reason that is not one of
+// DropReasons (only possible in a Stats built by hand) follows them, in
+// sorted order. "dropped_total" is TotalDropped, so the accounting identity
+// reads received == exported + dropped_total + queued + in_flight.
+//
+// The counters are JSON integers; a consumer parsing numbers as float64
+// (JavaScript, jq) reads them exactly up to 2^53.
+func (s Stats) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(384)
+	b.WriteString(`{"received":`)
+	b.WriteString(strconv.FormatUint(s.Received, 10))
+	b.WriteString(`,"exported":`)
+	b.WriteString(strconv.FormatUint(s.Exported, 10))
+	b.WriteString(`,"dropped":{`)
+	for i, r := range droppedKeys(s.Dropped) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		// A DropReason is an arbitrary string in a hand-built Stats: let
+		// encoding/json quote and escape it.
+		key, err := json.Marshal(string(r))
+		if err != nil {
+			return nil, err
+		}
+		b.Write(key)
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatUint(s.Dropped[r], 10))
+	}
+	b.WriteString(`},"dropped_total":`)
+	b.WriteString(strconv.FormatUint(s.TotalDropped(), 10))
+	b.WriteString(`,"queued":`)
+	b.WriteString(strconv.Itoa(s.Queued))
+	b.WriteString(`,"queued_bytes":`)
+	b.WriteString(strconv.FormatInt(s.QueuedBytes, 10))
+	b.WriteString(`,"in_flight":`)
+	b.WriteString(strconv.Itoa(s.InFlight))
+	b.WriteString(`,"in_flight_bytes":`)
+	b.WriteString(strconv.FormatInt(s.InFlightBytes, 10))
+	b.WriteString(`,"waiting":`)
+	b.WriteString(strconv.Itoa(s.Waiting))
+	b.WriteString(`,"backpressure":`)
+	b.WriteString(strconv.FormatBool(s.BackPressure))
+	b.WriteString(`,"backpressure_changes":`)
+	b.WriteString(strconv.FormatUint(s.BackPressureChanges, 10))
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// droppedKeys returns the keys of the "dropped" object: every DropReason,
+// then any other reason in m, sorted.
+func droppedKeys(m map[DropReason]uint64) []DropReason {
+	keys := DropReasons()
+	var extra []DropReason
+	for r := range m {
+		if !slices.Contains(keys, r) {
+			extra = append(extra, r)
+		}
+	}
+	slices.Sort(extra)
+	return append(keys, extra...)
+}
+
+// statsJSON is the decoding side of the encoding MarshalJSON documents.
+type statsJSON struct {
+	Received            uint64                `json:"received"`
+	Exported            uint64                `json:"exported"`
+	Dropped             map[DropReason]uint64 `json:"dropped"`
+	Queued              int                   `json:"queued"`
+	QueuedBytes         int64                 `json:"queued_bytes"`
+	InFlight            int                   `json:"in_flight"`
+	InFlightBytes       int64                 `json:"in_flight_bytes"`
+	Waiting             int                   `json:"waiting"`
+	BackPressure        bool                  `json:"backpressure"`
+	BackPressureChanges uint64                `json:"backpressure_changes"`
+}
+
+// UnmarshalJSON decodes the encoding MarshalJSON produces, so that a
+// program can read another's stats endpoint into a Stats. As in a snapshot
+// from Processor.Stats, reasons with 0 drops are left out of Dropped (nil
+// when there are none). "dropped_total" is ignored: it is derived, and
+// TotalDropped recomputes it. Missing keys leave their fields zero;
+// unknown keys are ignored.
+func (s *Stats) UnmarshalJSON(data []byte) error {
+	var j statsJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*s = Stats{
+		Received:            j.Received,
+		Exported:            j.Exported,
+		Queued:              j.Queued,
+		QueuedBytes:         j.QueuedBytes,
+		InFlight:            j.InFlight,
+		InFlightBytes:       j.InFlightBytes,
+		Waiting:             j.Waiting,
+		BackPressure:        j.BackPressure,
+		BackPressureChanges: j.BackPressureChanges,
+	}
+	for r, n := range j.Dropped {
+		if n > 0 {
+			if s.Dropped == nil {
+				s.Dropped = make(map[DropReason]uint64, len(j.Dropped))
+			}
+			s.Dropped[r] = n
+		}
+	}
+	return nil
+}
+
+// Var returns an expvar.Var whose String is the JSON (see
+// Stats.MarshalJSON) of a fresh Stats snapshot, taken each time it is
+// read. Publish it under a name of your choice:
+//
+//	expvar.Publish("steadylog", proc.Var())
+//
+// and it appears in expvar's /debug/vars. The package never publishes
+// anything itself: expvar.Publish panics when a name is taken twice, and
+// its registry lives as long as the program, so only the program knows
+// which name is free and which processor deserves it. Var does not publish
+// either, and each call returns a new, independent value.
+//
+// Reading the value takes the processor's mutex briefly, as Stats does; it
+// never waits on the exporter, and it keeps working after Shutdown,
+// reporting the final counts.
+func (p *Processor) Var() expvar.Var {
+	return expvar.Func(func() any { return p.Stats() })
+}
+
+// StatsHandler returns an http.Handler that serves a fresh Stats snapshot
+// as JSON (see Stats.MarshalJSON), for example at /debug/steadylog:
+//
+//	mux.Handle("/debug/steadylog", proc.StatsHandler())
+//
+// GET and HEAD answer 200 with Content-Type application/json and
+// Cache-Control no-store (each response is a new snapshot; HEAD sends the
+// headers and no body). Any other method answers 405 Method Not Allowed
+// with an Allow: GET, HEAD header. The handler ignores the path and query,
+// so it can be mounted anywhere.
+//
+// Serving takes the processor's mutex briefly, as Stats does: it never
+// waits on the exporter, so the endpoint answers while an export hangs, and
+// keeps answering after Shutdown with the final counts. The handler does
+// no access control; mount it where only operators can reach it.
+func (p *Processor) StatsHandler() http.Handler {
+	return http.HandlerFunc(p.serveStats)
+}
+
+func (p *Processor) serveStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed: use GET or HEAD", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := p.Stats().MarshalJSON()
+	if err != nil { // cannot happen: every field encodes
+		http.Error(w, fmt.Sprintf("encoding stats: %v", err), http.StatusInternalServerError)
+		return
+	}
+	body = append(body, '\n') // a terminal prompt after curl stays on its own line
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
