@@ -2,10 +2,13 @@
 // OpenTelemetry Collector, for the demo in docker-compose.yaml and for watching
 // the processor's metrics while the backend misbehaves.
 //
-// Logs go log/slog → otelslog bridge → steadylog processor → OTLP/HTTP; the
-// processor's own metrics go over OTLP/HTTP metrics to the same collector. Both
-// exporters read the standard OTEL_EXPORTER_OTLP_ENDPOINT (an http:// URL means
-// no TLS), so:
+// Logs go log/slog → otelslog bridge → steadylog processor → circuit breaker
+// (exporter.WithBreaker) → OTLP/HTTP; the processor's and the breaker's own
+// metrics (steadylog.breaker.state and steadylog.breaker.transitions, named
+// "collector") go over OTLP/HTTP metrics to the same collector, so the demo
+// dashboard's breaker panels show an outage: the breaker opens, probes and
+// closes again when the collector is back. Both exporters read the standard
+// OTEL_EXPORTER_OTLP_ENDPOINT (an http:// URL means no TLS), so:
 //
 //	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 go run ./examples/loadgen -rate 5000 -size 512
 //
@@ -15,8 +18,9 @@
 //	-size 128       approximate body size in bytes
 //	-duration 0     stop after this long; 0 runs until SIGINT/SIGTERM
 //
-// On exit it shuts the pipeline down (5 s deadline) and prints the processor's
-// accounting: received, exported and dropped by reason.
+// On exit it shuts the pipeline down (5 s deadline) and prints the
+// breaker's state and the processor's accounting: received, exported and
+// dropped by reason.
 package main
 
 import (
@@ -34,13 +38,20 @@ import (
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/processor"
 )
 
-const tick = 10 * time.Millisecond
+const (
+	tick = 10 * time.Millisecond
+	// breakerName names the breaker's metric series (otel.component.name).
+	breakerName = "collector"
+)
 
 func main() {
 	rate := flag.Int("rate", 1000, "records per second")
@@ -78,7 +89,7 @@ func run(rate, size int, duration time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("log exporter: %w", err)
 	}
-	proc, err := processor.New(logExp, processor.WithMeterProvider(meters))
+	proc, b, err := newPipeline(logExp, meters)
 	if err != nil {
 		return err
 	}
@@ -108,6 +119,20 @@ loop:
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = errors.Join(provider.Shutdown(shutdownCtx), meters.Shutdown(shutdownCtx))
-	fmt.Fprintf(os.Stderr, "loadgen: emitted %.0f; %s\n", seq, proc.Stats())
+	fmt.Fprintf(os.Stderr, "loadgen: emitted %.0f; breaker %s; %s\n", seq, b.State(), proc.Stats())
 	return err
+}
+
+// newPipeline guards exp with a circuit breaker and puts a steadylog
+// processor in front of it, both reporting their metrics through mp. The
+// breaker turns a dead or hung collector into fast errors instead of an
+// export timeout per batch, and its state shows on the demo dashboard.
+func newPipeline(exp sdklog.Exporter, mp metric.MeterProvider, opts ...processor.Option) (*processor.Processor, *breaker.Breaker, error) {
+	b := breaker.New(breaker.Config{Name: breakerName})
+	guarded := exporter.WithBreaker(exp, b, exporter.WithBreakerMeterProvider(mp))
+	proc, err := processor.New(guarded, append([]processor.Option{processor.WithMeterProvider(mp)}, opts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return proc, b, nil
 }

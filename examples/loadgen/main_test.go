@@ -2,12 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
+
+	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/processor"
+	"github.com/steadylog/steadylog/telemetry"
 
 	"github.com/steadylog/steadylog/integration/harness"
 )
@@ -18,7 +29,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // (the integration harness's; skipped without STEADYLOG_OTELCOL_BIN) and
 // checks that its records arrived and that the processor's exported counter,
 // sent over OTLP metrics to the same collector, agrees with what the
-// collector wrote.
+// collector wrote, and that the exporter runs behind the circuit breaker,
+// whose state metric reaches the collector too.
 func TestRunAgainstCollector(t *testing.T) {
 	col := harness.StartCollector(t, harness.OtelcolBin(t))
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+col.HTTPAddr)
@@ -37,6 +49,17 @@ func TestRunAgainstCollector(t *testing.T) {
 	// About rate records in one second; the first tick comes after 10 ms.
 	assert.InDelta(t, rate, exported, rate/4, "records exported in 1 s at %d/s", rate)
 
+	// The exporter is guarded by the circuit breaker, observed through the
+	// same MeterProvider: its state series reached the collector (absent,
+	// every scrape below would read 0), and it stayed closed against a
+	// healthy collector.
+	for state, want := range map[string]float64{"closed": 1, "open": 0, "half-open": 0} {
+		v, err := harness.ScrapeMetric(ctx, "http://"+col.PromExporterAddr+"/metrics", "steadylog_breaker_state",
+			map[string]string{"otel_component_name": breakerName, "state": state})
+		require.NoError(t, err)
+		assert.Equal(t, want, v, "steadylog_breaker_state{otel_component_name=%q,state=%q}", breakerName, state)
+	}
+
 	fc, err := col.WaitForFileRecords(ctx, "seq", int(exported))
 	require.NoError(t, err)
 	assert.Equal(t, int(exported), fc.Distinct, "the collector wrote what the processor counted as exported")
@@ -47,4 +70,88 @@ func TestRunAgainstCollector(t *testing.T) {
 func TestRunRejectsBadInput(t *testing.T) {
 	assert.EqualError(t, run(0, 128, time.Second), "-rate must be positive")
 	assert.EqualError(t, run(100, -1, time.Second), "-size must not be negative")
+}
+
+// failingExporter fails every export, as an unreachable collector does.
+type failingExporter struct{ calls atomic.Int64 }
+
+func (e *failingExporter) Export(context.Context, []sdklog.Record) error {
+	e.calls.Add(1)
+	return errors.New("connection refused")
+}
+func (e *failingExporter) ForceFlush(context.Context) error { return nil }
+func (e *failingExporter) Shutdown(context.Context) error   { return nil }
+
+// TestPipelineBreakerOpensOnOutage checks that loadgen's exporter runs behind
+// the circuit breaker: against a backend that fails every export the breaker
+// opens, stops the calls to the exporter, and reports the open state as
+// steadylog.breaker.state through the pipeline's MeterProvider, as the demo
+// dashboard's breaker panels expect during an outage.
+func TestPipelineBreakerOpensOnOutage(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	exp := &failingExporter{}
+	proc, b, err := newPipeline(exp, meters,
+		processor.WithExportInterval(5*time.Millisecond),
+		processor.WithRetryBackoff(time.Millisecond, 5*time.Millisecond),
+		processor.WithoutDropAlerts(),
+		processor.WithErrorHandler(func(error) {})) // the failures are the point
+	require.NoError(t, err)
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
+	logger := provider.Logger("loadgen-test")
+	emit := func() {
+		var r log.Record
+		r.SetBody(attribute.StringValue("x"))
+		logger.Emit(context.Background(), r)
+	}
+
+	require.Eventually(t, func() bool {
+		emit()
+		return b.State() == breaker.Open
+	}, 10*time.Second, 5*time.Millisecond, "the breaker never opened")
+	opened := exp.calls.Load()
+	assert.Positive(t, opened, "the breaker opened on the exporter's failures")
+	// While it is open the exporter is not called at all.
+	for range 10 {
+		emit()
+	}
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_ = proc.ForceFlush(flushCtx)
+	cancelFlush()
+	assert.Equal(t, opened, exp.calls.Load(), "the open breaker kept the batches from the dead exporter")
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	assert.Equal(t, int64(1), breakerState(t, rm, "open"), "steadylog.breaker.state{state=open}")
+	assert.Equal(t, int64(0), breakerState(t, rm, "closed"), "steadylog.breaker.state{state=closed}")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = provider.Shutdown(ctx) // drops what the dead backend never took
+	require.NoError(t, meters.Shutdown(ctx))
+	t.Logf("breaker opened after %d exporter calls; %s", opened, proc.Stats())
+}
+
+// breakerState is the value of steadylog.breaker.state for loadgen's breaker
+// in the given state; the test fails if the series is missing.
+func breakerState(t *testing.T, rm metricdata.ResourceMetrics, state string) int64 {
+	t.Helper()
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != telemetry.MetricBreakerState {
+				continue
+			}
+			g, ok := m.Data.(metricdata.Gauge[int64])
+			require.True(t, ok, "steadylog.breaker.state is %T", m.Data)
+			for _, dp := range g.DataPoints {
+				name, _ := dp.Attributes.Value(telemetry.KeyComponentName)
+				st, _ := dp.Attributes.Value(telemetry.KeyState)
+				if name.AsString() == breakerName && st.AsString() == state {
+					return dp.Value
+				}
+			}
+		}
+	}
+	t.Fatalf("no steadylog.breaker.state series for breaker %q, state %q", breakerName, state)
+	return 0
 }
