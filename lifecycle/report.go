@@ -95,9 +95,14 @@ func (r Report) Dropped() uint64 {
 // String is a readable multi-line summary, for example:
 //
 //	shutdown graceful (signal terminated): ok in 212ms, 1200 exported, 0 dropped
-//	  hook       http      1.2ms                      ok
-//	  component  logs      210ms  graceful  1200 / 0  ok
-//	  component  metrics   0.4ms  graceful            ok
+//	  hook       http     1.2ms                                      ok
+//	  component  logs     210ms  graceful  exported 1200, dropped 0  ok
+//	  component  metrics  400µs  graceful                            ok
+//
+// Durations of a second or more are rounded to the millisecond, from a
+// millisecond to 100µs, and below that to the microsecond. The counts column
+// is empty for a component that does not implement [RecordCounter]; a failed
+// or abandoned entry reads "FAILED: …" or "ABANDONED: …" in place of "ok".
 func (r Report) String() string {
 	var b strings.Builder
 	b.WriteString("shutdown ")

@@ -15,6 +15,13 @@
 //
 //	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 go run ./examples/otlp -records 100
 //
+// Everything it prints goes to standard error: the endpoint, the shutdown
+// report and the breaker's state with the processor's accounting. With no
+// collector listening, each export fails, the breaker opens, and the
+// shutdown gives up once the next attempt would fall after its deadline: the
+// records are counted as dropped (shutdown=10 by default), the report says
+// FAILED, and the program exits with status 1.
+//
 // Flags:
 //
 //	-records 10     log records to send, each with a "seq" attribute

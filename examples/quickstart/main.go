@@ -2,7 +2,12 @@
 // with a steadylog processor in place of the SDK's BatchProcessor, and
 // writes the records to stdout. It needs no collector.
 //
+// The records are written to stdout, one JSON object a line; after shutdown
+// the processor's accounting line (steadylog: received=3 exported=3 …) is
+// written to standard error, so that stdout holds only the records:
+//
 //	go run ./examples/quickstart
+//	go run ./examples/quickstart 2>/dev/null   # the records alone
 package main
 
 import (
