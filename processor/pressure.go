@@ -1,11 +1,11 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"sync"
 	"time"
 
@@ -281,13 +281,10 @@ func (p *Processor) enabled(param sdklog.EnabledParameters) bool {
 // alert logger, from its own goroutine, until quit is closed.
 func (p *Processor) pressureLoop(quit <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	var delivered bool // the state last delivered; the initial state is "cleared"
-	logger := p.cfg.tel.alertLogger
-	if logger == nil && !p.cfg.tel.noAlerts {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	if p.cfg.tel.noAlerts {
-		logger = nil
+	var delivered bool      // the state last delivered; the initial state is "cleared"
+	var logger *slog.Logger // nil: no lines
+	if !p.cfg.tel.noAlerts {
+		logger = cmp.Or(p.cfg.tel.alertLogger, telemetry.DefaultAlertLogger())
 	}
 	// Raised lines are rate-limited like the drop summaries, at most one
 	// per alert interval, so a queue that keeps bursting past the mark does
@@ -346,16 +343,13 @@ func (p *Processor) logPressure(logger *slog.Logger, ev BackPressure) {
 }
 
 // stopPressure ends the back-pressure goroutine, waiting for it no longer
-// than ctx allows and at most alertStopLimit: it may be stuck in the alert
-// logger or the callback, which are user code.
+// than ctx allows: it may be stuck in the alert logger or the callback,
+// which are user code.
 func (p *Processor) stopPressure(ctx context.Context) {
 	close(p.pressureQuit)
-	t := time.NewTimer(alertStopLimit)
-	defer t.Stop()
 	select {
 	case <-p.pressureDone:
 	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 

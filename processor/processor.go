@@ -349,8 +349,13 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.stopCtx = ctx
 	p.mu.Unlock()
 	close(p.stop)
-	defer p.tel.stop(ctx)
-	defer p.stopPressure(ctx)
+	defer func() {
+		// One bound for both reporters of the alert logger, not one each.
+		quiet, cancel := context.WithTimeout(ctx, alertStopLimit)
+		defer cancel()
+		p.stopPressure(quiet)
+		p.tel.stop(quiet)
+	}()
 
 	if ctx.Err() == nil {
 		select {

@@ -345,22 +345,20 @@ func (t *telemetryState) exported(ctx context.Context, recs []sdklog.Record, sta
 	}
 }
 
-// alertStopLimit bounds how long Shutdown waits for the drop alerter's
-// last summary when Shutdown's context has no deadline: the alert logger
-// is user code, and a stuck writer (a full stderr pipe) must not hang
-// Shutdown. The summary is still written when the writer recovers.
+// alertStopLimit bounds how long Shutdown waits, in all, for the drop
+// alerter's last summary and the back-pressure goroutine: both write to
+// the alert logger, which is user code, and a stuck writer (a full stderr
+// pipe) must not hang Shutdown. The summary is still written when the
+// writer recovers.
 const alertStopLimit = time.Second
 
-// stop is called once when Shutdown returns (either way), with Shutdown's
-// context. Metric callbacks stay registered, so the final counts can still
-// be collected. The drop alerter stops after a last summary of the drops
-// not reported yet, waiting for it no longer than ctx allows (and at most
-// alertStopLimit).
+// stop is called once when Shutdown returns (either way), with a context
+// bounded by Shutdown's and alertStopLimit. Metric callbacks stay
+// registered, so the final counts can still be collected. The drop alerter
+// stops after a last summary of the drops not reported yet, waiting for it
+// no longer than ctx allows.
 func (t *telemetryState) stop(ctx context.Context) {
-	if t.alerter == nil {
-		return
+	if t.alerter != nil {
+		_ = t.alerter.Shutdown(ctx)
 	}
-	ctx, cancel := context.WithTimeout(ctx, alertStopLimit)
-	defer cancel()
-	_ = t.alerter.Shutdown(ctx)
 }

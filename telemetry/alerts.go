@@ -16,6 +16,11 @@ import (
 	"time"
 )
 
+// DefaultAlertLogger returns the logger alerts go to by default: a
+// log/slog text handler on os.Stderr, which depends on nothing a failing
+// pipeline does.
+func DefaultAlertLogger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
+
 // DefaultAlertInterval is the default interval of a DropAlerter: at most
 // one summary line per 10 seconds.
 const DefaultAlertInterval = 10 * time.Second
@@ -212,7 +217,7 @@ func NewDropAlerter(source func() map[string]uint64, opts ...AlertOption) (*Drop
 		return nil, errors.Join(c.invalid...)
 	}
 	if c.logger == nil {
-		c.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		c.logger = DefaultAlertLogger()
 	}
 	a := &DropAlerter{
 		source:    source,
