@@ -37,6 +37,14 @@
 //     within its grace period and its final drop counters reach Prometheus.
 //   - TestDashboardQueriesReturnData: every PromQL expression of the Grafana
 //     dashboard returns data from the real Prometheus.
+//   - TestComposeStack: docker-compose.yaml runs for real under a Docker engine
+//     (started by the test when none runs, and stopped by PID) with local
+//     stand-in images (integration/compose): loadgen's records reach the
+//     Collector, the self-metrics reach the stack's Prometheus, every
+//     dashboard query returns data, a 10 s Collector outage opens and closes
+//     the breaker, loadgen's final accounting balances against what the
+//     Collector logged, and `down` leaves no container, network or process.
+//     It also needs docker.io (scripts/install-docker.sh) and docker-compose.
 //   - deploy tests: docker-compose.yaml parses (docker-compose 1.29), the demo
 //     collector config validates, the Prometheus config passes promtool, the
 //     Grafana dashboard is well-formed.

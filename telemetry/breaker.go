@@ -109,9 +109,19 @@ func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 			}
 			o.ObserveInt64(state, v, stateOpts[i])
 		}
-		b.Transitions().Each(func(from, to breaker.State, n uint64) {
-			o.ObserveInt64(trans, int64(n), transOpts[from][to])
-		})
+		// The four changes a breaker makes are reported from the start, at
+		// 0 until they happen: a counter series that first appears at 1
+		// shows no increase, and a dashboard's increase() would miss the
+		// first outage. Any other pair is reported once it has a count.
+		tr := b.Transitions()
+		for from, tos := range transOpts {
+			for to, opt := range tos {
+				n := tr.Count(breaker.State(from), breaker.State(to))
+				if n > 0 || usualTransition(breaker.State(from), breaker.State(to)) {
+					o.ObserveInt64(trans, int64(n), opt)
+				}
+			}
+		}
 		return nil
 	}, state, trans)
 	if err != nil {
@@ -121,4 +131,17 @@ func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 		return nil, fmt.Errorf("%w: RegisterCallback returned no registration", ErrMeterProviderPanic)
 	}
 	return reg, nil
+}
+
+// usualTransition reports whether from → to is one of the changes a
+// breaker makes: closed → open, open → half-open, half-open → closed and
+// half-open → open.
+func usualTransition(from, to breaker.State) bool {
+	switch {
+	case from == breaker.Closed && to == breaker.Open,
+		from == breaker.Open && to == breaker.HalfOpen,
+		from == breaker.HalfOpen && (to == breaker.Closed || to == breaker.Open):
+		return true
+	}
+	return false
 }

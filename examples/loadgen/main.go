@@ -20,11 +20,17 @@
 //
 // On exit it shuts the pipeline down (5 s deadline) and prints the
 // breaker's state and the processor's accounting: received, exported and
-// dropped by reason.
+// dropped by reason, once for people and once as a JSON line for programs
+// (integration/compose_test.go reads it from `docker logs`):
+//
+//	loadgen: final {"emitted":…,"breaker":"closed","breaker_trips":…,"breaker_transitions":…,"stats":{…}}
+//
+// where "stats" is processor.Stats in its stable JSON encoding.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -119,8 +125,47 @@ loop:
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = errors.Join(provider.Shutdown(shutdownCtx), meters.Shutdown(shutdownCtx))
-	fmt.Fprintf(os.Stderr, "loadgen: emitted %.0f; breaker %s; %s\n", seq, b.State(), proc.Stats())
+	st := proc.Stats()
+	fmt.Fprintf(os.Stderr, "loadgen: emitted %.0f; breaker %s; %s\n", seq, b.State(), st)
+	line, jerr := finalLine(uint64(seq), b, st)
+	if jerr != nil {
+		return errors.Join(err, jerr)
+	}
+	fmt.Fprintln(os.Stderr, line)
 	return err
+}
+
+// finalPrefix starts the machine-readable line loadgen prints on exit.
+const finalPrefix = "loadgen: final "
+
+// finalReport is loadgen's accounting at exit, printed as JSON after finalPrefix.
+type finalReport struct {
+	// Emitted is the number of records loadgen logged.
+	Emitted uint64 `json:"emitted"`
+	// Breaker is the breaker's state at exit: "closed", "half-open", "open".
+	Breaker string `json:"breaker"`
+	// BreakerTrips counts the times the breaker opened (probes that failed
+	// included).
+	BreakerTrips uint64 `json:"breaker_trips"`
+	// BreakerTransitions counts every state change of the breaker.
+	BreakerTransitions uint64 `json:"breaker_transitions"`
+	// Stats is the processor's accounting after Shutdown.
+	Stats processor.Stats `json:"stats"`
+}
+
+// finalLine renders the machine-readable exit line.
+func finalLine(emitted uint64, b *breaker.Breaker, st processor.Stats) (string, error) {
+	j, err := json.Marshal(finalReport{
+		Emitted:            emitted,
+		Breaker:            b.State().String(),
+		BreakerTrips:       b.Counts().Trips,
+		BreakerTransitions: b.Transitions().Total(),
+		Stats:              st,
+	})
+	if err != nil {
+		return "", fmt.Errorf("final stats: %w", err)
+	}
+	return finalPrefix + string(j), nil
 }
 
 // newPipeline guards exp with a circuit breaker and puts a steadylog

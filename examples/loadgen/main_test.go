@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,4 +156,20 @@ func breakerState(t *testing.T, rm metricdata.ResourceMetrics, state string) int
 	}
 	t.Fatalf("no steadylog.breaker.state series for breaker %q, state %q", breakerName, state)
 	return 0
+}
+
+// TestFinalLine checks the machine-readable exit line that
+// integration/compose_test.go reads from the loadgen container's log: one
+// line, the prefix, then JSON that decodes back to the same accounting.
+func TestFinalLine(t *testing.T) {
+	b := breaker.New(breaker.Config{Name: breakerName})
+	st := processor.Stats{Received: 10, Exported: 7, Dropped: map[processor.DropReason]uint64{processor.DropQueueFull: 3}}
+	line, err := finalLine(10, b, st)
+	require.NoError(t, err)
+	require.NotContains(t, line, "\n")
+	require.True(t, strings.HasPrefix(line, finalPrefix), line)
+	var got finalReport
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(line, finalPrefix)), &got))
+	assert.Equal(t, finalReport{Emitted: 10, Breaker: "closed", Stats: st}, got)
+	assert.Contains(t, line, `"dropped_total":3`, "the Stats encoding, with its derived total")
 }

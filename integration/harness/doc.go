@@ -25,6 +25,13 @@
 //	col.WaitForSentLogRecords(ctx, n)
 //	count, _ := col.Count("seq")  // count.Distinct, count.Duplicates, ...
 //
+// [StartDocker] provides a Docker engine for the test that runs the demo's
+// compose stack: a running one (DOCKER_HOST, /var/run/docker.sock) or a
+// dockerd it starts itself, self-contained under a temporary directory (own
+// socket, data and exec roots, no bridge, no iptables) and stops by PID, with
+// a check that none of its processes outlives it. [Compose] drives a
+// docker-compose (v1) project on it.
+//
 // The collector writes every log record it receives to a JSON-lines file (the
 // contrib file exporter with append: true, so a restart keeps what was written);
 // [CountFile] reads it back, tolerating the torn last line that a SIGKILL leaves.

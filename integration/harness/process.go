@@ -123,7 +123,12 @@ func (p *Process) Cont() error { return p.Signal(syscall.SIGCONT) }
 // Terminate stops the group gracefully: SIGCONT (a stopped process cannot handle
 // SIGTERM), SIGTERM, then SIGKILL if it has not exited within the grace period.
 // It waits until the process is reaped. Safe to call more than once.
-func (p *Process) Terminate() error {
+func (p *Process) Terminate() error { return p.TerminateWithin(terminateGrace) }
+
+// TerminateWithin is Terminate with another grace period between SIGTERM and
+// SIGKILL, for a process that stops others before it exits (dockerd). Only
+// the first Terminate or TerminateWithin call acts; later ones return nil.
+func (p *Process) TerminateWithin(grace time.Duration) error {
 	var err error
 	p.stopOnce.Do(func() {
 		if p.Exited() {
@@ -133,12 +138,12 @@ func (p *Process) Terminate() error {
 		if e := p.Signal(syscall.SIGTERM); e != nil {
 			err = e
 		}
-		timer := time.NewTimer(terminateGrace)
+		timer := time.NewTimer(grace)
 		defer timer.Stop()
 		select {
 		case <-p.done:
 		case <-timer.C:
-			err = errors.Join(err, fmt.Errorf("no exit %s after SIGTERM, sending SIGKILL", terminateGrace))
+			err = errors.Join(err, fmt.Errorf("no exit %s after SIGTERM, sending SIGKILL", grace))
 		}
 		// SIGKILL whatever is left of the group (children that outlived their
 		// leader included); ESRCH, the usual case, is ignored by Signal.
