@@ -1,7 +1,8 @@
 // Package telemetry is steadylog's self-observability: the names of the
 // OpenTelemetry metrics its components report about themselves, the
-// observer of circuit-breaker metrics, and a rate-limited drop alerter
-// that tells a local log when records are lost.
+// observer of circuit-breaker metrics, a rate-limited drop alerter that
+// tells a local log when records are lost, and a rate-limited error
+// reporter that tells it why.
 //
 // A logging pipeline that drops records must say so somewhere that does
 // not depend on the pipeline. steadylog says it twice: as metrics, for
@@ -93,4 +94,26 @@
 // logger, the source, the clock or the ticker is recovered. The processor
 // package runs one per processor unless processor.WithoutDropAlerts is
 // given.
+//
+// # Error reports
+//
+// An ErrorReporter is an error handler (its Handle method) that writes to
+// the same kind of local log, rate limited by kind of error: the first
+// error of a kind at once, its repeats as one summary per interval, with
+// their count and the latest error's text:
+//
+//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
+//	level=ERROR msg="steadylog: error" count=37 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
+//
+// A kind is the error's text with every word containing a digit replaced
+// by "N", so counts, addresses, ports and identifiers do not make new
+// kinds; at most MaxErrorKinds are tracked, the rest counted together.
+// Handle never waits for the logger: lines are written by the reporter's
+// goroutine, which runs only while there is something to report. Shutdown
+// writes what was not written yet and, like the drop alerter's, gives up
+// when its context ends. The processor package reports its errors through
+// one per processor unless processor.WithErrorHandler is given: not
+// through otel.Handle, whose default writes to the log package, which a
+// program logging through otelslog may have routed back into the very
+// pipeline whose failure is being reported.
 package telemetry

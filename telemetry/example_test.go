@@ -2,7 +2,9 @@ package telemetry_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -48,6 +50,62 @@ func ExampleDropAlerter() {
 	// level=WARN msg="dropped 1520 log records in the last 10s: queue_full=1500, byte_limit=20" dropped=1520 otel.component.name=audit-log
 	// false
 	// level=WARN msg="dropped 10 log records in the last 10s: queue_full=10" dropped=10 otel.component.name=audit-log
+}
+
+// An ErrorReporter writes the first error of a kind at once and its
+// repeats as one summary per interval. Errors that differ only in their
+// numbers are one kind.
+func ExampleErrorReporter() {
+	// Drop the time so the output is stable, and tell the example when the
+	// reporter's goroutine has written a line.
+	wrote := make(chan struct{}, 1)
+	logger := slog.New(slog.NewTextHandler(notifyWriter{os.Stdout, wrote}, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	// A clock that moves 10s at each reading, so the output is stable.
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { t = t.Add(10 * time.Second); return t }
+	r, err := telemetry.NewErrorReporter(
+		telemetry.WithErrorLogger(logger),
+		telemetry.WithErrorAttrs("otel.component.name", "audit-log"),
+		telemetry.WithErrorTicker(telemetry.NewTicker, clock))
+	if err != nil {
+		panic(err)
+	}
+	r.Handle(errors.New("export of 512 records failed: connection refused"))
+	<-wrote // written at once, by the reporter's goroutine
+	for _, n := range []int{498, 7, 12} {
+		r.Handle(fmt.Errorf("export of %d records failed: connection refused", n))
+	}
+	// Counted, not written: the summary would come at the next interval.
+	// Shutdown writes it now.
+	if err := r.Shutdown(context.Background()); err != nil {
+		panic(err)
+	}
+	// Output:
+	// level=ERROR msg="steadylog: error" count=1 error="export of 512 records failed: connection refused" otel.component.name=audit-log
+	// level=ERROR msg="steadylog: error" count=3 interval=10s error="export of 12 records failed: connection refused" otel.component.name=audit-log
+}
+
+// notifyWriter writes to w and signals each write on wrote.
+type notifyWriter struct {
+	w     io.Writer
+	wrote chan struct{}
+}
+
+func (n notifyWriter) Write(p []byte) (int, error) {
+	defer func() {
+		select {
+		case n.wrote <- struct{}{}:
+		default:
+		}
+	}()
+	return n.w.Write(p)
 }
 
 // ObserveBreaker reports a breaker's state as metrics.

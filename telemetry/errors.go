@@ -1,0 +1,680 @@
+package telemetry
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// DefaultErrorMessage is the message of the lines an ErrorReporter writes,
+// unless WithErrorMessage sets another.
+const DefaultErrorMessage = "steadylog: error"
+
+// MaxErrorKinds is the number of distinct error kinds an ErrorReporter
+// tracks at once. Errors of further kinds are counted together, in one
+// "other" kind, until a tracked kind has been quiet for a whole interval
+// and is forgotten.
+const MaxErrorKinds = 64
+
+// Bounds of the text an ErrorReporter keeps: an error's text is user data
+// (a response body, say) and may be of any size.
+const (
+	// maxErrorText bounds the error text of a line, in bytes.
+	maxErrorText = 2048
+	// maxKeyText bounds the key of a kind, in bytes.
+	maxKeyText = 512
+)
+
+// ErrInvalidErrorOption is wrapped by the error NewErrorReporter returns
+// for an option given an invalid value.
+var ErrInvalidErrorOption = errors.New("steadylog/telemetry: invalid error reporter option")
+
+// ErrReporterPanic is wrapped by the error of ErrorReporter.Shutdown when
+// the logger panicked on the last summary, or a ticker could not be made
+// (its function or its C method panicked, or it returned nil), so that
+// repeats waited for the last summary. The panic itself was recovered.
+var ErrReporterPanic = errors.New("steadylog/telemetry: error reporter: panic in caller's code")
+
+// reporterGuard runs f, turning a panic into an error wrapping
+// ErrReporterPanic that names what panicked.
+func reporterGuard(what string, f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s panicked: %v", ErrReporterPanic, what, r)
+		}
+	}()
+	f()
+	return nil
+}
+
+// ErrorOption configures an ErrorReporter.
+type ErrorOption interface {
+	applyError(*errorConfig)
+}
+
+type errorConfig struct {
+	logger    *slog.Logger
+	interval  time.Duration
+	newTicker func(time.Duration) Ticker
+	now       func() time.Time
+	msg       string
+	attrs     []any
+	invalid   []error
+}
+
+type errorOptionFunc func(*errorConfig)
+
+func (f errorOptionFunc) applyError(c *errorConfig) { f(c) }
+
+func (c *errorConfig) reject(format string, args ...any) {
+	c.invalid = append(c.invalid, fmt.Errorf("%w: "+format, append([]any{ErrInvalidErrorOption}, args...)...))
+}
+
+// WithErrorLogger sets the logger the error lines are written to, at level
+// Error. It must not feed the pipeline whose errors it reports: an export
+// error logged into a failing pipeline is one more record for it to fail
+// on, and the operator never sees it.
+//
+// The logger is called only from the reporter's own goroutine and from
+// the final summary of Shutdown, never from Handle and never with a lock
+// that Handle takes: a logger that blocks holds up only those, and
+// Shutdown gives up when its context ends. A panic in its handler is
+// recovered. It must not call back into the ErrorReporter.
+//
+// Default: DefaultAlertLogger, a log/slog text handler on os.Stderr, which
+// depends on nothing but the process's standard error. nil makes
+// NewErrorReporter fail.
+func WithErrorLogger(l *slog.Logger) ErrorOption {
+	return errorOptionFunc(func(c *errorConfig) {
+		if l == nil {
+			c.reject("WithErrorLogger(nil): logger must not be nil")
+			return
+		}
+		c.logger = l
+	})
+}
+
+// WithErrorInterval sets the rate limit: a kind of error gets at most one
+// line per interval, and the repeats in between are counted into the next
+// summary.
+//
+// Default: DefaultAlertInterval (10s). A value ≤ 0 makes NewErrorReporter
+// fail. There is no upper limit: math.MaxInt64 means, in practice, one
+// line for the first error of each kind and a last summary at Shutdown.
+func WithErrorInterval(d time.Duration) ErrorOption {
+	return errorOptionFunc(func(c *errorConfig) {
+		if d <= 0 {
+			c.reject("WithErrorInterval(%v): must be positive", d)
+			return
+		}
+		c.interval = d
+	})
+}
+
+// WithErrorTicker sets the function that makes the ticker driving the
+// summaries, and the clock that measures the time a summary covers for a
+// line not written at a tick. Tests use it to tick by hand.
+//
+// newTicker is called, with the interval, each time the reporter's
+// goroutine starts (see ErrorReporter), and the C method of the Ticker it
+// returns once; the goroutine calls Stop when it ends. A panic in any of
+// them, or a nil Ticker, is recovered: that goroutine then writes the
+// first lines it has and ends, the repeats wait for the final summary of
+// Shutdown, and Shutdown returns an error wrapping ErrReporterPanic. A
+// panicking clock is replaced by time.Now for that reading.
+//
+// Default: NewTicker and time.Now. A nil function makes NewErrorReporter
+// fail.
+func WithErrorTicker(newTicker func(time.Duration) Ticker, now func() time.Time) ErrorOption {
+	return errorOptionFunc(func(c *errorConfig) {
+		if newTicker == nil || now == nil {
+			c.reject("WithErrorTicker: ticker and clock must not be nil")
+			return
+		}
+		c.newTicker, c.now = newTicker, now
+	})
+}
+
+// WithErrorAttrs adds attributes to every line, such as the
+// otel.component.name of the component whose errors it reports. The
+// arguments are those of slog.Logger.Error: slog.Attr values or key-value
+// pairs.
+//
+// Default: none.
+func WithErrorAttrs(args ...any) ErrorOption {
+	return errorOptionFunc(func(c *errorConfig) { c.attrs = append(c.attrs, args...) })
+}
+
+// WithErrorMessage sets the message of every line; the error itself is in
+// the error attribute.
+//
+// Default: DefaultErrorMessage ("steadylog: error"). An empty message
+// makes NewErrorReporter fail.
+func WithErrorMessage(msg string) ErrorOption {
+	return errorOptionFunc(func(c *errorConfig) {
+		if msg == "" {
+			c.reject("WithErrorMessage(\"\"): message must not be empty")
+			return
+		}
+		c.msg = msg
+	})
+}
+
+// ErrorReporter writes errors to a local logger, rate limited by kind:
+// the first error of a kind at once, its repeats as one summary line per
+// interval with their count and the latest error's text.
+//
+//	level=ERROR msg="steadylog: error" count=1 error="export of 512 records failed (will be retried): 404 Not Found"
+//	level=ERROR msg="steadylog: error" count=37 interval=10s error="export of 498 records failed (will be retried): 404 Not Found"
+//
+// It is meant as an error handler (Handle has the signature of one) for
+// code whose errors must be seen even when the pipeline they concern is
+// down, and must not flood the log when they repeat: its lines go to
+// standard error by default, through nothing that OpenTelemetry does.
+//
+// # Kinds
+//
+// The kind of an error is its text with every word that contains a digit
+// replaced by "N": "export of 512 records failed: dial tcp 10.0.0.7:4318:
+// connection refused" and "export of 3 records failed: dial tcp
+// 10.0.0.9:4318: connection refused" are one kind, "export of N records
+// failed: dial tcp N.N.N.N:N: connection refused". A word is a run of
+// letters, digits and underscores, so counts, addresses, ports, status
+// codes, versions and most hexadecimal identifiers and UUIDs fold (a
+// segment with no digit, such as "beef", stays): "404 Not Found" and
+// "503 Service Unavailable" stay apart by their words, "status 404" and
+// "status 503" do not (the summary shows the latest). At most
+// MaxErrorKinds kinds are tracked at once; errors of further kinds are
+// counted in one "other" kind, whose lines carry kind=other. A kind is
+// forgotten once it has been quiet for a whole interval after its last
+// line, so it is written at once again when it comes back, and memory
+// stays bounded whatever errors arrive: at most MaxErrorKinds+1 kinds,
+// each with a text of at most 2 KiB (longer texts are cut, ending in "…").
+//
+// # Timing
+//
+// Handle never calls the logger: it counts the error and, for the first
+// of a kind, wakes the reporter's goroutine, which writes the line at
+// once. After that, the kind gets at most one line per interval: the
+// goroutine's ticker ticks once per interval, and a kind that had a line
+// since the previous tick waits for the next one, so two lines of a kind
+// are at least one interval apart (but for Shutdown's), and a summary
+// covers at most two intervals. Its interval attribute is the time since
+// the kind's previous line. Shutdown writes a last summary of every count
+// not written yet.
+//
+// The goroutine runs only while there is something to report: Handle
+// starts it, and it ends by itself when every kind has been forgotten, an
+// interval or two after the last error. A reporter that is never given an
+// error starts no goroutine, and one that is never shut down leaves none
+// behind once its errors stop.
+//
+// The logger, the ticker and the clock are the caller's code. A panic in
+// any of them is recovered; a line whose write panicked is lost. A logger
+// that blocks delays only the goroutine and Shutdown, which returns when
+// its context ends; Handle keeps counting meanwhile.
+//
+// The methods are safe for concurrent use.
+type ErrorReporter struct {
+	logger    *slog.Logger
+	interval  time.Duration
+	newTicker func(time.Duration) Ticker
+	now       func() time.Time
+	msg       string
+	attrs     []any
+
+	mu      sync.Mutex // guards the fields below; never held while calling the logger
+	kinds   map[string]*errorKind
+	other   *errorKind // the kinds beyond MaxErrorKinds; nil when there are none
+	seq     uint64     // orders the kinds by first occurrence
+	ticks   uint64     // ticks handled, over all goroutines
+	running bool       // a goroutine is running, or about to
+	stopped bool
+	runErr  error // the first ticker failure, returned by Shutdown
+
+	wake chan struct{} // a new kind is waiting for its first line; buffered, 1
+	quit chan struct{} // closed by Shutdown
+	runs sync.WaitGroup
+
+	write sync.Mutex // serialises the calls into the logger
+
+	finished chan struct{} // closed when the final summary has been handled
+	finalErr error         // the final summary's error; read after finished
+}
+
+// errorKind is the state of one kind of error.
+type errorKind struct {
+	seq     uint64
+	text    string    // the latest error's text
+	count   uint64    // errors since the kind's previous line
+	written bool      // the kind's first line has been taken for writing
+	last    time.Time // when the previous line was taken
+	// lineTick is the tick from which the kind may have its next line: the
+	// tick of its previous line, or the tick after the immediate write of
+	// its first line.
+	lineTick uint64
+	seenTick uint64 // the value of ticks at its latest error
+	other    bool
+}
+
+// errorLine is a line taken for writing.
+type errorLine struct {
+	seq   uint64
+	text  string
+	count uint64
+	span  time.Duration
+	first bool
+	other bool
+}
+
+// NewErrorReporter returns an ErrorReporter. No goroutine is started
+// until the first error. It fails when an option has an invalid value.
+func NewErrorReporter(opts ...ErrorOption) (*ErrorReporter, error) {
+	c := errorConfig{interval: DefaultAlertInterval, newTicker: NewTicker, now: time.Now, msg: DefaultErrorMessage}
+	for _, o := range opts {
+		if o != nil {
+			o.applyError(&c)
+		}
+	}
+	if len(c.invalid) > 0 {
+		return nil, errors.Join(c.invalid...)
+	}
+	if c.logger == nil {
+		c.logger = DefaultAlertLogger()
+	}
+	return &ErrorReporter{
+		logger:    c.logger,
+		interval:  c.interval,
+		newTicker: c.newTicker,
+		now:       c.now,
+		msg:       c.msg,
+		attrs:     c.attrs,
+		kinds:     map[string]*errorKind{},
+		wake:      make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+		finished:  make(chan struct{}),
+	}, nil
+}
+
+// Interval returns the shortest time between two lines of one kind.
+func (r *ErrorReporter) Interval() time.Duration { return r.interval }
+
+// Handle reports err. It never waits for the logger: it takes the error's
+// text (calling err.Error, whose panic is recovered and reported as the
+// error's text), counts it under its kind and returns; the line is written
+// by the reporter's goroutine. A nil err is ignored, and so is every error
+// once Shutdown has been called: nothing is written after the final
+// summary.
+func (r *ErrorReporter) Handle(err error) {
+	if err == nil {
+		return
+	}
+	text := errorText(err)
+	key := errorKey(text)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return
+	}
+	k := r.kinds[key]
+	if k == nil {
+		switch {
+		case len(r.kinds) < MaxErrorKinds:
+			k = &errorKind{seq: r.seq}
+			r.seq++
+			r.kinds[key] = k
+		case r.other == nil:
+			r.other = &errorKind{seq: r.seq, other: true}
+			r.seq++
+			k = r.other
+		default:
+			k = r.other
+		}
+	}
+	k.count = addSat(k.count, 1)
+	k.text = text
+	k.seenTick = r.ticks
+	switch {
+	case !r.running:
+		r.running = true
+		r.runs.Add(1)
+		go r.run() // writes the first lines as it starts
+	case !k.written:
+		select {
+		case r.wake <- struct{}{}:
+		default: // already woken
+		}
+	}
+}
+
+// run is the reporter's goroutine. It writes the first lines at once, the
+// summaries at its ticks, and ends when every kind has been forgotten or
+// Shutdown is called.
+func (r *ErrorReporter) run() {
+	defer r.runs.Done()
+	var (
+		t Ticker
+		c <-chan time.Time
+	)
+	err := reporterGuard("ticker", func() {
+		if t = r.newTicker(r.interval); t != nil {
+			c = t.C()
+		}
+	})
+	if err == nil && t == nil {
+		err = fmt.Errorf("%w: ticker function returned nil", ErrReporterPanic)
+	}
+	if err != nil {
+		if t != nil {
+			_ = reporterGuard("ticker", t.Stop)
+		}
+		// No ticks, no summaries: write what can be written and end; the
+		// next new kind starts a goroutine again, and Shutdown writes the
+		// repeats.
+		now := r.clock()
+		r.mu.Lock()
+		r.running = false
+		r.runErr = cmp.Or(r.runErr, err)
+		lines := r.takeFirstLocked(now)
+		r.mu.Unlock()
+		r.writeLines(lines)
+		return
+	}
+	defer func() { _ = reporterGuard("ticker", t.Stop) }()
+	r.writeFirst()
+	for {
+		select {
+		case <-r.quit: // before anything else that is ready
+			return
+		default:
+		}
+		select {
+		case <-r.quit:
+			return
+		case <-r.wake:
+			r.writeFirst()
+		case now := <-c:
+			lines, more := r.tick(now)
+			r.writeLines(lines)
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+// clock reads the clock, falling back to time.Now if it panics.
+func (r *ErrorReporter) clock() (now time.Time) {
+	if reporterGuard("clock", func() { now = r.now() }) != nil {
+		return time.Now()
+	}
+	return now
+}
+
+// writeFirst writes the first line of every kind that has not had one.
+func (r *ErrorReporter) writeFirst() {
+	now := r.clock()
+	r.mu.Lock()
+	lines := r.takeFirstLocked(now)
+	r.mu.Unlock()
+	r.writeLines(lines)
+}
+
+// takeFirstLocked takes the first lines of the kinds that have not had
+// one. Their next line waits for the tick after the next.
+func (r *ErrorReporter) takeFirstLocked(now time.Time) []errorLine {
+	var lines []errorLine
+	for k := range r.allLocked() {
+		if !k.written {
+			lines = append(lines, k.takeLocked(now, r.ticks+1, true))
+		}
+	}
+	return sortLines(lines)
+}
+
+// tick takes the lines due at a tick and forgets the kinds that were quiet
+// for the whole interval before it. It reports whether the goroutine must
+// go on: false once no kind is left, and then the goroutine is marked as
+// ended.
+func (r *ErrorReporter) tick(now time.Time) (lines []errorLine, more bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ticks++
+	n := r.ticks
+	for key, k := range r.kinds {
+		if l, ok := r.dueLocked(k, now, n); ok {
+			lines = append(lines, l)
+		} else if k.quietLocked(n) {
+			delete(r.kinds, key)
+		}
+	}
+	if k := r.other; k != nil {
+		if l, ok := r.dueLocked(k, now, n); ok {
+			lines = append(lines, l)
+		} else if k.quietLocked(n) {
+			r.other = nil
+		}
+	}
+	if len(r.kinds) == 0 && r.other == nil {
+		r.running = false
+		return nil, false // no kind left, so no line either
+	}
+	return sortLines(lines), true
+}
+
+// dueLocked takes the line of k due at tick n, if there is one.
+func (r *ErrorReporter) dueLocked(k *errorKind, now time.Time, n uint64) (errorLine, bool) {
+	switch {
+	case !k.written: // the goroutine had not been woken for it yet
+		return k.takeLocked(now, n, true), true
+	case k.count > 0 && k.lineTick < n:
+		return k.takeLocked(now, n, false), true
+	}
+	return errorLine{}, false
+}
+
+// quietLocked reports whether k has had no error since the tick before n
+// and has nothing left to write.
+func (k *errorKind) quietLocked(n uint64) bool {
+	return k.written && k.count == 0 && k.seenTick+1 < n
+}
+
+// takeLocked takes k's count for a line, at time now; k's next line may
+// be written from tick next.
+func (k *errorKind) takeLocked(now time.Time, next uint64, first bool) errorLine {
+	l := errorLine{seq: k.seq, text: k.text, count: k.count, first: first, other: k.other}
+	if !first {
+		l.span = max(now.Sub(k.last), 0).Round(time.Millisecond)
+	}
+	k.written, k.count, k.last, k.lineTick = true, 0, now, next
+	return l
+}
+
+// allLocked yields the tracked kinds, the other kind included.
+func (r *ErrorReporter) allLocked() func(yield func(*errorKind) bool) {
+	return func(yield func(*errorKind) bool) {
+		for _, k := range r.kinds {
+			if !yield(k) {
+				return
+			}
+		}
+		if r.other != nil {
+			yield(r.other)
+		}
+	}
+}
+
+// sortLines orders lines by their kind's first occurrence.
+func sortLines(lines []errorLine) []errorLine {
+	slices.SortFunc(lines, func(a, b errorLine) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	return lines
+}
+
+// writeLines writes lines to the logger, one guarded call each, and
+// returns the panics.
+func (r *ErrorReporter) writeLines(lines []errorLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	r.write.Lock()
+	defer r.write.Unlock()
+	var errs []error
+	for _, l := range lines {
+		args := make([]any, 0, 4+len(r.attrs))
+		args = append(args, slog.Uint64("count", l.count))
+		if !l.first {
+			args = append(args, slog.Duration("interval", l.span))
+		}
+		if l.other {
+			args = append(args, slog.String("kind", "other"))
+		}
+		args = append(args, slog.String("error", l.text))
+		args = append(args, r.attrs...)
+		if err := reporterGuard("logger", func() { r.logger.Log(context.Background(), slog.LevelError, r.msg, args...) }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops the reporter's goroutine and writes a last summary of
+// every error not written yet: the first line of a kind that had none,
+// the count of the repeats of the others. Handle ignores the errors that
+// come after it.
+//
+// It returns nil once that summary is written (or there was nothing to
+// write), and an error wrapping ErrReporterPanic if the logger panicked on
+// it, or a ticker could not be made so that repeats waited for it. It
+// returns ctx.Err() as soon as ctx is done, even while the logger is stuck
+// (a full stderr pipe, say): the work goes on in the background, and the
+// summary is written, after any line the goroutine was writing, when the
+// logger unblocks; the reporter's goroutines end then.
+//
+// Only the first call does anything; later calls return nil at once,
+// without waiting for the first to finish. A nil ctx is taken as
+// context.Background().
+func (r *ErrorReporter) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return nil
+	}
+	r.stopped = true
+	close(r.quit)
+	r.mu.Unlock()
+
+	go r.finish()
+	select {
+	case <-r.finished:
+		return r.finalErr
+	case <-ctx.Done():
+		select {
+		case <-r.finished: // both ready: the finished work wins
+			return r.finalErr
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
+// finish waits for the goroutines and writes the final summary. It runs on
+// its own goroutine so that Shutdown can give up on it.
+func (r *ErrorReporter) finish() {
+	defer close(r.finished)
+	r.runs.Wait() // stopped is set: no goroutine starts any more
+	now := r.clock()
+	r.mu.Lock()
+	var lines []errorLine
+	for k := range r.allLocked() {
+		if !k.written || k.count > 0 {
+			lines = append(lines, k.takeLocked(now, 0, !k.written))
+		}
+	}
+	clear(r.kinds)
+	r.other = nil
+	runErr := r.runErr
+	r.mu.Unlock()
+	r.finalErr = errors.Join(runErr, r.writeLines(sortLines(lines)))
+}
+
+// errorText returns err's text, cut to maxErrorText bytes. A panic in
+// err.Error (a typed nil, say) is recovered and described instead.
+func errorText(err error) (text string) {
+	defer func() {
+		if p := recover(); p != nil {
+			text = fmt.Sprintf("%T (its Error method panicked: %v)", err, p)
+		}
+		text = truncate(text, maxErrorText)
+	}()
+	return err.Error()
+}
+
+// truncate cuts s to at most n bytes, at a rune boundary, marking the cut
+// with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+// errorKey returns the kind an ErrorReporter counts an error text under:
+// the text with every word (a run of letters, digits and underscores) that
+// contains a digit replaced by "N", cut to maxKeyText bytes.
+//
+//	errorKey("export of 512 records failed: dial tcp 10.0.0.7:4318: connection refused")
+//	// "export of N records failed: dial tcp N.N.N.N:N: connection refused"
+func errorKey(text string) string {
+	var b strings.Builder
+	b.Grow(min(len(text), maxKeyText))
+	for i := 0; i < len(text) && b.Len() < maxKeyText; {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !isWordRune(r) {
+			b.WriteString(text[i : i+size])
+			i += size
+			continue
+		}
+		j, digit := i, false
+		for j < len(text) {
+			r, size := utf8.DecodeRuneInString(text[j:])
+			if !isWordRune(r) {
+				break
+			}
+			digit = digit || unicode.IsDigit(r)
+			j += size
+		}
+		if digit {
+			b.WriteByte('N')
+		} else {
+			b.WriteString(text[i:j])
+		}
+		i = j
+	}
+	return truncate(b.String(), maxKeyText)
+}
+
+func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
