@@ -13,9 +13,23 @@ import (
 // ErrNoExporters is returned by [NewFanout] when it is given no exporter.
 var ErrNoExporters = errors.New("exporter: fan-out needs at least one exporter")
 
-// NewFanout returns an exporter that sends each batch to every one of exps,
-// isolating them from each other: an error, a panic or a hang in one never
-// delays or harms the others.
+// NewFanout returns an exporter that sends each batch to every one of exps.
+//
+// Under steadylog's processor (processor.New), a fan-out is not called as
+// an exporter at all: the processor takes its members (see
+// [FanoutMembers]) and makes each a destination of its own, with its own
+// worker, position, retries and accounting. There, an error, a panic or a
+// hang in one member never delays, duplicates or drops records for the
+// others. The rest of this comment describes the weaker semantics a
+// fan-out has when something else — such as the SDK's own BatchProcessor —
+// calls its Export.
+//
+// Called as an exporter, a fan-out isolates its members' calls, but its
+// members share each batch's fate: the joined error of a failed member
+// makes the caller treat the whole batch as failed, so a caller that
+// retries sends the batch again to every member, the healthy ones
+// included (duplicates), and a caller that drops it counts it lost for all
+// of them.
 //
 // Export runs the members concurrently and returns when all have finished
 // or ctx is done, whichever comes first; it never waits longer than ctx
@@ -64,6 +78,22 @@ func Fanout(exps ...sdklog.Exporter) sdklog.Exporter {
 
 type fanout struct {
 	members []*member
+}
+
+// FanoutMembers returns the members of a fan-out made by [NewFanout] or
+// [Fanout], in order, and true; for any other exporter it returns nil and
+// false. steadylog's processor uses it to give each member a destination
+// of its own.
+func FanoutMembers(exp sdklog.Exporter) ([]sdklog.Exporter, bool) {
+	f, ok := exp.(*fanout)
+	if !ok {
+		return nil, false
+	}
+	out := make([]sdklog.Exporter, len(f.members))
+	for i, m := range f.members {
+		out[i] = m.exp
+	}
+	return out, true
 }
 
 type member struct {

@@ -6,8 +6,8 @@
 // # Where it sits
 //
 //	slog / zap / logrus ─▶ bridge ─▶ sdklog.LoggerProvider
-//	    ─▶ processor.Processor (admission, queue, batches)
-//	    ─▶ sdklog.Exporter (OTLP, stdout, or an exporter package decorator)
+//	    ─▶ processor.Processor (admission, store, one worker per destination)
+//	    ─▶ sdklog.Exporter per destination (OTLP, stdout, or an exporter package decorator)
 //
 // Register it like the SDK's processor:
 //
@@ -52,15 +52,49 @@
 //
 // # Export
 //
-// One worker goroutine owns the exporter, so Export is never called
-// concurrently with itself. It exports when a full batch
-// (WithMaxBatchSize) or half the byte budget is queued, and when the
-// export interval passes; each call gets a context bounded by
-// WithExportTimeout. A batch is handed to the exporter without being
-// copied. A transient failure keeps the batch at the head of the queue and
-// retries it with backoff for up to WithRetryMaxElapsed; a permanent
-// failure (breaker.Permanent) or a panic drops it as export_failed. Every
-// failure is reported to the error handler.
+// Each destination has one worker goroutine that owns its exporter, so
+// Export is never called concurrently with itself. It exports when a full
+// batch (WithMaxBatchSize) or half the byte budget is pending for it, and
+// when the export interval passes; each call gets a context bounded by the
+// export timeout (WithExportTimeout, or Destination.ExportTimeout). A batch
+// is handed to the exporter without being copied.
+//
+// Errors are classified first (WithErrorClassifier; by default
+// exporter.ClassifyOTLP, so an HTTP 400-class answer other than 429, or a
+// gRPC InvalidArgument, is permanent, and Retry-After or RetryInfo is
+// honoured, with or without a breaker). A transient failure keeps the
+// batch pending and retries it with backoff; a permanent failure, or a
+// panic, drops it as export_failed. Each destination has one retry budget
+// per outage (WithRetryMaxElapsed), counted from its first failure after a
+// success: once it is spent, every batch gets a single attempt, without a
+// backoff wait, until an export succeeds — so a dead backend costs one
+// budget, not one per batch, and Shutdown with no deadline ends in about
+// one budget.
+//
+// # Destinations
+//
+// A processor delivers every record to each of its destinations
+// (NewWithDestinations; New with an exporter.Fanout makes each member a
+// destination). Records are stored once, and the count and byte bounds
+// apply to that store; each destination reads it from its own position,
+// with its own worker, retries, export timeout, breaker
+// (Destination.Breaker), metrics and accounting. A record is released once
+// every destination has exported or dropped it. One destination that
+// fails, hangs or falls behind never delays, duplicates or drops records
+// for the others: when the store must evict, it evicts the oldest records,
+// which only the laggard still needs, and counts them as the laggard's
+// drops.
+//
+// # Errors
+//
+// Export failures and configuration warnings go to the error handler
+// (WithErrorHandler). The default writes them to standard error, summarised
+// (one line per kind of error and interval, with a count), through a
+// logger that does not depend on the pipeline it reports on.
+// WithErrorHandler(otel.Handle) restores the OpenTelemetry global handler;
+// its default writes through package log, which a program that routes
+// slog's default logger into OpenTelemetry (otelslog) sends back into the
+// very pipeline that is failing.
 //
 // # User code
 //
@@ -70,7 +104,7 @@
 // and becomes an error (or, for the error handler, is swallowed), and the
 // worker goroutine goes on. A typed nil exporter is refused by New like a
 // nil one. Every wait is bounded: a server-requested delay or an open
-// breaker's wait is cut at the batch's retry time, and Shutdown returns by
+// breaker's wait is cut at the end of the retry budget, and Shutdown returns by
 // its context's deadline even when the exporter or the alert logger is
 // stuck.
 //
@@ -88,7 +122,11 @@
 //
 //	Received == Exported + TotalDropped() + Queued + InFlight
 //
-// holds exactly, under any load and any exporter behaviour.
+// holds exactly, under any load and any exporter behaviour — for the store
+// as a whole, and for each destination (Stats.Destinations), which counts
+// the records handed to it. Store-wide, a record is exported when every
+// destination exported it, and dropped, once, under the reason of its
+// first drop, as soon as one destination dropped it.
 //
 // # Configuration
 //

@@ -21,10 +21,16 @@ import (
 //	  "dropped": {"queue_full": 1, "byte_limit": 0, "record_too_large": 1, …},
 //	  "dropped_total": 2,
 //	  "queued": 0, "queued_bytes": 0, "in_flight": 0, "in_flight_bytes": 0,
-//	  "waiting": 0, "backpressure": false, "backpressure_changes": 0
+//	  "waiting": 0, "backpressure": false, "backpressure_changes": 0,
+//	  "destinations": [
+//	    {"name": "0", "received": 2, "exported": 1, "dropped": {…}, "dropped_total": 1,
+//	     "queued": 0, "in_flight": 0, "retrying": false, "outage_spent": false}
+//	  ]
 //	}
 //
-// The keys are exactly those above, always all present, in that order.
+// The keys are exactly those above, always all present, in that order;
+// "destinations" holds one object per destination (Stats.Destinations),
+// each with the keys shown.
 // "dropped" holds every reason of DropReasons, in DropReasons order, with 0
 // for a reason with no drops, so that a dashboard or a jq query never meets
 // a missing key; its keys are the `error.type` values of the
@@ -42,22 +48,11 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	b.WriteString(strconv.FormatUint(s.Received, 10))
 	b.WriteString(`,"exported":`)
 	b.WriteString(strconv.FormatUint(s.Exported, 10))
-	b.WriteString(`,"dropped":{`)
-	for i, r := range droppedKeys(s.Dropped) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		// A DropReason is an arbitrary string in a hand-built Stats: let
-		// encoding/json quote and escape it.
-		key, err := json.Marshal(string(r))
-		if err != nil {
-			return nil, err
-		}
-		b.Write(key)
-		b.WriteByte(':')
-		b.WriteString(strconv.FormatUint(s.Dropped[r], 10))
+	b.WriteString(`,"dropped":`)
+	if err := writeDropped(&b, s.Dropped); err != nil {
+		return nil, err
 	}
-	b.WriteString(`},"dropped_total":`)
+	b.WriteString(`,"dropped_total":`)
 	b.WriteString(strconv.FormatUint(s.TotalDropped(), 10))
 	b.WriteString(`,"queued":`)
 	b.WriteString(strconv.Itoa(s.Queued))
@@ -73,8 +68,61 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	b.WriteString(strconv.FormatBool(s.BackPressure))
 	b.WriteString(`,"backpressure_changes":`)
 	b.WriteString(strconv.FormatUint(s.BackPressureChanges, 10))
-	b.WriteByte('}')
+	b.WriteString(`,"destinations":[`)
+	for i, d := range s.Destinations {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		name, err := json.Marshal(d.Name)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(`{"name":`)
+		b.Write(name)
+		b.WriteString(`,"received":`)
+		b.WriteString(strconv.FormatUint(d.Received, 10))
+		b.WriteString(`,"exported":`)
+		b.WriteString(strconv.FormatUint(d.Exported, 10))
+		b.WriteString(`,"dropped":`)
+		if err := writeDropped(&b, d.Dropped); err != nil {
+			return nil, err
+		}
+		b.WriteString(`,"dropped_total":`)
+		b.WriteString(strconv.FormatUint(d.TotalDropped(), 10))
+		b.WriteString(`,"queued":`)
+		b.WriteString(strconv.Itoa(d.Queued))
+		b.WriteString(`,"in_flight":`)
+		b.WriteString(strconv.Itoa(d.InFlight))
+		b.WriteString(`,"retrying":`)
+		b.WriteString(strconv.FormatBool(d.Retrying))
+		b.WriteString(`,"outage_spent":`)
+		b.WriteString(strconv.FormatBool(d.OutageSpent))
+		b.WriteByte('}')
+	}
+	b.WriteString("]}")
 	return b.Bytes(), nil
+}
+
+// writeDropped writes a "dropped" object: every reason of DropReasons, in
+// order, then any other reason of m, sorted.
+func writeDropped(b *bytes.Buffer, m map[DropReason]uint64) error {
+	b.WriteByte('{')
+	for i, r := range droppedKeys(m) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		// A DropReason is an arbitrary string in a hand-built Stats: let
+		// encoding/json quote and escape it.
+		key, err := json.Marshal(string(r))
+		if err != nil {
+			return err
+		}
+		b.Write(key)
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatUint(m[r], 10))
+	}
+	b.WriteByte('}')
+	return nil
 }
 
 // droppedKeys returns the keys of the "dropped" object: every DropReason,
@@ -103,6 +151,32 @@ type statsJSON struct {
 	Waiting             int                   `json:"waiting"`
 	BackPressure        bool                  `json:"backpressure"`
 	BackPressureChanges uint64                `json:"backpressure_changes"`
+	Destinations        []destinationJSON     `json:"destinations"`
+}
+
+type destinationJSON struct {
+	Name        string                `json:"name"`
+	Received    uint64                `json:"received"`
+	Exported    uint64                `json:"exported"`
+	Dropped     map[DropReason]uint64 `json:"dropped"`
+	Queued      int                   `json:"queued"`
+	InFlight    int                   `json:"in_flight"`
+	Retrying    bool                  `json:"retrying"`
+	OutageSpent bool                  `json:"outage_spent"`
+}
+
+// nonZero returns the entries of m with drops, or nil.
+func nonZero(m map[DropReason]uint64) map[DropReason]uint64 {
+	var out map[DropReason]uint64
+	for r, n := range m {
+		if n > 0 {
+			if out == nil {
+				out = make(map[DropReason]uint64, len(m))
+			}
+			out[r] = n
+		}
+	}
+	return out
 }
 
 // UnmarshalJSON decodes the encoding MarshalJSON produces, so that a
@@ -126,13 +200,15 @@ func (s *Stats) UnmarshalJSON(data []byte) error {
 		Waiting:             j.Waiting,
 		BackPressure:        j.BackPressure,
 		BackPressureChanges: j.BackPressureChanges,
+		Dropped:             nonZero(j.Dropped),
 	}
-	for r, n := range j.Dropped {
-		if n > 0 {
-			if s.Dropped == nil {
-				s.Dropped = make(map[DropReason]uint64, len(j.Dropped))
+	if len(j.Destinations) > 0 {
+		s.Destinations = make([]DestinationStats, len(j.Destinations))
+		for i, d := range j.Destinations {
+			s.Destinations[i] = DestinationStats{
+				Name: d.Name, Received: d.Received, Exported: d.Exported, Dropped: nonZero(d.Dropped),
+				Queued: d.Queued, InFlight: d.InFlight, Retrying: d.Retrying, OutageSpent: d.OutageSpent,
 			}
-			s.Dropped[r] = n
 		}
 	}
 	return nil

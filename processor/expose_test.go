@@ -52,7 +52,7 @@ func exposeRecord(body string) *sdklog.Record {
 // topKeys is the documented key set of the Stats encoding, in order.
 var topKeys = []string{
 	"received", "exported", "dropped", "dropped_total", "queued", "queued_bytes",
-	"in_flight", "in_flight_bytes", "waiting", "backpressure", "backpressure_changes",
+	"in_flight", "in_flight_bytes", "waiting", "backpressure", "backpressure_changes", "destinations",
 }
 
 // decodeStats decodes a Stats encoding into generic JSON values, numbers
@@ -156,7 +156,7 @@ func TestStatsJSONIsStable(t *testing.T) {
 		`"dropped":{"queue_full":7,"byte_limit":0,"record_too_large":2,"already_shutdown":0,"shutdown":0,` +
 		`"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":1},"dropped_total":10,` +
 		`"queued":15,"queued_bytes":4096,"in_flight":5,"in_flight_bytes":1024,` +
-		`"waiting":3,"backpressure":true,"backpressure_changes":9}`
+		`"waiting":3,"backpressure":true,"backpressure_changes":9,"destinations":[]}`
 	assert.Equal(t, golden, string(b))
 	for range 10 { // map iteration order must not leak into the bytes
 		again, err := json.Marshal(sample)
@@ -266,7 +266,7 @@ func TestVarStringTracksEmits(t *testing.T) {
 		return s
 	}
 
-	assert.Equal(t, processor.Stats{}, read())
+	assert.Equal(t, processor.Stats{Destinations: []processor.DestinationStats{{Name: "0"}}}, read())
 	first := v.String()
 	for i := range 3 {
 		require.NoError(t, proc.OnEmit(ctx, exposeRecord(fmt.Sprint("r", i))))
@@ -414,7 +414,30 @@ func ExampleProcessor_StatsHandler() {
 	//   "in_flight_bytes": 0,
 	//   "waiting": 0,
 	//   "backpressure": false,
-	//   "backpressure_changes": 0
+	//   "backpressure_changes": 0,
+	//   "destinations": [
+	//     {
+	//       "name": "0",
+	//       "received": 1,
+	//       "exported": 1,
+	//       "dropped": {
+	//         "queue_full": 0,
+	//         "byte_limit": 0,
+	//         "record_too_large": 0,
+	//         "already_shutdown": 0,
+	//         "shutdown": 0,
+	//         "export_failed": 0,
+	//         "block_timeout": 0,
+	//         "heap_pressure": 0,
+	//         "shed": 0
+	//       },
+	//       "dropped_total": 0,
+	//       "queued": 0,
+	//       "in_flight": 0,
+	//       "retrying": false,
+	//       "outage_spent": false
+	//     }
+	//   ]
 	// }
 }
 
@@ -437,7 +460,7 @@ func ExampleProcessor_Var() {
 	_ = json.Unmarshal([]byte(v.String()), &s)
 	fmt.Println(s)
 	// Output:
-	// {"received":2,"exported":1,"dropped":{"queue_full":0,"byte_limit":0,"record_too_large":0,"already_shutdown":1,"shutdown":0,"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":0},"dropped_total":1,"queued":0,"queued_bytes":0,"in_flight":0,"in_flight_bytes":0,"waiting":0,"backpressure":false,"backpressure_changes":0}
+	// {"received":2,"exported":1,"dropped":{"queue_full":0,"byte_limit":0,"record_too_large":0,"already_shutdown":1,"shutdown":0,"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":0},"dropped_total":1,"queued":0,"queued_bytes":0,"in_flight":0,"in_flight_bytes":0,"waiting":0,"backpressure":false,"backpressure_changes":0,"destinations":[{"name":"0","received":1,"exported":1,"dropped":{"queue_full":0,"byte_limit":0,"record_too_large":0,"already_shutdown":0,"shutdown":0,"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":0},"dropped_total":0,"queued":0,"in_flight":0,"retrying":false,"outage_spent":false}]}
 	// received=2 exported=1 queued=0 queued_bytes=0 in_flight=0 dropped=1 already_shutdown=1
 }
 

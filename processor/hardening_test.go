@@ -88,6 +88,11 @@ func quiet() []processor.Option {
 func invariant(t *testing.T, s processor.Stats) {
 	t.Helper()
 	require.Equal(t, s.Received, s.Exported+s.TotalDropped()+uint64(s.Queued)+uint64(s.InFlight), "%+v", s)
+	require.NotEmpty(t, s.Destinations)
+	for _, d := range s.Destinations {
+		require.Equal(t, d.Received, d.Exported+d.TotalDropped()+uint64(d.Queued)+uint64(d.InFlight), "destination %+v", d)
+		require.LessOrEqual(t, d.Received, s.Received)
+	}
 }
 
 // within runs f and fails the test if it has not returned after limit: a

@@ -91,6 +91,10 @@ func requireInvariant(t testing.TB, s Stats) {
 	t.Helper()
 	require.Equal(t, s.Received, s.Exported+s.TotalDropped()+uint64(s.Queued)+uint64(s.InFlight),
 		"accounting invariant broken: %v", s)
+	for _, d := range s.Destinations {
+		require.Equal(t, d.Received, d.Exported+d.TotalDropped()+uint64(d.Queued)+uint64(d.InFlight),
+			"destination accounting invariant broken: %+v", d)
+	}
 }
 
 func newProcessor(t testing.TB, exp sdklog.Exporter, opts ...Option) *Processor {
@@ -115,3 +119,10 @@ func shutdownNow(t testing.TB, p *Processor, gate chan struct{}) {
 }
 
 var errBackend = errors.New("backend refused")
+
+// waitWorkers waits until every destination's worker goroutine has ended.
+func waitWorkers(p *Processor) {
+	for _, d := range p.dests {
+		<-d.done
+	}
+}

@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/memguard"
+	"github.com/steadylog/steadylog/telemetry"
 )
 
 // Defaults. The count, batch, interval and timeout defaults are those of
@@ -105,10 +105,13 @@ type config struct {
 	evictBelow       log.Severity
 	severityEviction bool
 	errorHandler     func(error)
+	errs             errorsConfig // the default error handler; see errors.go
 	retryInitial     time.Duration
 	retryMax         time.Duration
 	noRetry          bool
 	retryMaxElapsed  time.Duration
+	classify         func(error) error // see WithErrorClassifier
+	classifySet      bool
 	overflow         OverflowPolicy // records below overflowFrom, or all
 	overflowSet      bool
 	overflowSplit    bool // WithOverflowFrom was given
@@ -253,17 +256,33 @@ func WithSeverityEviction(threshold log.Severity) Option {
 
 // WithErrorHandler sets the function that receives export errors and
 // configuration warnings (such as an unparsable environment variable). It
-// is called from the processor's worker goroutine or from New, never from
-// OnEmit, and must not block for long.
+// is called from the processor's worker goroutines or from New, never from
+// OnEmit, once per error (a retried batch fails once per attempt), and
+// must not block for long. A panic in it is recovered.
 //
-// Default: otel.Handle (the global OpenTelemetry error handler).
+// h must not feed this processor. otel.Handle is a handler that may: the
+// default global OpenTelemetry error handler writes to the log package,
+// and slog.SetDefault routes the log package into slog's default logger.
+// In a program that did slog.SetDefault(otelslog.NewLogger(...)), as the
+// Quick start does, WithErrorHandler(otel.Handle) turns every failed
+// export into a new record for the same processor: the reports count as
+// received, fail to export in turn and report again, so an outage feeds
+// itself, and nothing reaches the operator's terminal. Pass otel.Handle
+// only with a global handler set by otel.SetErrorHandler that writes
+// elsewhere.
+//
+// Default: a telemetry.ErrorReporter per processor, writing to a log/slog
+// text handler on os.Stderr, the first error of a kind at once and its
+// repeats once per 10s (see WithErrorLog). Shutdown writes its last
+// summary. Of WithErrorHandler and WithErrorLog, the last given applies.
+// A nil h makes New fail.
 func WithErrorHandler(h func(error)) Option {
 	return optionFunc(func(c *config) {
 		if h == nil {
 			c.reject("WithErrorHandler(nil): handler must not be nil")
 			return
 		}
-		c.errorHandler = h
+		c.errorHandler, c.errs.logger = h, nil
 	})
 }
 
@@ -279,8 +298,14 @@ func newConfig(opts []Option) (config, error) {
 	if len(c.invalid) > 0 {
 		return c, errors.Join(c.invalid...)
 	}
-	if c.errorHandler == nil {
-		c.errorHandler = otel.Handle
+	if c.tel.name == "" {
+		// Resolved here, not when telemetry starts, so that the error
+		// reports carry the name of the metrics and the drop alerts.
+		c.tel.name = telemetry.ComponentName(telemetry.ComponentTypeProcessor)
+	}
+	// Before the environment is read: its warnings go to the handler.
+	if err := c.startErrors(); err != nil {
+		return c, err
 	}
 	if c.retryInitial == 0 {
 		c.retryInitial, c.retryMax = DefaultRetryInitial, DefaultRetryMax

@@ -184,7 +184,13 @@ func (p *Processor) emittedByWorker(ctx context.Context) bool {
 	if ctx != nil && ctx.Value(workerKey{}) == p {
 		return true
 	}
-	return goroutineID() == p.workerID.Load()
+	id := goroutineID()
+	for _, d := range p.dests {
+		if d.workerID.Load() == id {
+			return true
+		}
+	}
+	return false
 }
 
 // goroutineID returns the ID of the calling goroutine, parsed from the
@@ -215,7 +221,7 @@ func (p *Processor) admitLocked(ctx context.Context, size int64, sev log.Severit
 	case overflowDropNewest:
 		ok = p.fitsLocked(size, b)
 		if !ok {
-			p.dropped[p.overflowReasonLocked(size, b)]++
+			p.acct.dropped[p.overflowReasonLocked(size, b)]++
 		}
 	case overflowBlock:
 		ok = p.fitsLocked(size, b) || p.waitForRoomLocked(ctx, size, pol.timeout)
@@ -225,7 +231,7 @@ func (p *Processor) admitLocked(ctx context.Context, size int64, sev log.Severit
 	if ok && !p.acquireLocked(size) {
 		// Another processor took the shared budget's last bytes between
 		// the check and the reservation.
-		p.dropped[idxByteLimit]++
+		p.acct.dropped[idxByteLimit]++
 		ok = false
 	}
 	return ok
@@ -234,7 +240,7 @@ func (p *Processor) admitLocked(ctx context.Context, size int64, sev log.Severit
 // fitsLocked reports whether one more record of size bytes fits bounds b
 // and the shared budget without evicting anything. p.mu must be held.
 func (p *Processor) fitsLocked(size int64, b bounds) bool {
-	return p.q.len < p.cfg.maxQueueSize && p.q.bytes+p.inFlightBytes+size <= b.maxBytes && p.sharedFitsLocked(size)
+	return p.st.queued() < p.cfg.maxQueueSize && p.st.heldBytes+size <= b.maxBytes && p.sharedFitsLocked(size)
 }
 
 // overflowReasonLocked is the reason a record of size bytes that does not
@@ -242,9 +248,9 @@ func (p *Processor) fitsLocked(size int64, b bounds) bool {
 // be held.
 func (p *Processor) overflowReasonLocked(size int64, b bounds) reasonIndex {
 	switch {
-	case p.q.len >= p.cfg.maxQueueSize:
+	case p.st.queued() >= p.cfg.maxQueueSize:
 		return idxQueueFull
-	case p.q.bytes+p.inFlightBytes+size > b.maxBytes:
+	case p.st.heldBytes+size > b.maxBytes:
 		return b.byteReason
 	}
 	return idxByteLimit
@@ -258,7 +264,7 @@ func (p *Processor) overflowReasonLocked(size int64, b bounds) reasonIndex {
 // released while waiting.
 func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout time.Duration) bool {
 	if p.emittedByWorker(ctx) {
-		p.dropped[p.overflowReasonLocked(size, p.boundsLocked(size))]++
+		p.acct.dropped[p.overflowReasonLocked(size, p.boundsLocked(size))]++
 		return false
 	}
 	var done <-chan struct{}
@@ -297,12 +303,12 @@ func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout t
 		p.waiting--
 		switch {
 		case p.closed:
-			p.dropped[idxAlreadyShutdown]++
+			p.acct.dropped[idxAlreadyShutdown]++
 			return false
 		case p.fitsLocked(size, p.boundsLocked(size)):
 			return true
 		case gaveUp:
-			p.dropped[idxBlockTimeout]++
+			p.acct.dropped[idxBlockTimeout]++
 			return false
 		}
 	}
@@ -317,15 +323,12 @@ func (p *Processor) roomFreedLocked() {
 	}
 }
 
-// wakeWorkerLocked makes sure a wake-up is on its way to the worker.
-// p.mu must be held.
+// wakeWorkerLocked makes sure a wake-up is on its way to every
+// destination's worker that has records to export. p.mu must be held.
 func (p *Processor) wakeWorkerLocked() {
-	if p.wakePending {
-		return
-	}
-	p.wakePending = true
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	for _, d := range p.dests {
+		if d.pending > 0 {
+			d.wakeLocked()
+		}
 	}
 }

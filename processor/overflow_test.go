@@ -164,7 +164,7 @@ func TestBlockGivesUp(t *testing.T) {
 		requireInvariant(t, s)
 		require.Equal(t, uint64(1), s.Dropped[DropAlreadyShutdown])
 		close(gate)
-		<-p.done
+		waitWorkers(p)
 	})
 }
 

@@ -185,7 +185,7 @@ type bounds struct {
 // processor past that share. p.mu must be held.
 func (p *Processor) boundsLocked(size int64) bounds {
 	b := bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit}
-	if p.cfg.heap == nil || p.q.bytes+p.inFlightBytes+size <= p.heapBound {
+	if p.cfg.heap == nil || p.st.heldBytes+size <= p.heapBound {
 		p.heapShedding = false
 		return b
 	}
@@ -219,12 +219,12 @@ func (p *Processor) acquireLocked(size int64) bool {
 // updates the back-pressure state. p.mu must be held.
 func (p *Processor) releaseLocked() {
 	if p.cfg.budget != nil {
-		if held := p.q.bytes + p.inFlightBytes; p.acquired > held {
+		if held := p.st.heldBytes; p.acquired > held {
 			p.cfg.budget.Release(p.acquired - held)
 			p.acquired = held
 		}
 	}
-	if p.pressured && int64(p.q.len) < p.lowLen && p.q.bytes+p.inFlightBytes < p.lowBytes {
+	if p.pressured && int64(p.st.queued()) < p.lowLen && p.st.heldBytes < p.lowBytes {
 		p.setPressureLocked(false)
 	}
 }
@@ -232,7 +232,7 @@ func (p *Processor) releaseLocked() {
 // pushedLocked updates the back-pressure state after a push. p.mu must be
 // held.
 func (p *Processor) pushedLocked() {
-	if !p.pressured && (int64(p.q.len) >= p.highLen || p.q.bytes+p.inFlightBytes >= p.highBytes) {
+	if !p.pressured && (int64(p.st.queued()) >= p.highLen || p.st.heldBytes >= p.highBytes) {
 		p.setPressureLocked(true)
 	}
 }
@@ -260,7 +260,7 @@ func watermark(bound int64, fraction float64) int64 {
 // shedLocked counts one record shed at the source. p.mu must be held.
 func (p *Processor) shedLocked() {
 	p.received++
-	p.dropped[idxShed]++
+	p.acct.dropped[idxShed]++
 }
 
 // enabled is Enabled's decision: see WithShedBelow.
@@ -304,8 +304,8 @@ func (p *Processor) pressureLoop(quit <-chan struct{}, done chan<- struct{}) {
 		}
 		p.mu.Lock()
 		ev := BackPressure{
-			Raised: p.pressured, Queued: p.q.len, QueuedBytes: p.q.bytes,
-			InFlightBytes: p.inFlightBytes, Changes: p.pressureChanges,
+			Raised: p.pressured, Queued: p.st.queued(), QueuedBytes: p.st.heldBytes - p.st.pinnedBytes,
+			InFlightBytes: p.st.pinnedBytes, Changes: p.pressureChanges,
 		}
 		p.mu.Unlock()
 		if ev.Raised == delivered {

@@ -95,7 +95,7 @@ func TestSharedBudgetReleasedOnAbandon(t *testing.T) {
 	require.ErrorIs(t, p.Shutdown(ctx), context.Canceled)
 	require.Zero(t, budget.Used(), "Shutdown gave up: everything it held is counted and released")
 	close(gate)
-	<-p.done
+	waitWorkers(p)
 	require.Zero(t, budget.Used())
 }
 

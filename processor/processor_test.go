@@ -396,7 +396,7 @@ func TestShutdownDeadlineWithHungExporter(t *testing.T) {
 	requireInvariant(t, s)
 
 	close(gate) // the hung export returns late; its result must be ignored
-	<-p.done
+	waitWorkers(p)
 	s = p.Stats()
 	assert.Equal(t, uint64(0), s.Exported)
 	requireInvariant(t, s)
@@ -411,7 +411,7 @@ func TestShutdownWithEndedContextDropsQueue(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.ErrorIs(t, p.Shutdown(ctx), context.Canceled)
-	<-p.done
+	waitWorkers(p)
 	s := p.Stats()
 	assert.Equal(t, map[DropReason]uint64{DropShutdown: 100}, s.Dropped)
 	assert.Empty(t, exp.exported())
@@ -474,7 +474,7 @@ func TestInvariantUnderLoad(t *testing.T) {
 			if re, ok := exp.(*recordingExporter); ok && re.gate != nil {
 				close(re.gate)
 			}
-			<-p.done
+			waitWorkers(p)
 			s := p.Stats()
 			requireInvariant(t, s)
 			assert.Equal(t, uint64(goroutines*perG), s.Received)

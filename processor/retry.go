@@ -39,7 +39,7 @@ const (
 // ±20% jitter) up to max. A failure that carries a server-requested delay
 // (breaker.WithRetryAfter) waits at least that long; a refusal by an open
 // breaker waits until the breaker admits a probe. No wait, whatever its
-// source, reaches past the batch's retry time (WithRetryMaxElapsed): a
+// source, reaches past the end of the outage's retry budget (WithRetryMaxElapsed): a
 // Retry-After of ten hours means one last attempt when that time is up.
 //
 // A retried batch stays at the head of the queue, older than everything
@@ -60,12 +60,15 @@ func WithRetryBackoff(initial, max time.Duration) Option {
 	})
 }
 
-// WithRetryMaxElapsed sets how long a batch is retried, counted from its
-// first failure (waits for an open breaker and server-requested delays
-// included: they are cut short at this limit). After that its records are
-// dropped as export_failed: an outage of seconds is ridden out, a long one
-// fails fast instead of holding stale records — and Shutdown with a
-// context that never ends cannot hang on a dead backend.
+// WithRetryMaxElapsed sets the retry budget of an outage: how long a
+// destination retries, counted from its first failure after a success
+// (waits for an open breaker and server-requested delays included: they
+// are cut short at this limit). When it is spent, the batch being retried
+// is dropped as export_failed, and every later batch gets one attempt,
+// without a backoff wait, until an export succeeds: an outage of seconds
+// is ridden out, a long one fails fast instead of holding stale records,
+// and Shutdown with a context that never ends, against a dead backend,
+// ends in about one budget however many batches are pending.
 //
 // Default: 1 minute. A value ≤ 0 makes New fail.
 func WithRetryMaxElapsed(d time.Duration) Option {
@@ -84,46 +87,91 @@ func WithoutRetry() Option {
 	return optionFunc(func(c *config) { c.noRetry = true })
 }
 
-// retryable reports whether a failed batch goes back to the queue: the
-// error is transient and the batch has not used up its retry time.
-func (p *Processor) retryable(err error, c *chunk, now time.Time) bool {
-	if p.cfg.noRetry || breaker.IsPermanent(err) || errors.Is(err, errPanicked) {
+// WithErrorClassifier sets the function that marks export errors before
+// the processor decides what to do with them: an error marked
+// breaker.Permanent is not retried (its batch is dropped as
+// export_failed), and one marked breaker.WithRetryAfter waits at least
+// that long. The result must wrap err. nil turns classification off:
+// every error but a panic is then retried.
+//
+// Default: exporter.ClassifyOTLP, the OTLP exporters' classification
+// (HTTP 4xx other than 429 and gRPC InvalidArgument and the like are
+// permanent; Retry-After and RetryInfo are honoured), with or without a
+// breaker. Other errors pass through it unchanged.
+func WithErrorClassifier(classify func(err error) error) Option {
+	return optionFunc(func(c *config) { c.classify, c.classifySet = classify, true })
+}
+
+// classify applies the error classifier, which is user code: a panic in it
+// keeps the error unclassified and adds the panic to it.
+func (p *Processor) classify(err error) (out error) {
+	if err == nil || p.cfg.classify == nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out = errors.Join(err, fmt.Errorf("steadylog/processor: error classifier panicked: %v", r))
+		}
+	}()
+	if out = p.cfg.classify(err); out == nil {
+		out = err // a classifier must not turn a failure into a success
+	}
+	return out
+}
+
+// retryable reports whether a failed batch stays pending for another
+// attempt: the error is transient and the destination has not spent its
+// retry budget on the current outage. The budget is one per outage, not
+// one per batch: it starts at the first failure after a success, and once
+// it is spent every batch gets one attempt, without a backoff wait, until
+// an export succeeds — so a dead backend costs one budget, however many
+// batches are pending, and Shutdown with no deadline ends in about one
+// budget. A failure caused by the caller's context ending (callerEnded: a
+// ForceFlush or Shutdown that gave up) says nothing about the backend: it
+// is retried and spends no budget. Only the worker calls it.
+func (d *destination) retryable(err error, now time.Time, callerEnded bool) bool {
+	cfg := &d.p.cfg
+	if cfg.noRetry || breaker.IsPermanent(err) || errors.Is(err, errPanicked) {
 		return false
 	}
-	if c.firstFail.IsZero() {
-		c.firstFail = now
+	if callerEnded {
+		return true
 	}
-	return now.Sub(c.firstFail) < p.cfg.retryMaxElapsed
+	if d.outageStart.IsZero() {
+		d.outageStart = now
+	}
+	return now.Sub(d.outageStart) < cfg.retryMaxElapsed
 }
 
 // scheduleRetry sets when the worker may call the exporter again after err:
 // after the backoff, or later when the error carries a server-requested
 // delay or an open breaker's RetryAt — but never after budgetEnd, the end
-// of the failed batch's retry time. That cap is what keeps one bogus
+// of the outage's retry budget. That cap is what keeps one bogus
 // Retry-After (10 hours, say) or a breaker configured with an enormous
 // open wait from silencing the pipeline and hanging Shutdown: at budgetEnd
 // the batch gets one last attempt, and if that fails it is dropped as
 // export_failed. Only the worker calls it.
-func (p *Processor) scheduleRetry(err error, now, budgetEnd time.Time) {
-	p.lastErr = err
+func (d *destination) scheduleRetry(err error, now, budgetEnd time.Time) {
+	cfg := &d.p.cfg
+	d.lastErr = err
 	var at time.Time
 	var open *breaker.OpenError
 	if errors.As(err, &open) {
 		// The breaker made no call; it knows when it will admit one.
 		at = open.RetryAt
 	} else {
-		d := p.cfg.retryMax
-		if p.attempt < 62 && p.cfg.retryInitial <= p.cfg.retryMax>>p.attempt {
-			d = p.cfg.retryInitial << p.attempt // cannot overflow: at most retryMax
+		dur := cfg.retryMax
+		if d.attempt < 62 && cfg.retryInitial <= cfg.retryMax>>d.attempt {
+			dur = cfg.retryInitial << d.attempt // cannot overflow: at most retryMax
 		}
 		// ±20% jitter, computed in float64 and clamped: 1.2 times a huge
 		// maximum must not wrap to a negative duration.
-		d = time.Duration(min(float64(d)*(0.8+0.4*rand.Float64()), float64(math.MaxInt64/2)))
-		if ra, ok := breaker.RetryAfter(err); ok && ra > d {
-			d = ra // may be huge: capped below
+		dur = time.Duration(min(float64(dur)*(0.8+0.4*rand.Float64()), float64(math.MaxInt64/2)))
+		if ra, ok := breaker.RetryAfter(err); ok && ra > dur {
+			dur = ra // may be huge: capped below
 		}
-		p.attempt = min(p.attempt+1, 62)
-		at = now.Add(d)
+		d.attempt = min(d.attempt+1, 62)
+		at = now.Add(dur)
 	}
 	if at.After(budgetEnd) {
 		at = budgetEnd
@@ -131,7 +179,7 @@ func (p *Processor) scheduleRetry(err error, now, budgetEnd time.Time) {
 	if !at.After(now) {
 		at = now.Add(time.Millisecond)
 	}
-	p.retryAt = at
+	d.retryAt = at
 }
 
 // waitRetry waits for a scheduled retry while ctx allows. When ctx's
@@ -139,18 +187,18 @@ func (p *Processor) scheduleRetry(err error, now, budgetEnd time.Time) {
 // could not help, with an error that wraps context.DeadlineExceeded and
 // the failure that scheduled the retry (breaker.ErrOpen when a breaker
 // refused).
-func (p *Processor) waitRetry(ctx context.Context) error {
-	if p.retryAt.IsZero() {
+func (d *destination) waitRetry(ctx context.Context) error {
+	if d.retryAt.IsZero() {
 		return nil
 	}
-	if dl, ok := ctx.Deadline(); ok && dl.Before(p.retryAt) {
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d.retryAt) {
 		// It is a deadline outcome — the work cannot finish in time — so
 		// it wraps context.DeadlineExceeded, as waiting would have, and
 		// the failure that scheduled the retry.
-		return fmt.Errorf("steadylog/processor: next export attempt at %s is after the deadline (%w): %w",
-			p.retryAt.Format(time.RFC3339Nano), context.DeadlineExceeded, p.lastErr)
+		return fmt.Errorf("steadylog/processor: %snext export attempt at %s is after the deadline (%w): %w",
+			d.label(), d.retryAt.Format(time.RFC3339Nano), context.DeadlineExceeded, d.lastErr)
 	}
-	if wait := time.Until(p.retryAt); wait > 0 {
+	if wait := time.Until(d.retryAt); wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
@@ -159,6 +207,6 @@ func (p *Processor) waitRetry(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	p.retryAt = time.Time{}
+	d.retryAt = time.Time{}
 	return nil
 }

@@ -101,6 +101,16 @@ type Stats struct {
 	// BackPressureChanges counts the times back-pressure was raised or
 	// cleared.
 	BackPressureChanges uint64
+	// Destinations is the accounting of each destination, in the order
+	// they were given (one for a processor made by New with a plain
+	// exporter).
+	//
+	// The fields above are the store-wide view, which counts each record
+	// once: a record counts as exported when every destination exported
+	// it, and as dropped, under the reason of its first drop, as soon as
+	// one destination dropped it; until then it is queued, or in flight
+	// while at least one destination is exporting it.
+	Destinations []DestinationStats
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.

@@ -149,6 +149,11 @@ type telemetryState struct {
 	errorHandler func(error)
 	duration     metric.Float64Histogram
 	wait         metric.Float64Histogram
+}
+
+// destTelemetry is what a destination records its exports with: the
+// histograms' attribute sets, with the destination's name.
+type destTelemetry struct {
 	// The record options are slices built once: passing one option as a
 	// variadic argument would allocate a new slice at every call.
 	okOpts  []metric.RecordOption
@@ -257,12 +262,42 @@ func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) err
 		return err
 	}
 
+	destExported, err := otelconv.NewSDKExporterLogExportedObservable(m)
+	if err != nil {
+		return err
+	}
+	destInflight, err := otelconv.NewSDKExporterLogInflightObservable(m)
+	if err != nil {
+		return err
+	}
+
 	// Every attribute set is built once, here: recording and observing
-	// allocate nothing for attributes.
+	// allocate nothing for attributes. The histograms carry the
+	// destination's name (KeyDestination); each destination's own
+	// accounting is published as an exporter component of its own,
+	// otel.component.name "<processor>/<destination>".
 	baseSet := set()
-	t.okOpts = []metric.RecordOption{metric.WithAttributeSet(baseSet)}
-	for i, name := range errClassNames {
-		t.errOpts[i] = []metric.RecordOption{metric.WithAttributeSet(set(telemetry.KeyErrorType.String(name)))}
+	type destObs struct {
+		base    metric.ObserveOption
+		reasons [numReasons]metric.ObserveOption
+	}
+	dobs := make([]destObs, len(p.dests))
+	for di, d := range p.dests {
+		dn := telemetry.KeyDestination.String(d.name)
+		d.tel.okOpts = []metric.RecordOption{metric.WithAttributeSet(set(dn))}
+		for i, name := range errClassNames {
+			d.tel.errOpts[i] = []metric.RecordOption{metric.WithAttributeSet(set(dn, telemetry.KeyErrorType.String(name)))}
+		}
+		dset := func(kv ...attribute.KeyValue) attribute.Set {
+			return attribute.NewSet(append([]attribute.KeyValue{
+				telemetry.KeyComponentType.String(telemetry.ComponentTypeDestination),
+				telemetry.KeyComponentName.String(t.name + "/" + d.name),
+			}, kv...)...)
+		}
+		dobs[di].base = metric.WithAttributeSet(dset())
+		for i := range dobs[di].reasons {
+			dobs[di].reasons[i] = metric.WithAttributeSet(dset(telemetry.KeyErrorType.String(string(reasonIndex(i).reason()))))
+		}
 	}
 	baseObs := metric.WithAttributeSet(baseSet)
 	var reasonObs [numReasons]metric.ObserveOption
@@ -288,8 +323,15 @@ func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) err
 			bp = 1
 		}
 		o.ObserveInt64(pressure, bp, baseObs)
+		for i, ds := range s.Destinations {
+			o.ObserveInt64(destExported.Inst(), int64(ds.Exported), dobs[i].base)
+			for r, opt := range dobs[i].reasons {
+				o.ObserveInt64(destExported.Inst(), int64(ds.Dropped[reasonIndex(r).reason()]), opt)
+			}
+			o.ObserveInt64(destInflight.Inst(), int64(ds.InFlight), dobs[i].base)
+		}
 		return nil
-	}, size.Inst(), capacity.Inst(), processed.Inst(), qBytes, qBytesCap, pressure)
+	}, size.Inst(), capacity.Inst(), processed.Inst(), qBytes, qBytesCap, pressure, destExported.Inst(), destInflight.Inst())
 	if err != nil {
 		return err
 	}
@@ -315,7 +357,7 @@ const queueWaitSamples = 32
 // queueWaitSamples records with an observed timestamp, evenly spaced
 // through the batch. A batch that is retried is recorded at each attempt,
 // with the attempt's error class.
-func (t *telemetryState) exported(ctx context.Context, recs []sdklog.Record, started time.Time, err error) {
+func (t *telemetryState) exported(ctx context.Context, d *destTelemetry, recs []sdklog.Record, started time.Time, err error) {
 	if !t.metrics || t.broken.Load() {
 		return
 	}
@@ -329,9 +371,9 @@ func (t *telemetryState) exported(ctx context.Context, recs []sdklog.Record, sta
 		}
 	}()
 	end := time.Now()
-	opts := t.okOpts
+	opts := d.okOpts
 	if err != nil {
-		opts = t.errOpts[errClass(err)]
+		opts = d.errOpts[errClass(err)]
 	}
 	t.duration.Record(ctx, end.Sub(started).Seconds(), opts...)
 	n := len(recs)

@@ -140,7 +140,7 @@ func TestMetricsAgreeWithStatsForEveryDropReason(t *testing.T) {
 	require.ErrorIs(t, p.Shutdown(cancelled), context.Canceled) // queued and in flight: shutdown
 	emitN(1, "s")                                               // already_shutdown
 	reply2 <- nil                                               // late: ignored
-	<-p.done
+	waitWorkers(p)
 
 	s := p.Stats()
 	requireInvariant(t, s)
@@ -219,13 +219,13 @@ func TestRecordingExportMetricsDoesNotAllocate(t *testing.T) {
 	recs := []sdklog.Record{*observed("a"), *observed("b"), *observed("c")}
 	started := time.Now()
 	ctx := context.Background()
-	p.tel.exported(ctx, recs, started, nil) // first use of each series may allocate
-	p.tel.exported(ctx, recs, started, errBackend)
-	assert.Zero(t, testing.AllocsPerRun(100, func() { p.tel.exported(ctx, recs, started, nil) }),
+	p.tel.exported(ctx, &p.dests[0].tel, recs, started, nil) // first use of each series may allocate
+	p.tel.exported(ctx, &p.dests[0].tel, recs, started, errBackend)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { p.tel.exported(ctx, &p.dests[0].tel, recs, started, nil) }),
 		"a successful export records without allocating")
 	// Classifying an error may allocate (errors.As), once per failed
 	// export, never per record.
-	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { p.tel.exported(ctx, recs, started, errBackend) }), 1.0)
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { p.tel.exported(ctx, &p.dests[0].tel, recs, started, errBackend) }), 1.0)
 }
 
 func TestWithoutMeterProviderRecordsNothing(t *testing.T) {
@@ -233,7 +233,7 @@ func TestWithoutMeterProviderRecordsNothing(t *testing.T) {
 	defer shutdownNow(t, p, nil)
 	assert.False(t, p.tel.metrics)
 	allocs := testing.AllocsPerRun(100, func() {
-		p.tel.exported(context.Background(), nil, time.Now(), errBackend)
+		p.tel.exported(context.Background(), &p.dests[0].tel, nil, time.Now(), errBackend)
 	})
 	assert.Zero(t, allocs)
 }
@@ -389,7 +389,7 @@ func BenchmarkExportedMetrics(b *testing.B) {
 	started := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		p.tel.exported(ctx, recs, started, nil)
+		p.tel.exported(ctx, &p.dests[0].tel, recs, started, nil)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }
@@ -404,8 +404,8 @@ func TestQueueWaitIsSampledEvenlyInLargeBatches(t *testing.T) {
 		// The oldest waited longest: 1000s down to 681s.
 		recs[i].SetObservedTimestamp(end.Add(-time.Duration(1000-i) * time.Second))
 	}
-	p.tel.exported(context.Background(), recs, end, nil)
-	p.tel.exported(context.Background(), recs[:5], end, nil) // small: every record
+	p.tel.exported(context.Background(), &p.dests[0].tel, recs, end, nil)
+	p.tel.exported(context.Background(), &p.dests[0].tel, recs[:5], end, nil) // small: every record
 
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))

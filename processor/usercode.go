@@ -29,30 +29,30 @@ func isNil(exp sdklog.Exporter) bool { return nilness.Is(exp) }
 
 // callExport calls the exporter, turning a panic into an error. ctx has
 // the export timeout as its deadline.
-func (p *Processor) callExport(ctx context.Context, recs []sdklog.Record) (err error) {
-	defer p.overrun.watch(p.cfg.exportTimeout)()
+func (d *destination) callExport(ctx context.Context, recs []sdklog.Record) (err error) {
+	defer d.overrun.watch(d.exportTimeout)()
 	defer recoverAs(&err, "Export")
-	return p.exporter.Export(ctx, recs)
+	return d.exp.Export(ctx, recs)
 }
 
 // callForceFlush calls the exporter's ForceFlush, bounded by the export
 // timeout, turning a panic into an error.
-func (p *Processor) callForceFlush(ctx context.Context) (err error) {
-	ctx, cancel, bound := p.boundedContext(ctx)
+func (d *destination) callForceFlush(ctx context.Context) (err error) {
+	ctx, cancel, bound := d.boundedContext(ctx)
 	defer cancel()
-	defer p.overrun.watch(bound)()
+	defer d.overrun.watch(bound)()
 	defer recoverAs(&err, "ForceFlush")
-	return p.exporter.ForceFlush(ctx)
+	return d.exp.ForceFlush(ctx)
 }
 
 // callShutdown calls the exporter's Shutdown, bounded by the export
 // timeout, turning a panic into an error.
-func (p *Processor) callShutdown(ctx context.Context) (err error) {
-	ctx, cancel, bound := p.boundedContext(ctx)
+func (d *destination) callShutdown(ctx context.Context) (err error) {
+	ctx, cancel, bound := d.boundedContext(ctx)
 	defer cancel()
-	defer p.overrun.watch(bound)()
+	defer d.overrun.watch(bound)()
 	defer recoverAs(&err, "Shutdown")
-	return p.exporter.Shutdown(ctx)
+	return d.exp.Shutdown(ctx)
 }
 
 func recoverAs(err *error, method string) {
@@ -169,11 +169,11 @@ func (o *overrun) watch(bound time.Duration) (returned func()) {
 // boundedContext gives an exporter's ForceFlush or Shutdown the export
 // timeout when ctx has no earlier deadline, and returns the bound the call
 // is watched with.
-func (p *Processor) boundedContext(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
-	bound := p.cfg.exportTimeout
+func (d *destination) boundedContext(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
+	bound := d.exportTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < bound {
 		bound = max(time.Until(dl), 0)
 	}
-	c, cancel := context.WithTimeout(context.WithValue(ctx, workerKey{}, p), p.cfg.exportTimeout)
+	c, cancel := context.WithTimeout(context.WithValue(ctx, workerKey{}, d.p), d.exportTimeout)
 	return c, cancel, bound
 }

@@ -22,6 +22,11 @@ const (
 	// ComponentTypeBreaker is the type of a breaker.Breaker observed with
 	// ObserveBreaker.
 	ComponentTypeBreaker = "steadylog_circuit_breaker"
+	// ComponentTypeDestination is the type of one destination of a
+	// processor.Processor: its accounting is published as an exporter's,
+	// on otel.sdk.exporter.log.exported and otel.sdk.exporter.log.inflight,
+	// with otel.component.name "<processor name>/<destination name>".
+	ComponentTypeDestination = "steadylog_log_destination"
 )
 
 var (

@@ -47,6 +47,9 @@ const (
 	// series.
 	KeyFrom = attribute.Key("from")
 	KeyTo   = attribute.Key("to")
+	// KeyDestination is the name of the processor destination an export
+	// was made for, on MetricExportDuration and MetricQueueWait.
+	KeyDestination = attribute.Key("steadylog.destination")
 )
 
 // DurationBuckets are the explicit histogram bucket boundaries, in

@@ -1,0 +1,491 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/exporter"
+)
+
+// Destination is one place a Processor delivers every record to. Each
+// destination has its own worker goroutine, its own position in the
+// processor's store, its own retry state and its own accounting, so one
+// that fails, hangs or falls behind cannot delay, duplicate or drop
+// records for the others: records are stored once, and released when
+// every destination has exported or dropped them. See
+// NewWithDestinations.
+type Destination struct {
+	// Name identifies the destination in Stats, in error reports and in
+	// the otel.component.name of its metrics ("<processor>/<name>").
+	// Names must be unique within a processor.
+	//
+	// Default: the exporter's name when it has a Name() string method (as
+	// exporter.Named gives it), else the destination's position: "0",
+	// "1", ….
+	Name string
+	// Exporter receives the destination's batches. Required: a nil (or
+	// typed nil) exporter makes NewWithDestinations fail.
+	Exporter sdklog.Exporter
+	// ExportTimeout bounds one Export call of this destination.
+	//
+	// Default: the processor's (WithExportTimeout). Negative values make
+	// NewWithDestinations fail.
+	ExportTimeout time.Duration
+	// Breaker, when set, guards Exporter with exporter.WithBreaker: while
+	// it is open, this destination's batches fail at once without calling
+	// the exporter, and its retries wait for the breaker.
+	//
+	// Default: nil, no breaker.
+	Breaker *breaker.Breaker
+}
+
+// DestinationStats is the accounting of one destination. Every record the
+// processor stored is handed to every destination, so at every moment
+//
+//	Received == Exported + TotalDropped() + Queued + InFlight
+type DestinationStats struct {
+	// Name is the destination's name.
+	Name string
+	// Received counts the records handed to this destination: every record
+	// the processor stored (admitted).
+	Received uint64
+	// Exported counts records this destination's exporter accepted.
+	Exported uint64
+	// Dropped counts this destination's drops by reason. A record evicted
+	// from the store counts for every destination that had not finished
+	// it — the one that fell behind — and for no other. Reasons with no
+	// drops are absent.
+	Dropped map[DropReason]uint64
+	// Queued counts records waiting for this destination, a batch waiting
+	// for its retry included.
+	Queued int
+	// InFlight counts records in this destination's Export call.
+	InFlight int
+	// Retrying is true while a failed batch waits for its next attempt.
+	Retrying bool
+	// OutageSpent is true when this destination has used up its retry
+	// budget on the current outage (WithRetryMaxElapsed): each batch gets
+	// one attempt, without a backoff wait, until an export succeeds.
+	OutageSpent bool
+}
+
+// TotalDropped returns the sum of Dropped over all reasons.
+func (s DestinationStats) TotalDropped() uint64 {
+	var n uint64
+	for _, v := range s.Dropped {
+		n += v
+	}
+	return n
+}
+
+// destination is the state of one Destination. Fields marked "p.mu" are
+// guarded by the processor's mutex; fields marked "worker" are owned by
+// the destination's worker goroutine.
+type destination struct {
+	p             *Processor
+	index         int
+	name          string
+	exp           sdklog.Exporter
+	exportTimeout time.Duration
+	tel           destTelemetry
+
+	// p.mu
+	next         uint64 // every record numbered below next is finished here
+	pending      int    // records handed here and not finished: queued + in flight
+	pendingBytes int64
+	exported     uint64
+	dropped      [numReasons]uint64
+	wakePending  bool // a wake-up is on its way to the worker
+	abandoned    bool // Shutdown gave up on this destination: its pending records were counted as dropped
+	retrying     bool
+	outageSpent  bool
+	// The batch in flight, pinned in the store: slots [bfrom, bto) of bc,
+	// bn live records.
+	bc         *chunk
+	bfrom, bto int
+	bn         int
+	bbytes     int64
+
+	// worker
+	retryAt     time.Time       // no export before this time; zero when none is pending
+	attempt     int             // consecutive transient failures, for the backoff
+	lastErr     error           // the failure that set retryAt
+	outageStart time.Time       // the first failure since the last success; zero when healthy
+	scratch     []sdklog.Record // a batch gathered around dead slots
+	gathered    bool            // the batch in flight is in scratch
+
+	overrun  overrun       // lets ForceFlush and Shutdown give up on a stuck exporter call
+	workerID atomic.Uint64 // the worker's goroutine ID, for Block (see emittedByWorker)
+	wake     chan struct{}
+	flushReq chan flushRequest
+	done     chan struct{} // closed when the worker has finished
+	stopErr  error         // the exporter's ForceFlush/Shutdown result, published by closing done
+}
+
+type flushRequest struct {
+	ctx    context.Context
+	seq    uint64 // export every record with a sequence number ≤ seq
+	any    bool   // false when nothing was ever stored
+	result chan error
+}
+
+// resolveDestinations checks dests and fills in their defaults.
+func resolveDestinations(dests []Destination, cfg *config) ([]*destination, error) {
+	if len(dests) == 0 {
+		return nil, fmt.Errorf("%w: no destination", ErrNilExporter)
+	}
+	out := make([]*destination, len(dests))
+	seen := make(map[string]int, len(dests))
+	for i, dd := range dests {
+		if isNil(dd.Exporter) {
+			if len(dests) == 1 {
+				return nil, ErrNilExporter
+			}
+			return nil, fmt.Errorf("%w: destination %d", ErrNilExporter, i)
+		}
+		if dd.ExportTimeout < 0 {
+			return nil, fmt.Errorf("%w: destination %d: ExportTimeout %v is negative", ErrInvalidOption, i, dd.ExportTimeout)
+		}
+		name := dd.Name
+		if name == "" {
+			name = exporterName(dd.Exporter)
+		}
+		if name == "" {
+			name = strconv.Itoa(i)
+		}
+		if j, dup := seen[name]; dup {
+			return nil, fmt.Errorf("%w: destinations %d and %d are both named %q; give each its own Name", ErrInvalidOption, j, i, name)
+		}
+		seen[name] = i
+		exp := dd.Exporter
+		if dd.Breaker != nil {
+			exp = exporter.WithBreaker(exp, dd.Breaker)
+		}
+		timeout := dd.ExportTimeout
+		if timeout == 0 {
+			timeout = cfg.exportTimeout
+		}
+		out[i] = &destination{
+			index:         i,
+			name:          name,
+			exp:           exp,
+			exportTimeout: timeout,
+			wake:          make(chan struct{}, 1),
+			flushReq:      make(chan flushRequest, 1),
+			done:          make(chan struct{}),
+		}
+	}
+	return out, nil
+}
+
+// exporterName is exp's Name(), if it has one that does not panic.
+func exporterName(exp sdklog.Exporter) (name string) {
+	n, ok := exp.(interface{ Name() string })
+	if !ok {
+		return ""
+	}
+	defer func() {
+		if recover() != nil {
+			name = ""
+		}
+	}()
+	return n.Name()
+}
+
+// label prefixes what is reported about this destination with its name
+// when the processor has several.
+func (d *destination) label() string {
+	if len(d.p.dests) == 1 {
+		return ""
+	}
+	return "destination " + strconv.Quote(d.name) + ": "
+}
+
+// statsLocked is the destination's accounting. p.mu must be held.
+func (d *destination) statsLocked(stored uint64) DestinationStats {
+	s := DestinationStats{
+		Name:        d.name,
+		Received:    stored,
+		Exported:    d.exported,
+		Queued:      d.pending - d.bn,
+		InFlight:    d.bn,
+		Retrying:    d.retrying,
+		OutageSpent: d.outageSpent,
+	}
+	for i, n := range d.dropped {
+		if n > 0 {
+			if s.Dropped == nil {
+				s.Dropped = make(map[DropReason]uint64, numReasons)
+			}
+			s.Dropped[reasonIndex(i).reason()] = n
+		}
+	}
+	return s
+}
+
+// wakeLocked makes sure a wake-up is on its way to the worker. p.mu must
+// be held.
+func (d *destination) wakeLocked() {
+	if d.wakePending {
+		return
+	}
+	d.wakePending = true
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dueLocked reports whether enough is pending here to export now: a full
+// batch, or half the byte budget (or of the share kept under heap
+// pressure), or an OnEmit waiting for room. The byte trigger matters for
+// large records: 64 records of 1 MiB fill a 64 MiB budget long before a
+// 512-record batch, and waiting for the interval would evict most of
+// them. p.mu must be held.
+func (d *destination) dueLocked() bool {
+	p := d.p
+	return d.pending-d.bn >= p.cfg.maxBatchSize || d.pendingBytes-d.bbytes >= p.cfg.maxQueueBytes/2 ||
+		(p.waiting > 0 && d.pending > d.bn) || (p.heapShedding && d.pendingBytes-d.bbytes >= p.heapBound/2)
+}
+
+// droppedLocked counts a record of size bytes, numbered seq, that the
+// store evicted, as this destination's drop if it had not finished it.
+// p.mu must be held.
+func (d *destination) droppedLocked(seq uint64, size int64, reason reasonIndex) {
+	if d.abandoned || seq < d.next {
+		return
+	}
+	d.dropped[reason]++
+	d.pending--
+	d.pendingBytes -= size
+}
+
+// abandonLocked counts everything pending here as dropped with reason,
+// and moves past it. p.mu must be held.
+func (d *destination) abandonLocked(reason reasonIndex) {
+	if d.abandoned {
+		return
+	}
+	p := d.p
+	n := p.st.markLostFrom(d.next, reason)
+	if n != d.pending {
+		// The store and the counters disagree: a bug. Count what the
+		// counters say, so the destination's identity holds, and say so.
+		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %saccounting mismatch at shutdown: %d pending, %d stored", d.label(), d.pending, n))
+	}
+	d.dropped[reason] += uint64(d.pending)
+	d.pending, d.pendingBytes = 0, 0
+	d.bn, d.bbytes = 0, 0
+	d.next = p.st.nextSeq
+	d.retrying = false
+	p.releaseStoreLocked()
+}
+
+// run is the worker: the only goroutine that calls this destination's
+// Export, so calls never overlap.
+func (d *destination) run() {
+	defer close(d.done)
+	p := d.p
+	d.workerID.Store(goroutineID())
+	ticker := time.NewTicker(p.cfg.exportInterval)
+	defer ticker.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	background := context.Background()
+	for {
+		var retryC <-chan time.Time
+		if !d.retryAt.IsZero() {
+			retry.Reset(time.Until(d.retryAt))
+			retryC = retry.C
+		}
+		select {
+		case <-d.wake:
+			if d.retryAt.IsZero() {
+				_ = d.exportWhile(background, false, d.dueLocked)
+			}
+		case <-ticker.C:
+			if d.retryAt.IsZero() {
+				_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
+			}
+		case <-retryC:
+			d.retryAt = time.Time{}
+			_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
+		case req := <-d.flushReq:
+			var err error
+			if req.any {
+				err = d.exportWhile(req.ctx, true, d.upTo(req.seq, true))
+			}
+			req.result <- errors.Join(err, d.callForceFlush(req.ctx))
+		case <-p.stop:
+			d.drain()
+			return
+		}
+		retry.Stop()
+	}
+}
+
+// upTo returns an exportWhile condition that holds while a record with a
+// sequence number ≤ seq is pending here.
+func (d *destination) upTo(seq uint64, any bool) func() bool {
+	return func() bool {
+		if !any || d.pending == 0 {
+			return false
+		}
+		first, ok := d.p.st.firstLive(d.next)
+		return ok && first <= seq
+	}
+}
+
+// exportWhile exports batches, oldest first, while more (evaluated under
+// p.mu) holds and ctx allows. When a retry is pending it returns at once,
+// or, with wait, waits for it within ctx. It returns the errors of batches
+// that were dropped, and the reason it stopped early, if any.
+func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bool) error {
+	p := d.p
+	var errs []error
+	for {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if !d.retryAt.IsZero() {
+			if !wait {
+				return errors.Join(errs...)
+			}
+			if err := d.waitRetry(ctx); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+		}
+		p.mu.Lock()
+		d.wakePending = false
+		var batch []sdklog.Record
+		if !d.abandoned && more() {
+			batch = d.takeLocked()
+		}
+		p.mu.Unlock()
+		if batch == nil {
+			return errors.Join(errs...)
+		}
+		if err, retrying := d.export(ctx, batch); err != nil && !retrying {
+			errs = append(errs, err)
+		}
+	}
+}
+
+// takeLocked pins the next batch — up to a batch of slots from the first
+// pending record, within one chunk — and returns its records: a slice of
+// the store itself, or, when evictions left gaps in it, a copy of the live
+// records in the worker's scratch slice. It returns nil when nothing is
+// pending. p.mu must be held.
+func (d *destination) takeLocked() []sdklog.Record {
+	p := d.p
+	c, from := p.st.locate(d.next)
+	if c == nil {
+		d.next = p.st.nextSeq
+		return nil
+	}
+	d.next = c.base + uint64(from)
+	to := min(c.tail, from+p.cfg.maxBatchSize)
+	n, bytes, gaps := p.st.pin(c, from, to)
+	d.bc, d.bfrom, d.bto, d.bn, d.bbytes = c, from, to, n, bytes
+	p.roomFreedLocked() // the count bound is the queue's: a batch in flight frees it
+	if gaps {
+		d.scratch = gather(d.scratch, c, from, to)
+		d.gathered = true
+		return d.scratch
+	}
+	return c.recs[from:to:to]
+}
+
+// drain runs at Shutdown: it exports what is pending while Shutdown's
+// context (and the breaker) allow, counts what is left as dropped by
+// shutdown, then shuts the exporter down.
+func (d *destination) drain() {
+	p := d.p
+	ctx := p.stopCtx
+	err := d.exportWhile(ctx, true, func() bool { return d.pending > 0 })
+	p.mu.Lock()
+	d.abandonLocked(idxShutdown)
+	p.mu.Unlock()
+	d.stopErr = errors.Join(err, d.callForceFlush(ctx), d.callShutdown(ctx))
+}
+
+// export hands one batch to the exporter and accounts for the outcome:
+// exported; pending again for a retry (retrying is true); or dropped as
+// export_failed.
+func (d *destination) export(parent context.Context, batch []sdklog.Record) (err error, retrying bool) {
+	p := d.p
+	n := len(batch)
+	// The caller's context ending (a ForceFlush or Shutdown that gives up)
+	// cancels the export; the export timeout ends it with a deadline. A
+	// breaker below can tell the two apart: see exportContext.
+	ctx, cancel := p.exportContext(parent, d.exportTimeout)
+	started := time.Now()
+	err = d.callExport(ctx, batch)
+	cancel()
+	err = p.classify(err)
+	p.tel.exported(parent, &d.tel, batch, started, err)
+	now := time.Now()
+	callerEnded := err != nil && parent.Err() != nil
+	retrying = err != nil && d.retryable(err, now, callerEnded)
+	budgetEnd := d.outageStart.Add(p.cfg.retryMaxElapsed)
+	if d.gathered {
+		clear(batch) // the copy must not keep records alive
+		d.gathered = false
+	}
+
+	p.mu.Lock()
+	c, from, to, bytes := d.bc, d.bfrom, d.bto, d.bbytes
+	d.bc, d.bn, d.bbytes = nil, 0, 0
+	switch {
+	case d.abandoned:
+		// Shutdown already counted this batch as dropped.
+	case err == nil:
+		d.exported += uint64(n)
+		d.pending -= n
+		d.pendingBytes -= bytes
+		d.next = c.base + uint64(to)
+		d.retrying, d.outageSpent = false, false
+	case retrying:
+		d.retrying = true
+	default:
+		d.dropped[idxExportFailed] += uint64(n)
+		d.pending -= n
+		d.pendingBytes -= bytes
+		p.st.markLost(c, from, to, idxExportFailed)
+		d.next = c.base + uint64(to)
+		d.retrying = false
+		d.outageSpent = !d.outageStart.IsZero() && now.Sub(d.outageStart) >= p.cfg.retryMaxElapsed
+	}
+	p.st.unpin(c, from, to)
+	p.releaseStoreLocked()
+	// Records another destination still needs — or this one, for a retry
+	// — are queued again, and the queue's count bound applies to them.
+	p.enforceBoundsLocked()
+	p.mu.Unlock()
+
+	if err == nil {
+		d.attempt, d.lastErr, d.outageStart = 0, nil, time.Time{}
+		return nil, false
+	}
+	if retrying && !callerEnded {
+		d.scheduleRetry(err, now, budgetEnd)
+	}
+	// A refusal by an open breaker is expected and frequent; the failures
+	// that opened it were reported already.
+	if !errors.Is(err, breaker.ErrOpen) {
+		verb := "dropped"
+		if retrying {
+			verb = "will be retried"
+		}
+		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sexport of %d records failed (%s): %w", d.label(), n, verb, err))
+	}
+	return err, retrying
+}

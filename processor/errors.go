@@ -1,0 +1,106 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/steadylog/steadylog/telemetry"
+)
+
+// This file holds the processor's default error handler: a
+// telemetry.ErrorReporter per processor, on standard error, rate limited.
+// It replaces otel.Handle, whose default writes through the log package:
+// in a program that routed slog's default logger into OpenTelemetry (the
+// Quick start's slog.SetDefault(otelslog...)), and with it the log
+// package, the processor's report of a failed export became a record for
+// the same failing pipeline, and one error line per attempt besides.
+
+// DefaultErrorInterval is the default rate limit of the processor's error
+// reports: at most one line per kind of error per 10 seconds.
+const DefaultErrorInterval = telemetry.DefaultAlertInterval
+
+// errorsConfig holds the settings of the default error handler. It is a
+// field of config.
+type errorsConfig struct {
+	logger   *slog.Logger // nil: telemetry.DefaultAlertLogger
+	interval time.Duration
+	opts     []telemetry.ErrorOption // extra settings, for tests (a manual ticker)
+	// reporter is the default error handler, made by newConfig when no
+	// WithErrorHandler was given, and stopped by stopErrors; nil when the
+	// user gave a handler.
+	reporter *telemetry.ErrorReporter
+}
+
+// WithErrorLog sets where the processor's default error handler writes
+// and how often: export errors and configuration warnings are written to
+// logger at level Error, the first error of a kind at once, its repeats as
+// one summary line per interval with their count and the latest error:
+//
+//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
+//	level=ERROR msg="steadylog: error" count=23 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
+//
+// Errors that differ only in their numbers (record counts, addresses,
+// status codes) are one kind; telemetry.ErrorReporter documents the rule
+// and its bounds. The lines are written on the handler's own goroutine, so
+// neither the worker nor New waits for logger, and Shutdown writes a last
+// summary of what was not written yet. logger must not feed this
+// processor (for instance through otelslog): an error report would become
+// one more record for the pipeline that failed to export it.
+//
+// Default: on, every 10s (DefaultErrorInterval), to a log/slog text
+// handler on os.Stderr (telemetry.DefaultAlertLogger), which depends on
+// nothing the failing pipeline does. WithErrorHandler replaces it; of the
+// two, the last given applies. A nil logger or an interval ≤ 0 makes New
+// fail.
+func WithErrorLog(logger *slog.Logger, interval time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if logger == nil {
+			c.reject("WithErrorLog(nil, %v): logger must not be nil", interval)
+			return
+		}
+		if interval <= 0 {
+			c.reject("WithErrorLog(%v): interval must be positive", interval)
+			return
+		}
+		c.errs.logger, c.errs.interval, c.errorHandler = logger, interval, nil
+	})
+}
+
+// startErrors makes the default error handler, unless WithErrorHandler
+// gave one. The reporter starts no goroutine until the first error, and
+// its goroutine ends by itself an interval or two after the last one, so a
+// processor that New fails to build after this point leaks nothing.
+func (c *config) startErrors() error {
+	if c.errorHandler != nil {
+		return nil
+	}
+	opts := []telemetry.ErrorOption{
+		telemetry.WithErrorAttrs(slog.String(string(telemetry.KeyComponentName), c.tel.name)),
+	}
+	if c.errs.logger != nil {
+		opts = append(opts, telemetry.WithErrorLogger(c.errs.logger), telemetry.WithErrorInterval(c.errs.interval))
+	}
+	r, err := telemetry.NewErrorReporter(append(opts, c.errs.opts...)...)
+	if err != nil {
+		return fmt.Errorf("steadylog/processor: error reports: %w", err)
+	}
+	c.errs.reporter, c.errorHandler = r, r.Handle
+	return nil
+}
+
+// stopErrors stops the default error handler: it writes a last summary of
+// the errors not written yet, waiting for it no longer than ctx allows
+// (the summary is still written, later, if the logger is stuck). Errors
+// reported after it are not written. It does nothing when the user gave
+// a handler, and after its first call.
+//
+// Processor.Shutdown calls it once, last, when the workers have ended or
+// been given up on, with the context bounded by alertStopLimit that it
+// gives the drop alerter.
+func (c *config) stopErrors(ctx context.Context) {
+	if c.errs.reporter != nil {
+		_ = c.errs.reporter.Shutdown(ctx)
+	}
+}

@@ -1,0 +1,445 @@
+package processor
+
+import (
+	"math"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
+
+// store holds every admitted record once, however many destinations it
+// goes to, in arrival order, until every destination has finished with it
+// (exported it, or dropped it).
+//
+// Records live in chunks of at most a batch of slots. Each record has a
+// sequence number — its arrival order — and slot i of a chunk holds the
+// record numbered c.base+i: records never move, so a destination's
+// position is just a sequence number (destination.next), and a batch is a
+// slice of one chunk handed to the exporter without copying. Several
+// destinations may read the same slots at once: exporters only read
+// records (the sdklog.Exporter contract), and a slot that any destination
+// is exporting is pinned, so nothing clears or reuses it meanwhile.
+//
+// A slot is live (held, waiting for a destination), dead (evicted: every
+// destination that had not finished it counts a drop) or released (every
+// destination finished it). Releasing happens in sequence order, when the
+// slowest destination moves past a record; eviction may take a record from
+// the middle (a pinned slot is skipped, and severity-aware eviction picks
+// by severity), which leaves a dead slot that batches skip.
+//
+// Who owns what: the store is not safe for concurrent use; the Processor
+// guards it with its mutex. The records slice of a pinned range is read,
+// without the mutex, by the one destination worker that pinned it.
+type store struct {
+	first, last   *chunk
+	spare         []*chunk // cleared chunks kept for reuse
+	spareSlots    int      // slots of the spare chunks
+	chunkCap      int      // slots per chunk: the batch size
+	maxSpareSlots int
+	nextSeq       uint64 // the sequence number of the next record pushed
+
+	held        int   // live records
+	heldBytes   int64 // and their sizes
+	pinned      int   // live records that at least one destination is exporting
+	pinnedBytes int64
+
+	// Where eviction resumes: every live slot before it is pinned. It is a
+	// hint, valid while the chunk's generation is unchanged.
+	evictChunk *chunk
+	evictGen   uint64
+	evictIdx   int
+
+	acct *accounts // store-wide outcomes, counted as records are released
+}
+
+// accounts are the store-wide outcome counters. A record counts as
+// exported once every destination exported it; as dropped, under the
+// reason of its first drop, as soon as one destination dropped it (or the
+// store evicted it).
+type accounts struct {
+	exported uint64
+	dropped  [numReasons]uint64
+}
+
+type chunk struct {
+	recs []sdklog.Record
+	meta []slotMeta
+	base uint64 // the sequence number of slot 0
+	head int    // every slot before head is dead or released
+	tail int    // the next free slot
+	done int    // dead or released slots in [0, tail)
+	pins int    // slots with pins > 0
+	next *chunk
+	prev *chunk
+	gen  uint64 // incremented whenever the chunk is reset or recycled
+
+	unlinked bool // off the list, but still pinned: recycled at the last unpin
+}
+
+// Slot states.
+const (
+	slotLive uint8 = iota
+	slotDead
+	slotReleased
+)
+
+type slotMeta struct {
+	size  int64
+	sev   log.Severity
+	pins  uint16 // destinations exporting the slot now
+	state uint8
+	lost  uint8 // 0, or 1 + the reasonIndex of the first drop by a destination
+}
+
+// inlineAttrs is the number of attributes sdklog.Record stores inline; a
+// record with no more than that has no attribute slice to clone.
+const inlineAttrs = 5
+
+// slotBytes is what one slot costs: the record stored by value and its
+// metadata.
+const slotBytes = int64(unsafe.Sizeof(sdklog.Record{}) + unsafe.Sizeof(slotMeta{}))
+
+// minChunkSlots is the number of slots a new chunk starts with; it doubles
+// as records arrive, up to the batch size.
+const minChunkSlots = 16
+
+// newStore returns a store whose chunks hold up to chunkCap records, for
+// at most maxLen queued records and maxBytes bytes.
+//
+// Slots are allocated as they are used: a chunk starts small and doubles
+// up to chunkCap, so one record costs a few slots, not a batch of them,
+// whatever the configured sizes. Cleared chunks are kept for reuse, so a
+// steady or overflowing store allocates nothing — but only up to as many
+// slots as a full queue and the batches in flight use, and never more than
+// a quarter of the byte budget in slots: the budget counts the slots that
+// hold records (memguard.RecordSize includes the slot), and what it does
+// not count stays bounded by it.
+func newStore(chunkCap, maxLen int, maxBytes int64, acct *accounts) *store {
+	spare := maxLen
+	if spare > math.MaxInt-2*chunkCap {
+		spare = math.MaxInt
+	} else {
+		spare += 2 * chunkCap
+	}
+	if byBytes := maxBytes / (4 * slotBytes); int64(spare) > byBytes {
+		spare = int(byBytes)
+	}
+	return &store{chunkCap: chunkCap, maxSpareSlots: spare, acct: acct}
+}
+
+// queued is the number of live records no destination is exporting: the
+// count the queue-size bound applies to.
+func (s *store) queued() int { return s.held - s.pinned }
+
+func (s *store) newChunk() *chunk {
+	if n := len(s.spare); n > 0 {
+		c := s.spare[n-1]
+		s.spare[n-1] = nil
+		s.spare = s.spare[:n-1]
+		s.spareSlots -= len(c.recs)
+		c.base = s.nextSeq
+		return c
+	}
+	n := min(s.chunkCap, minChunkSlots)
+	return &chunk{
+		recs: make([]sdklog.Record, n),
+		meta: make([]slotMeta, n),
+		base: s.nextSeq,
+	}
+}
+
+// grow doubles the slots of c, up to limit, keeping its records. A
+// destination exporting a pinned range of c goes on reading the old array,
+// which stays valid: nothing writes to it again.
+func (c *chunk) grow(limit int) {
+	n := min(limit, max(2*len(c.recs), minChunkSlots))
+	recs := make([]sdklog.Record, n)
+	copy(recs, c.recs[:c.tail])
+	meta := make([]slotMeta, n)
+	copy(meta, c.meta[:c.tail])
+	c.recs, c.meta = recs, meta
+}
+
+// push appends a copy of r, which must own its attributes beyond the
+// inline ones: with no more attributes than that, a plain copy is a full
+// clone. The caller has made room.
+func (s *store) push(r *sdklog.Record, size int64, sev log.Severity) {
+	c := s.last
+	if c != nil && c.tail == len(c.recs) && c.tail < s.chunkCap && c.pins == 0 {
+		c.grow(s.chunkCap)
+	}
+	// A chunk that a destination is exporting from takes no more records:
+	// a hung export would otherwise keep a whole batch of slots alive for
+	// the sake of one record, and its batch would be one slice of a chunk
+	// that keeps changing.
+	if c == nil || c.tail == len(c.recs) || c.pins > 0 {
+		c = s.newChunk()
+		if s.last == nil {
+			s.first = c
+		} else {
+			s.last.next = c
+			c.prev = s.last
+		}
+		s.last = c
+	}
+	c.recs[c.tail] = *r
+	c.meta[c.tail] = slotMeta{size: size, sev: sev}
+	s.nextSeq++
+	c.tail++
+	s.held++
+	s.heldBytes += size
+}
+
+// locate returns the first live slot with a sequence number ≥ seq, or
+// nil.
+func (s *store) locate(seq uint64) (*chunk, int) {
+	for c := s.first; c != nil; c = c.next {
+		end := c.base + uint64(c.tail)
+		if seq >= end {
+			continue
+		}
+		i := c.head
+		if seq > c.base+uint64(i) {
+			i = int(seq - c.base)
+		}
+		for ; i < c.tail; i++ {
+			if c.meta[i].state == slotLive {
+				return c, i
+			}
+		}
+	}
+	return nil, 0
+}
+
+// firstLive is the sequence number of the first live record ≥ seq.
+func (s *store) firstLive(seq uint64) (uint64, bool) {
+	c, i := s.locate(seq)
+	if c == nil {
+		return 0, false
+	}
+	return c.base + uint64(i), true
+}
+
+// pin marks the live slots of c[from:to] as being exported by one more
+// destination, and returns how many live records and bytes they hold and
+// whether the range holds dead slots (then the batch must be gathered).
+func (s *store) pin(c *chunk, from, to int) (n int, bytes int64, gaps bool) {
+	for i := from; i < to; i++ {
+		m := &c.meta[i]
+		if m.state != slotLive {
+			gaps = true
+			continue
+		}
+		n++
+		bytes += m.size
+		if m.pins == 0 {
+			c.pins++
+			s.pinned++
+			s.pinnedBytes += m.size
+		}
+		m.pins++
+	}
+	return n, bytes, gaps
+}
+
+// unpin undoes pin for one destination. A slot released while pinned is
+// cleared now; a chunk unlinked while pinned is recycled at its last
+// unpin. Live slots that become unpinned are evictable again.
+func (s *store) unpin(c *chunk, from, to int) {
+	for i := from; i < to; i++ {
+		m := &c.meta[i]
+		if m.pins == 0 {
+			continue // dead: it was never pinned
+		}
+		m.pins--
+		if m.pins > 0 {
+			continue
+		}
+		c.pins--
+		switch m.state {
+		case slotLive:
+			s.pinned--
+			s.pinnedBytes -= m.size
+		case slotReleased:
+			c.recs[i] = sdklog.Record{}
+		}
+	}
+	if c.unlinked && c.pins == 0 {
+		c.unlinked = false
+		s.recycle(c)
+		return
+	}
+	if c.pins == 0 && c.tail > 0 && c.done == c.tail {
+		s.finish(c) // finished while pinned, and still on the list
+		return
+	}
+	// Records another destination still needs are evictable again: let
+	// eviction look from here.
+	if c == s.evictChunk && c.gen == s.evictGen && from < s.evictIdx {
+		s.evictIdx = from
+	} else if s.evictChunk != nil && (s.evictChunk.gen != s.evictGen || c.base < s.evictChunk.base) {
+		s.evictChunk = nil
+	}
+}
+
+// markLost records reason as the first drop of the live slots of
+// c[from:to] that have none yet.
+func (s *store) markLost(c *chunk, from, to int, reason reasonIndex) {
+	for i := from; i < to; i++ {
+		if m := &c.meta[i]; m.state == slotLive && m.lost == 0 {
+			m.lost = uint8(reason) + 1
+		}
+	}
+}
+
+// markLostFrom does markLost for every live record ≥ seq.
+func (s *store) markLostFrom(seq uint64, reason reasonIndex) (n int) {
+	for c, i := s.locate(seq); c != nil; c, i = c.next, 0 {
+		for ; i < c.tail; i++ {
+			if m := &c.meta[i]; m.state == slotLive {
+				n++
+				if m.lost == 0 {
+					m.lost = uint8(reason) + 1
+				}
+			}
+		}
+	}
+	return n
+}
+
+// evict removes the oldest live record that no destination is exporting
+// and, with below, whose severity is below sev. It returns its sequence
+// number and size, and false when there is none. The caller counts the
+// drop.
+func (s *store) evict(below bool, sev log.Severity) (uint64, int64, bool) {
+	c, i := s.first, 0
+	hinted := !below && s.evictChunk != nil && s.evictChunk.gen == s.evictGen && !s.evictChunk.unlinked
+	if hinted {
+		c, i = s.evictChunk, s.evictIdx
+	}
+	for ; c != nil; c, i = c.next, 0 {
+		if i < c.head {
+			i = c.head
+		}
+		for ; i < c.tail; i++ {
+			m := &c.meta[i]
+			if m.state != slotLive || m.pins > 0 || (below && m.sev >= sev) {
+				continue
+			}
+			seq := c.base + uint64(i)
+			if !below {
+				s.evictChunk, s.evictGen, s.evictIdx = c, c.gen, i+1
+			}
+			m.state = slotDead
+			c.recs[i] = sdklog.Record{}
+			c.done++
+			s.held--
+			s.heldBytes -= m.size
+			s.finish(c)
+			return seq, m.size, true
+		}
+	}
+	return 0, 0, false
+}
+
+// release marks every live record with a sequence number < upTo as
+// released — every destination has finished with it — and counts its
+// outcome.
+func (s *store) release(upTo uint64) {
+	for c := s.first; c != nil && c.base+uint64(c.head) < upTo; {
+		end := int(min(upTo-c.base, uint64(c.tail)))
+		for i := c.head; i < end; i++ {
+			m := &c.meta[i]
+			if m.state != slotLive {
+				continue
+			}
+			m.state = slotReleased
+			c.done++
+			s.held--
+			s.heldBytes -= m.size
+			if m.pins > 0 {
+				s.pinned--
+				s.pinnedBytes -= m.size
+			} else {
+				c.recs[i] = sdklog.Record{}
+			}
+			if m.lost == 0 {
+				s.acct.exported++
+			} else {
+				s.acct.dropped[m.lost-1]++
+			}
+		}
+		next, beyond := c.next, c.base+uint64(c.tail) > upTo
+		s.finish(c)
+		if beyond {
+			break
+		}
+		c = next
+	}
+}
+
+// finish moves c's head past finished slots and, when every slot of c is
+// finished, takes c off the list wherever it is — its slots are reused at
+// once, or at its last unpin — or, for the last chunk, rewinds it for
+// reuse unless it is pinned.
+func (s *store) finish(c *chunk) {
+	for c.head < c.tail && c.meta[c.head].state != slotLive {
+		c.head++
+	}
+	if c.done < c.tail {
+		return
+	}
+	if c == s.last {
+		if c.pins == 0 {
+			c.gen++
+			c.head, c.tail, c.done = 0, 0, 0
+			c.base = s.nextSeq
+		}
+		return
+	}
+	if c.prev == nil {
+		s.first = c.next
+	} else {
+		c.prev.next = c.next
+	}
+	c.next.prev = c.prev // c is not the last: c.next != nil
+	c.next, c.prev = nil, nil
+	if c.pins > 0 {
+		c.unlinked = true // recycled by the last unpin
+	} else {
+		s.recycle(c)
+	}
+}
+
+// recycle takes back a chunk that holds no record: every slot was cleared
+// when it died or was released.
+func (s *store) recycle(c *chunk) {
+	c.gen++
+	c.head, c.tail, c.done, c.next, c.prev = 0, 0, 0, nil, nil
+	if s.spareSlots+len(c.recs) <= s.maxSpareSlots {
+		s.spare = append(s.spare, c)
+		s.spareSlots += len(c.recs)
+	}
+}
+
+// lastSeq is the sequence number the most recently pushed record got, or
+// false when nothing was ever pushed.
+func (s *store) lastSeq() (uint64, bool) {
+	if s.nextSeq == 0 {
+		return 0, false
+	}
+	return s.nextSeq - 1, true
+}
+
+// gather copies the live records of c[from:to] into buf, for a batch with
+// dead slots in it: an exporter gets one contiguous slice.
+func gather(buf []sdklog.Record, c *chunk, from, to int) []sdklog.Record {
+	buf = buf[:0]
+	for i := from; i < to; i++ {
+		if c.meta[i].state == slotLive {
+			buf = append(buf, c.recs[i])
+		}
+	}
+	return buf
+}
