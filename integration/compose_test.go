@@ -30,8 +30,8 @@ import (
 
 const (
 	// composeHost is where the stand-in override makes every service of the
-	// demo listen (a loopback address of its own: see the override).
-	composeHost = "127.0.0.2"
+	// demo listen (see the override).
+	composeHost = "127.0.0.1"
 	// composeOutage is how long the collector stays stopped.
 	composeOutage = 10 * time.Second
 	// standinOverride is the override compose file, relative to the
