@@ -27,8 +27,9 @@ type Destination struct {
 	// Names must be unique within a processor.
 	//
 	// Default: the exporter's name when it has a Name() string method (as
-	// exporter.Named gives it), else the destination's position: "0",
-	// "1", ….
+	// exporter.Named gives it), with "#<position>" appended when an
+	// earlier destination has that name already; else the destination's
+	// position: "0", "1", ….
 	Name string
 	// Exporter receives the destination's batches. Required: a nil (or
 	// typed nil) exporter makes NewWithDestinations fail.
@@ -156,6 +157,11 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 		name := dd.Name
 		if name == "" {
 			name = exporterName(dd.Exporter)
+			if _, dup := seen[name]; dup {
+				// Two members of the same type, say: a derived name is
+				// made unique rather than refused.
+				name += "#" + strconv.Itoa(i)
+			}
 		}
 		if name == "" {
 			name = strconv.Itoa(i)

@@ -466,13 +466,10 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 		dests []processor.Destination
 		want  error
 	}{
-		"none":           {nil, processor.ErrNilExporter},
-		"nil exporter":   {[]processor.Destination{{Exporter: ok}, {Exporter: nil}}, processor.ErrNilExporter},
-		"typed nil":      {[]processor.Destination{{Exporter: typedNil}}, processor.ErrNilExporter},
-		"duplicate name": {[]processor.Destination{{Name: "a", Exporter: ok}, {Name: "a", Exporter: ok}}, processor.ErrInvalidOption},
-		"default names collide": {[]processor.Destination{
-			{Exporter: exporter.Named("x", ok)}, {Exporter: exporter.Named("x", ok)},
-		}, processor.ErrInvalidOption},
+		"none":             {nil, processor.ErrNilExporter},
+		"nil exporter":     {[]processor.Destination{{Exporter: ok}, {Exporter: nil}}, processor.ErrNilExporter},
+		"typed nil":        {[]processor.Destination{{Exporter: typedNil}}, processor.ErrNilExporter},
+		"duplicate name":   {[]processor.Destination{{Name: "a", Exporter: ok}, {Name: "a", Exporter: ok}}, processor.ErrInvalidOption},
 		"negative timeout": {[]processor.Destination{{Exporter: ok, ExportTimeout: -time.Second}}, processor.ErrInvalidOption},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -481,9 +478,19 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 			require.Nil(t, p)
 		})
 	}
-	p, err := processor.New(exporter.Fanout(ok, ok), quiet()...) // two unnamed members: "0" and "1"
+	// Derived names are made unique, not refused: two members of one type
+	// behind breakers report the same Name().
+	b1, b2 := breaker.New(breaker.Config{}), breaker.New(breaker.Config{})
+	p, err := processor.New(exporter.Fanout(exporter.WithBreaker(ok, b1), exporter.WithBreaker(ok, b2)), quiet()...)
 	require.NoError(t, err)
 	s := p.Stats()
+	assert.Equal(t, "*processor_test.countingExporter", s.Destinations[0].Name)
+	assert.Equal(t, "*processor_test.countingExporter#1", s.Destinations[1].Name)
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	p, err = processor.New(exporter.Fanout(ok, ok), quiet()...) // two unnamed members: "0" and "1"
+	require.NoError(t, err)
+	s = p.Stats()
 	assert.Equal(t, "0", s.Destinations[0].Name)
 	assert.Equal(t, "1", s.Destinations[1].Name)
 	require.NoError(t, p.Shutdown(context.Background()))

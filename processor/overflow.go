@@ -173,9 +173,9 @@ func (c *config) envOverflow() OverflowPolicy {
 type workerKey struct{}
 
 // emittedByWorker reports whether OnEmit runs on behalf of the worker: on
-// its goroutine (an exporter or error handler logging synchronously, the
-// default error handler's path through otel.Handle → log → slog →
-// otelslog) or with a context of one of its calls (a goroutine an exporter
+// its goroutine (an exporter or error handler logging synchronously, as
+// WithErrorHandler(otel.Handle) does under otelslog: otel.Handle → log →
+// slog → otelslog) or with a context of one of its calls (a goroutine an exporter
 // started and waits for). Go has no thread identity to ask, as log4j2
 // asks whether the caller is its background thread; the goroutine ID from
 // the runtime's stack header is the equivalent, read only on the blocking

@@ -39,12 +39,13 @@ const (
 // ±20% jitter) up to max. A failure that carries a server-requested delay
 // (breaker.WithRetryAfter) waits at least that long; a refusal by an open
 // breaker waits until the breaker admits a probe. No wait, whatever its
-// source, reaches past the end of the outage's retry budget (WithRetryMaxElapsed): a
-// Retry-After of ten hours means one last attempt when that time is up.
+// source, reaches past the end of the outage's retry budget
+// (WithRetryMaxElapsed): a Retry-After of ten hours means one last attempt
+// when that time is up.
 //
-// A retried batch stays at the head of the queue, older than everything
-// queued since: the queue keeps admitting, and when it overflows the
-// retried records are the first evicted. Errors marked
+// A retried batch stays pending: it is the destination's oldest, older
+// than everything queued since, so while the store keeps admitting and
+// overflows, the retried records are the first evicted. Errors marked
 // breaker.Permanent, and exporter panics, are not retried: their records
 // are dropped as export_failed.
 //

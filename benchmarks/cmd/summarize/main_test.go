@@ -46,7 +46,7 @@ func TestParseBench(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.Equal(t, "Test CPU @ 1.00GHz", d.header["cpu"])
-	require.Len(t, d.families, 3, "OnEmit, Emit, OnEmitHung; the impl-less benchmark is skipped")
+	require.Len(t, d.families, 4, "OnEmit, Emit, OnEmitHung, EmitDestinations; the impl-less benchmark is skipped")
 	assert.Equal(t, []string{"sdk", "steadylog", "noop"}, d.byName["Emit"].impls)
 
 	v, ok := d.median("OnEmit", "shape=small/par=serial", "sdk", "ns/op")
@@ -86,6 +86,10 @@ func TestSummaryFromFixedInput(t *testing.T) {
 		"| Emit shape=small: processor share ≤ 0.5 × SDK's | 300.0 ns vs 900.0 ns = 0.33× | **PASS** |",
 		// Emit large: shares 1000 vs 900 ns.
 		"| Emit shape=large: processor share ≤ 0.5 × SDK's | 900.0 ns vs 1.00 µs = 0.90× | **FAIL** |",
+		// Destinations: steadylog's share 250 ns with two, 200 ns with one
+		// (serial); 250 ns with two, 100 ns with one (32 goroutines).
+		"| EmitDestinations par=serial: share with 2 destinations ≤ 1.3 × with 1 | 250.0 ns vs 200.0 ns = 1.25× | **PASS** |",
+		"| EmitDestinations par=32: share with 2 destinations ≤ 1.3 × with 1 | 250.0 ns vs 100.0 ns = 2.50× | **FAIL** |",
 		// Sustained N=64: 100 vs 60 exported/s, 50 % vs 70 % dropped.
 		"| sustained N=64: exported/s ≥ 2 × SDK's | 100 vs 60 /s = 1.67× | **FAIL** |",
 		"| sustained N=64: drop % ≤ ⅓ of SDK's | 50.00 % vs 70.00 % = 0.71× | **FAIL** |",

@@ -26,7 +26,11 @@ const (
 	exportedTarget = 2.0       // exported/s at the highest N ≥ 2 × the SDK's
 	dropTarget     = 1.0 / 3.0 // drop % at the highest N ≤ ⅓ of the SDK's
 	rssTarget      = 256 << 20 // peak RSS with a 64 MiB byte bound ≤ 256 MiB
+	destTarget     = 1.3       // steadylog's share with two destinations ≤ 1.3 × with one
 )
+
+// destFamily is the benchmark of one and two destinations.
+const destFamily = "EmitDestinations"
 
 // inputs is everything the summary is made from; nil parts are "not run".
 type inputs struct {
@@ -154,6 +158,7 @@ func (in inputs) targets() []target {
 			}
 		}
 	}
+	ts = append(ts, in.destinationTargets()...)
 	if rep := in.sustained; rep != nil {
 		maxN := 0
 		for _, r := range rep.Results {
@@ -450,4 +455,50 @@ func (in inputs) writeHung(w io.Writer) {
 	}
 	writeTable(w, []string{"impl", "p50", "p99", "p99.9", "max", "lost %", "drops counted", "Shutdown took",
 		"Shutdown error"}, rows)
+}
+
+// destinationTargets checks that a second destination costs steadylog
+// little: its processor share with two destinations (dests=2/par=P) is at
+// most destTarget times its share with one (dests=1/par=P), for each P the
+// run has.
+func (in inputs) destinationTargets() []target {
+	d := in.bench
+	if d == nil {
+		return nil
+	}
+	var f *family
+	for _, fam := range d.families {
+		if fam.name == destFamily {
+			f = fam
+		}
+	}
+	if f == nil {
+		return nil
+	}
+	byConfig := map[string]shareRow{}
+	for _, s := range shares(d, f) {
+		byConfig[s.config] = s
+	}
+	var ts []target
+	for _, r := range f.rows {
+		par, ok := strings.CutPrefix(r.config, "dests=1/")
+		if !ok {
+			continue
+		}
+		one, two := byConfig[r.config], byConfig["dests=2/"+par]
+		t := target{name: fmt.Sprintf("%s %s: share with 2 destinations ≤ %.1f × with 1", destFamily, par, destTarget)}
+		switch {
+		case !one.ok || !two.ok:
+			t.measured, t.verdict = "missing", "n/a"
+		case one.shareSL <= 0:
+			t.measured = fmt.Sprintf("share with 1 destination %s (not positive: too noisy to judge)", fmtNS(one.shareSL))
+			t.verdict = "n/a"
+		default:
+			ratio := two.shareSL / one.shareSL
+			t.measured = fmt.Sprintf("%s vs %s = %.2f×", fmtNS(two.shareSL), fmtNS(one.shareSL), ratio)
+			t.verdict = verdict(ratio <= destTarget)
+		}
+		ts = append(ts, t)
+	}
+	return ts
 }
