@@ -142,19 +142,8 @@ func (in inputs) targets() []target {
 				continue
 			}
 			for _, s := range shares(d, f) {
-				t := target{name: fmt.Sprintf("%s %s: processor share ≤ %.1f × SDK's", f.name, s.config, shareTarget)}
-				switch {
-				case !s.ok:
-					t.measured, t.verdict = "missing", "n/a"
-				case s.shareSDK <= 0:
-					t.measured = fmt.Sprintf("SDK share %s (not positive: too noisy to judge)", fmtNS(s.shareSDK))
-					t.verdict = "n/a"
-				default:
-					ratio := s.shareSL / s.shareSDK
-					t.measured = fmt.Sprintf("%s vs %s = %.2f×", fmtNS(s.shareSL), fmtNS(s.shareSDK), ratio)
-					t.verdict = verdict(ratio <= shareTarget)
-				}
-				ts = append(ts, t)
+				ts = append(ts, ratioTarget(fmt.Sprintf("%s %s: processor share ≤ %.1f × SDK's", f.name, s.config, shareTarget),
+					s.ok, s.shareSL, s.shareSDK, "SDK share", shareTarget))
 			}
 		}
 	}
@@ -486,19 +475,27 @@ func (in inputs) destinationTargets() []target {
 			continue
 		}
 		one, two := byConfig[r.config], byConfig["dests=2/"+par]
-		t := target{name: fmt.Sprintf("%s %s: share with 2 destinations ≤ %.1f × with 1", destFamily, par, destTarget)}
-		switch {
-		case !one.ok || !two.ok:
-			t.measured, t.verdict = "missing", "n/a"
-		case one.shareSL <= 0:
-			t.measured = fmt.Sprintf("share with 1 destination %s (not positive: too noisy to judge)", fmtNS(one.shareSL))
-			t.verdict = "n/a"
-		default:
-			ratio := two.shareSL / one.shareSL
-			t.measured = fmt.Sprintf("%s vs %s = %.2f×", fmtNS(two.shareSL), fmtNS(one.shareSL), ratio)
-			t.verdict = verdict(ratio <= destTarget)
-		}
-		ts = append(ts, t)
+		ts = append(ts, ratioTarget(fmt.Sprintf("%s %s: share with 2 destinations ≤ %.1f × with 1", destFamily, par, destTarget),
+			one.ok && two.ok, two.shareSL, one.shareSL, "share with 1 destination", destTarget))
 	}
 	return ts
+}
+
+// ratioTarget checks that num/den ≤ limit for two processor shares, which
+// ok says were measured; den, called denWhat in the message, must be
+// positive for the ratio to mean anything.
+func ratioTarget(name string, ok bool, num, den float64, denWhat string, limit float64) target {
+	t := target{name: name}
+	switch {
+	case !ok:
+		t.measured, t.verdict = "missing", "n/a"
+	case den <= 0:
+		t.measured = fmt.Sprintf("%s %s (not positive: too noisy to judge)", denWhat, fmtNS(den))
+		t.verdict = "n/a"
+	default:
+		ratio := num / den
+		t.measured = fmt.Sprintf("%s vs %s = %.2f×", fmtNS(num), fmtNS(den), ratio)
+		t.verdict = verdict(ratio <= limit)
+	}
+	return t
 }
