@@ -11,11 +11,11 @@ import (
 
 // This file holds the processor's default error handler: a
 // telemetry.ErrorReporter per processor, on standard error, rate limited.
-// It replaces otel.Handle, whose default writes through the log package:
-// in a program that routed slog's default logger into OpenTelemetry (the
+// It is not otel.Handle, whose default writes through the log package: in
+// a program that routed slog's default logger into OpenTelemetry (the
 // Quick start's slog.SetDefault(otelslog...)), and with it the log
-// package, the processor's report of a failed export became a record for
-// the same failing pipeline, and one error line per attempt besides.
+// package, the processor's report of a failed export would become a
+// record for the same failing pipeline, one per attempt.
 
 // DefaultErrorInterval is the default rate limit of the processor's error
 // reports: at most one line per kind of error per 10 seconds.
@@ -38,8 +38,8 @@ type errorsConfig struct {
 // logger at level Error, the first error of a kind at once, its repeats as
 // one summary line per interval with their count and the latest error:
 //
-//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
-//	level=ERROR msg="steadylog: error" count=23 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
+//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): … connect: connection refused" otel.component.name=audit-log
+//	level=ERROR msg="steadylog: error" count=23 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): … connect: connection refused" otel.component.name=audit-log
 //
 // Errors that differ only in their numbers (record counts, addresses,
 // status codes) are one kind; telemetry.ErrorReporter documents the rule

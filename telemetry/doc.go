@@ -102,8 +102,8 @@
 // error of a kind at once, its repeats as one summary per interval, with
 // their count and the latest error's text:
 //
-//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
-//	level=ERROR msg="steadylog: error" count=37 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): 404 Not Found" otel.component.name=audit-log
+//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): 503 Service Unavailable" otel.component.name=audit-log
+//	level=ERROR msg="steadylog: error" count=37 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): 503 Service Unavailable" otel.component.name=audit-log
 //
 // A kind is the error's text with every word containing a digit replaced
 // by "N", so counts, addresses, ports and identifiers do not make new

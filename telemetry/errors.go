@@ -172,8 +172,8 @@ func WithErrorMessage(msg string) ErrorOption {
 // the first error of a kind at once, its repeats as one summary line per
 // interval with their count and the latest error's text.
 //
-//	level=ERROR msg="steadylog: error" count=1 error="export of 512 records failed (will be retried): 404 Not Found"
-//	level=ERROR msg="steadylog: error" count=37 interval=10s error="export of 498 records failed (will be retried): 404 Not Found"
+//	level=ERROR msg="steadylog: error" count=1 error="export of 512 records failed (will be retried): 503 Service Unavailable"
+//	level=ERROR msg="steadylog: error" count=37 interval=10s error="export of 498 records failed (will be retried): 503 Service Unavailable"
 //
 // It is meant as an error handler (Handle has the signature of one) for
 // code whose errors must be seen even when the pipeline they concern is
