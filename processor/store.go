@@ -349,26 +349,39 @@ func (s *store) evict(below bool, sev log.Severity) (uint64, int64, bool) {
 func (s *store) release(upTo uint64) {
 	for c := s.first; c != nil && c.base+uint64(c.head) < upTo; {
 		end := int(min(upTo-c.base, uint64(c.tail)))
+		// Released records are cleared, so that the store pins no memory
+		// it no longer counts, in runs: one clear of a run of slots costs
+		// a fraction of clearing them one by one. A run may take in dead
+		// and earlier released slots (cleared already) but never a pinned
+		// one, which its exporter is still reading.
+		run := -1
 		for i := c.head; i < end; i++ {
 			m := &c.meta[i]
-			if m.state != slotLive {
-				continue
+			if m.state == slotLive {
+				m.state = slotReleased
+				c.done++
+				s.held--
+				s.heldBytes -= m.size
+				if m.pins > 0 {
+					s.pinned--
+					s.pinnedBytes -= m.size
+				}
+				if m.lost == 0 {
+					s.acct.exported++
+				} else {
+					s.acct.dropped[m.lost-1]++
+				}
 			}
-			m.state = slotReleased
-			c.done++
-			s.held--
-			s.heldBytes -= m.size
-			if m.pins > 0 {
-				s.pinned--
-				s.pinnedBytes -= m.size
-			} else {
-				c.recs[i] = sdklog.Record{}
+			switch {
+			case m.pins == 0 && run < 0:
+				run = i
+			case m.pins > 0 && run >= 0:
+				clear(c.recs[run:i])
+				run = -1
 			}
-			if m.lost == 0 {
-				s.acct.exported++
-			} else {
-				s.acct.dropped[m.lost-1]++
-			}
+		}
+		if run >= 0 {
+			clear(c.recs[run:end])
 		}
 		next, beyond := c.next, c.base+uint64(c.tail) > upTo
 		s.finish(c)
