@@ -435,24 +435,26 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	}()
 
 	errs := make([]error, len(p.dests))
+	ended := ctx.Err() != nil
 	for i, d := range p.dests {
-		if ctx.Err() != nil {
+		if ended {
 			break
 		}
 		select {
 		case <-d.done:
 			errs[i] = d.wrap(d.stopErr)
 		case <-ctx.Done():
+			ended = true
 		case <-d.overrun.current():
 			p.abandon(d)
 			errs[i] = d.wrap(ErrExporterHung)
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	if ended {
 		for _, d := range p.dests {
 			p.abandon(d)
 		}
-		return err
+		return ctx.Err()
 	}
 	return errors.Join(errs...)
 }
