@@ -191,10 +191,7 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	p.stored++
 	p.pushedLocked()
 	notify := false
-	for _, d := range p.dests {
-		if d.abandoned {
-			continue
-		}
+	for _, d := range p.dests { // none is abandoned: that needs Shutdown, which closed admission
 		d.pending++
 		d.pendingBytes += size
 		if !d.wakePending && d.dueLocked() {
