@@ -34,17 +34,26 @@ func recoverInto(err *error, method string) {
 	}
 }
 
-// nameOf returns the name of exp: its Name method's result if it has one
-// (see Named), else its dynamic type. A Name method that panics is user
-// code gone wrong, not a reason to fail: the type names the exporter then.
-func nameOf(exp sdklog.Exporter) (name string) {
-	if n, ok := exp.(interface{ Name() string }); ok {
-		defer func() {
-			if recover() != nil {
-				name = fmt.Sprintf("%T", exp)
-			}
-		}()
-		return n.Name()
+// NameOf returns the name exp gives itself and true, when it has a Name()
+// string method (see Named) that does not panic; else "" and false. A
+// Name method that panics is user code gone wrong, not a reason to fail.
+func NameOf(exp sdklog.Exporter) (name string, ok bool) {
+	n, has := exp.(interface{ Name() string })
+	if !has {
+		return "", false
+	}
+	defer func() {
+		if recover() != nil {
+			name, ok = "", false
+		}
+	}()
+	return n.Name(), true
+}
+
+// nameOf returns the name of exp (NameOf), else its dynamic type.
+func nameOf(exp sdklog.Exporter) string {
+	if name, ok := NameOf(exp); ok {
+		return name
 	}
 	return fmt.Sprintf("%T", exp)
 }

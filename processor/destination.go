@@ -156,7 +156,7 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 		}
 		name := dd.Name
 		if name == "" {
-			name = exporterName(dd.Exporter)
+			name, _ = exporter.NameOf(dd.Exporter)
 			if _, dup := seen[name]; dup {
 				// Two members of the same type, say: a derived name is
 				// made unique rather than refused.
@@ -191,20 +191,6 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 	return out, nil
 }
 
-// exporterName is exp's Name(), if it has one that does not panic.
-func exporterName(exp sdklog.Exporter) (name string) {
-	n, ok := exp.(interface{ Name() string })
-	if !ok {
-		return ""
-	}
-	defer func() {
-		if recover() != nil {
-			name = ""
-		}
-	}()
-	return n.Name()
-}
-
 // label prefixes what is reported about this destination with its name
 // when the processor has several.
 func (d *destination) label() string {
@@ -215,10 +201,10 @@ func (d *destination) label() string {
 }
 
 // statsLocked is the destination's accounting. p.mu must be held.
-func (d *destination) statsLocked(stored uint64) DestinationStats {
+func (d *destination) statsLocked() DestinationStats {
 	s := DestinationStats{
 		Name:        d.name,
-		Received:    stored,
+		Received:    d.p.st.nextSeq, // every record stored was handed to every destination
 		Exported:    d.exported,
 		Queued:      d.pending - d.bn,
 		InFlight:    d.bn,

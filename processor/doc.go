@@ -57,7 +57,8 @@
 // batch (WithMaxBatchSize) or half the byte budget is pending for it, and
 // when the export interval passes; each call gets a context bounded by the
 // export timeout (WithExportTimeout, or Destination.ExportTimeout). A batch
-// is handed to the exporter without being copied.
+// is handed to the exporter without being copied (unless evictions left
+// gaps in it: then its live records are gathered into one slice).
 //
 // Errors are classified first (WithErrorClassifier; by default
 // exporter.ClassifyOTLP, so an HTTP 400-class answer other than 429, or a

@@ -33,13 +33,12 @@ type Processor struct {
 	st                  *store
 	acct                accounts // store-wide: exported, and dropped by reason
 	received            uint64
-	stored              uint64 // records admitted to the store: handed to every destination
-	closed              bool   // Shutdown has begun: admission is stopped
-	waiting             int    // OnEmit calls waiting for room (Block)
-	acquired            int64  // bytes taken from the shared budget (WithBudget)
-	heapBound           int64  // the byte bound kept under heap pressure
-	heapShedding        bool   // the last admission found the heap under pressure
-	pressured           bool   // back-pressure is raised
+	closed              bool  // Shutdown has begun: admission is stopped
+	waiting             int   // OnEmit calls waiting for room (Block)
+	acquired            int64 // bytes taken from the shared budget (WithBudget)
+	heapBound           int64 // the byte bound kept under heap pressure
+	heapShedding        bool  // the last admission found the heap under pressure
+	pressured           bool  // back-pressure is raised
 	pressureChanges     uint64
 	highLen, lowLen     int64         // the watermarks in records
 	highBytes, lowBytes int64         // and in bytes
@@ -188,7 +187,6 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		return nil
 	}
 	p.st.push(owned, size, sev)
-	p.stored++
 	p.pushedLocked()
 	notify := false
 	for _, d := range p.dests { // none is abandoned: that needs Shutdown, which closed admission
@@ -322,7 +320,7 @@ func (p *Processor) Stats() Stats {
 		}
 	}
 	for i, d := range p.dests {
-		s.Destinations[i] = d.statsLocked(p.stored)
+		s.Destinations[i] = d.statsLocked()
 	}
 	return s
 }
@@ -357,13 +355,13 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	reqs := make([]*flushRequest, len(p.dests))
+	results := make([]chan error, len(p.dests)) // nil where no request was sent
 	errs := make([]error, len(p.dests))
 	for i, d := range p.dests {
-		req := &flushRequest{ctx: ctx, seq: seq, any: any, result: make(chan error, 1)}
+		result := make(chan error, 1)
 		select {
-		case d.flushReq <- *req:
-			reqs[i] = req
+		case d.flushReq <- flushRequest{ctx: ctx, seq: seq, any: any, result: result}:
+			results[i] = result
 		case <-d.done:
 		case <-ctx.Done():
 			return ctx.Err()
@@ -372,11 +370,11 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 		}
 	}
 	for i, d := range p.dests {
-		if reqs[i] == nil {
+		if results[i] == nil {
 			continue
 		}
 		select {
-		case err := <-reqs[i].result:
+		case err := <-results[i]:
 			errs[i] = d.wrap(err)
 		case <-d.done:
 		case <-ctx.Done():
