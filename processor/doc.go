@@ -29,9 +29,16 @@
 // default the oldest queued records are evicted until it fits, since fresh
 // logs are worth more than a stale backlog; DropNewest refuses it instead;
 // Block(timeout) makes OnEmit wait for room, for logs that must not be
-// lost. A record larger than the whole byte budget is refused on its own
-// and evicts nothing. WithSeverityEviction makes eviction take
-// low-severity records first.
+// lost. Eviction is decided before it starts: a record that cannot fit
+// (larger than the whole byte budget, or than what the batches in flight
+// leave of it) is refused on its own and evicts nothing.
+// WithSeverityEviction makes eviction take low-severity records first.
+// With several destinations, records that only lagging destinations still
+// need are evicted first under every policy (see NewWithDestinations).
+//
+// A LoggerProvider's Shutdown waits for every OnEmit in progress before it
+// shuts its processors down: with Block, call WatchProvider, or shut down
+// through the lifecycle package, which calls StopBlocking first.
 //
 // Block never waits for room that only its own caller can make: a record
 // emitted by the worker goroutine itself (an exporter, or the error

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/log/noop"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 )
 
 // OverflowPolicy says what OnEmit does with a record when admitting it
@@ -26,7 +28,15 @@ import (
 //     exporter's pace. When the timeout passes, the caller's context ends or
 //     Shutdown begins, OnEmit stops waiting and the record is dropped
 //     (DropBlockTimeout, or DropAlreadyShutdown). Blocking costs nothing
-//     while the queue has room.
+//     while the queue has room. The LoggerProvider's Shutdown waits for
+//     OnEmit calls in progress before it shuts the processor down: call
+//     WatchProvider, or shut down through the lifecycle package (see
+//     StopBlocking), so that a wait ends when the provider shuts down.
+//
+// With several destinations, records that only lagging destinations still
+// need are evicted first under every policy: the policy decides only
+// between the newcomer and what the destination furthest ahead still
+// needs, so a hung destination cannot make a healthy one refuse or wait.
 //
 // WithOverflow sets the policy for every record; WithOverflowFrom sets
 // another for records at or above a severity — log4j2's async appender
@@ -216,17 +226,21 @@ func goroutineID() uint64 {
 // again when it returns. p.mu must be held.
 func (p *Processor) admitLocked(ctx context.Context, size int64, sev log.Severity) bool {
 	b := p.boundsLocked(size)
-	var ok bool
-	switch pol := p.cfg.policyFor(sev); pol.kind {
-	case overflowDropNewest:
-		ok = p.fitsLocked(size, b)
-		if !ok {
-			p.acct.dropped[p.overflowReasonLocked(size, b)]++
+	pol := p.cfg.policyFor(sev)
+	ok := p.fitsLocked(size, b)
+	if !ok {
+		var reason reasonIndex
+		ok, reason = p.makeRoomLocked(size, sev, true, b, pol.kind)
+		switch {
+		case ok:
+		case pol.kind == overflowBlock && !p.unblocked:
+			ok = p.waitForRoomLocked(ctx, size, sev, pol.timeout)
+		case pol.kind == overflowBlock:
+			// Shutdown has begun (StopBlocking): nobody waits any more.
+			p.acct.dropped[idxAlreadyShutdown]++
+		default:
+			p.acct.dropped[reason]++
 		}
-	case overflowBlock:
-		ok = p.fitsLocked(size, b) || p.waitForRoomLocked(ctx, size, pol.timeout)
-	default:
-		ok = p.makeRoomLocked(size, sev, true, b)
 	}
 	if ok && !p.acquireLocked(size) {
 		// Another processor took the shared budget's last bytes between
@@ -262,7 +276,7 @@ func (p *Processor) overflowReasonLocked(size int64, b bounds) reasonIndex {
 // refused at once, as under DropNewest. It reports whether the record may
 // be pushed and counts the drop when it may not. p.mu must be held; it is
 // released while waiting.
-func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout time.Duration) bool {
+func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, sev log.Severity, timeout time.Duration) bool {
 	if p.emittedByWorker(ctx) {
 		p.acct.dropped[p.overflowReasonLocked(size, p.boundsLocked(size))]++
 		return false
@@ -281,6 +295,15 @@ func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout t
 		defer t.Stop()
 		poll = t.C
 	}
+	lp := p.provider.Load()
+	var watch <-chan time.Time
+	if lp != nil {
+		// The provider's Shutdown waits for this call before it shuts the
+		// processor down, and tells nobody: look whether it has begun.
+		t := time.NewTicker(providerPoll)
+		defer t.Stop()
+		watch = t.C
+	}
 	for {
 		if p.room == nil {
 			p.room = make(chan struct{})
@@ -290,9 +313,12 @@ func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout t
 		p.wakeWorkerLocked()
 		p.mu.Unlock()
 		gaveUp := false
+		stopping := false
 		select {
 		case <-room:
 		case <-poll:
+		case <-watch:
+			stopping = providerStopped(lp)
 		case <-timer.C:
 			gaveUp = true
 		case <-done:
@@ -301,17 +327,88 @@ func (p *Processor) waitForRoomLocked(ctx context.Context, size int64, timeout t
 		}
 		p.mu.Lock()
 		p.waiting--
-		switch {
-		case p.closed:
+		if stopping {
+			p.unblockLocked()
+		}
+		if p.closed || p.unblocked {
 			p.acct.dropped[idxAlreadyShutdown]++
 			return false
-		case p.fitsLocked(size, p.boundsLocked(size)):
+		}
+		b := p.boundsLocked(size)
+		if p.fitsLocked(size, b) {
 			return true
-		case gaveUp:
+		}
+		if ok, _ := p.makeRoomLocked(size, sev, true, b, overflowBlock); ok {
+			return true
+		}
+		if gaveUp {
 			p.acct.dropped[idxBlockTimeout]++
 			return false
 		}
 	}
+}
+
+// providerPoll is how often an OnEmit waiting under Block looks whether
+// the LoggerProvider given to WatchProvider has begun its Shutdown.
+const providerPoll = 10 * time.Millisecond
+
+// providerProbe names the Logger WatchProvider asks the provider for.
+const providerProbe = "github.com/steadylog/steadylog/processor"
+
+// providerStopped reports whether lp's Shutdown has begun: from then on
+// the provider hands out no-op loggers. Asking creates, once, a Logger
+// that never emits.
+func providerStopped(lp *sdklog.LoggerProvider) bool {
+	_, stopped := lp.Logger(providerProbe).(noop.Logger)
+	return stopped
+}
+
+// StopBlocking ends every wait for room under the Block overflow policy,
+// and makes records that find the queue full from now on be dropped at
+// once instead of waiting; the records of both count as already_shutdown.
+// Admission otherwise goes on until Shutdown.
+//
+// It exists because sdklog.LoggerProvider.Shutdown waits for every OnEmit
+// in progress to return before it calls the processor's Shutdown, and
+// returns its context's error without shutting the processor down when
+// they take too long: an OnEmit waiting for room would hold the provider's
+// Shutdown until its deadline, and the processor would never drain its
+// queue or shut its exporters down. The lifecycle package calls
+// StopBlocking (lifecycle.Blocker) before it shuts any component down;
+// WatchProvider makes the processor notice a provider's Shutdown by
+// itself. It is safe to call at any time, more than once, and returns at
+// once.
+func (p *Processor) StopBlocking() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unblockLocked()
+}
+
+func (p *Processor) unblockLocked() {
+	p.unblocked = true
+	p.roomFreedLocked()
+}
+
+// WatchProvider tells the processor the LoggerProvider it is registered
+// with, so that OnEmit calls waiting for room under Block stop waiting
+// when that provider's Shutdown begins (see StopBlocking), and the
+// provider's Shutdown goes on to shut the processor down:
+//
+//	p, _ := processor.New(exp, processor.WithOverflow(processor.Block(time.Minute)))
+//	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+//	p.WatchProvider(lp)
+//
+// An OnEmit that waits notices within about 10 ms; nothing is watched
+// while nobody waits, so it costs nothing otherwise. Only processors with
+// a Block policy need it; a nil lp stops watching.
+func (p *Processor) WatchProvider(lp *sdklog.LoggerProvider) {
+	p.provider.Store(lp)
+	if lp == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.roomFreedLocked() // a call waiting already starts watching
 }
 
 // roomFreedLocked wakes the OnEmit calls waiting for room, after records

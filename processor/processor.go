@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ type Processor struct {
 	acct                accounts // store-wide: exported, and dropped by reason
 	received            uint64
 	closed              bool  // Shutdown has begun: admission is stopped
+	unblocked           bool  // StopBlocking was called: nobody waits for room
 	waiting             int   // OnEmit calls waiting for room (Block)
 	acquired            int64 // bytes taken from the shared budget (WithBudget)
 	heapBound           int64 // the byte bound kept under heap pressure
@@ -48,6 +50,8 @@ type Processor struct {
 	pressureWake chan struct{} // a back-pressure change to deliver
 	pressureQuit chan struct{}
 	pressureDone chan struct{}
+
+	provider atomic.Pointer[sdklog.LoggerProvider] // see WatchProvider
 
 	stop    chan struct{}   // closed by Shutdown
 	stopCtx context.Context // Shutdown's context, published by closing stop
@@ -217,16 +221,37 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 // bytes fits (incoming), or until the store is within its bounds again
 // (!incoming, after a retried batch became queued again). b are the bounds
 // to meet; an incoming record must also fit the shared budget, if any.
+//
+// What may be evicted depends on policy (the incoming record's overflow
+// policy; DropOldest when !incoming). Under every policy, records that
+// only lagging destinations still need — those the destination furthest
+// ahead has finished — go first, oldest first: they are the laggards'
+// drops, and a destination that hangs cannot make the others refuse or
+// wait. Then DropOldest evicts the oldest records (low-severity ones
+// first with WithSeverityEviction); DropNewest and Block evict nothing
+// more.
+//
+// An incoming record that eviction cannot make fit — it does not fit
+// beside the batches in flight, or severity-aware eviction finds too few
+// records below the threshold — evicts nothing: makeRoomLocked decides
+// first, then evicts. It then returns false and the reason the record is
+// dropped, which the caller counts.
+//
 // Each eviction counts as queue_full when the count bound forced it, else
 // as b's byte reason (byte_limit, or heap_pressure) or byte_limit for the
-// shared budget — once in the store-wide accounting, and once for each
-// destination that had not finished the record. It returns false when
-// severity-aware eviction picks the incoming record itself, or when
-// nothing queued is left to evict. p.mu must be held.
-func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, b bounds) bool {
+// shared budget — store-wide, unless a destination had dropped the record
+// already, and for each destination that had not finished it. p.mu must
+// be held.
+func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, b bounds, policy overflowKind) (bool, reasonIndex) {
 	extra := 0
 	if incoming {
 		extra = 1
+	}
+	lagging := p.laggardsOnlyBelowLocked()
+	if incoming {
+		if ok, reason := p.canMakeRoomLocked(size, sev, b, policy, lagging); !ok {
+			return false, reason
+		}
 	}
 	for {
 		var reason reasonIndex
@@ -238,46 +263,101 @@ func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, 
 		case incoming && !p.sharedFitsLocked(size):
 			reason = idxByteLimit
 		default:
-			return true
+			return true, 0
 		}
-		if p.st.queued() == 0 {
-			// The batches in flight hold the rest of the budget and
-			// nothing queued is left to evict: the newcomer waits for
-			// nothing and is dropped.
-			if incoming {
-				p.acct.dropped[reason]++
-				return false
+		ev, ok := p.st.evict(lagging, false, 0)
+		if !ok && policy == overflowDropOldest {
+			if p.cfg.severityEviction {
+				ev, ok = p.st.evict(math.MaxUint64, true, p.cfg.evictBelow)
+				if !ok && incoming && sev < p.cfg.evictBelow {
+					return false, reason // not reached: canMakeRoomLocked said it fits
+				}
 			}
-			return true
-		}
-		var seq uint64
-		var esize int64
-		evicted := false
-		if p.cfg.severityEviction {
-			seq, esize, evicted = p.st.evict(true, p.cfg.evictBelow)
-			if !evicted && incoming && sev < p.cfg.evictBelow {
-				p.acct.dropped[reason]++
-				return false
+			if !ok {
+				ev, ok = p.st.evict(math.MaxUint64, false, 0)
 			}
 		}
-		if !evicted {
-			seq, esize, evicted = p.st.evict(false, 0)
+		if !ok {
+			// Nothing evictable is left: the batches in flight hold the
+			// rest (not reached for an incoming record).
+			return !incoming, reason
 		}
-		if !evicted {
-			return !incoming // unreachable: queued() > 0 means an evictable record
+		if !ev.lost {
+			p.acct.dropped[reason]++
 		}
-		p.acct.dropped[reason]++
 		for _, d := range p.dests {
-			d.droppedLocked(seq, esize, reason)
+			d.droppedLocked(ev.seq, ev.size, reason)
 		}
 		p.releaseLocked()
 	}
 }
 
+// laggardsOnlyBelowLocked returns the position of the destination furthest
+// ahead: every record numbered below it has been finished there, so only
+// destinations behind it still need it. With one destination it is 0:
+// nobody lags. p.mu must be held.
+func (p *Processor) laggardsOnlyBelowLocked() uint64 {
+	if len(p.dests) < 2 {
+		return 0
+	}
+	var lead uint64
+	for _, d := range p.dests {
+		if !d.abandoned {
+			lead = max(lead, d.next)
+		}
+	}
+	return lead
+}
+
+// canMakeRoomLocked reports whether evicting what policy allows (see
+// makeRoomLocked) would let one more record of size bytes and severity sev
+// fit b and the shared budget, without evicting anything; when it would
+// not, it returns the reason the record is dropped. p.mu must be held.
+func (p *Processor) canMakeRoomLocked(size int64, sev log.Severity, b bounds, policy overflowKind, lagging uint64) (bool, reasonIndex) {
+	countNeed := int64(p.st.queued()) + 1 - int64(p.cfg.maxQueueSize)
+	byteNeed := p.st.heldBytes + size - b.maxBytes
+	sharedNeed := int64(math.MinInt64)
+	if p.cfg.budget != nil {
+		sharedNeed = size - (p.cfg.budget.Limit() - p.cfg.budget.Used())
+	}
+	fits := func() bool { return countNeed <= 0 && byteNeed <= 0 && sharedNeed <= 0 }
+	if fits() {
+		return true, 0
+	}
+	reason := p.overflowReasonLocked(size, b)
+	if policy == overflowDropOldest && (!p.cfg.severityEviction || sev >= p.cfg.evictBelow) {
+		// Every queued record may go: the most eviction can free is all of
+		// them, and one slot is always enough for the count bound.
+		queuedBytes := p.st.heldBytes - p.st.pinnedBytes
+		if byteNeed <= queuedBytes && sharedNeed <= queuedBytes {
+			return true, 0
+		}
+		return false, reason
+	}
+	// Only some records may go: add them up in eviction order, and stop as
+	// soon as enough would be freed.
+	take := func(sz int64) bool {
+		countNeed--
+		byteNeed -= sz
+		if sharedNeed != math.MinInt64 {
+			sharedNeed -= sz
+		}
+		return !fits()
+	}
+	p.st.evictable(0, lagging, false, 0, take)
+	if !fits() && policy == overflowDropOldest { // severity-aware, for a record below the threshold
+		p.st.evictable(lagging, math.MaxUint64, true, p.cfg.evictBelow, take)
+	}
+	if fits() {
+		return true, 0
+	}
+	return false, reason
+}
+
 // enforceBoundsLocked evicts until the store is within its bounds. p.mu
 // must be held.
 func (p *Processor) enforceBoundsLocked() {
-	p.makeRoomLocked(0, 0, false, bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit})
+	p.makeRoomLocked(0, 0, false, bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit}, overflowDropOldest)
 }
 
 // releaseStoreLocked releases the records every destination has finished,
@@ -297,12 +377,13 @@ func (p *Processor) releaseStoreLocked() {
 func (p *Processor) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	queued, inFlight := p.st.undecided()
 	s := Stats{
 		Received:      p.received,
 		Exported:      p.acct.exported,
-		Queued:        p.st.queued(),
+		Queued:        queued,
 		QueuedBytes:   p.st.heldBytes - p.st.pinnedBytes,
-		InFlight:      p.st.pinned,
+		InFlight:      inFlight,
 		InFlightBytes: p.st.pinnedBytes,
 		Waiting:       p.waiting,
 

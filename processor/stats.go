@@ -79,10 +79,12 @@ type Stats struct {
 	// Dropped counts dropped records by reason. Reasons with no drops are
 	// absent.
 	Dropped map[DropReason]uint64
-	// Queued is the number of records waiting in the queue.
+	// Queued is the number of records waiting in the queue whose outcome
+	// is still open (see Destinations for the store-wide view).
 	Queued int
 	// QueuedBytes is the estimated heap size of the queued records (see
-	// memguard.RecordSize).
+	// memguard.RecordSize), including records that one destination
+	// dropped and the store keeps for another.
 	QueuedBytes int64
 	// InFlight is the number of records handed to the exporter whose
 	// export has not finished yet.

@@ -44,6 +44,12 @@ type store struct {
 	pinned      int   // live records that at least one destination is exporting
 	pinnedBytes int64
 
+	// Live records that a destination dropped already (slotMeta.lost):
+	// store-wide they count as dropped from that moment, though the store
+	// keeps them for the destinations that still need them.
+	lostHeld   int
+	lostPinned int
+
 	// Where eviction resumes: every live slot before it is pinned. It is a
 	// hint, valid while the chunk's generation is unchanged.
 	evictChunk *chunk
@@ -55,8 +61,8 @@ type store struct {
 
 // accounts are the store-wide outcome counters. A record counts as
 // exported once every destination exported it; as dropped, under the
-// reason of its first drop, as soon as one destination dropped it (or the
-// store evicted it).
+// reason of its first drop, as soon as one destination dropped it (the
+// store marks it lost: see markLost) or the store evicted it.
 type accounts struct {
 	exported uint64
 	dropped  [numReasons]uint64
@@ -237,6 +243,9 @@ func (s *store) pin(c *chunk, from, to int) (n int, bytes int64, gaps bool) {
 			c.pins++
 			s.pinned++
 			s.pinnedBytes += m.size
+			if m.lost != 0 {
+				s.lostPinned++
+			}
 		}
 		m.pins++
 	}
@@ -261,6 +270,9 @@ func (s *store) unpin(c *chunk, from, to int) {
 		case slotLive:
 			s.pinned--
 			s.pinnedBytes -= m.size
+			if m.lost != 0 {
+				s.lostPinned--
+			}
 		case slotReleased:
 			c.recs[i] = sdklog.Record{}
 		}
@@ -284,23 +296,25 @@ func (s *store) unpin(c *chunk, from, to int) {
 }
 
 // markLost records reason as the first drop of the live slots of
-// c[from:to] that have none yet.
+// c[from:to] that have none yet, and counts them store-wide as dropped
+// for that reason.
 func (s *store) markLost(c *chunk, from, to int, reason reasonIndex) {
 	for i := from; i < to; i++ {
 		if m := &c.meta[i]; m.state == slotLive && m.lost == 0 {
-			m.lost = uint8(reason) + 1
+			s.lose(m, reason)
 		}
 	}
 }
 
-// markLostFrom does markLost for every live record ≥ seq.
+// markLostFrom does markLost for every live record ≥ seq, and returns how
+// many live records there are from seq on.
 func (s *store) markLostFrom(seq uint64, reason reasonIndex) (n int) {
 	for c, i := s.locate(seq); c != nil; c, i = c.next, 0 {
 		for ; i < c.tail; i++ {
 			if m := &c.meta[i]; m.state == slotLive {
 				n++
 				if m.lost == 0 {
-					m.lost = uint8(reason) + 1
+					s.lose(m, reason)
 				}
 			}
 		}
@@ -308,28 +322,54 @@ func (s *store) markLostFrom(seq uint64, reason reasonIndex) (n int) {
 	return n
 }
 
-// evict removes the oldest live record that no destination is exporting
-// and, with below, whose severity is below sev. It returns its sequence
-// number and size, and false when there is none. The caller counts the
-// drop.
-func (s *store) evict(below bool, sev log.Severity) (uint64, int64, bool) {
+// lose marks the live slot m, which has no drop yet, as dropped first for
+// reason: its store-wide outcome is decided now.
+func (s *store) lose(m *slotMeta, reason reasonIndex) {
+	m.lost = uint8(reason) + 1
+	s.acct.dropped[reason]++
+	s.lostHeld++
+	if m.pins > 0 {
+		s.lostPinned++
+	}
+}
+
+// undecided returns the live records whose store-wide outcome is still
+// open — queued, and in flight — as Stats counts them.
+func (s *store) undecided() (queued, inFlight int) {
+	return s.queued() - (s.lostHeld - s.lostPinned), s.pinned - s.lostPinned
+}
+
+// evicted describes a record the store evicted.
+type evicted struct {
+	seq  uint64
+	size int64
+	lost bool // a destination had dropped it already: store-wide it was counted then
+}
+
+// evict removes the oldest live record numbered below before that no
+// destination is exporting and, with below, whose severity is below sev.
+// It returns false when there is none. The caller counts the drop.
+func (s *store) evict(before uint64, below bool, sev log.Severity) (evicted, bool) {
 	c, i := s.first, 0
 	hinted := !below && s.evictChunk != nil && s.evictChunk.gen == s.evictGen && !s.evictChunk.unlinked
 	if hinted {
 		c, i = s.evictChunk, s.evictIdx
 	}
-	for ; c != nil; c, i = c.next, 0 {
+	for ; c != nil && c.base+uint64(c.head) < before; c, i = c.next, 0 {
 		if i < c.head {
 			i = c.head
 		}
-		for ; i < c.tail; i++ {
+		for ; i < c.tail && c.base+uint64(i) < before; i++ {
 			m := &c.meta[i]
 			if m.state != slotLive || m.pins > 0 || (below && m.sev >= sev) {
 				continue
 			}
-			seq := c.base + uint64(i)
+			ev := evicted{seq: c.base + uint64(i), size: m.size, lost: m.lost != 0}
 			if !below {
 				s.evictChunk, s.evictGen, s.evictIdx = c, c.gen, i+1
+			}
+			if ev.lost {
+				s.lostHeld--
 			}
 			m.state = slotDead
 			c.recs[i] = sdklog.Record{}
@@ -337,10 +377,36 @@ func (s *store) evict(below bool, sev log.Severity) (uint64, int64, bool) {
 			s.held--
 			s.heldBytes -= m.size
 			s.finish(c)
-			return seq, m.size, true
+			return ev, true
 		}
 	}
-	return 0, 0, false
+	return evicted{}, false
+}
+
+// evictable visits the live records no destination is exporting, oldest
+// first, numbered from from up to (not including) before and, with below,
+// with a severity below sev, until visit returns false. It changes
+// nothing: it lets a caller find out whether evicting would make room
+// before it evicts anything.
+func (s *store) evictable(from, before uint64, below bool, sev log.Severity, visit func(size int64) bool) {
+	for c := s.first; c != nil && c.base+uint64(c.head) < before; c = c.next {
+		if c.base+uint64(c.tail) <= from {
+			continue
+		}
+		i := c.head
+		if from > c.base+uint64(i) {
+			i = int(from - c.base)
+		}
+		for ; i < c.tail && c.base+uint64(i) < before; i++ {
+			m := &c.meta[i]
+			if m.state != slotLive || m.pins > 0 || (below && m.sev >= sev) {
+				continue
+			}
+			if !visit(m.size) {
+				return
+			}
+		}
+	}
 }
 
 // release marks every live record with a sequence number < upTo as
@@ -369,7 +435,11 @@ func (s *store) release(upTo uint64) {
 				if m.lost == 0 {
 					s.acct.exported++
 				} else {
-					s.acct.dropped[m.lost-1]++
+					// Counted as dropped when it was marked lost.
+					s.lostHeld--
+					if m.pins > 0 {
+						s.lostPinned--
+					}
 				}
 			}
 			switch {
