@@ -58,13 +58,18 @@ func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
 // breaker and an export timeout shorter than ctx's.
 //
 // ForceFlush and Shutdown go to both, concurrently and isolated as in
-// [NewFanout]. Failover panics if either exporter is nil.
+// [NewFanout]. Failover panics if either exporter is nil, or if one
+// exporter is used twice, as both or inside both (see [CheckDistinct]):
+// its Shutdown would be called twice.
 func Failover(primary, fallback sdklog.Exporter, opts ...FailoverOption) sdklog.Exporter {
 	if isNil(primary) {
 		panic("exporter: Failover called with a nil primary exporter")
 	}
 	if isNil(fallback) {
 		panic("exporter: Failover called with a nil fallback exporter")
+	}
+	if err := CheckDistinct(primary, fallback); err != nil {
+		panic(err)
 	}
 	var cfg failoverConfig
 	for _, o := range opts {

@@ -48,10 +48,13 @@ var ErrNoExporters = errors.New("exporter: fan-out needs at least one exporter")
 // ForceFlush and Shutdown call every member concurrently in the same way;
 // they may run concurrently with anything, as the Exporter interface allows.
 //
-// NewFanout returns [ErrNoExporters] for an empty list and an error naming
-// the position of any nil member. It returns an error rather than panicking
-// because fan-out lists are often assembled from configuration at run time;
-// [Fanout] is the panicking form for fixed lists.
+// NewFanout returns [ErrNoExporters] for an empty list, an error naming
+// the position of any nil member, and an error wrapping
+// [ErrDuplicateExporter] when one exporter is used twice, directly or
+// inside a member (see [CheckDistinct]): Export would run it concurrently
+// with itself. It returns an error rather than panicking because fan-out
+// lists are often assembled from configuration at run time; [Fanout] is the
+// panicking form for fixed lists.
 func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 	if len(exps) == 0 {
 		return nil, ErrNoExporters
@@ -62,6 +65,9 @@ func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 			return nil, fmt.Errorf("exporter: fan-out member %d is nil", i)
 		}
 		f.members[i] = &member{index: i, name: nameOf(exp), exp: exp}
+	}
+	if err := CheckDistinct(exps...); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/processor"
 )
@@ -82,6 +83,69 @@ func requireAllExported(t *testing.T, s processor.Stats, n int) {
 		assert.Equal(t, uint64(n), d.Exported, "destination %q", d.Name)
 		assert.Zero(t, d.TotalDropped(), "destination %q: %v", d.Name, d.Dropped)
 	}
+}
+
+// Item 6: one exporter used twice is refused. A fan-out refuses it when
+// built (its Export would run the exporter concurrently with itself), so
+// New never sees Fanout(e, e); NewWithDestinations refuses two
+// destinations sharing an exporter, directly or inside a decorator.
+func TestSharedExporterIsRefused(t *testing.T) {
+	e, x := newBodyExporter(0), newBodyExporter(0)
+	_, err := exporter.NewFanout(e, e)
+	require.ErrorIs(t, err, exporter.ErrDuplicateExporter)
+	assert.Panics(t, func() { exporter.Fanout(e, e) })
+	_, err = exporter.NewFanout(exporter.Fanout(e, x), exporter.Named("again", e))
+	require.ErrorIs(t, err, exporter.ErrDuplicateExporter)
+
+	for name, dests := range map[string][]processor.Destination{
+		"same exporter":            {{Name: "a", Exporter: e}, {Name: "b", Exporter: e}},
+		"named and bare":           {{Exporter: exporter.Named("a", e)}, {Exporter: e}},
+		"inside a failover":        {{Exporter: exporter.Failover(x, e)}, {Exporter: e}},
+		"behind breakers":          {{Exporter: e, Breaker: breaker.New(breaker.Config{})}, {Exporter: e, Breaker: breaker.New(breaker.Config{})}},
+		"same wrapper value twice": {{Exporter: exporter.Named("n", x)}, {Exporter: e}, {Exporter: exporter.Named("m", x)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := processor.NewWithDestinations(dests, quiet()...)
+			require.ErrorIs(t, err, processor.ErrInvalidOption)
+			require.ErrorIs(t, err, exporter.ErrDuplicateExporter)
+			assert.Contains(t, err.Error(), "must not share an exporter")
+			require.Nil(t, p)
+		})
+	}
+}
+
+// funcExporter is an exporter of a func type: not comparable, so never
+// reported as shared, and comparing it must not panic.
+type funcExporter func(context.Context, []sdklog.Record) error
+
+func (f funcExporter) Export(ctx context.Context, recs []sdklog.Record) error { return f(ctx, recs) }
+func (funcExporter) ForceFlush(context.Context) error                         { return nil }
+func (funcExporter) Shutdown(context.Context) error                           { return nil }
+
+// holderExporter is of a comparable struct type, but holds a func in an
+// interface field: == on two of them would panic.
+type holderExporter struct{ inner any }
+
+func (h holderExporter) Export(ctx context.Context, recs []sdklog.Record) error {
+	return h.inner.(funcExporter)(ctx, recs)
+}
+func (holderExporter) ForceFlush(context.Context) error { return nil }
+func (holderExporter) Shutdown(context.Context) error   { return nil }
+
+func TestNonComparableExportersAreAccepted(t *testing.T) {
+	a, b, c := newBodyExporter(10), newBodyExporter(10), newBodyExporter(10)
+	fa, fb := funcExporter(a.Export), funcExporter(b.Export)
+	hc := holderExporter{inner: funcExporter(c.Export)}
+	require.NotPanics(t, func() {
+		require.NoError(t, exporter.CheckDistinct(fa, fb, hc, hc))
+	})
+	p, err := processor.NewWithDestinations([]processor.Destination{{Exporter: fa}, {Exporter: fb}, {Exporter: hc}}, quiet()...)
+	require.NoError(t, err)
+	s := emitThrough(t, p, 10)
+	requireOnce(t, a, 10)
+	requireOnce(t, b, 10)
+	requireOnce(t, c, 10)
+	requireAllExported(t, s, 10)
 }
 
 // Item 7: a panicking primary error handler of a Failover does not turn a

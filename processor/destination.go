@@ -32,7 +32,10 @@ type Destination struct {
 	// position: "0", "1", ….
 	Name string
 	// Exporter receives the destination's batches. Required: a nil (or
-	// typed nil) exporter makes NewWithDestinations fail.
+	// typed nil) exporter makes NewWithDestinations fail. No two
+	// destinations may share an exporter, even one wrapped inside another
+	// (exporter.CheckDistinct): the two workers would run its Export
+	// concurrently.
 	Exporter sdklog.Exporter
 	// ExportTimeout bounds one Export call of this destination.
 	//
@@ -142,8 +145,7 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 	if len(dests) == 0 {
 		return nil, fmt.Errorf("%w: no destination", ErrNilExporter)
 	}
-	out := make([]*destination, len(dests))
-	seen := make(map[string]int, len(dests))
+	exps := make([]sdklog.Exporter, len(dests))
 	for i, dd := range dests {
 		if isNil(dd.Exporter) {
 			if len(dests) == 1 {
@@ -154,6 +156,46 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 		if dd.ExportTimeout < 0 {
 			return nil, fmt.Errorf("%w: destination %d: ExportTimeout %v is negative", ErrInvalidOption, i, dd.ExportTimeout)
 		}
+		exps[i] = dd.Exporter
+	}
+	// Two workers must never call one exporter: its Export would run
+	// concurrently with itself, and its Shutdown twice.
+	if err := exporter.CheckDistinct(exps...); err != nil {
+		return nil, fmt.Errorf("%w: destinations must not share an exporter: %w", ErrInvalidOption, err)
+	}
+	names, err := destinationNames(dests)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*destination, len(dests))
+	for i, dd := range dests {
+		exp := dd.Exporter
+		if dd.Breaker != nil {
+			exp = exporter.WithBreaker(exp, dd.Breaker)
+		}
+		timeout := dd.ExportTimeout
+		if timeout == 0 {
+			timeout = cfg.exportTimeout
+		}
+		out[i] = &destination{
+			index:         i,
+			name:          names[i],
+			exp:           exp,
+			exportTimeout: timeout,
+			wake:          make(chan struct{}, 1),
+			flushReq:      make(chan flushRequest, 1),
+			done:          make(chan struct{}),
+		}
+	}
+	return out, nil
+}
+
+// destinationNames returns the destinations' names: their Names, or
+// default names (see Destination.Name).
+func destinationNames(dests []Destination) ([]string, error) {
+	names := make([]string, len(dests))
+	seen := make(map[string]int, len(dests))
+	for i, dd := range dests {
 		name := dd.Name
 		if name == "" {
 			name, _ = exporter.NameOf(dd.Exporter)
@@ -170,25 +212,9 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 			return nil, fmt.Errorf("%w: destinations %d and %d are both named %q; give each its own Name", ErrInvalidOption, j, i, name)
 		}
 		seen[name] = i
-		exp := dd.Exporter
-		if dd.Breaker != nil {
-			exp = exporter.WithBreaker(exp, dd.Breaker)
-		}
-		timeout := dd.ExportTimeout
-		if timeout == 0 {
-			timeout = cfg.exportTimeout
-		}
-		out[i] = &destination{
-			index:         i,
-			name:          name,
-			exp:           exp,
-			exportTimeout: timeout,
-			wake:          make(chan struct{}, 1),
-			flushReq:      make(chan flushRequest, 1),
-			done:          make(chan struct{}),
-		}
+		names[i] = name
 	}
-	return out, nil
+	return names, nil
 }
 
 // label prefixes what is reported about this destination with its name

@@ -62,9 +62,10 @@ type Processor struct {
 // NewWithDestinations: one member that fails, hangs or falls behind never
 // delays, duplicates or drops records for the others.
 //
-// New fails when exporter is nil or an option has an invalid value. An
-// invalid environment variable is not an error: it is reported to the
-// error handler and the default is used.
+// New fails when exporter is nil, when two destinations would share an
+// exporter (exporter.CheckDistinct), or when an option has an invalid
+// value. An invalid environment variable is not an error: it is reported
+// to the error handler and the default is used.
 func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 	if isNil(exp) {
 		return nil, ErrNilExporter
@@ -95,8 +96,9 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 // destination never receives a record twice because another failed.
 //
 // NewWithDestinations fails when dests is empty, when a destination's
-// exporter is nil, when two destinations have the same name, or when an
-// option or a Destination field has an invalid value.
+// exporter is nil, when two destinations share an exporter or
+// have the same Name, or when an option or a Destination field has an
+// invalid value.
 func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
