@@ -53,6 +53,26 @@ func (holder) Export(context.Context, []sdklog.Record) error { return nil }
 func (holder) ForceFlush(context.Context) error              { return nil }
 func (holder) Shutdown(context.Context) error                { return nil }
 
+// FanoutMembers flattens nested fan-outs, sees through Named, and does not
+// look into other decorators.
+func TestFanoutMembersFlattensNestedFanouts(t *testing.T) {
+	a, b, c, d := &plainExporter{}, &plainExporter{}, &plainExporter{}, &plainExporter{}
+	na := exporter.Named("a", a)
+	fo := exporter.Failover(c, d)
+	members, ok := exporter.FanoutMembers(exporter.Named("top", exporter.Fanout(
+		exporter.Fanout(na, exporter.Named("inner", exporter.Fanout(b))),
+		fo,
+	)))
+	require.True(t, ok)
+	assert.Equal(t, []sdklog.Exporter{na, b, fo}, members)
+
+	members, ok = exporter.FanoutMembers(exporter.WithBreaker(exporter.Fanout(a, b), breaker.New(breaker.Config{})))
+	assert.False(t, ok, "a fan-out behind a breaker is one exporter")
+	assert.Nil(t, members)
+	_, ok = exporter.FanoutMembers(na)
+	assert.False(t, ok)
+}
+
 // One exporter used twice, at any depth, is refused: a fan-out would run
 // its Export concurrently with itself, and call its Shutdown twice.
 func TestCheckDistinct(t *testing.T) {

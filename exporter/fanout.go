@@ -17,7 +17,8 @@ var ErrNoExporters = errors.New("exporter: fan-out needs at least one exporter")
 //
 // Under steadylog's processor (processor.New), a fan-out is not called as
 // an exporter at all: the processor takes its members (see
-// [FanoutMembers]) and makes each a destination of its own, with its own
+// [FanoutMembers]; the members of a nested fan-out included) and makes
+// each a destination of its own, with its own
 // worker, position, retries and accounting. There, an error, a panic or a
 // hang in one member never delays, duplicates or drops records for the
 // others. The rest of this comment describes the weaker semantics a
@@ -86,20 +87,49 @@ type fanout struct {
 	members []*member
 }
 
-// FanoutMembers returns the members of a fan-out made by [NewFanout] or
-// [Fanout], in order, and true; for any other exporter it returns nil and
-// false. steadylog's processor uses it to give each member a destination
-// of its own.
+// FanoutMembers returns the exporters a fan-out made by [NewFanout] or
+// [Fanout] delivers to, in order, and true; for any other exporter it
+// returns nil and false. steadylog's processor uses it to give each of
+// them a destination of its own.
+//
+// Nested fan-outs are flattened: a member that is itself a fan-out is
+// replaced by its own members, recursively, so none of the exporters
+// returned is a fan-out. A fan-out wrapped in [Named] counts as a fan-out
+// (its name is not passed on to its members). A fan-out inside another
+// decorator — [WithBreaker], [Failover] — is not looked into: that
+// decorator calls it as one exporter.
 func FanoutMembers(exp sdklog.Exporter) ([]sdklog.Exporter, bool) {
-	f, ok := exp.(*fanout)
+	f, ok := asFanout(exp)
 	if !ok {
 		return nil, false
 	}
-	out := make([]sdklog.Exporter, len(f.members))
-	for i, m := range f.members {
-		out[i] = m.exp
+	return f.leaves(nil), true
+}
+
+// asFanout returns the fan-out exp is, seeing through Named.
+func asFanout(exp sdklog.Exporter) (*fanout, bool) {
+	for {
+		switch e := exp.(type) {
+		case *fanout:
+			return e, true
+		case *namedExporter:
+			exp = e.Exporter
+		default:
+			return nil, false
+		}
 	}
-	return out, true
+}
+
+// leaves appends f's members to out, nested fan-outs flattened.
+func (f *fanout) leaves(out []sdklog.Exporter) []sdklog.Exporter {
+	for _, m := range f.members {
+		if inner, ok := asFanout(m.exp); ok {
+			out = inner.leaves(out)
+		} else {
+			out = append(out, m.exp)
+		}
+	}
+	return out
 }
 
 type member struct {

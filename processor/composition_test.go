@@ -85,6 +85,97 @@ func requireAllExported(t *testing.T, s processor.Stats, n int) {
 	}
 }
 
+func names(s processor.Stats) []string {
+	out := make([]string, len(s.Destinations))
+	for i, d := range s.Destinations {
+		out[i] = d.Name
+	}
+	return out
+}
+
+// Item 5: the members of a nested fan-out are destinations of their own.
+// Before, the inner fan-out was one destination, and each of flaky's three
+// failures re-sent the batch to healthy: 40 deliveries of 10 records.
+func TestNestedFanoutMembersAreIndependentDestinations(t *testing.T) {
+	healthy, flaky, other := newBodyExporter(10), newFailFirst(3, 10), newBodyExporter(10)
+	p, err := processor.New(exporter.Fanout(exporter.Fanout(healthy, flaky), other),
+		append(quiet(), processor.WithRetryBackoff(time.Millisecond, time.Millisecond))...)
+	require.NoError(t, err)
+	s := emitThrough(t, p, 10)
+
+	require.Len(t, s.Destinations, 3, "one destination per leaf")
+	requireOnce(t, healthy, 10)
+	requireOnce(t, flaky.bodyExporter, 10)
+	requireOnce(t, other, 10)
+	assert.Equal(t, int64(3), flaky.failed.Load())
+	requireAllExported(t, s, 10)
+}
+
+// Deep nesting, Named around a fan-out (at the top and inside), and a
+// Failover member: each leaf is a destination, in order, and receives each
+// record once; the Failover is one destination whose fallback delivers.
+func TestDeepNestedFanoutFlattensInOrder(t *testing.T) {
+	a, b, c, d := newBodyExporter(10), newBodyExporter(10), newBodyExporter(10), newBodyExporter(10)
+	primary, fallback := newFailFirst(1000, 0), newBodyExporter(10)
+	exp := exporter.Named("all", exporter.Fanout(
+		exporter.Fanout(exporter.Fanout(exporter.Named("a", a)), exporter.Named("group", exporter.Fanout(b, exporter.Named("c", c)))),
+		exporter.Failover(primary, exporter.Named("fallback", fallback)),
+		exporter.Named("d", d),
+	))
+	p, err := processor.New(exp, quiet()...)
+	require.NoError(t, err)
+	s := emitThrough(t, p, 10)
+
+	// b has no name: its position; the Failover has none either.
+	assert.Equal(t, []string{"a", "1", "c", "3", "d"}, names(s))
+	for _, e := range []*bodyExporter{a, b, c, fallback, d} {
+		requireOnce(t, e, 10)
+	}
+	assert.Zero(t, primary.received())
+	requireAllExported(t, s, 10)
+}
+
+// A fan-out inside another decorator is one exporter: New does not look
+// into a WithBreaker, as the godoc says.
+func TestFanoutInsideBreakerIsOneDestination(t *testing.T) {
+	a, b := newBodyExporter(10), newBodyExporter(10)
+	p, err := processor.New(exporter.WithBreaker(exporter.Fanout(a, b), breaker.New(breaker.Config{})), quiet()...)
+	require.NoError(t, err)
+	s := emitThrough(t, p, 10)
+	require.Len(t, s.Destinations, 1)
+	requireOnce(t, a, 10)
+	requireOnce(t, b, 10)
+	requireAllExported(t, s, 10)
+}
+
+// Item 5, NewWithDestinations: a fan-out as a Destination's Exporter is
+// refused (its members would share fate), Named or not; the error says
+// what to do.
+func TestNewWithDestinationsRefusesFanout(t *testing.T) {
+	a, b, c := newBodyExporter(0), newBodyExporter(0), newBodyExporter(0)
+	for name, exp := range map[string]sdklog.Exporter{
+		"fanout":       exporter.Fanout(a, b),
+		"named fanout": exporter.Named("pair", exporter.Fanout(a, b)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := processor.NewWithDestinations([]processor.Destination{{Exporter: c}, {Name: "pair", Exporter: exp}}, quiet()...)
+			require.ErrorIs(t, err, processor.ErrInvalidOption)
+			assert.Contains(t, err.Error(), "destination 1: Exporter is a fan-out")
+			require.Nil(t, p)
+		})
+	}
+}
+
+// A nil member anywhere in a nested fan-out is refused when the fan-out is
+// built, so it never reaches the processor.
+func TestNilMemberInNestedFanout(t *testing.T) {
+	var typedNil *bodyExporter
+	_, err := exporter.NewFanout(exporter.Fanout(newBodyExporter(0)), typedNil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "member 1 is nil")
+	assert.Panics(t, func() { exporter.Fanout(exporter.Fanout(newBodyExporter(0), nil)) })
+}
+
 // Item 6: one exporter used twice is refused. A fan-out refuses it when
 // built (its Export would run the exporter concurrently with itself), so
 // New never sees Fanout(e, e); NewWithDestinations refuses two

@@ -32,8 +32,12 @@ type Destination struct {
 	// position: "0", "1", ….
 	Name string
 	// Exporter receives the destination's batches. Required: a nil (or
-	// typed nil) exporter makes NewWithDestinations fail. No two
-	// destinations may share an exporter, even one wrapped inside another
+	// typed nil) exporter makes NewWithDestinations fail. It must not be a
+	// fan-out (exporter.Fanout, exporter.NewFanout, or one wrapped in
+	// exporter.Named): NewWithDestinations refuses it, because its members
+	// would share each batch's fate; give each member a Destination of its
+	// own, or pass the fan-out to New, which does. No two destinations may
+	// share an exporter, even one wrapped inside another
 	// (exporter.CheckDistinct): the two workers would run its Export
 	// concurrently.
 	Exporter sdklog.Exporter
@@ -155,6 +159,9 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 		}
 		if dd.ExportTimeout < 0 {
 			return nil, fmt.Errorf("%w: destination %d: ExportTimeout %v is negative", ErrInvalidOption, i, dd.ExportTimeout)
+		}
+		if _, fan := exporter.FanoutMembers(dd.Exporter); fan {
+			return nil, fmt.Errorf("%w: destination %d: Exporter is a fan-out, whose members would share each batch's fate: give each member a Destination of its own (exporter.FanoutMembers lists them), or pass the fan-out to New", ErrInvalidOption, i)
 		}
 		exps[i] = dd.Exporter
 	}

@@ -60,7 +60,12 @@ type Processor struct {
 // When exporter is a fan-out (exporter.Fanout or exporter.NewFanout), each
 // of its members becomes a destination of its own, as with
 // NewWithDestinations: one member that fails, hangs or falls behind never
-// delays, duplicates or drops records for the others.
+// delays, duplicates or drops records for the others. Nested fan-outs are
+// flattened, so each exporter at their leaves is a destination, and a
+// fan-out wrapped in exporter.Named is a fan-out too (see
+// exporter.FanoutMembers). A fan-out inside another decorator, such as
+// exporter.WithBreaker or exporter.Failover, is one exporter: its members
+// share each batch's fate.
 //
 // New fails when exporter is nil, when two destinations would share an
 // exporter (exporter.CheckDistinct), or when an option has an invalid
@@ -96,7 +101,7 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 // destination never receives a record twice because another failed.
 //
 // NewWithDestinations fails when dests is empty, when a destination's
-// exporter is nil, when two destinations share an exporter or
+// exporter is nil or a fan-out, when two destinations share an exporter or
 // have the same Name, or when an option or a Destination field has an
 // invalid value.
 func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error) {
