@@ -260,3 +260,66 @@ func TestFailoverPanickingPrimaryErrorHandlerCountsExported(t *testing.T) {
 	assert.Zero(t, s.TotalDropped(), "%v", s.Dropped)
 	requireAllExported(t, s, 10)
 }
+
+// Item 10: a default name never collides with a given or another default
+// name; given Names that collide are still an error.
+func TestDefaultDestinationNamesNeverCollide(t *testing.T) {
+	a, b := newBodyExporter(10), newBodyExporter(10)
+	// The issue's case: b's position "1" is a's name.
+	p, err := processor.New(exporter.Fanout(exporter.Named("1", a), b), quiet()...)
+	require.NoError(t, err)
+	s := emitThrough(t, p, 10)
+	assert.Equal(t, []string{"1", "1#1"}, names(s))
+	requireOnce(t, a, 10)
+	requireOnce(t, b, 10)
+	requireAllExported(t, s, 10)
+
+	for name, tc := range map[string]struct {
+		dests []processor.Destination
+		want  []string
+	}{
+		"position taken by a Name": {
+			[]processor.Destination{{Name: "1", Exporter: newBodyExporter(0)}, {Exporter: newBodyExporter(0)}},
+			[]string{"1", "1#1"},
+		},
+		"exporter name taken by a later Name": {
+			[]processor.Destination{{Exporter: exporter.Named("a", newBodyExporter(0))}, {Name: "a", Exporter: newBodyExporter(0)}},
+			[]string{"a#0", "a"},
+		},
+		"suffixed name taken too": {
+			[]processor.Destination{
+				{Exporter: exporter.Named("a", newBodyExporter(0))},
+				{Exporter: exporter.Named("a", newBodyExporter(0))},
+				{Name: "a#1", Exporter: newBodyExporter(0)},
+			},
+			[]string{"a", "a#1#2", "a#1"},
+		},
+		"an exporter's name before a position": {
+			[]processor.Destination{{Exporter: newBodyExporter(0)}, {Exporter: exporter.Named("0", newBodyExporter(0))}},
+			[]string{"0#0", "0"},
+		},
+		"exporter name equal to another's suffixed name": {
+			[]processor.Destination{
+				{Exporter: exporter.Named("x", newBodyExporter(0))},
+				{Exporter: exporter.Named("x", newBodyExporter(0))},
+				{Exporter: exporter.Named("x#1", newBodyExporter(0))},
+			},
+			[]string{"x", "x#1", "x#1#2"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := processor.NewWithDestinations(tc.dests, quiet()...)
+			require.NoError(t, err)
+			s := emitThrough(t, p, 3)
+			assert.Equal(t, tc.want, names(s))
+			requireAllExported(t, s, 3)
+		})
+	}
+
+	p, err = processor.NewWithDestinations([]processor.Destination{
+		{Name: "x", Exporter: newBodyExporter(0)}, {Exporter: newBodyExporter(0)}, {Name: "x", Exporter: newBodyExporter(0)},
+	}, quiet()...)
+	require.ErrorIs(t, err, processor.ErrInvalidOption)
+	assert.Contains(t, err.Error(), `destinations 0 and 2 are both named "x"`)
+	require.Nil(t, p)
+}
