@@ -31,7 +31,8 @@
 //		exporter.Named("spool", fileExporter),
 //	)
 //
-// Misuse found at construction — a nil exporter or breaker — panics with a
-// message saying so, except in NewFanout, whose list often comes from
-// configuration and which returns an error instead.
+// Misuse found at construction — a nil exporter or breaker, or one
+// exporter used twice in a fan-out or failover (see [CheckDistinct]) —
+// panics with a message saying so, except in NewFanout, whose list often
+// comes from configuration and which returns an error instead.
 package exporter

@@ -25,7 +25,11 @@ func (f failoverOptionFunc) apply(c *failoverConfig) { f(c) }
 // WithPrimaryErrorHandler sets a function called with the primary's error
 // whenever a batch went to the fallback and the fallback delivered it (so
 // Export returned nil): without it, that error would be invisible. It is
-// called synchronously from Export. Default nil: not reported.
+// called synchronously from Export. A panic in handle is recovered and
+// discarded, and Export still returns nil: the batch was delivered, and
+// handle is where an error would have been reported, so there is nowhere
+// left to report its own failure (steadylog's processor treats its error
+// handler the same way). Default nil: not reported.
 func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
 	return failoverOptionFunc(func(c *failoverConfig) { c.onPrimaryError = handle })
 }
@@ -54,13 +58,18 @@ func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
 // breaker and an export timeout shorter than ctx's.
 //
 // ForceFlush and Shutdown go to both, concurrently and isolated as in
-// [NewFanout]. Failover panics if either exporter is nil.
+// [NewFanout]. Failover panics if either exporter is nil, or if one
+// exporter is used twice, as both or inside both (see [CheckDistinct]):
+// its Shutdown would be called twice.
 func Failover(primary, fallback sdklog.Exporter, opts ...FailoverOption) sdklog.Exporter {
 	if isNil(primary) {
 		panic("exporter: Failover called with a nil primary exporter")
 	}
 	if isNil(fallback) {
 		panic("exporter: Failover called with a nil fallback exporter")
+	}
+	if err := CheckDistinct(primary, fallback); err != nil {
+		panic(err)
 	}
 	var cfg failoverConfig
 	for _, o := range opts {
@@ -94,9 +103,16 @@ func (f *failover) Export(ctx context.Context, records []sdklog.Record) error {
 		return errors.Join(perr, f.fallback.wrap(ferr))
 	}
 	if f.onPrimaryError != nil {
-		f.onPrimaryError(perr)
+		f.handlePrimaryError(perr)
 	}
 	return nil
+}
+
+// handlePrimaryError calls the primary error handler; a panic in it is
+// discarded (see WithPrimaryErrorHandler).
+func (f *failover) handlePrimaryError(err error) {
+	defer func() { _ = recover() }()
+	f.onPrimaryError(err)
 }
 
 func (f *failover) ForceFlush(ctx context.Context) error {

@@ -17,7 +17,8 @@ var ErrNoExporters = errors.New("exporter: fan-out needs at least one exporter")
 //
 // Under steadylog's processor (processor.New), a fan-out is not called as
 // an exporter at all: the processor takes its members (see
-// [FanoutMembers]) and makes each a destination of its own, with its own
+// [FanoutMembers]; the members of a nested fan-out included) and makes
+// each a destination of its own, with its own
 // worker, position, retries and accounting. There, an error, a panic or a
 // hang in one member never delays, duplicates or drops records for the
 // others. The rest of this comment describes the weaker semantics a
@@ -48,10 +49,13 @@ var ErrNoExporters = errors.New("exporter: fan-out needs at least one exporter")
 // ForceFlush and Shutdown call every member concurrently in the same way;
 // they may run concurrently with anything, as the Exporter interface allows.
 //
-// NewFanout returns [ErrNoExporters] for an empty list and an error naming
-// the position of any nil member. It returns an error rather than panicking
-// because fan-out lists are often assembled from configuration at run time;
-// [Fanout] is the panicking form for fixed lists.
+// NewFanout returns [ErrNoExporters] for an empty list, an error naming
+// the position of any nil member, and an error wrapping
+// [ErrDuplicateExporter] when one exporter is used twice, directly or
+// inside a member (see [CheckDistinct]): Export would run it concurrently
+// with itself. It returns an error rather than panicking because fan-out
+// lists are often assembled from configuration at run time; [Fanout] is the
+// panicking form for fixed lists.
 func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 	if len(exps) == 0 {
 		return nil, ErrNoExporters
@@ -62,6 +66,9 @@ func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 			return nil, fmt.Errorf("exporter: fan-out member %d is nil", i)
 		}
 		f.members[i] = &member{index: i, name: nameOf(exp), exp: exp}
+	}
+	if err := CheckDistinct(exps...); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -80,20 +87,49 @@ type fanout struct {
 	members []*member
 }
 
-// FanoutMembers returns the members of a fan-out made by [NewFanout] or
-// [Fanout], in order, and true; for any other exporter it returns nil and
-// false. steadylog's processor uses it to give each member a destination
-// of its own.
+// FanoutMembers returns the exporters a fan-out made by [NewFanout] or
+// [Fanout] delivers to, in order, and true; for any other exporter it
+// returns nil and false. steadylog's processor uses it to give each of
+// them a destination of its own.
+//
+// Nested fan-outs are flattened: a member that is itself a fan-out is
+// replaced by its own members, recursively, so none of the exporters
+// returned is a fan-out. A fan-out wrapped in [Named] counts as a fan-out
+// (its name is not passed on to its members). A fan-out inside another
+// decorator — [WithBreaker], [Failover] — is not looked into: that
+// decorator calls it as one exporter.
 func FanoutMembers(exp sdklog.Exporter) ([]sdklog.Exporter, bool) {
-	f, ok := exp.(*fanout)
+	f, ok := asFanout(exp)
 	if !ok {
 		return nil, false
 	}
-	out := make([]sdklog.Exporter, len(f.members))
-	for i, m := range f.members {
-		out[i] = m.exp
+	return f.leaves(nil), true
+}
+
+// asFanout returns the fan-out exp is, seeing through Named.
+func asFanout(exp sdklog.Exporter) (*fanout, bool) {
+	for {
+		switch e := exp.(type) {
+		case *fanout:
+			return e, true
+		case *namedExporter:
+			exp = e.Exporter
+		default:
+			return nil, false
+		}
 	}
-	return out, true
+}
+
+// leaves appends f's members to out, nested fan-outs flattened.
+func (f *fanout) leaves(out []sdklog.Exporter) []sdklog.Exporter {
+	for _, m := range f.members {
+		if inner, ok := asFanout(m.exp); ok {
+			out = inner.leaves(out)
+		} else {
+			out = append(out, m.exp)
+		}
+	}
+	return out
 }
 
 type member struct {

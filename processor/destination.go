@@ -24,15 +24,26 @@ import (
 type Destination struct {
 	// Name identifies the destination in Stats, in error reports and in
 	// the otel.component.name of its metrics ("<processor>/<name>").
-	// Names must be unique within a processor.
+	// Names given here must be unique within a processor:
+	// NewWithDestinations fails on a duplicate.
 	//
 	// Default: the exporter's name when it has a Name() string method (as
-	// exporter.Named gives it), with "#<position>" appended when an
-	// earlier destination has that name already; else the destination's
-	// position: "0", "1", ….
+	// exporter.Named gives it); else the destination's position: "0", "1",
+	// …. A default name never collides with another name: the names given
+	// here are taken first, then the exporters' names, in order, then the
+	// positions, and a default name that is taken already gets
+	// "#<position>" appended ("#<position>#2", "#<position>#3", … if that
+	// is taken too).
 	Name string
 	// Exporter receives the destination's batches. Required: a nil (or
-	// typed nil) exporter makes NewWithDestinations fail.
+	// typed nil) exporter makes NewWithDestinations fail. It must not be a
+	// fan-out (exporter.Fanout, exporter.NewFanout, or one wrapped in
+	// exporter.Named): NewWithDestinations refuses it, because its members
+	// would share each batch's fate; give each member a Destination of its
+	// own, or pass the fan-out to New, which does. No two destinations may
+	// share an exporter, even one wrapped inside another
+	// (exporter.CheckDistinct): the two workers would run its Export
+	// concurrently.
 	Exporter sdklog.Exporter
 	// ExportTimeout bounds one Export call of this destination.
 	//
@@ -142,8 +153,7 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 	if len(dests) == 0 {
 		return nil, fmt.Errorf("%w: no destination", ErrNilExporter)
 	}
-	out := make([]*destination, len(dests))
-	seen := make(map[string]int, len(dests))
+	exps := make([]sdklog.Exporter, len(dests))
 	for i, dd := range dests {
 		if isNil(dd.Exporter) {
 			if len(dests) == 1 {
@@ -154,22 +164,22 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 		if dd.ExportTimeout < 0 {
 			return nil, fmt.Errorf("%w: destination %d: ExportTimeout %v is negative", ErrInvalidOption, i, dd.ExportTimeout)
 		}
-		name := dd.Name
-		if name == "" {
-			name, _ = exporter.NameOf(dd.Exporter)
-			if _, dup := seen[name]; dup {
-				// Two members of the same type, say: a derived name is
-				// made unique rather than refused.
-				name += "#" + strconv.Itoa(i)
-			}
+		if _, fan := exporter.FanoutMembers(dd.Exporter); fan {
+			return nil, fmt.Errorf("%w: destination %d: Exporter is a fan-out, whose members would share each batch's fate: give each member a Destination of its own (exporter.FanoutMembers lists them), or pass the fan-out to New", ErrInvalidOption, i)
 		}
-		if name == "" {
-			name = strconv.Itoa(i)
-		}
-		if j, dup := seen[name]; dup {
-			return nil, fmt.Errorf("%w: destinations %d and %d are both named %q; give each its own Name", ErrInvalidOption, j, i, name)
-		}
-		seen[name] = i
+		exps[i] = dd.Exporter
+	}
+	// Two workers must never call one exporter: its Export would run
+	// concurrently with itself, and its Shutdown twice.
+	if err := exporter.CheckDistinct(exps...); err != nil {
+		return nil, fmt.Errorf("%w: destinations must not share an exporter: %w", ErrInvalidOption, err)
+	}
+	names, err := destinationNames(dests)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*destination, len(dests))
+	for i, dd := range dests {
 		exp := dd.Exporter
 		if dd.Breaker != nil {
 			exp = exporter.WithBreaker(exp, dd.Breaker)
@@ -180,7 +190,7 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 		}
 		out[i] = &destination{
 			index:         i,
-			name:          name,
+			name:          names[i],
 			exp:           exp,
 			exportTimeout: timeout,
 			wake:          make(chan struct{}, 1),
@@ -189,6 +199,60 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 		}
 	}
 	return out, nil
+}
+
+// destinationNames returns the destinations' names: their Names, which
+// must be unique, and default names for the others, which never collide
+// with any other name (see Destination.Name).
+func destinationNames(dests []Destination) ([]string, error) {
+	names := make([]string, len(dests))
+	taken := make(map[string]int, len(dests))
+	for i, dd := range dests {
+		if dd.Name == "" {
+			continue
+		}
+		if j, dup := taken[dd.Name]; dup {
+			return nil, fmt.Errorf("%w: destinations %d and %d are both named %q; give each its own Name", ErrInvalidOption, j, i, dd.Name)
+		}
+		taken[dd.Name] = i
+		names[i] = dd.Name
+	}
+	// Names the exporters give themselves come before positions, so that
+	// a name the user chose (exporter.Named) is kept whenever it can be.
+	for _, positional := range []bool{false, true} {
+		for i, dd := range dests {
+			if names[i] != "" {
+				continue
+			}
+			base := strconv.Itoa(i)
+			if !positional {
+				n, ok := exporter.NameOf(dd.Exporter)
+				if !ok || n == "" {
+					continue
+				}
+				base = n
+			}
+			name := uniqueName(base, i, taken)
+			taken[name] = i
+			names[i] = name
+		}
+	}
+	return names, nil
+}
+
+// uniqueName returns base if no destination has it, else base#<i>, else
+// base#<i>#2, base#<i>#3, …: the first one not taken.
+func uniqueName(base string, i int, taken map[string]int) string {
+	if _, dup := taken[base]; !dup {
+		return base
+	}
+	name := base + "#" + strconv.Itoa(i)
+	for k := 2; ; k++ {
+		if _, dup := taken[name]; !dup {
+			return name
+		}
+		name = base + "#" + strconv.Itoa(i) + "#" + strconv.Itoa(k)
+	}
 }
 
 // label prefixes what is reported about this destination with its name

@@ -460,7 +460,7 @@ func TestWithErrorClassifierReplacesTheDefault(t *testing.T) {
 }
 
 func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
-	ok := &countingExporter{}
+	ok, ok2 := &countingExporter{}, &countingExporter{}
 	var typedNil *countingExporter
 	for name, tc := range map[string]struct {
 		dests []processor.Destination
@@ -469,7 +469,7 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 		"none":             {nil, processor.ErrNilExporter},
 		"nil exporter":     {[]processor.Destination{{Exporter: ok}, {Exporter: nil}}, processor.ErrNilExporter},
 		"typed nil":        {[]processor.Destination{{Exporter: typedNil}}, processor.ErrNilExporter},
-		"duplicate name":   {[]processor.Destination{{Name: "a", Exporter: ok}, {Name: "a", Exporter: ok}}, processor.ErrInvalidOption},
+		"duplicate name":   {[]processor.Destination{{Name: "a", Exporter: ok}, {Name: "a", Exporter: ok2}}, processor.ErrInvalidOption},
 		"negative timeout": {[]processor.Destination{{Exporter: ok, ExportTimeout: -time.Second}}, processor.ErrInvalidOption},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -481,14 +481,14 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 	// Derived names are made unique, not refused: two members of one type
 	// behind breakers report the same Name().
 	b1, b2 := breaker.New(breaker.Config{}), breaker.New(breaker.Config{})
-	p, err := processor.New(exporter.Fanout(exporter.WithBreaker(ok, b1), exporter.WithBreaker(ok, b2)), quiet()...)
+	p, err := processor.New(exporter.Fanout(exporter.WithBreaker(ok, b1), exporter.WithBreaker(ok2, b2)), quiet()...)
 	require.NoError(t, err)
 	s := p.Stats()
 	assert.Equal(t, "*processor_test.countingExporter", s.Destinations[0].Name)
 	assert.Equal(t, "*processor_test.countingExporter#1", s.Destinations[1].Name)
 	require.NoError(t, p.Shutdown(context.Background()))
 
-	p, err = processor.New(exporter.Fanout(ok, ok), quiet()...) // two unnamed members: "0" and "1"
+	p, err = processor.New(exporter.Fanout(ok, ok2), quiet()...) // two unnamed members: "0" and "1"
 	require.NoError(t, err)
 	s = p.Stats()
 	assert.Equal(t, "0", s.Destinations[0].Name)

@@ -83,15 +83,15 @@
 //
 // A processor delivers every record to each of its destinations
 // (NewWithDestinations; New with an exporter.Fanout makes each member a
-// destination). Records are stored once, and the count and byte bounds
-// apply to that store; each destination reads it from its own position,
-// with its own worker, retries, export timeout, breaker
-// (Destination.Breaker), metrics and accounting. A record is released once
-// every destination has exported or dropped it. One destination that
-// fails, hangs or falls behind never delays, duplicates or drops records
-// for the others: when the store must evict, it evicts the oldest records,
-// which only the laggard still needs, and counts them as the laggard's
-// drops.
+// destination, the members of nested fan-outs included). Records are
+// stored once, and the count and byte bounds apply to that store; each
+// destination reads it from its own position, with its own worker,
+// retries, export timeout, breaker (Destination.Breaker), metrics and
+// accounting. A record is released once every destination has exported
+// or dropped it. One destination that fails, hangs or falls behind never
+// delays, duplicates or drops records for the others: when the store must
+// evict, it evicts the oldest records, which only the laggard still needs,
+// and counts them as the laggard's drops.
 //
 // # Errors
 //

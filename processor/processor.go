@@ -64,11 +64,17 @@ type Processor struct {
 // When exporter is a fan-out (exporter.Fanout or exporter.NewFanout), each
 // of its members becomes a destination of its own, as with
 // NewWithDestinations: one member that fails, hangs or falls behind never
-// delays, duplicates or drops records for the others.
+// delays, duplicates or drops records for the others. Nested fan-outs are
+// flattened, so each exporter at their leaves is a destination, and a
+// fan-out wrapped in exporter.Named is a fan-out too (see
+// exporter.FanoutMembers). A fan-out inside another decorator, such as
+// exporter.WithBreaker or exporter.Failover, is one exporter: its members
+// share each batch's fate.
 //
-// New fails when exporter is nil or an option has an invalid value. An
-// invalid environment variable is not an error: it is reported to the
-// error handler and the default is used.
+// New fails when exporter is nil, when two destinations would share an
+// exporter (exporter.CheckDistinct), or when an option has an invalid
+// value. An invalid environment variable is not an error: it is reported
+// to the error handler and the default is used.
 func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 	if isNil(exp) {
 		return nil, ErrNilExporter
@@ -99,8 +105,9 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 // destination never receives a record twice because another failed.
 //
 // NewWithDestinations fails when dests is empty, when a destination's
-// exporter is nil, when two destinations have the same name, or when an
-// option or a Destination field has an invalid value.
+// exporter is nil or a fan-out, when two destinations share an exporter or
+// have the same Name, or when an option or a Destination field has an
+// invalid value.
 func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
