@@ -85,6 +85,9 @@
 // A [Manager] holds the components and cleanup hooks of a program, listens
 // for SIGINT and SIGTERM ([Manager.Listen]) and runs the strategy once, on the
 // first signal or [Manager.Shutdown] call. A second signal forces Immediate.
+// Once the shutdown has finished the Manager stops catching signals (only
+// its own registration: what other code registered with signal.Notify
+// stays), so a further SIGTERM ends a program that kept running.
 // Hooks run before the components, in reverse order of registration, each
 // bounded by its own timeout. main waits with [Manager.Wait], which returns
 // the [Report], and prints it.
