@@ -120,7 +120,10 @@ func (c counted) RecordCounts() (exported, dropped uint64) { return c.counter.Re
 // StopBlocking on every member that implements [Blocker] (the processor),
 // so that the provider's Shutdown is not held up by callers blocked in the
 // processor; see Blocker. A shutdown made by this package has already done
-// so after its flush phase, and the Group does not do it twice.
+// so after its flush phase, and the Group does not do it twice. The calls
+// are bounded as there: a StopBlocking that panics, or has not returned
+// AbandonMargin after the calls began, is reported in the Group's error and
+// the members are shut down all the same.
 func Group(cs ...Component) Component {
 	g := group{members: append([]Component(nil), cs...), blocking: new(atomic.Bool)}
 	for _, c := range g.members {

@@ -449,10 +449,10 @@ func finalContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // stop is called once when Shutdown returns (either way), with a context
-// bounded by Shutdown's (plus FinalSummaryGrace) and alertStopLimit. Metric callbacks stay
-// registered, so the final counts can still be collected. The drop alerter
-// stops after a last summary of the drops not reported yet, waiting for it
-// no longer than ctx allows.
+// bounded by Shutdown's (plus FinalSummaryGrace) and alertStopLimit.
+// Metric callbacks stay registered, so the final counts can still be
+// collected. The drop alerter stops after a last summary of the drops not
+// reported yet, waiting for it no longer than ctx allows.
 func (t *telemetryState) stop(ctx context.Context) {
 	if t.alerter != nil {
 		_ = t.alerter.Shutdown(ctx)
