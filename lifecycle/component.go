@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/steadylog/steadylog/internal/nilness"
 )
@@ -32,6 +33,38 @@ type Component interface {
 // failure is reported with [OpRecordCounts].
 type RecordCounter interface {
 	RecordCounts() (exported, dropped uint64)
+}
+
+// Blocker is implemented by components whose callers can be made to wait:
+// steadylog's processor, under its Block overflow policy, makes OnEmit wait
+// for room in a full queue. StopBlocking makes the calls waiting now stop
+// waiting (steadylog's processor drops their records, counted as
+// already_shutdown) and later calls that find no room not wait.
+//
+// It exists because of the order in which an sdklog.LoggerProvider shuts
+// down (v1.47): its Shutdown first waits for every OnEmit in progress,
+// bounded by its context, and only then calls its processors' Shutdown; if
+// the context ends first it returns without shutting any processor down. An
+// OnEmit blocked on a full queue (the exporter is slow or down) would
+// therefore hold the provider's Shutdown until its deadline, and the
+// processor would never be shut down — nor count what it held. So every
+// shutdown made by this package ([Shutdown], [ShutdownNamed], the [Manager],
+// and [Group]'s Shutdown) calls StopBlocking on every component that
+// implements Blocker — the members of a Group and the counter given to
+// [WithCounts] included, so that Group(provider, processor) and
+// WithCounts(provider, processor) both work — after the flush phase of
+// the strategy (a flush makes room, which the blocked callers use) and
+// before any component's Shutdown is called; with [Immediate], at once.
+//
+// StopBlocking must be safe to call concurrently with the component's other
+// methods and more than once, and should return at once. Each call runs in
+// its own goroutine: one that panics is recovered and reported with
+// [ErrPanicked], and one still running [AbandonMargin] after the calls
+// began is abandoned and reported with [ErrAbandoned] (all the StopBlocking
+// calls of a shutdown share that margin). Either way the failure is
+// reported with [OpStopBlocking], and the shutdown goes on.
+type Blocker interface {
+	StopBlocking()
 }
 
 // NamedComponent is a Component with the name used for it in the [Report] and
@@ -82,11 +115,18 @@ func (c counted) RecordCounts() (exported, dropped uint64) { return c.counter.Re
 // [ErrNilComponent]; a member that panics is reported with [ErrPanicked] and
 // the members after it are still called. An empty Group does nothing and is
 // not nil.
+//
+// Before it calls the members' Shutdown, the Group's Shutdown calls
+// StopBlocking on every member that implements [Blocker] (the processor),
+// so that the provider's Shutdown is not held up by callers blocked in the
+// processor; see Blocker. A shutdown made by this package has already done
+// so after its flush phase, and the Group does not do it twice. The calls
+// are bounded as there: a StopBlocking that panics, or has not returned
+// AbandonMargin after the calls began, is reported in the Group's error and
+// the members are shut down all the same.
 func Group(cs ...Component) Component {
-	// Never a nil slice, which isNil would take for a nil component: an
-	// empty Group is a valid component that does nothing.
-	g := group(append(make([]Component, 0, len(cs)), cs...))
-	for _, c := range g {
+	g := group{members: append([]Component(nil), cs...), blocking: new(atomic.Bool)}
+	for _, c := range g.members {
 		if _, ok := c.(RecordCounter); ok && !isNil(c) {
 			return countedGroup{g}
 		}
@@ -94,12 +134,17 @@ func Group(cs ...Component) Component {
 	return g
 }
 
-type group []Component
+type group struct {
+	members []Component
+	// blocking is set once StopBlocking has been called on the members,
+	// by the Group's Shutdown or by a shutdown of this package.
+	blocking *atomic.Bool
+}
 
 func (g group) each(ctx context.Context, f func(Component, context.Context) error) error {
 	var errs []error
 	seen := map[string]bool{}
-	for i, c := range g {
+	for i, c := range g.members {
 		err := fmt.Errorf("%w: group member %d", ErrNilComponent, i)
 		if !isNil(c) {
 			err = callMember(i, c, ctx, f)
@@ -130,12 +175,31 @@ func callMember(i int, c Component, ctx context.Context, f func(Component, conte
 }
 
 func (g group) ForceFlush(ctx context.Context) error { return g.each(ctx, Component.ForceFlush) }
-func (g group) Shutdown(ctx context.Context) error   { return g.each(ctx, Component.Shutdown) }
+
+func (g group) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, r := range stopBlocking(g.claimBlockers("", nil)) {
+		errs = append(errs, r.err())
+	}
+	return errors.Join(append(errs, g.each(ctx, Component.Shutdown))...)
+}
+
+// claimBlockers appends the Blockers among g's members (at any depth) to
+// dst, unless StopBlocking has already been called on them.
+func (g group) claimBlockers(where string, dst []blockerRef) []blockerRef {
+	if !g.blocking.CompareAndSwap(false, true) {
+		return dst
+	}
+	for i, c := range g.members {
+		dst = collectBlockers(c, joinWhere(where, fmt.Sprintf("group member %d", i)), dst)
+	}
+	return dst
+}
 
 type countedGroup struct{ group }
 
 func (g countedGroup) RecordCounts() (exported, dropped uint64) {
-	for _, c := range g.group {
+	for _, c := range g.members {
 		if rc, ok := c.(RecordCounter); ok && !isNil(c) {
 			e, d := rc.RecordCounts()
 			exported += e

@@ -52,9 +52,10 @@
 // ended. Such a component is reported as abandoned ([ErrAbandoned]) and keeps
 // running in the background; whatever it held is lost, because the process
 // is about to exit. A panic (or runtime.Goexit) in a component or hook is
-// recovered and reported with [ErrPanicked]. RecordCounts is bounded and
-// recovered the same way (see [RecordCounter]): a counter that hangs costs at
-// most AbandonMargin more, and its counts are left out of the report.
+// recovered and reported with [ErrPanicked]. RecordCounts and StopBlocking
+// are bounded and recovered the same way (see [RecordCounter] and
+// [Blocker]): one that hangs costs at most AbandonMargin more (a counter's
+// counts are then left out of the report).
 //
 // The error names each component that failed or was abandoned, and why: an
 // [*Error] holding one [*ComponentError] per failure, so that
@@ -80,11 +81,22 @@
 // Group(provider, processor): the processor is then shut down (and counts its
 // losses) in every case, and its counts appear in the report.
 //
+// The provider's Shutdown also first waits for every OnEmit in progress, so
+// an OnEmit blocked on a full queue (steadylog's Block overflow policy)
+// would hold it until its deadline. Components that implement [Blocker]
+// — a Group's members and WithCounts's counter included — have
+// StopBlocking called after the flush phase and before the first Shutdown
+// (with Immediate, at once): the blocked callers stop waiting, and the
+// provider's Shutdown can reach the processor.
+//
 // # Signals and the Manager
 //
 // A [Manager] holds the components and cleanup hooks of a program, listens
 // for SIGINT and SIGTERM ([Manager.Listen]) and runs the strategy once, on the
 // first signal or [Manager.Shutdown] call. A second signal forces Immediate.
+// Once the shutdown has finished the Manager stops catching signals (only
+// its own registration: what other code registered with signal.Notify
+// stays), so a further SIGTERM ends a program that kept running.
 // Hooks run before the components, in reverse order of registration, each
 // bounded by its own timeout. main waits with [Manager.Wait], which returns
 // the [Report], and prints it.

@@ -20,9 +20,10 @@ var (
 	// or text that does not name a strategy.
 	ErrInvalidStrategy = errors.New("lifecycle: invalid strategy")
 	// ErrAbandoned: a component or hook call was still running
-	// [AbandonMargin] after its context ended (or a RecordCounts call
-	// AbandonMargin after it began), so Shutdown stopped waiting for it. The
-	// call keeps running in its goroutine; whatever it held is lost.
+	// [AbandonMargin] after its context ended (or a RecordCounts or
+	// StopBlocking call AbandonMargin after it began), so Shutdown stopped
+	// waiting for it. The call keeps running in its goroutine; whatever it
+	// held is lost.
 	ErrAbandoned = errors.New("lifecycle: abandoned")
 	// ErrForced is the context cause seen by components when a second signal
 	// forced a Manager's shutdown to switch to Immediate.
@@ -30,10 +31,10 @@ var (
 	// ErrImmediate is the context cause seen by components shut down by the
 	// Immediate strategy.
 	ErrImmediate = errors.New("lifecycle: immediate shutdown")
-	// ErrPanicked: a component, hook or RecordCounts call panicked (or
-	// ended in runtime.Goexit instead of returning); the panic was recovered
-	// so that the remaining components still shut down. When the panic value
-	// is an error, it is wrapped too.
+	// ErrPanicked: a component, hook, RecordCounts or StopBlocking call
+	// panicked (or ended in runtime.Goexit instead of returning); the panic
+	// was recovered so that the remaining components still shut down. When
+	// the panic value is an error, it is wrapped too.
 	ErrPanicked = errors.New("lifecycle: panicked")
 	// ErrNilHook: a nil cleanup hook function was registered.
 	ErrNilHook = errors.New("lifecycle: nil hook")
@@ -72,9 +73,13 @@ const (
 	// OpRecordCounts is a [RecordCounter]'s RecordCounts call, made before
 	// a component's first call and after its Shutdown.
 	OpRecordCounts
+	// OpStopBlocking is a [Blocker]'s StopBlocking call, made after the
+	// flush phase and before the first Shutdown.
+	OpStopBlocking
 )
 
-// String returns "shutdown", "force_flush", "hook" or "record_counts".
+// String returns "shutdown", "force_flush", "hook", "record_counts" or
+// "stop_blocking".
 func (o Op) String() string {
 	switch o {
 	case OpShutdown:
@@ -85,6 +90,8 @@ func (o Op) String() string {
 		return "hook"
 	case OpRecordCounts:
 		return "record_counts"
+	case OpStopBlocking:
+		return "stop_blocking"
 	default:
 		return fmt.Sprintf("Op(%d)", uint8(o))
 	}
@@ -105,7 +112,7 @@ type ComponentError struct {
 // Error implements error.
 func (e *ComponentError) Error() string {
 	if e.Abandoned {
-		if e.Op == OpRecordCounts { // RecordCounts has no context
+		if e.Op == OpRecordCounts || e.Op == OpStopBlocking { // no context: a margin from the start
 			return fmt.Sprintf("%s %s: abandoned (no return within %v): %v", e.Name, e.Op, AbandonMargin, e.Err)
 		}
 		return fmt.Sprintf("%s %s: abandoned (no return %v after its context ended): %v", e.Name, e.Op, AbandonMargin, e.Err)

@@ -656,7 +656,8 @@ func TestHardeningManagerLeavesNoGoroutine(t *testing.T) {
 	require.NoError(t, m.Listen())
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
 	m.Wait()
-	// A late signal is caught and ignored.
+	// A late signal is no longer the Manager's: it has its default effect,
+	// which for SIGUSR1 in a Go program is none.
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
 	goleak.VerifyNone(t, opt)
 	assert.False(t, m.Wait().Forced)

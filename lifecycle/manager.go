@@ -13,7 +13,10 @@ import (
 // consumer: whatever produces telemetry), listens for SIGINT and SIGTERM, and
 // on the first signal or [Manager.Shutdown] call runs the hooks, then the
 // strategy. A second signal while that runs forces [Immediate]: the person
-// (or orchestrator) who asked twice wants the process gone now.
+// (or orchestrator) who asked twice wants the process gone now. Once the
+// shutdown has finished the Manager stops catching signals, and they have
+// their default effect again: a SIGTERM then ends a program that kept
+// running after [Manager.Wait].
 //
 // Hooks run first, in reverse order of registration (like defer), each with
 // its own timeout; components then shut down in registration order. The whole
@@ -111,10 +114,13 @@ func (m *Manager) checkName(name string) error {
 }
 
 // Listen starts listening for the configured signals in a goroutine: the
-// first starts the shutdown, a second forces Immediate. The goroutine ends
-// when the shutdown has finished or [Manager.Stop] is called. It fails with
-// [ErrAlreadyListening], or [ErrShutdownStarted] once the shutdown has
-// finished.
+// first starts the shutdown, a second forces Immediate. When the shutdown
+// has finished, or [Manager.Stop] is called, the Manager stops listening
+// (as signal.Stop on its own channel: what other code registered with
+// signal.Notify is left alone) and the goroutine ends; the signals then
+// have their default effect again, which for SIGINT and SIGTERM is to end
+// the process. It fails with [ErrAlreadyListening], or
+// [ErrShutdownStarted] once the shutdown has finished.
 func (m *Manager) Listen() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -144,9 +150,8 @@ func (m *Manager) listen(sig <-chan os.Signal, stop <-chan struct{}, exited chan
 		case <-stop:
 			return
 		case <-m.done:
-			// Nothing is left to force. The signals stay caught (and ignored)
-			// until Stop, so that a late one does not kill the process while it
-			// prints its report.
+			// Nothing is left to force; the shutdown stopped listening
+			// before it closed done (see finish).
 			return
 		case s := <-sig:
 			m.onSignal(s)
@@ -165,16 +170,13 @@ func (m *Manager) onSignal(s os.Signal) {
 }
 
 // Stop stops listening and restores the default behaviour of the signals. It
-// does not shut anything down and is a no-op when not listening. It waits for
-// the listening goroutine to end, also when called concurrently.
+// does not shut anything down and is a no-op when not listening (the
+// shutdown's end stops listening by itself). It waits for the listening
+// goroutine to end, also when called concurrently.
 func (m *Manager) Stop() {
 	m.mu.Lock()
 	exited := m.exited // nil if Listen was never called
-	if m.listening {
-		signal.Stop(m.sigCh)
-		close(m.stopCh)
-		m.listening = false
-	}
+	m.stopListeningLocked()
 	m.mu.Unlock()
 	// Also when another Stop is under way: each returns only once the
 	// goroutine has ended. (It needs m.mu only briefly, to handle a signal.)
@@ -226,12 +228,37 @@ func (m *Manager) begin(parent context.Context, trigger string) {
 		r := execute(ctx, m.cfg.strategy, hooks, comps, trigger)
 		cancel(nil)
 		cancelTimeout()
-		m.mu.Lock()
-		r.Forced = m.forced
-		m.report = r
-		m.mu.Unlock()
-		close(m.done)
+		m.finish(r)
 	}()
+}
+
+// finish records the report, stops listening and marks the shutdown as
+// finished, in one critical section: a signal handled before it forces (or
+// finds nothing to force), and none is captured after it. A program that
+// goes on running after Wait — or hangs in its own code — must still be
+// stoppable by SIGTERM, so the signals get their default behaviour back
+// here rather than at Stop, which such a program may never call. Only the
+// Manager's own channel is stopped: signals that other code registered
+// with signal.Notify stay registered.
+func (m *Manager) finish(r Report) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.Forced = m.forced
+	m.report = r
+	m.stopListeningLocked()
+	close(m.done)
+}
+
+// stopListeningLocked stops relaying signals to the Manager and tells its
+// goroutine to end; called with m.mu held. It does not wait for the
+// goroutine, which may be waiting for m.mu.
+func (m *Manager) stopListeningLocked() {
+	if !m.listening {
+		return
+	}
+	signal.Stop(m.sigCh)
+	close(m.stopCh)
+	m.listening = false
 }
 
 // forceLocked switches a running shutdown to Immediate; called with m.mu held.

@@ -54,7 +54,8 @@ type ComponentReport struct {
 	// failures (each a *ComponentError), joined.
 	Err error
 	// Abandoned is true when a call to the component ignored its context
-	// (or a RecordCounts call did not return) and was left running.
+	// (or a RecordCounts or StopBlocking call did not return) and was left
+	// running.
 	Abandoned bool
 	// BudgetExpired is true when Graceful's drain budget ended before the
 	// component's ForceFlush returned (or before it could start); Shutdown

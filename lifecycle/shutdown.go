@@ -16,9 +16,11 @@ import (
 // per component, because once the context has ended every remaining call is
 // started at once and all of them share the same margin. Shutdown therefore
 // returns by the context's deadline plus AbandonMargin (plus scheduling
-// delay), whatever the components do. The one exception is a [RecordCounter]
-// whose RecordCounts does not return: each set of readings (before the first
-// call, after the last) waits for it at most AbandonMargin more.
+// delay), whatever the components do. The exceptions are a [RecordCounter]
+// whose RecordCounts does not return — each set of readings (before the
+// first call, after the last) waits for it at most AbandonMargin more — and
+// a [Blocker] whose StopBlocking does not return: the StopBlocking calls
+// wait for it at most AbandonMargin more.
 const AbandonMargin = 40 * time.Millisecond
 
 // Shutdown shuts down the components in the given order with strategy s and
@@ -279,6 +281,10 @@ func execute(ctx context.Context, s Strategy, hooks []hookEntry, comps []NamedCo
 			steps = append(steps, &step{op: OpForceFlush, idx: i})
 		}
 	}
+	if len(live) > 0 {
+		// After the flush phase, before the first Shutdown: see Blocker.
+		steps = append(steps, &step{op: OpStopBlocking, idx: -1})
+	}
 	for _, i := range live {
 		steps = append(steps, &step{op: OpShutdown, idx: i})
 	}
@@ -309,6 +315,9 @@ sequential:
 			break
 		}
 		switch st.op {
+		case OpStopBlocking:
+			x.stopBlocking()
+			continue
 		case OpHook:
 			st.ctx, st.cancel = context.WithTimeout(x.ctx, x.hooks[st.idx].timeout)
 		case OpForceFlush:
@@ -345,6 +354,11 @@ sequential:
 	for ; i < len(steps); i++ {
 		st := steps[i]
 		switch st.op {
+		case OpStopBlocking:
+			// Before the Shutdown calls below start: the provider's
+			// Shutdown waits for the callers blocked in its processor.
+			x.stopBlocking()
+			continue
 		case OpHook:
 			st.ctx, st.cancel = context.WithTimeout(x.ctx, x.hooks[st.idx].timeout)
 		case OpForceFlush:
@@ -380,6 +394,32 @@ sequential:
 		default:
 			x.resolve(st, true)
 		}
+	}
+}
+
+// stopBlocking calls StopBlocking on the Blockers among the components
+// (see Blocker) and reports the calls that panicked or did not return in
+// time. It waits for them at most AbandonMargin.
+func (x *execution) stopBlocking() {
+	var refs []blockerRef
+	var owners []*compState
+	for _, cs := range x.comps {
+		if isNil(cs.nc.Component) {
+			continue
+		}
+		n := len(refs)
+		refs = collectBlockers(cs.nc.Component, "", refs)
+		for range len(refs) - n {
+			owners = append(owners, cs)
+		}
+	}
+	for _, r := range stopBlocking(refs) {
+		cs := owners[r.idx] // the first component it was found in
+		err := r.failure
+		if r.ref.where != "" {
+			err = fmt.Errorf("%s: %w", r.ref.where, err)
+		}
+		x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpStopBlocking, Err: err, Abandoned: r.abandoned})
 	}
 }
 

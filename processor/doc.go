@@ -113,8 +113,8 @@
 // worker goroutine goes on. A typed nil exporter is refused by New like a
 // nil one. Every wait is bounded: a server-requested delay or an open
 // breaker's wait is cut at the end of the retry budget, and Shutdown returns by
-// its context's deadline even when the exporter or the alert logger is
-// stuck.
+// its context's deadline (plus FinalSummaryGrace, for the alert logger)
+// even when the exporter or the alert logger is stuck.
 //
 // The context of an Export call ends in one of two ways, which a breaker
 // below the processor tells apart: with context.DeadlineExceeded when the
@@ -169,5 +169,8 @@
 // admission, exports what is queued while its context allows, and shuts
 // the exporter down. It returns by the context's deadline even when the
 // exporter ignores its context; what was not exported by then is counted
-// as dropped with reason shutdown.
+// as dropped with reason shutdown. Its last drop and error summaries are
+// written before it returns, also when the context has already ended
+// (lifecycle.Immediate), so a program that exits right after still
+// prints them; a stuck writer delays Shutdown by FinalSummaryGrace at most.
 package processor

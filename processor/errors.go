@@ -97,8 +97,9 @@ func (c *config) startErrors() error {
 // a handler, and after its first call.
 //
 // Processor.Shutdown calls it once, last, when the workers have ended or
-// been given up on, with the context bounded by alertStopLimit that it
-// gives the drop alerter.
+// been given up on, with the context it gives the drop alerter (see
+// finalContext): bounded by alertStopLimit, and by Shutdown's context plus
+// FinalSummaryGrace.
 func (c *config) stopErrors(ctx context.Context) {
 	if c.errs.reporter != nil {
 		_ = c.errs.reporter.Shutdown(ctx)

@@ -510,7 +510,11 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	close(p.stop)
 	defer func() {
 		// One bound for both reporters of the alert logger, not one each.
-		quiet, cancel := context.WithTimeout(ctx, alertStopLimit)
+		// It outlives ctx by FinalSummaryGrace: with an ended ctx
+		// (lifecycle.Immediate) the last summaries must still be written
+		// before Shutdown returns, or a program exiting right after loses
+		// them.
+		quiet, cancel := finalContext(ctx)
 		defer cancel()
 		p.stopPressure(quiet)
 		p.cfg.stopErrors(quiet) // the last error summary, before the drop summary it explains

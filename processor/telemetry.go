@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -391,14 +392,67 @@ func (t *telemetryState) exported(ctx context.Context, d *destTelemetry, recs []
 // alerter's last summary and the back-pressure goroutine: both write to
 // the alert logger, which is user code, and a stuck writer (a full stderr
 // pipe) must not hang Shutdown. The summary is still written when the
-// writer recovers.
+// writer recovers. Shutdown's context bounds the wait too, plus
+// FinalSummaryGrace (see finalContext).
 const alertStopLimit = time.Second
 
+// FinalSummaryGrace is how long Shutdown may outlive its context to write
+// its last lines to the alert and error loggers: the summary of the drops
+// not reported yet (say "dropped 7 log records in the last 2s:
+// shutdown=7") and of the export errors not written yet.
+//
+// Those lines matter most when the context has already ended —
+// lifecycle.Immediate, or a deadline that ran out while the backend was
+// down — and the program exits right after Shutdown returns: written
+// after Shutdown returned, they would be lost with the process. So
+// Shutdown waits for them up to FinalSummaryGrace after its context ends.
+// A working writer (standard error, a file) takes microseconds; a stuck
+// one (a full stderr pipe, a slog handler that blocks) costs at most the
+// grace, and its lines are written when it recovers. Shutdown therefore
+// returns by its context's deadline plus FinalSummaryGrace, whatever the
+// alert logger does. It is shorter than lifecycle.AbandonMargin, so that
+// the lifecycle package does not give up on a Shutdown that waits for it.
+const FinalSummaryGrace = 25 * time.Millisecond
+
+// finalContext is the context Shutdown gives the alert logger's last
+// writers: it ends alertStopLimit from now, or FinalSummaryGrace after ctx
+// ends, whichever comes first. It keeps ctx's values. The returned cancel
+// must be called; it releases everything, timer included.
+func finalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	quiet, cancel := context.WithTimeout(context.WithoutCancel(ctx), alertStopLimit)
+	if ctx.Err() != nil { // the common case: the grace starts now
+		graced, cancelGrace := context.WithTimeout(quiet, FinalSummaryGrace)
+		return graced, func() { cancelGrace(); cancel() }
+	}
+	var (
+		mu      sync.Mutex
+		timer   *time.Timer
+		stopped bool
+	)
+	stopWatch := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = time.AfterFunc(FinalSummaryGrace, cancel)
+		}
+	})
+	return quiet, func() {
+		stopWatch()
+		mu.Lock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
 // stop is called once when Shutdown returns (either way), with a context
-// bounded by Shutdown's and alertStopLimit. Metric callbacks stay
-// registered, so the final counts can still be collected. The drop alerter
-// stops after a last summary of the drops not reported yet, waiting for it
-// no longer than ctx allows.
+// bounded by Shutdown's (plus FinalSummaryGrace) and alertStopLimit.
+// Metric callbacks stay registered, so the final counts can still be
+// collected. The drop alerter stops after a last summary of the drops not
+// reported yet, waiting for it no longer than ctx allows.
 func (t *telemetryState) stop(ctx context.Context) {
 	if t.alerter != nil {
 		_ = t.alerter.Shutdown(ctx)

@@ -318,7 +318,10 @@ func (a *DropAlerter) run(t Ticker, c <-chan time.Time) {
 // ctx is done, even while the logger is stuck (a full stderr pipe, say):
 // the work goes on in the background, and the last summary is written,
 // once and after any summary the goroutine was writing, when the logger
-// unblocks; the alerter's goroutines end then.
+// unblocks; the alerter's goroutines end then. A ctx that has already
+// ended therefore does not wait for the summary at all: a program about to
+// exit should leave it a short grace instead (the processor package gives
+// it processor.FinalSummaryGrace past its own context).
 //
 // Only the first call of Shutdown or Stop does anything; later calls
 // return nil at once, without waiting for the first to finish. A nil ctx
