@@ -21,6 +21,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/lifecycle"
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/processor"
 )
@@ -399,4 +400,45 @@ func TestBlockedEmittersUnderProviderShutdown(t *testing.T) {
 	assert.Zero(t, s.Queued+s.InFlight, "Shutdown was called and counted what it held: %v", s)
 	assert.NotZero(t, s.Dropped[processor.DropShutdown])
 	assert.Zero(t, s.Dropped[processor.DropBlockTimeout])
+}
+
+// Without WatchProvider, shutting down through lifecycle ends the wait:
+// it calls StopBlocking (lifecycle.Blocker) on the processor after the
+// flush phase and before the provider's Shutdown, which then shuts the
+// processor down. With Immediate, too.
+func TestBlockEndsWhenLifecycleShutsDown(t *testing.T) {
+	for _, strategy := range []lifecycle.Strategy{lifecycle.Flush, lifecycle.Immediate} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			exp := newGateExporter()
+			p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1), processor.WithMaxBatchSize(1),
+				processor.WithExportInterval(time.Hour), processor.WithExportTimeout(time.Hour),
+				processor.WithOverflow(processor.Block(time.Hour)))...)
+			require.NoError(t, err)
+			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+			l := lp.Logger("test")
+			emitBody(l, "in flight")
+			entered(t, exp.entered)
+			emitBody(l, "queued")
+			emitted := make(chan struct{})
+			go func() { defer close(emitted); emitBody(l, "waits") }()
+			require.Eventually(t, func() bool { return p.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- lifecycle.Shutdown(ctx, strategy, lifecycle.Group(lp, p)) }()
+			within(t, 10*time.Second, "the waiting OnEmit", func() { <-emitted })
+			// The provider shut the processor down: admission is closed.
+			require.Eventually(t, func() bool {
+				_ = p.OnEmit(context.Background(), rec("late"))
+				return p.Stats().Dropped[processor.DropAlreadyShutdown] >= 2
+			}, 5*time.Second, time.Millisecond)
+			close(exp.gate)
+			within(t, 10*time.Second, "lifecycle.Shutdown", func() { <-done })
+			s := p.Stats()
+			invariant(t, s)
+			assert.Zero(t, s.Queued+s.InFlight, "%v", s)
+			assert.Zero(t, s.Dropped[processor.DropBlockTimeout])
+		})
+	}
 }

@@ -99,10 +99,13 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 // breaker, metrics and accounting (Stats.Destinations); a record is
 // released when every destination has exported or dropped it. A
 // destination that falls behind — hung, behind an open breaker, or slow —
-// cannot hold the others hostage: when the store must evict, the records
-// it evicts are the oldest ones, which only the laggard still needs, and
-// they count as the laggard's drops; the others are untouched. A healthy
-// destination never receives a record twice because another failed.
+// cannot hold the others hostage, whatever the overflow policy: when the
+// store is full, the records that the destination furthest ahead has
+// passed — only laggards still need them — are evicted first, oldest
+// first, and count as the laggards' drops; the others are untouched. Only
+// then does the overflow policy apply (DropNewest refuses, Block waits).
+// A healthy destination never receives a record twice because another
+// failed.
 //
 // NewWithDestinations fails when dests is empty, when a destination's
 // exporter is nil or a fan-out, when two destinations share an exporter or
