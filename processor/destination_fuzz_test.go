@@ -90,7 +90,7 @@ func checkStore(t *testing.T, p *Processor) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.st
-	held, pinned := 0, 0
+	held, pinned, lostHeld, lostPinned := 0, 0, 0, 0
 	var heldBytes, pinnedBytes int64
 	pending := make([]int, len(p.dests))
 	pendingBytes := make([]int64, len(p.dests))
@@ -118,6 +118,12 @@ func checkStore(t *testing.T, p *Processor) {
 				pinned++
 				pinnedBytes += m.size
 			}
+			if m.lost != 0 {
+				lostHeld++
+				if m.pins > 0 {
+					lostPinned++
+				}
+			}
 			seq := c.base + uint64(i)
 			for k, d := range p.dests {
 				if !d.abandoned && seq >= d.next {
@@ -136,6 +142,8 @@ func checkStore(t *testing.T, p *Processor) {
 	require.Equal(t, heldBytes, st.heldBytes)
 	require.Equal(t, pinned, st.pinned)
 	require.Equal(t, pinnedBytes, st.pinnedBytes)
+	require.Equal(t, lostHeld, st.lostHeld, "live records a destination dropped")
+	require.Equal(t, lostPinned, st.lostPinned, "and of them, pinned")
 	require.LessOrEqual(t, st.queued(), p.cfg.maxQueueSize)
 	require.LessOrEqual(t, st.heldBytes, p.cfg.maxQueueBytes)
 	for k, d := range p.dests {
@@ -151,8 +159,8 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// FuzzDestinations runs random programs against a processor with one to
-// three destinations that fail, fail permanently, hang and recover
+// FuzzDestinations runs random programs, each under DropOldest, DropNewest
+// and Block, against a processor with one to three destinations that fail, fail permanently, hang and recover
 // independently: emits with random severities, flushes with a short
 // deadline, and mode changes. After every step it checks the accounting
 // identity of the store and of each destination, and walks the store to
@@ -169,6 +177,14 @@ func FuzzDestinations(f *testing.F) {
 		if len(program) == 0 {
 			return
 		}
+		for _, policy := range []OverflowPolicy{DropOldest, DropNewest, Block(100 * time.Microsecond)} {
+			runDestinationsProgram(t, program, policy)
+		}
+	})
+}
+
+func runDestinationsProgram(t *testing.T, program []byte, policy OverflowPolicy) {
+	{
 		cfg := program[0]
 		queue := int(cfg%8) + 1
 		ndest := int(cfg/8)%3 + 1
@@ -187,6 +203,7 @@ func FuzzDestinations(f *testing.F) {
 			WithoutDropAlerts(),
 			WithRetryBackoff(time.Microsecond, time.Microsecond),
 			WithRetryMaxElapsed(time.Millisecond),
+			WithOverflow(policy),
 		}
 		if cfg&0x80 != 0 {
 			opts = append(opts, WithSeverityEviction(log.SeverityWarn))
@@ -241,5 +258,5 @@ func FuzzDestinations(f *testing.F) {
 		}
 		require.Equal(t, uint64(all), s.Exported, "store-wide exported: the records every destination exported")
 		require.Equal(t, fmt.Sprint(s.Received-s.Exported), fmt.Sprint(s.TotalDropped()))
-	})
+	}
 }
