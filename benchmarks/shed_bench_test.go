@@ -75,9 +75,14 @@ type overloaded struct {
 // overload builds the pipeline of c and fills its queue. The fill uses WARN
 // records, which no case sheds, and ends on a condition, not a timer:
 //   - steadylog: back-pressure is raised and the queue has overflowed once
-//     (a queue_full drop), so every measured call meets a full queue;
+//     (a queue_full or byte_limit drop), so every measured call meets a
+//     full queue;
 //   - SDK, which exposes no queue state: its worker is blocked inside
 //     Export, and twice its queue's 2048 records have been emitted since.
+//
+// sdkQueueSize is the SDK BatchProcessor's default queue size.
+const sdkQueueSize = 2048
+
 func overload(tb testing.TB, c shedCase) *overloaded {
 	tb.Helper()
 	exp := newBlockedExporter()
@@ -96,7 +101,7 @@ func overload(tb testing.TB, c shedCase) *overloaded {
 	if o.sl != nil {
 		for {
 			s := o.sl.Stats()
-			if s.BackPressure && s.Dropped[processor.DropQueueFull] > 0 {
+			if s.BackPressure && s.Dropped[processor.DropQueueFull]+s.Dropped[processor.DropByteLimit] > 0 {
 				break
 			}
 			o.warn()
@@ -106,7 +111,7 @@ func overload(tb testing.TB, c shedCase) *overloaded {
 	for !exp.hasEntered() {
 		o.warn()
 	}
-	for range 2 * processor.DefaultMaxQueueSize {
+	for range 2 * sdkQueueSize {
 		o.warn()
 	}
 	return o

@@ -124,12 +124,17 @@ func TestShedAtSourcePath(t *testing.T) {
 			if c.below != 0 {
 				assert.Equal(t, uint64(n), shed, "every INFO call shed at the source")
 				assert.Equal(t, before.Queued, after.Queued)
-				assert.Equal(t, before.Dropped[processor.DropQueueFull], after.Dropped[processor.DropQueueFull])
+				assert.Equal(t, overflowed(before), overflowed(after))
 			} else {
 				assert.Zero(t, shed)
-				assert.Equal(t, before.Dropped[processor.DropQueueFull]+n, after.Dropped[processor.DropQueueFull],
-					"each call evicted the oldest record")
+				assert.Equal(t, overflowed(before)+n, overflowed(after), "each call evicted the oldest record")
 			}
 		})
 	}
+}
+
+// overflowed counts the records evicted for room: by the count bound or,
+// with the default count bound that follows the byte budget, by bytes.
+func overflowed(s processor.Stats) uint64 {
+	return s.Dropped[processor.DropQueueFull] + s.Dropped[processor.DropByteLimit]
 }

@@ -23,8 +23,9 @@ type Breaker struct {
 	openUntil  time.Time // while Open: when the breaker half-opens
 	tripsInRow int       // trips since the breaker last closed; drives the backoff
 	win        window
-	probes     int // HalfOpen: probe calls admitted and not ignored
-	probesOK   int // HalfOpen: successful probes
+	probes     int  // HalfOpen: probe calls admitted and not ignored
+	early      bool // an early probe (AllowEarly) is in flight
+	probesOK   int  // HalfOpen: successful probes
 	// HalfOpen with probes in flight: when the breaker stops waiting for
 	// them and reopens.
 	probeDeadline time.Time

@@ -89,7 +89,11 @@ type breakerExporter struct {
 func (e *breakerExporter) Name() string { return nameOf(e.exp) }
 
 func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) error {
-	done, err := e.b.Allow()
+	allow := e.b.Allow
+	if earlyProbe(ctx) {
+		allow = e.b.AllowEarly
+	}
+	done, err := allow()
 	if err != nil {
 		return fmt.Errorf("exporter: batch of %d records not sent to %s: %w", len(records), nameOf(e.exp), err)
 	}

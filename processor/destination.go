@@ -130,6 +130,10 @@ type destination struct {
 	attempt     int             // consecutive transient failures, for the backoff
 	lastErr     error           // the failure that set retryAt
 	outageStart time.Time       // the first failure since the last success; zero when healthy
+	probeEarly  bool            // the next attempt may be an early probe of an open breaker
+	probed      bool            // the attempt being accounted for was an early probe
+	probes      int             // early probes scheduled in this outage, for their backoff
+	dropsSeen   uint64          // this destination's drops when the last retry was scheduled
 	scratch     []sdklog.Record // a batch gathered around dead slots
 	gathered    bool            // the batch in flight is in scratch
 
@@ -483,6 +487,11 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 	// cancels the export; the export timeout ends it with a deadline. A
 	// breaker below can tell the two apart: see exportContext.
 	ctx, cancel := p.exportContext(parent, d.exportTimeout)
+	d.probed = d.probeEarly
+	if d.probeEarly {
+		d.probeEarly = false
+		ctx = exporter.WithEarlyProbe(ctx)
+	}
 	started := time.Now()
 	err = d.callExport(ctx, batch)
 	cancel()
@@ -528,7 +537,7 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 	p.mu.Unlock()
 
 	if err == nil {
-		d.attempt, d.lastErr, d.outageStart = 0, nil, time.Time{}
+		d.attempt, d.lastErr, d.outageStart, d.probes = 0, nil, time.Time{}, 0
 		return nil, false
 	}
 	if retrying && !callerEnded {

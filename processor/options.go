@@ -15,22 +15,21 @@ import (
 	"github.com/steadylog/steadylog/telemetry"
 )
 
-// Defaults. The count, batch, interval and timeout defaults are those of
-// the OpenTelemetry specification's batch log record processor, so
-// steadylog is a drop-in replacement for the SDK's BatchProcessor.
+// Defaults. The batch, interval and timeout defaults are those of the
+// OpenTelemetry specification's batch log record processor, and its
+// environment variables are honoured, so steadylog is a drop-in
+// replacement for the SDK's BatchProcessor. The queue is bounded by bytes
+// first: see DefaultMaxQueueBytes.
 const (
-	// DefaultMaxQueueSize is the default maximum number of queued records.
-	DefaultMaxQueueSize = 2048
 	// DefaultMaxQueueBytes is the default byte budget of the queue: 32 MiB.
-	//
-	// A typical record (a short message and a handful of attributes)
-	// retains about 1 KiB, so for ordinary traffic the count bound of 2048
-	// records (~2 MiB) is reached long before the byte bound. The byte
-	// bound exists for the unusual record — a stack trace, a request body,
-	// a 1 MiB blob — where a count bound alone lets 2048 records pin
-	// gigabytes. 32 MiB keeps the worst case well below the memory limits
-	// of a small container (128–256 MiB) while still holding 2048 records
-	// averaging 16 KiB each.
+	// Unless WithMaxQueueSize or OTEL_BLRP_MAX_QUEUE_SIZE sets a count
+	// bound, the count bound follows it: as many records as the budget
+	// holds at the smallest record size (MinQueueBytes), so the byte
+	// budget is the bound that applies — about 51,000 small records (a
+	// short message and three attributes) with the default, where the
+	// SDK's count bound of 2048 holds 30 ms of a service logging 65,000
+	// records a second. 32 MiB keeps the worst case well below the memory
+	// limits of a small container (128–256 MiB).
 	DefaultMaxQueueBytes int64 = 32 << 20
 	// DefaultMaxBatchSize is the default maximum number of records per
 	// export.
@@ -147,7 +146,12 @@ func (c *config) checkSeverity(opt string, threshold log.Severity) bool {
 // When it is full, the oldest record is evicted (DropQueueFull) to admit
 // the newest.
 //
-// Default: OTEL_BLRP_MAX_QUEUE_SIZE, else 2048. A value ≤ 0 makes New fail.
+// Default: OTEL_BLRP_MAX_QUEUE_SIZE, else what the byte budget holds at
+// the smallest record size (WithMaxQueueBytes / MinQueueBytes: 57,456 with
+// the default 32 MiB), so that the byte budget is the bound that applies.
+// This departs from the SDK's 2048, which holds a fraction of a second of
+// a busy service's logs and leaves the byte budget idle. A value ≤ 0 makes
+// New fail.
 func WithMaxQueueSize(n int) Option {
 	return optionFunc(func(c *config) {
 		if n <= 0 {
@@ -313,11 +317,15 @@ func newConfig(opts []Option) (config, error) {
 	if c.retryMaxElapsed == 0 {
 		c.retryMaxElapsed = DefaultRetryMaxElapsed
 	}
-	if c.maxQueueSize == 0 {
-		c.maxQueueSize = int(c.envInt(EnvMaxQueueSize, DefaultMaxQueueSize, math.MaxInt))
-	}
 	if c.maxQueueBytes == 0 {
 		c.maxQueueBytes = c.envBytes(EnvMaxQueueBytes, DefaultMaxQueueBytes)
+	}
+	if c.maxQueueSize == 0 {
+		// 0: the default, which follows the byte budget.
+		c.maxQueueSize = int(c.envIntRange(EnvMaxQueueSize, 0, 1, math.MaxInt))
+	}
+	if c.maxQueueSize == 0 {
+		c.maxQueueSize = int(min(c.maxQueueBytes/MinQueueBytes, math.MaxInt))
 	}
 	if c.maxBatchSize == 0 {
 		c.maxBatchSize = int(c.envInt(EnvMaxBatchSize, DefaultMaxBatchSize, math.MaxInt))
@@ -369,8 +377,12 @@ func (c *config) envIntRange(key string, def, lo, hi int64) int64 {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < lo || v > hi {
-		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want an integer from %d to %d; using the default %d",
-			key, s, lo, hi, def))
+		deflt := strconv.FormatInt(def, 10)
+		if def == 0 {
+			deflt = "(what the byte budget holds)"
+		}
+		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want an integer from %d to %d; using the default %s",
+			key, s, lo, hi, deflt))
 		return def
 	}
 	return v

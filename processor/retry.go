@@ -153,26 +153,31 @@ func (d *destination) retryable(err error, now time.Time, callerEnded bool) bool
 // the batch gets one last attempt, and if that fails it is dropped as
 // export_failed. Only the worker calls it.
 func (d *destination) scheduleRetry(err error, now, budgetEnd time.Time) {
-	cfg := &d.p.cfg
 	d.lastErr = err
 	var at time.Time
 	var open *breaker.OpenError
 	if errors.As(err, &open) {
-		// The breaker made no call; it knows when it will admit one.
+		// The breaker made no call; it knows when it will admit one. But
+		// while records are being lost for want of room, its whole wait
+		// costs more than a call: probe early, on the retry backoff's
+		// schedule (a breaker below admits it: exporter.WithEarlyProbe).
 		at = open.RetryAt
-	} else {
-		dur := cfg.retryMax
-		if d.attempt < 62 && cfg.retryInitial <= cfg.retryMax>>d.attempt {
-			dur = cfg.retryInitial << d.attempt // cannot overflow: at most retryMax
+		if d.losingRecords() {
+			if early := now.Add(d.backoff(d.probes)); early.Before(at) {
+				at, d.probeEarly = early, true
+				d.probes = min(d.probes+1, 62)
+			}
 		}
-		// ±20% jitter, computed in float64 and clamped: 1.2 times a huge
-		// maximum must not wrap to a negative duration.
-		dur = time.Duration(min(float64(dur)*(0.8+0.4*rand.Float64()), float64(math.MaxInt64/2)))
+	} else {
+		dur := d.backoff(d.attempt)
 		if ra, ok := breaker.RetryAfter(err); ok && ra > dur {
 			dur = ra // may be huge: capped below
 		}
 		d.attempt = min(d.attempt+1, 62)
 		at = now.Add(dur)
+		// A failed early probe: the breaker is still open, and the next
+		// attempt would only be refused. Make it a probe again.
+		d.probeEarly = d.probed && d.losingRecords()
 	}
 	if at.After(budgetEnd) {
 		at = budgetEnd
@@ -181,6 +186,36 @@ func (d *destination) scheduleRetry(err error, now, budgetEnd time.Time) {
 		at = now.Add(time.Millisecond)
 	}
 	d.retryAt = at
+}
+
+// backoff is the wait before retry number n+1 of the retry backoff:
+// initial doubled n times, at most max, with ±20% jitter.
+func (d *destination) backoff(n int) time.Duration {
+	cfg := &d.p.cfg
+	dur := cfg.retryMax
+	if n < 62 && cfg.retryInitial <= cfg.retryMax>>n {
+		dur = cfg.retryInitial << n // cannot overflow: at most retryMax
+	}
+	// ±20% jitter, computed in float64 and clamped: 1.2 times a huge
+	// maximum must not wrap to a negative duration.
+	return time.Duration(min(float64(dur)*(0.8+0.4*rand.Float64()), float64(math.MaxInt64/2)))
+}
+
+// losingRecords reports whether records are being lost for want of room
+// while this destination cannot export: back-pressure is raised (the
+// store is filling), or the destination counted drops since the last retry
+// was scheduled. Only the worker calls it.
+func (d *destination) losingRecords() bool {
+	p := d.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var drops uint64
+	for _, r := range []reasonIndex{idxQueueFull, idxByteLimit, idxHeapPressure, idxBlockTimeout} {
+		drops += d.dropped[r]
+	}
+	losing := p.pressured || drops > d.dropsSeen
+	d.dropsSeen = drops
+	return losing
 }
 
 // waitRetry waits for a scheduled retry while ctx allows. When ctx's
