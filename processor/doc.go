@@ -49,7 +49,8 @@
 // # Before the queue is full
 //
 // Back-pressure is raised when the queue is 80% full by count or bytes and
-// cleared below 60% (WithBackPressure); it shows in Stats, a metric, the
+// cleared once it has stayed below 60% for a second (WithBackPressure,
+// WithBackPressureHold); it shows in Stats, a metric, the
 // alert logger and a callback (WithBackPressureFunc), and with
 // WithShedBelow makes Enabled answer false for low-severity records, which
 // the bridge then never builds. WithBudget shares one byte budget between

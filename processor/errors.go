@@ -43,9 +43,11 @@ type errorsConfig struct {
 //
 // Errors that differ only in their numbers (record counts, addresses,
 // status codes) are one kind; telemetry.ErrorReporter documents the rule
-// and its bounds. The lines are written on the handler's own goroutine, so
-// neither the worker nor New waits for logger, and Shutdown writes a last
-// summary of what was not written yet. logger must not feed this
+// and its bounds. The lines are written on the handler's own goroutine:
+// the worker (or New) waits for the first line of a kind, so that it is
+// out when the report returns, but at most telemetry.FirstLineWait
+// (100ms), and not at all while logger is stuck; repeats never wait.
+// Shutdown writes a last summary of what was not written yet. logger must not feed this
 // processor (for instance through otelslog): an error report would become
 // one more record for the pipeline that failed to export it.
 //

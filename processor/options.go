@@ -121,6 +121,9 @@ type config struct {
 	heapSet          bool
 	highMark         float64
 	lowMark          float64
+	pressureHold     time.Duration // see WithBackPressureHold
+	pressureHoldSet  bool
+	holdTimer        func(time.Duration) (<-chan time.Time, func()) // nil: a time.Timer; tests replace it
 	onPressure       func(BackPressure)
 	shedBelow        log.Severity
 	tel              telemetryConfig
@@ -344,6 +347,12 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.highMark == 0 {
 		c.highMark, c.lowMark = DefaultHighWatermark, DefaultLowWatermark
+	}
+	if !c.pressureHoldSet {
+		c.pressureHold = DefaultBackPressureHold
+	}
+	if c.holdTimer == nil {
+		c.holdTimer = newHoldTimer
 	}
 	// A batch can never be larger than the queue that feeds it; the
 	// specification asks for the same clamp.

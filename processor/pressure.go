@@ -20,8 +20,8 @@ import (
 // process-wide byte budget (WithBudget), sheds earlier when the Go heap
 // nears the program's memory limit (WithHeapMonitor), reports a
 // high-watermark as it is crossed and cleared (WithBackPressure,
-// WithBackPressureFunc), and can shed low-severity records at the source
-// while above it (WithShedBelow).
+// WithBackPressureHold, WithBackPressureFunc), and can shed low-severity
+// records at the source while above it (WithShedBelow).
 
 // Back-pressure defaults.
 const (
@@ -29,13 +29,19 @@ const (
 	// at which back-pressure is raised.
 	DefaultHighWatermark = 0.8
 	// DefaultLowWatermark is the fill below which, for both bounds,
-	// back-pressure is cleared again. The gap keeps a queue that hovers at
-	// the high mark from flapping.
+	// back-pressure is cleared again, once the queue has stayed there for
+	// the hold time (DefaultBackPressureHold). The gap keeps a queue that
+	// hovers at the high mark from flapping.
 	DefaultLowWatermark = 0.6
 	// HeapPressureShare is the share of the byte budget the processor
 	// keeps while the heap monitor reports high pressure.
 	HeapPressureShare = 0.25
 )
+
+// DefaultBackPressureHold is how long the queue must stay below the low
+// watermark, without a break, before back-pressure is cleared: a queue
+// that drains in bursts and refills within it stays in one episode.
+const DefaultBackPressureHold = time.Second
 
 // sharedBudgetPoll is how often an OnEmit blocked by the shared budget
 // looks again (see waitForRoomLocked).
@@ -99,13 +105,18 @@ var defaultHeap = sync.OnceValue(func() *memguard.HeapMonitor {
 })
 
 // WithBackPressure sets the watermarks of back-pressure, as fractions of
-// the count bound and of the byte bound: it is raised when either bound is
-// filled to high or more, and cleared when both are below low. Raised, it
-// shows in Stats (BackPressure), in the
-// steadylog.processor.backpressure metric, as a line on the drop-alert
-// logger (at most one raised line per alert interval, and a cleared line
-// after each one written), to the WithBackPressureFunc callback, and,
-// with WithShedBelow, in Enabled — before anything is dropped.
+// the count bound and of the byte bound: it is raised as soon as either
+// bound is filled to high or more, and cleared once both have stayed below
+// low for the hold time (WithBackPressureHold, 1s by default). Going back
+// to low or above during the hold, or past high, continues the same
+// episode: a queue that drains in bursts and refills makes one raised and
+// one cleared, not a pair per burst. Raised, it shows in Stats
+// (BackPressure), in the steadylog.processor.backpressure metric, as a
+// line on the drop-alert logger (at most one raised line per alert
+// interval, and a cleared line after each one written), to the
+// WithBackPressureFunc callback, and, with WithShedBelow, in Enabled —
+// before anything is dropped. All of them see one state, so shedding
+// goes on through the hold.
 //
 // Default: 0.8 and 0.6. Values outside 0 < low ≤ high ≤ 1 make New fail.
 func WithBackPressure(high, low float64) Option {
@@ -118,11 +129,34 @@ func WithBackPressure(high, low float64) Option {
 	})
 }
 
+// WithBackPressureHold sets how long the queue must stay below the low
+// watermark (WithBackPressure), without going back to it, before
+// back-pressure is cleared. Raising is never delayed: the high watermark
+// is the early warning. Shutdown ends an episode without waiting: once it
+// has begun, back-pressure is cleared as soon as the queue is below low.
+//
+// The hold is timed by a goroutine of the processor's, not by OnEmit; it
+// starts when that goroutine sees the queue below low, so the clearing
+// comes at least d after the queue fell below it.
+//
+// Default: 1s (DefaultBackPressureHold). 0 clears as soon as the queue is
+// below low, as a watermark gap alone does. A negative d makes New fail.
+func WithBackPressureHold(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.reject("WithBackPressureHold(%v): must not be negative", d)
+			return
+		}
+		c.pressureHold, c.pressureHoldSet = d, true
+	})
+}
+
 // BackPressure is a change of the processor's back-pressure state, as
 // passed to the WithBackPressureFunc callback.
 type BackPressure struct {
 	// Raised is true when the high watermark was crossed, false when the
-	// queue fell below the low one.
+	// queue had stayed below the low one for the hold time
+	// (WithBackPressureHold), or Shutdown found it below the low one.
 	Raised bool
 	// Queued and QueuedBytes are the queue's content when the change was
 	// delivered; InFlightBytes the batch in flight.
@@ -130,7 +164,9 @@ type BackPressure struct {
 	QueuedBytes   int64
 	InFlightBytes int64
 	// Changes counts the state changes so far, delivered or not: rapid
-	// changes are coalesced, the callback sees the latest state.
+	// changes are coalesced, the callback sees the latest state. An
+	// episode is two changes, however often the queue crosses the
+	// watermarks within it.
 	Changes uint64
 }
 
@@ -225,14 +261,44 @@ func (p *Processor) releaseLocked() {
 		}
 	}
 	if p.pressured && int64(p.st.queued()) < p.lowLen && p.st.heldBytes < p.lowBytes {
-		p.setPressureLocked(false)
+		p.belowLowLocked()
 	}
 }
 
-// pushedLocked updates the back-pressure state after a push. p.mu must be
-// held.
+// calmState is the end of a back-pressure episode: the queue is below the
+// low watermark, and pressureLoop times the hold. p.mu guards it.
+type calmState struct {
+	below bool   // the queue has been below low since the hold started
+	seq   uint64 // counts the holds started, so that a stale timer is ignored
+}
+
+// belowLowLocked is called while back-pressure is raised and the queue is
+// below the low watermark: it clears back-pressure at once when there is
+// no hold or Shutdown has begun (no record comes in any more), and
+// otherwise starts the hold, unless it runs already, for pressureLoop to
+// time. No clock is read here. p.mu must be held.
+func (p *Processor) belowLowLocked() {
+	switch {
+	case p.cfg.pressureHold == 0 || p.closed:
+		p.setPressureLocked(false)
+	case !p.calm.below:
+		p.calm.below = true
+		p.calm.seq++
+		p.wakePressureLocked()
+	}
+}
+
+// pushedLocked updates the back-pressure state after a push: raised at
+// once at the high watermark; while raised, a queue back at the low
+// watermark breaks the hold. It reads no clock. p.mu must be held.
 func (p *Processor) pushedLocked() {
-	if !p.pressured && (int64(p.st.queued()) >= p.highLen || p.st.heldBytes >= p.highBytes) {
+	if p.pressured {
+		if p.calm.below && (int64(p.st.queued()) >= p.lowLen || p.st.heldBytes >= p.lowBytes) {
+			p.calm.below = false // the next fall below low starts a new hold
+		}
+		return
+	}
+	if int64(p.st.queued()) >= p.highLen || p.st.heldBytes >= p.highBytes {
 		p.setPressureLocked(true)
 	}
 }
@@ -241,6 +307,12 @@ func (p *Processor) setPressureLocked(raised bool) {
 	p.pressured = raised
 	p.pressureFlag.Store(raised)
 	p.pressureChanges++
+	p.calm.below = false
+	p.wakePressureLocked()
+}
+
+// wakePressureLocked tells pressureLoop to look at the state again.
+func (p *Processor) wakePressureLocked() {
 	select {
 	case p.pressureWake <- struct{}{}:
 	default: // a delivery is pending already; it will read the latest state
@@ -277,8 +349,18 @@ func (p *Processor) enabled(param sdklog.EnabledParameters) bool {
 	return false
 }
 
+// newHoldTimer is the default config.holdTimer: a time.Timer.
+func newHoldTimer(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}
+
 // pressureLoop delivers back-pressure changes to the callback and the
-// alert logger, from its own goroutine, until quit is closed.
+// alert logger, from its own goroutine, and times the hold before
+// back-pressure is cleared (WithBackPressureHold), until quit is closed.
+// When quit is closed, it ends the episode: the queue no longer fills,
+// so a hold running then is cut short, and the cleared change is delivered
+// before it returns.
 func (p *Processor) pressureLoop(quit <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	var delivered bool      // the state last delivered; the initial state is "cleared"
@@ -296,20 +378,62 @@ func (p *Processor) pressureLoop(quit <-chan struct{}, done chan<- struct{}) {
 	}
 	var lastRaisedLine time.Time
 	raisedLogged := false
+	// The hold: a timer for the hold numbered holdSeq, while one runs.
+	var (
+		holdC   <-chan time.Time
+		stopT   func()
+		holdSeq uint64
+	)
+	stopHold := func() {
+		if stopT != nil {
+			stopT()
+		}
+		holdC, stopT = nil, nil
+	}
+	defer stopHold()
 	for {
+		final := false
 		select {
 		case <-quit:
-			return
+			final = true
 		case <-p.pressureWake:
+		case <-holdC:
+			holdC, stopT = nil, nil
+			p.mu.Lock()
+			if p.pressured && p.calm.below && p.calm.seq == holdSeq {
+				p.setPressureLocked(false) // below low for the whole hold
+			}
+			p.mu.Unlock()
 		}
 		p.mu.Lock()
+		if final && p.pressured && p.calm.below {
+			p.setPressureLocked(false) // Shutdown has begun: the episode is over
+		}
 		ev := BackPressure{
 			Raised: p.pressured, Queued: p.st.queued(), QueuedBytes: p.st.heldBytes - p.st.pinnedBytes,
 			InFlightBytes: p.st.pinnedBytes, Changes: p.pressureChanges,
 		}
+		below, seq := p.calm.below, p.calm.seq
 		p.mu.Unlock()
-		if ev.Raised == delivered {
-			continue // raised and cleared again (or the reverse) before delivery
+		switch {
+		case final:
+		case ev.Raised && below:
+			if holdC == nil || seq != holdSeq { // a new hold: the queue went back up in between
+				stopHold()
+				holdC, stopT = p.cfg.holdTimer(p.cfg.pressureHold)
+				holdSeq = seq
+			}
+		case holdC != nil:
+			stopHold() // cleared, or back above low (a stale timer is ignored anyway)
+		}
+		if ev.Raised == delivered || (final && ev.Raised) {
+			// Nothing new: raised and cleared again (or the reverse)
+			// before delivery. At Shutdown, only the end of an episode is
+			// delivered.
+			if final {
+				return
+			}
+			continue
 		}
 		delivered = ev.Raised
 		if logger != nil {
@@ -327,6 +451,9 @@ func (p *Processor) pressureLoop(quit <-chan struct{}, done chan<- struct{}) {
 				defer func() { _ = recover() }()
 				p.cfg.onPressure(ev)
 			}()
+		}
+		if final {
+			return
 		}
 	}
 }

@@ -136,7 +136,8 @@ func TestBackPressureRaisedAndCleared(t *testing.T) {
 	lines := pressureLines{c: make(chan string, 10)}
 	p, exp, gate := blockedWorker(t, 1, WithMaxQueueSize(10), WithMeterProvider(mp),
 		WithBackPressureFunc(func(bp BackPressure) { events <- bp }),
-		WithDropAlerts(slog.New(lines), time.Hour))
+		WithDropAlerts(slog.New(lines), time.Hour),
+		WithBackPressureHold(time.Millisecond)) // the hold: pressure_hold_test.go
 	for i := range 7 {
 		emit(t, p, fmt.Sprint(i), log.SeverityInfo)
 	}

@@ -42,6 +42,7 @@ type Processor struct {
 	heapShedding        bool  // the last admission found the heap under pressure
 	pressured           bool  // back-pressure is raised
 	pressureChanges     uint64
+	calm                calmState     // the end of a back-pressure episode (pressure.go)
 	highLen, lowLen     int64         // the watermarks in records
 	highBytes, lowBytes int64         // and in bytes
 	room                chan struct{} // closed when room is freed; nil while nobody waits

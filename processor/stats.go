@@ -97,11 +97,13 @@ type Stats struct {
 	// Block overflow policy. Their records are not received yet: each is
 	// counted once its call has queued or dropped it.
 	Waiting int
-	// BackPressure is true while the queue is above its high watermark
-	// (WithBackPressure) and has not yet fallen below the low one.
+	// BackPressure is true from the moment the queue reaches its high
+	// watermark (WithBackPressure) until it has stayed below the low one
+	// for the hold time (WithBackPressureHold, 1s by default).
 	BackPressure bool
 	// BackPressureChanges counts the times back-pressure was raised or
-	// cleared.
+	// cleared: two per episode, however often the queue crossed the
+	// watermarks within it.
 	BackPressureChanges uint64
 	// Destinations is the accounting of each destination, in the order
 	// they were given (one for a processor made by New with a plain

@@ -108,8 +108,9 @@
 // A kind is the error's text with every word containing a digit replaced
 // by "N", so counts, addresses, ports and identifiers do not make new
 // kinds; at most MaxErrorKinds are tracked, the rest counted together.
-// Handle never waits for the logger: lines are written by the reporter's
-// goroutine, which runs only while there is something to report. Shutdown
+// Lines are written by the reporter's goroutine, which runs only while
+// there is something to report; Handle waits for the first line of a
+// kind, at most FirstLineWait, and never for a repeat. Shutdown
 // writes what was not written yet and, like the drop alerter's, gives up
 // when its context ends. The processor package reports its errors through
 // one per processor unless processor.WithErrorHandler is given: not

@@ -33,6 +33,12 @@ const (
 	maxKeyText = 512
 )
 
+// FirstLineWait bounds how long Handle waits for the first line of a new
+// kind to be written. The writer is the caller's code and may be stuck (a
+// full stderr pipe): after one wait has run out, Handle does not wait
+// again until that line has been written.
+const FirstLineWait = 100 * time.Millisecond
+
 // ErrInvalidErrorOption is wrapped by the error NewErrorReporter returns
 // for an option given an invalid value.
 var ErrInvalidErrorOption = errors.New("steadylog/telemetry: invalid error reporter option")
@@ -85,9 +91,10 @@ func (c *errorConfig) reject(format string, args ...any) {
 //
 // The logger is called only from the reporter's own goroutine and from
 // the final summary of Shutdown, never from Handle and never with a lock
-// that Handle takes: a logger that blocks holds up only those, and
-// Shutdown gives up when its context ends. A panic in its handler is
-// recovered. It must not call back into the ErrorReporter.
+// that Handle takes: a logger that blocks holds up those, Handle for at
+// most FirstLineWait once (see ErrorReporter.Handle), and Shutdown gives
+// up when its context ends. A panic in its handler is recovered. It must
+// not call back into the ErrorReporter.
 //
 // Default: DefaultAlertLogger, a log/slog text handler on os.Stderr, which
 // depends on nothing but the process's standard error. nil makes
@@ -121,15 +128,18 @@ func WithErrorInterval(d time.Duration) ErrorOption {
 
 // WithErrorTicker sets the function that makes the ticker driving the
 // summaries, and the clock that measures the time a summary covers for a
-// line not written at a tick. Tests use it to tick by hand.
+// line not written at a tick. Tests use it to tick by hand. The clock is
+// read by Handle for the first error of a kind, with the reporter's lock
+// held: it must not call back into the ErrorReporter.
 //
 // newTicker is called, with the interval, each time the reporter's
 // goroutine starts (see ErrorReporter), and the C method of the Ticker it
 // returns once; the goroutine calls Stop when it ends. A panic in any of
 // them, or a nil Ticker, is recovered: that goroutine then writes the
-// first lines it has and ends, the repeats wait for the final summary of
-// Shutdown, and Shutdown returns an error wrapping ErrReporterPanic. A
-// panicking clock is replaced by time.Now for that reading.
+// first lines waiting for it and ends, the repeats wait for the final
+// summary of Shutdown, and Shutdown returns an error wrapping
+// ErrReporterPanic. A panicking clock is replaced by time.Now for that
+// reading.
 //
 // Default: NewTicker and time.Now. A nil function makes NewErrorReporter
 // fail.
@@ -201,15 +211,20 @@ func WithErrorMessage(msg string) ErrorOption {
 //
 // # Timing
 //
-// Handle never calls the logger: it counts the error and, for the first
-// of a kind, wakes the reporter's goroutine, which writes the line at
-// once. After that, the kind gets at most one line per interval: the
-// goroutine's ticker ticks once per interval, and a kind that had a line
-// since the previous tick waits for the next one, so two lines of a kind
-// are at least one interval apart (but for Shutdown's), and a summary
-// covers at most two intervals. Its interval attribute is the time since
-// the kind's previous line. Shutdown writes a last summary of every count
-// not written yet.
+// The first error of a kind is written at once, by the call that reports
+// it: Handle takes the line (count=1, that error's text), hands it to the
+// reporter's goroutine and waits until it is written, so it is on the
+// logger's output when Handle returns. The wait is bounded, because the
+// logger may be stuck: after FirstLineWait Handle returns and the line is
+// written when the logger unblocks; while a line that outwaited Handle is
+// still unwritten, Handle does not wait at all. Repeats never wait: Handle
+// only counts them. After its first line, a kind gets at most one line
+// per interval: the goroutine's ticker ticks once per interval, and a
+// kind that had a line since the previous tick waits for the next one, so
+// two lines of a kind are at least one interval apart (but for
+// Shutdown's), and a summary covers at most two intervals. Its interval
+// attribute is the time since the kind's previous line. Shutdown writes a
+// last summary of every count not written yet.
 //
 // The goroutine runs only while there is something to report: Handle
 // starts it, and it ends by itself when every kind has been forgotten, an
@@ -219,8 +234,9 @@ func WithErrorMessage(msg string) ErrorOption {
 //
 // The logger, the ticker and the clock are the caller's code. A panic in
 // any of them is recovered; a line whose write panicked is lost. A logger
-// that blocks delays only the goroutine and Shutdown, which returns when
-// its context ends; Handle keeps counting meanwhile.
+// that blocks delays the goroutine, Shutdown, which returns when its
+// context ends, and one Handle by at most FirstLineWait; Handle keeps
+// counting meanwhile.
 //
 // The methods are safe for concurrent use.
 type ErrorReporter struct {
@@ -230,6 +246,7 @@ type ErrorReporter struct {
 	now       func() time.Time
 	msg       string
 	attrs     []any
+	firstWait time.Duration // FirstLineWait; tests change it
 
 	mu      sync.Mutex // guards the fields below; never held while calling the logger
 	kinds   map[string]*errorKind
@@ -239,8 +256,15 @@ type ErrorReporter struct {
 	running bool       // a goroutine is running, or about to
 	stopped bool
 	runErr  error // the first ticker failure, returned by Shutdown
+	// pending are the first lines Handle has taken and the goroutine (or
+	// the final summary) has not written yet, in the order of their kinds.
+	pending []pendingLine
+	// slow is the done channel of a first line whose Handle stopped
+	// waiting for it: until it is closed, Handle does not wait. nil when
+	// no wait has run out.
+	slow chan struct{}
 
-	wake chan struct{} // a new kind is waiting for its first line; buffered, 1
+	wake chan struct{} // a first line is pending; buffered, 1
 	quit chan struct{} // closed by Shutdown
 	runs sync.WaitGroup
 
@@ -252,11 +276,10 @@ type ErrorReporter struct {
 
 // errorKind is the state of one kind of error.
 type errorKind struct {
-	seq     uint64
-	text    string    // the latest error's text
-	count   uint64    // errors since the kind's previous line
-	written bool      // the kind's first line has been taken for writing
-	last    time.Time // when the previous line was taken
+	seq   uint64
+	text  string    // the latest error's text
+	count uint64    // errors since the kind's previous line
+	last  time.Time // when the previous line was taken
 	// lineTick is the tick from which the kind may have its next line: the
 	// tick of its previous line, or the tick after the immediate write of
 	// its first line.
@@ -273,6 +296,13 @@ type errorLine struct {
 	span  time.Duration
 	first bool
 	other bool
+}
+
+// pendingLine is a first line taken by Handle, with the channel closed
+// once it has been written (or its write panicked).
+type pendingLine struct {
+	line errorLine
+	done chan struct{}
 }
 
 // NewErrorReporter returns an ErrorReporter. No goroutine is started
@@ -297,6 +327,7 @@ func NewErrorReporter(opts ...ErrorOption) (*ErrorReporter, error) {
 		now:       c.now,
 		msg:       c.msg,
 		attrs:     c.attrs,
+		firstWait: FirstLineWait,
 		kinds:     map[string]*errorKind{},
 		wake:      make(chan struct{}, 1),
 		quit:      make(chan struct{}),
@@ -307,12 +338,15 @@ func NewErrorReporter(opts ...ErrorOption) (*ErrorReporter, error) {
 // Interval returns the shortest time between two lines of one kind.
 func (r *ErrorReporter) Interval() time.Duration { return r.interval }
 
-// Handle reports err. It never waits for the logger: it takes the error's
-// text (calling err.Error, whose panic is recovered and reported as the
-// error's text), counts it under its kind and returns; the line is written
-// by the reporter's goroutine. A nil err is ignored, and so is every error
-// once Shutdown has been called: nothing is written after the final
-// summary.
+// Handle reports err. It never calls the logger itself: it takes the
+// error's text (calling err.Error, whose panic is recovered and reported
+// as the error's text) and counts it under its kind. For a repeat it then
+// returns. For the first error of a kind it takes the line, hands it to
+// the reporter's goroutine and waits until it is written, at most
+// FirstLineWait, and not at all while an earlier first line that outwaited
+// its Handle is still unwritten (the logger is stuck). A nil err is
+// ignored, and so is every error once Shutdown has been called: nothing is
+// written after the final summary.
 func (r *ErrorReporter) Handle(err error) {
 	if err == nil {
 		return
@@ -320,12 +354,13 @@ func (r *ErrorReporter) Handle(err error) {
 	text := errorText(err)
 	key := errorKey(text)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.stopped {
+		r.mu.Unlock()
 		return
 	}
 	k := r.kinds[key]
-	if k == nil {
+	fresh := k == nil
+	if fresh {
 		switch {
 		case len(r.kinds) < MaxErrorKinds:
 			k = &errorKind{seq: r.seq}
@@ -336,28 +371,63 @@ func (r *ErrorReporter) Handle(err error) {
 			r.seq++
 			k = r.other
 		default:
-			k = r.other
+			k, fresh = r.other, false
 		}
 	}
 	k.count = addSat(k.count, 1)
 	k.text = text
 	k.seenTick = r.ticks
+	var done chan struct{}
+	wait := false
+	if fresh {
+		done = make(chan struct{})
+		r.pending = append(r.pending, pendingLine{line: k.takeLocked(r.clock(), r.ticks+1, true), done: done})
+		if r.slow != nil {
+			select {
+			case <-r.slow: // the logger has recovered
+				r.slow = nil
+			default:
+			}
+		}
+		wait = r.slow == nil
+	}
 	switch {
 	case !r.running:
 		r.running = true
 		r.runs.Add(1)
-		go r.run() // writes the first lines as it starts
-	case !k.written:
+		go r.run() // writes the pending lines as it starts
+	case fresh:
 		select {
 		case r.wake <- struct{}{}:
 		default: // already woken
 		}
 	}
+	r.mu.Unlock()
+	if wait {
+		r.awaitFirst(done)
+	}
 }
 
-// run is the reporter's goroutine. It writes the first lines at once, the
-// summaries at its ticks, and ends when every kind has been forgotten or
-// Shutdown is called.
+// awaitFirst waits until the first line whose channel is done has been
+// written, at most FirstLineWait. When the wait runs out, it marks the
+// logger as slow, so that no other Handle waits until that line is out.
+func (r *ErrorReporter) awaitFirst(done chan struct{}) {
+	t := time.NewTimer(r.firstWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.mu.Lock()
+		if r.slow == nil {
+			r.slow = done
+		}
+		r.mu.Unlock()
+	}
+}
+
+// run is the reporter's goroutine. It writes the first lines as Handle
+// hands them over, the summaries at its ticks, and ends when every kind
+// has been forgotten or Shutdown is called.
 func (r *ErrorReporter) run() {
 	defer r.runs.Done()
 	var (
@@ -379,13 +449,12 @@ func (r *ErrorReporter) run() {
 		// No ticks, no summaries: write what can be written and end; the
 		// next new kind starts a goroutine again, and Shutdown writes the
 		// repeats.
-		now := r.clock()
 		r.mu.Lock()
 		r.running = false
 		r.runErr = cmp.Or(r.runErr, err)
-		lines := r.takeFirstLocked(now)
+		pending := r.takePendingLocked()
 		r.mu.Unlock()
-		r.writeLines(lines)
+		r.writePending(pending)
 		return
 	}
 	defer func() { _ = reporterGuard("ticker", t.Stop) }()
@@ -402,7 +471,8 @@ func (r *ErrorReporter) run() {
 		case <-r.wake:
 			r.writeFirst()
 		case now := <-c:
-			lines, more := r.tick(now)
+			pending, lines, more := r.tick(now)
+			r.writePending(pending)
 			r.writeLines(lines)
 			if !more {
 				return
@@ -419,34 +489,46 @@ func (r *ErrorReporter) clock() (now time.Time) {
 	return now
 }
 
-// writeFirst writes the first line of every kind that has not had one.
+// writeFirst writes the first lines Handle has handed over.
 func (r *ErrorReporter) writeFirst() {
-	now := r.clock()
 	r.mu.Lock()
-	lines := r.takeFirstLocked(now)
+	pending := r.takePendingLocked()
 	r.mu.Unlock()
-	r.writeLines(lines)
+	r.writePending(pending)
 }
 
-// takeFirstLocked takes the first lines of the kinds that have not had
-// one. Their next line waits for the tick after the next.
-func (r *ErrorReporter) takeFirstLocked(now time.Time) []errorLine {
-	var lines []errorLine
-	for k := range r.allLocked() {
-		if !k.written {
-			lines = append(lines, k.takeLocked(now, r.ticks+1, true))
-		}
+// takePendingLocked takes the first lines waiting to be written.
+func (r *ErrorReporter) takePendingLocked() []pendingLine {
+	pending := r.pending
+	r.pending = nil
+	return pending
+}
+
+// writePending writes the first lines taken by takePendingLocked, then
+// tells the Handle calls waiting for them, and returns the panics.
+func (r *ErrorReporter) writePending(pending []pendingLine) error {
+	if len(pending) == 0 {
+		return nil
 	}
-	return sortLines(lines)
+	lines := make([]errorLine, len(pending))
+	for i, p := range pending {
+		lines[i] = p.line
+	}
+	err := r.writeLines(lines)
+	for _, p := range pending {
+		close(p.done)
+	}
+	return err
 }
 
-// tick takes the lines due at a tick and forgets the kinds that were quiet
-// for the whole interval before it. It reports whether the goroutine must
-// go on: false once no kind is left, and then the goroutine is marked as
-// ended.
-func (r *ErrorReporter) tick(now time.Time) (lines []errorLine, more bool) {
+// tick takes the first lines still pending and the summaries due at a
+// tick, and forgets the kinds that were quiet for the whole interval
+// before it. It reports whether the goroutine must go on: false once no
+// kind is left, and then the goroutine is marked as ended.
+func (r *ErrorReporter) tick(now time.Time) (pending []pendingLine, lines []errorLine, more bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	pending = r.takePendingLocked()
 	r.ticks++
 	n := r.ticks
 	for key, k := range r.kinds {
@@ -465,17 +547,15 @@ func (r *ErrorReporter) tick(now time.Time) (lines []errorLine, more bool) {
 	}
 	if len(r.kinds) == 0 && r.other == nil {
 		r.running = false
-		return nil, false // no kind left, so no line either
+		return pending, nil, false // no kind left, so no summary either
 	}
-	return sortLines(lines), true
+	return pending, sortLines(lines), true
 }
 
-// dueLocked takes the line of k due at tick n, if there is one.
+// dueLocked takes the summary of k due at tick n, if there is one. (Its
+// first line was taken by Handle.)
 func (r *ErrorReporter) dueLocked(k *errorKind, now time.Time, n uint64) (errorLine, bool) {
-	switch {
-	case !k.written: // the goroutine had not been woken for it yet
-		return k.takeLocked(now, n, true), true
-	case k.count > 0 && k.lineTick < n:
+	if k.count > 0 && k.lineTick < n {
 		return k.takeLocked(now, n, false), true
 	}
 	return errorLine{}, false
@@ -484,7 +564,7 @@ func (r *ErrorReporter) dueLocked(k *errorKind, now time.Time, n uint64) (errorL
 // quietLocked reports whether k has had no error since the tick before n
 // and has nothing left to write.
 func (k *errorKind) quietLocked(n uint64) bool {
-	return k.written && k.count == 0 && k.seenTick+1 < n
+	return k.count == 0 && k.seenTick+1 < n
 }
 
 // takeLocked takes k's count for a line, at time now; k's next line may
@@ -494,7 +574,7 @@ func (k *errorKind) takeLocked(now time.Time, next uint64, first bool) errorLine
 	if !first {
 		l.span = max(now.Sub(k.last), 0).Round(time.Millisecond)
 	}
-	k.written, k.count, k.last, k.lineTick = true, 0, now, next
+	k.count, k.last, k.lineTick = 0, now, next
 	return l
 }
 
@@ -512,9 +592,10 @@ func (r *ErrorReporter) allLocked() func(yield func(*errorKind) bool) {
 	}
 }
 
-// sortLines orders lines by their kind's first occurrence.
+// sortLines orders lines by their kind's first occurrence, keeping the
+// order of lines of one kind.
 func sortLines(lines []errorLine) []errorLine {
-	slices.SortFunc(lines, func(a, b errorLine) int {
+	slices.SortStableFunc(lines, func(a, b errorLine) int {
 		switch {
 		case a.seq < b.seq:
 			return -1
@@ -554,8 +635,8 @@ func (r *ErrorReporter) writeLines(lines []errorLine) error {
 }
 
 // Shutdown stops the reporter's goroutine and writes a last summary of
-// every error not written yet: the first line of a kind that had none,
-// the count of the repeats of the others. Handle ignores the errors that
+// every error not written yet: the first lines still pending (the logger
+// was stuck, say), then the count of the repeats of each kind. Handle ignores the errors that
 // come after it.
 //
 // It returns nil once that summary is written (or there was nothing to
@@ -603,17 +684,27 @@ func (r *ErrorReporter) finish() {
 	r.runs.Wait() // stopped is set: no goroutine starts any more
 	now := r.clock()
 	r.mu.Lock()
+	pending := r.takePendingLocked()
 	var lines []errorLine
+	for _, p := range pending {
+		lines = append(lines, p.line)
+	}
 	for k := range r.allLocked() {
-		if !k.written || k.count > 0 {
-			lines = append(lines, k.takeLocked(now, 0, !k.written))
+		if k.count > 0 {
+			lines = append(lines, k.takeLocked(now, 0, false))
 		}
 	}
 	clear(r.kinds)
 	r.other = nil
 	runErr := r.runErr
 	r.mu.Unlock()
-	r.finalErr = errors.Join(runErr, r.writeLines(sortLines(lines)))
+	// A kind's first line, if pending, comes before its summary: the sort
+	// is stable and the pending lines are first.
+	err := r.writeLines(sortLines(lines))
+	for _, p := range pending {
+		close(p.done)
+	}
+	r.finalErr = errors.Join(runErr, err)
 }
 
 // errorText returns err's text, cut to maxErrorText bytes. A panic in

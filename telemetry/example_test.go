@@ -78,7 +78,7 @@ func ExampleErrorReporter() {
 		panic(err)
 	}
 	r.Handle(errors.New("export of 512 records failed: connection refused"))
-	<-wrote // written at once, by the reporter's goroutine
+	<-wrote // written at once: Handle waited for it (at most FirstLineWait)
 	for _, n := range []int{498, 7, 12} {
 		r.Handle(fmt.Errorf("export of %d records failed: connection refused", n))
 	}
