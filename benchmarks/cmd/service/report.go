@@ -38,6 +38,9 @@ type ScenarioSummary struct {
 	VsNolog map[string]map[string]Stat `json:"vs_nolog,omitempty"`
 }
 
+// maxOffsets is how many failed-call offsets a row of the Markdown shows.
+const maxOffsets = 12
+
 // metricNames lists the per-run figures that are summarised, in table order.
 var metricNames = []string{
 	"requests_per_s", "cpu_per_request_us", "p50_ms", "p99_ms", "p999_ms",
@@ -232,11 +235,33 @@ func writeMarkdown(w io.Writer, rep Report) error {
 		p("\n")
 	}
 
+	runs := slices.Clone(rep.Runs)
+	slices.SortFunc(runs, func(a, b RunResult) int { return a.Seq - b.Seq })
+	p("## Export calls around the fault\n\n")
+	p("Failed export calls from the fault's start, as ms after it (the first %d), then the recovery and the first batch after it.\n\n", maxOffsets)
+	p("| # | scenario | pair | impl | back after ms | failed calls at ms | first batch after recovery ms | lost outside the window |\n|---:|---|---:|---|---:|---|---:|---:|\n")
+	for _, r := range runs {
+		if r.Recovered == 0 || r.Impl == implNolog {
+			continue
+		}
+		offs := r.FailedCallOffsetsMs
+		more := ""
+		if len(offs) > maxOffsets {
+			more = fmt.Sprintf(" … (%d failed calls in all)", r.FailedCalls)
+			offs = offs[:maxOffsets]
+		}
+		strs := make([]string, len(offs))
+		for i, o := range offs {
+			strs[i] = fmt.Sprintf("%.0f", o)
+		}
+		p("| %d | %s | %d | %s | %.0f | %s%s | %s | %d |\n", r.Seq, r.Scenario, r.Pair, r.Impl,
+			float64(r.Recovered-r.FaultStart)/1e6, strings.Join(strs, ", "), more, optMs(r.FirstOKAfterMs), r.Lost-r.WindowLost)
+	}
+	p("\n")
+
 	p("## Every run, in the order run\n\n")
 	p("| # | scenario | pair | impl | req/s | CPU µs/req | p50 ms | p99 ms | p99.9 ms | emitted | received | lost | dup. | window lost | calls in outage | last ok before fault ms | first call after recovery ms | first batch after recovery ms | shutdown ms | Stats |\n")
 	p("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	runs := slices.Clone(rep.Runs)
-	slices.SortFunc(runs, func(a, b RunResult) int { return a.Seq - b.Seq })
 	for _, r := range runs {
 		win := "–"
 		if r.Recovered != 0 && r.Impl != implNolog {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -126,6 +127,11 @@ type RunResult struct {
 	FirstOKAfterMs    *float64 `json:"first_ok_after_recovery_ms,omitempty"`
 	FirstCallAfterMs  *float64 `json:"first_call_after_recovery_ms,omitempty"`
 	LastOKBeforeMs    *float64 `json:"last_ok_before_fault_ms,omitempty"` // how long before the fault the last export succeeded
+
+	// FailedCallOffsetsMs: when the failed export calls from the fault's
+	// start on began, in ms from the fault's start (the first 64): the
+	// schedule on which each implementation tried the dead backend.
+	FailedCallOffsetsMs []float64 `json:"failed_call_offsets_ms,omitempty"`
 
 	ShutdownMs    float64           `json:"shutdown_ms"`
 	ShutdownErr   string            `json:"shutdown_err,omitempty"`
@@ -351,6 +357,9 @@ func fill(res *RunResult, s settings, load *loadResult, startSt, endSt LiveStats
 		}
 		if c.Start >= res.FaultStart && c.Start < res.Recovered {
 			res.CallsDuringOutage++
+		}
+		if !c.OK && c.Start >= res.FaultStart && len(res.FailedCallOffsetsMs) < 64 {
+			res.FailedCallOffsetsMs = append(res.FailedCallOffsetsMs, math.Round(float64(c.Start-res.FaultStart)/1e5)/10)
 		}
 		if c.Start >= res.Recovered && res.FirstCallAfterMs == nil {
 			v := float64(c.Start-res.Recovered) / 1e6
