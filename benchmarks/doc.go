@@ -40,4 +40,13 @@
 // limit), and OnEmit latency under a hung
 // exporter at a realistic rate (cmd/hung). cmd/summarize turns all results
 // into a markdown report; scripts/bench.sh runs everything.
+//
+// cmd/service measures a whole program instead: a net/http service in a
+// child process, logging 3 records per request through log/slog, otelslog,
+// each processor with its defaults and otlploghttp to a real OpenTelemetry
+// Collector, under closed-loop load, with the Collector healthy, SIGKILLed
+// (1 s, 5 s) or SIGSTOPped (8 s), sdk and steadylog in interleaved pairs and
+// a no-logging baseline. It counts what the Collector received, and reports
+// requests/s, latency, CPU per request, losses in the fault window and paired
+// ratios; scripts/bench-service.sh runs it.
 package benchmarks
