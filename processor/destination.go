@@ -132,7 +132,7 @@ type destination struct {
 	outageStart time.Time       // the first failure since the last success; zero when healthy
 	probeEarly  bool            // the next attempt may be an early probe of an open breaker
 	probed      bool            // the attempt being accounted for was an early probe
-	probes      int             // early probes scheduled in this outage, for their backoff
+	breakerWait bool            // retryAt is an open breaker's: see probeIfLosing
 	dropsSeen   uint64          // this destination's drops when the last retry was scheduled
 	scratch     []sdklog.Record // a batch gathered around dead slots
 	gathered    bool            // the batch in flight is in scratch
@@ -370,13 +370,17 @@ func (d *destination) run() {
 		case <-d.wake:
 			if d.retryAt.IsZero() {
 				_ = d.exportWhile(background, false, d.dueLocked)
+			} else {
+				d.probeIfLosing()
 			}
 		case <-ticker.C:
 			if d.retryAt.IsZero() {
 				_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
+			} else {
+				d.probeIfLosing()
 			}
 		case <-retryC:
-			d.retryAt = time.Time{}
+			d.retryAt, d.breakerWait = time.Time{}, false
 			_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
 		case req := <-d.flushReq:
 			var err error
@@ -537,7 +541,7 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 	p.mu.Unlock()
 
 	if err == nil {
-		d.attempt, d.lastErr, d.outageStart, d.probes = 0, nil, time.Time{}, 0
+		d.attempt, d.lastErr, d.outageStart = 0, nil, time.Time{}
 		return nil, false
 	}
 	if retrying && !callerEnded {

@@ -155,21 +155,28 @@ func (d *destination) retryable(err error, now time.Time, callerEnded bool) bool
 func (d *destination) scheduleRetry(err error, now, budgetEnd time.Time) {
 	d.lastErr = err
 	var at time.Time
+	// While records are being lost for want of room, every moment the
+	// destination waits after the backend is back costs records, and a
+	// call to a dead backend costs little: retry at the initial backoff,
+	// not a doubling one, and probe an open breaker on that schedule too.
+	losing := d.losingRecords()
 	var open *breaker.OpenError
 	if errors.As(err, &open) {
-		// The breaker made no call; it knows when it will admit one. But
-		// while records are being lost for want of room, its whole wait
-		// costs more than a call: probe early, on the retry backoff's
-		// schedule (a breaker below admits it: exporter.WithEarlyProbe).
+		// The breaker made no call; it knows when it will admit one, but
+		// when records are lost its whole wait costs more than a call:
+		// probe early (a breaker below admits it: exporter.WithEarlyProbe).
 		at = open.RetryAt
-		if d.losingRecords() {
-			if early := now.Add(d.backoff(d.probes)); early.Before(at) {
-				at, d.probeEarly = early, true
-				d.probes = min(d.probes+1, 62)
-			}
+		if early := now.Add(d.backoff(0)); losing && early.Before(at) {
+			at, d.probeEarly = early, true
 		}
+		d.breakerWait = !d.probeEarly
 	} else {
-		dur := d.backoff(d.attempt)
+		d.breakerWait = false
+		n := d.attempt
+		if losing {
+			n = 0
+		}
+		dur := d.backoff(n)
 		if ra, ok := breaker.RetryAfter(err); ok && ra > dur {
 			dur = ra // may be huge: capped below
 		}
@@ -177,7 +184,7 @@ func (d *destination) scheduleRetry(err error, now, budgetEnd time.Time) {
 		at = now.Add(dur)
 		// A failed early probe: the breaker is still open, and the next
 		// attempt would only be refused. Make it a probe again.
-		d.probeEarly = d.probed && d.losingRecords()
+		d.probeEarly = d.probed && losing
 	}
 	if at.After(budgetEnd) {
 		at = budgetEnd
@@ -186,6 +193,19 @@ func (d *destination) scheduleRetry(err error, now, budgetEnd time.Time) {
 		at = now.Add(time.Millisecond)
 	}
 	d.retryAt = at
+}
+
+// probeIfLosing turns a wait for an open breaker into an early probe
+// once records start being lost, which they may not have been when the
+// wait was scheduled. The worker calls it on its wake-ups and ticks.
+func (d *destination) probeIfLosing() {
+	if !d.breakerWait || d.retryAt.IsZero() || !d.losingRecords() {
+		return
+	}
+	d.breakerWait = false
+	if early := time.Now().Add(d.backoff(0)); early.Before(d.retryAt) {
+		d.retryAt, d.probeEarly = early, true
+	}
 }
 
 // backoff is the wait before retry number n+1 of the retry backoff:
@@ -243,6 +263,6 @@ func (d *destination) waitRetry(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	d.retryAt = time.Time{}
+	d.retryAt, d.breakerWait = time.Time{}, false
 	return nil
 }
