@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 )
 
