@@ -117,7 +117,7 @@ func run(ctx context.Context, promURL string, start, end, outStart, outEnd int64
 			}
 			all = append(all, s...)
 		}
-		p, err := chart(pn, all, float64(end-start), float64(outStart-start), float64(outEnd-start), outStart > 0)
+		p, err := chart(pn, all, float64(end-start), float64(outStart-start), float64(outEnd-start), 2*step.Seconds(), outStart > 0)
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ var palette = []color.Color{
 	color.RGBA{R: 148, G: 103, B: 189, A: 255}, color.RGBA{R: 140, G: 86, B: 75, A: 255},
 }
 
-func chart(pn panel, all []series, span, o0, o1 float64, outage bool) (*plot.Plot, error) {
+func chart(pn panel, all []series, span, o0, o1, gap float64, outage bool) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = pn.title
 	p.X.Label.Text = "seconds"
@@ -191,16 +191,35 @@ func chart(pn panel, all []series, span, o0, o1 float64, outage bool) (*plot.Plo
 		p.Title.Text += " — none"
 	}
 	for i, s := range all {
-		l, err := plotter.NewLine(s.xys)
-		if err != nil {
-			return nil, err
+		// A gap in the samples (a target down, such as the Collector's own
+		// metrics during the outage) stays a gap: one line per run.
+		for j, seg := range segments(s.xys, gap) {
+			l, err := plotter.NewLine(seg)
+			if err != nil {
+				return nil, err
+			}
+			l.Color = palette[i%len(palette)]
+			l.Width = vg.Points(1.5)
+			p.Add(l)
+			if j == 0 {
+				p.Legend.Add(s.name, l)
+			}
 		}
-		l.Color = palette[i%len(palette)]
-		l.Width = vg.Points(1.5)
-		p.Add(l)
-		p.Legend.Add(s.name, l)
 	}
 	return p, nil
+}
+
+// segments splits xys where consecutive samples are more than gap apart.
+func segments(xys plotter.XYs, gap float64) []plotter.XYs {
+	var out []plotter.XYs
+	begin := 0
+	for i := 1; i <= len(xys); i++ {
+		if i == len(xys) || xys[i].X-xys[i-1].X > gap {
+			out = append(out, xys[begin:i])
+			begin = i
+		}
+	}
+	return out
 }
 
 // queryRange runs a range query and returns its series, NaNs skipped.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/plot/plotter"
 )
 
 // TestRunDrawsFromPrometheusAPI serves canned query_range answers in
@@ -65,5 +67,16 @@ func TestRunReportsPrometheusErrors(t *testing.T) {
 	err := run(context.Background(), srv.URL, 100, 120, 0, 0, time.Second, filepath.Join(t.TempDir(), "x.png"), "t")
 	if err == nil || !strings.Contains(err.Error(), "parse error") {
 		t.Fatalf("want the API's error, got %v", err)
+	}
+}
+
+func TestSegmentsBreakAtGaps(t *testing.T) {
+	xys := plotter.XYs{{X: 0}, {X: 2}, {X: 4}, {X: 20}, {X: 22}}
+	got := segments(xys, 4)
+	if len(got) != 2 || len(got[0]) != 3 || len(got[1]) != 2 {
+		t.Fatalf("segments: %v", got)
+	}
+	if len(segments(nil, 4)) != 0 {
+		t.Fatal("no samples, no segments")
 	}
 }
