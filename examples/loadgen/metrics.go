@@ -85,7 +85,7 @@ func newSelfMetrics(ctx context.Context, kind, addr string) (*selfMetrics, error
 		reg := prometheus.NewRegistry()
 		exp, err := otelprom.New(otelprom.WithRegisterer(reg))
 		if err != nil {
-			return nil, fmt.Errorf("Prometheus metric exporter: %w", err)
+			return nil, fmt.Errorf("prometheus metric exporter: %w", err)
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
