@@ -215,6 +215,9 @@ func TestPrometheusEndpointDuringOutage(t *testing.T) {
 		"steadylog_processor_queue_bytes",
 		"steadylog_processor_queue_bytes_capacity",
 		"steadylog_breaker_transitions_total",
+		"steadylog_processor_backpressure_ratio",
+		"otel_sdk_exporter_log_inflight",
+		"otel_sdk_exporter_log_exported_total",
 	} {
 		assert.Regexp(t, `(?m)^`+name+`[{ ]`, body, "%s on loadgen's endpoint", name)
 	}

@@ -157,10 +157,10 @@ var panels = []panel{
 		title: "Back-pressure",
 		description: "1 while a processor's queue is above its high watermark (processor.WithBackpressure): " +
 			"the signal a service can shed load on before records are dropped. " +
-			"The gauge has unit 1, which Prometheus exporters may suffix with _ratio.",
+			"(steadylog.processor.backpressure has unit 1: Prometheus names it with a _ratio suffix.)",
 		unit: "short",
 		targets: []target{
-			{"A", `max by (otel_component_name) ({__name__=~"steadylog_processor_backpressure(_ratio)?"})`, "{{otel_component_name}}"},
+			{"A", `max by (otel_component_name) (steadylog_processor_backpressure_ratio)`, "{{otel_component_name}}"},
 		},
 	},
 	{
