@@ -32,16 +32,22 @@ const (
 	// composeHost is where the stand-in override makes every service of the
 	// demo listen (see the override).
 	composeHost = "127.0.0.1"
-	// composeOutage is how long the collector stays stopped.
+	// composeOutage is how long the collector stays stopped at least; it
+	// stays stopped longer (up to composeOutageMax) until Prometheus has
+	// shown the outage in loadgen's own metrics.
 	composeOutage = 10 * time.Second
+	// composeOutageMax bounds the wait for the outage to show in
+	// Prometheus (it scrapes every 5 s).
+	composeOutageMax = 45 * time.Second
 	// standinOverride is the override compose file, relative to the
 	// repository root.
 	standinOverride = "integration/compose/docker-compose.standin.yaml"
 )
 
 // composePorts are the demo's fixed ports: OTLP gRPC and HTTP, the
-// collector's own metrics, its Prometheus exporter, Prometheus.
-var composePorts = []int{4317, 4318, 8888, 8889, 9090}
+// collector's own metrics, its Prometheus exporter, loadgen's metrics
+// endpoint, Prometheus.
+var composePorts = []int{4317, 4318, 8888, 8889, 9464, 9090}
 
 // standinService is the part of a compose service the override check reads.
 type standinService struct {
@@ -106,9 +112,11 @@ func checkStandinOverride(t *testing.T) {
 //     image's layout (FROM scratch, uid 10001) and Prometheus with the
 //     compose command (Debian's 2.42 in prom/prometheus' layout, as nobody);
 //   - loadgen's records reach the collector, and steadylog's own metrics
-//     reach Prometheus through the collector's Prometheus exporter;
-//   - a 10 s collector outage (docker-compose stop, then start) opens
-//     loadgen's circuit breaker and it closes again, as Prometheus shows;
+//     reach Prometheus, which scrapes them from loadgen itself;
+//   - during a collector outage (docker-compose stop, at least 10 s, then
+//     start) Prometheus shows, before the collector is back, loadgen's
+//     breaker open, its drops or queue rising and its export errors; the
+//     breaker closes again after it, as Prometheus shows;
 //   - every query of the committed Grafana dashboard returns data from the
 //     stack's Prometheus, after the outage;
 //   - at loadgen's SIGTERM its final accounting holds (received = exported +
@@ -215,13 +223,13 @@ func TestComposeStack(t *testing.T) {
 		v, err := accepted(flowCtx)
 		return v > 0, err
 	}), "the collector accepted no log records")
-	// ...and steadylog's own metrics reach Prometheus, from loadgen (its
-	// OTEL_SERVICE_NAME becomes exported_job), through the collector.
-	exportedExpr := `sum(otel_sdk_processor_log_processed_total{job="steadylog",exported_job="steadylog-loadgen",error_type=""})`
+	// ...and steadylog's own metrics reach Prometheus, scraped from loadgen
+	// itself (-metrics prometheus), not through the collector.
+	exportedExpr := `sum(otel_sdk_processor_log_processed_total{job="steadylog",error_type=""})`
 	_, err = prom.WaitQuery(flowCtx, exportedExpr, func(s []harness.Sample) bool { return len(s) == 1 && s[0].Value > 0 })
 	require.NoError(t, err, "steadylog's exported counter never reached Prometheus")
-	_, err = prom.WaitQuery(flowCtx, `up`, func(s []harness.Sample) bool { return len(s) == 3 && allValues(s, 1) })
-	require.NoError(t, err, "Prometheus scrapes its three targets (steadylog, otelcol, itself)")
+	_, err = prom.WaitQuery(flowCtx, `up`, func(s []harness.Sample) bool { return len(s) == 4 && allValues(s, 1) })
+	require.NoError(t, err, "Prometheus scrapes its four targets (loadgen, the collector's exporter and own metrics, itself)")
 	closedExpr := `steadylog_breaker_state{otel_component_name="collector",state="closed"}`
 	_, err = prom.WaitQuery(flowCtx, closedExpr, func(s []harness.Sample) bool { return len(s) == 1 && s[0].Value == 1 })
 	require.NoError(t, err, "loadgen's breaker is closed against a healthy collector")
@@ -235,6 +243,12 @@ func TestComposeStack(t *testing.T) {
 	// down for composeOutage.
 	acceptedRun1, err := accepted(ctx)
 	require.NoError(t, err)
+	dropsBefore, err := promScalar(ctx, prom, dropsExpr)
+	require.NoError(t, err)
+	errorsBefore, err := promScalar(ctx, prom, exportErrorsExpr)
+	require.NoError(t, err)
+	queueBefore, err := promScalar(ctx, prom, queueExpr)
+	require.NoError(t, err)
 	stopped := time.Now()
 	_, err = c.Run(ctx, "stop", "otelcol")
 	require.NoError(t, err)
@@ -246,11 +260,15 @@ func TestComposeStack(t *testing.T) {
 		_ = conn.Close()
 	}
 	require.Error(t, err, "nothing serves OTLP/HTTP while the collector is stopped")
-	outageCtx, outageCancel := context.WithDeadline(ctx, stopped.Add(composeOutage))
-	_, err = prom.WaitQuery(outageCtx, `up{job="steadylog"}`, func(s []harness.Sample) bool { return len(s) == 1 && s[0].Value == 0 })
-	outageCancel()
-	require.NoError(t, err, "Prometheus sees the collector's exporter down within the outage")
-	// The outage's length is the point here, not a synchronisation: wait it out.
+	// During the outage — the collector is still stopped — Prometheus
+	// shows it in loadgen's own metrics: loadgen stays up, its breaker is
+	// open, its drops or its queue rose, and its failed exports are counted.
+	seen, err := waitOutageVisible(ctx, prom, stopped.Add(composeOutageMax), outageBaseline{dropsBefore, queueBefore, errorsBefore})
+	require.NoError(t, err, "Prometheus did not show the outage while the collector was down")
+	require.NoError(t, harness.PortsFree(composeHost, 4318), "the collector is still stopped after the outage showed")
+	outageSeen := time.Since(stopped)
+	// The outage's length is the point here, not a synchronisation: wait out
+	// its minimum.
 	timer := time.NewTimer(time.Until(stopped.Add(composeOutage)))
 	select {
 	case <-timer.C:
@@ -413,6 +431,7 @@ func TestComposeStack(t *testing.T) {
 	t.Logf("collector: %d records in its debug log (run 1: %d, run 2: %d; %d more than exported), accepted counters %v before the stop and %v at the end of run 2",
 		runs[0]+runs[1], runs[0], runs[1], runs[0]+runs[1]-st.Exported, acceptedRun1, acceptedRun2)
 	t.Logf("breaker transitions in Prometheus: %s; the dashboard's panel: %s", formatTransitions(after), transitionsPanel)
+	t.Logf("during the outage, %v after the stop, Prometheus showed: %s", outageSeen.Round(time.Millisecond), seen)
 	t.Logf("%d dashboard queries answered; outage %v, breaker closed %v after the restart",
 		len(queries), outage.Round(time.Millisecond), recovered.Round(time.Millisecond))
 	t.Logf("timing: engine %v, images %v, stack up %v, data flowing %v, down %v, total %v",
@@ -760,3 +779,72 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// What TestComposeStack asks Prometheus during the outage, from loadgen's
+// own endpoint (job steadylog).
+const (
+	openExpr         = `max(steadylog_breaker_state{job="steadylog",otel_component_name="collector",state="open"})`
+	dropsExpr        = `sum(otel_sdk_processor_log_processed_total{job="steadylog",error_type!=""}) or vector(0)`
+	queueExpr        = `sum(otel_sdk_processor_log_queue_size{job="steadylog"}) or vector(0)`
+	exportErrorsExpr = `sum(steadylog_processor_export_duration_seconds_count{job="steadylog",error_type!=""}) or vector(0)`
+)
+
+// promScalar runs a query whose result is one sample and returns its value.
+func promScalar(ctx context.Context, prom *harness.PromAPI, expr string) (float64, error) {
+	s, err := prom.Query(ctx, expr)
+	if err != nil {
+		return 0, err
+	}
+	if len(s) != 1 {
+		return 0, fmt.Errorf("%s: %d samples, want 1: %v", expr, len(s), s)
+	}
+	return s[0].Value, nil
+}
+
+// waitOutageVisible polls Prometheus until deadline for what a collector
+// outage must show in loadgen's own metrics while it lasts: loadgen
+// scraped (up), its breaker open, drops or the queue above their values
+// before the outage, and failed exports above theirs. It returns what it
+// saw.
+func waitOutageVisible(ctx context.Context, prom *harness.PromAPI, deadline time.Time, before outageBaseline) (string, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var (
+		sawOpen                 bool
+		maxDrops, maxQ, maxErrs float64
+	)
+	err := harness.Poll(ctx, 500*time.Millisecond, func() (bool, error) {
+		up, err := promScalar(ctx, prom, `up{job="steadylog"}`)
+		if err != nil {
+			return false, err
+		}
+		if up != 1 {
+			return false, fmt.Errorf("loadgen's endpoint is not up in Prometheus: %v", up)
+		}
+		if open, err := promScalar(ctx, prom, openExpr); err == nil && open == 1 {
+			sawOpen = true
+		}
+		for _, q := range []struct {
+			expr string
+			max  *float64
+		}{{dropsExpr, &maxDrops}, {queueExpr, &maxQ}, {exportErrorsExpr, &maxErrs}} {
+			v, err := promScalar(ctx, prom, q.expr)
+			if err != nil {
+				return false, err
+			}
+			*q.max = max(*q.max, v)
+		}
+		rising := maxDrops > before.drops || maxQ > before.queue
+		if sawOpen && rising && maxErrs > before.errors {
+			return true, nil
+		}
+		return false, fmt.Errorf("breaker open seen %v, drops %v (before %v), queue up to %v (before %v), failed exports %v (before %v)",
+			sawOpen, maxDrops, before.drops, maxQ, before.queue, maxErrs, before.errors)
+	})
+	return fmt.Sprintf("breaker open, drops %v (before %v), queue up to %v (before %v), failed exports %v (before %v)",
+		maxDrops, before.drops, maxQ, before.queue, maxErrs, before.errors), err
+}
+
+// outageBaseline is what waitOutageVisible compares with: the drops, the
+// queue and the failed exports Prometheus showed before the outage.
+type outageBaseline struct{ drops, queue, errors float64 }

@@ -8,13 +8,15 @@
 // and prints a report on stderr of what was exported and what was dropped. A
 // second signal forces an immediate stop.
 //
-// Try it:
+// Try it (in a script too: the binary's own PID, not a job number, and not
+// go run's PID, which is not the service's):
 //
-//	go run ./examples/graceful -addr 127.0.0.1:8080 &
+//	go build -o /tmp/graceful ./examples/graceful
+//	/tmp/graceful -addr 127.0.0.1:8080 & pid=$!
 //	curl 127.0.0.1:8080/hello
 //	curl 127.0.0.1:8080/debug/steadylog   # the processor's Stats, as JSON
 //	curl 127.0.0.1:8080/debug/vars        # expvar, with the same under "steadylog"
-//	kill -TERM %1
+//	kill -TERM $pid; wait $pid
 //
 // Flags let you see the strategies at work with a slow or hung exporter:
 //

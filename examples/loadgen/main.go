@@ -3,20 +3,33 @@
 // the processor's metrics while the backend misbehaves.
 //
 // Logs go log/slog → otelslog bridge → steadylog processor → circuit breaker
-// (exporter.WithBreaker) → OTLP/HTTP; the processor's and the breaker's own
-// metrics (steadylog.breaker.state and steadylog.breaker.transitions, named
-// "collector") go over OTLP/HTTP metrics to the same collector, so the demo
-// dashboard's breaker panels show an outage: the breaker opens, probes and
-// closes again when the collector is back. Both exporters read the standard
-// OTEL_EXPORTER_OTLP_ENDPOINT (an http:// URL means no TLS), so:
+// (exporter.WithBreaker) → OTLP/HTTP, to the standard
+// OTEL_EXPORTER_OTLP_ENDPOINT (an http:// URL means no TLS).
 //
-//	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 go run ./examples/loadgen -rate 5000 -size 512
+// The processor's and the breaker's own metrics (steadylog.breaker.state and
+// steadylog.breaker.transitions, named "collector") go one of two ways
+// (-metrics, by default OTEL_METRICS_EXPORTER):
+//
+//   - otlp (the default): pushed over OTLP/HTTP metrics to the same
+//     collector as the logs. One endpoint to configure, but while that
+//     collector is down the metrics describing the outage go nowhere.
+//   - prometheus: served at http://-metrics-addr/metrics (by default
+//     OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT,
+//     localhost:9464) for Prometheus to scrape from the app itself, so the
+//     breaker opening, the drops and the export errors stay visible during
+//     the outage. The compose demo runs this way.
+//
+// For example:
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 go run ./examples/loadgen -rate 5000 -size 512 -metrics prometheus
 //
 // Flags:
 //
 //	-rate 1000      records per second (spread over 10 ms ticks)
 //	-size 128       approximate body size in bytes
 //	-duration 0     stop after this long; 0 runs until SIGINT/SIGTERM
+//	-metrics otlp   where the self-metrics go: otlp, prometheus or none
+//	-metrics-addr localhost:9464   the Prometheus endpoint's listen address
 //
 // On exit it shuts the pipeline down (5 s deadline) and prints the
 // breaker's state and the processor's accounting: received, exported and
@@ -43,10 +56,8 @@ import (
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
@@ -63,14 +74,16 @@ func main() {
 	rate := flag.Int("rate", 1000, "records per second")
 	size := flag.Int("size", 128, "approximate body size in bytes")
 	duration := flag.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
+	metrics := flag.String("metrics", defaultMetrics(), "where the self-metrics go: otlp, prometheus or none (default: OTEL_METRICS_EXPORTER, else otlp)")
+	metricsAddr := flag.String("metrics-addr", defaultMetricsAddr(), "listen address of the Prometheus endpoint (-metrics prometheus)")
 	flag.Parse()
-	if err := run(*rate, *size, *duration); err != nil {
+	if err := run(*rate, *size, *duration, *metrics, *metricsAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rate, size int, duration time.Duration) error {
+func run(rate, size int, duration time.Duration, metricsKind, metricsAddr string) error {
 	if rate <= 0 {
 		return errors.New("-rate must be positive")
 	}
@@ -85,25 +98,26 @@ func run(rate, size int, duration time.Duration) error {
 		defer cancel()
 	}
 
-	metricExp, err := otlpmetrichttp.New(context.Background())
-	if err != nil {
-		return fmt.Errorf("metric exporter: %w", err)
-	}
-	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(
-		sdkmetric.NewPeriodicReader(metricExp, sdkmetric.WithInterval(5*time.Second))))
-	logExp, err := otlploghttp.New(context.Background())
-	if err != nil {
-		return fmt.Errorf("log exporter: %w", err)
-	}
-	proc, b, err := newPipeline(logExp, meters)
+	meters, err := newSelfMetrics(context.Background(), metricsKind, metricsAddr)
 	if err != nil {
 		return err
+	}
+	logExp, err := otlploghttp.New(context.Background())
+	if err != nil {
+		return errors.Join(fmt.Errorf("log exporter: %w", err), meters.Shutdown(context.Background()))
+	}
+	proc, b, err := newPipeline(logExp, meters.provider)
+	if err != nil {
+		return errors.Join(err, meters.Shutdown(context.Background()))
 	}
 	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
 	logger := otelslog.NewLogger("steadylog-loadgen", otelslog.WithLoggerProvider(provider))
 
 	body := strings.Repeat("x", size)
 	fmt.Fprintf(os.Stderr, "loadgen: %d records/s, %d-byte bodies\n", rate, size)
+	if meters.addr != "" {
+		fmt.Fprintf(os.Stderr, "loadgen: metrics for Prometheus at http://%s/metrics\n", meters.addr)
+	}
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	var seq, owed float64

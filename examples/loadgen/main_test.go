@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,7 +42,7 @@ func TestRunAgainstCollector(t *testing.T) {
 	defer cancel()
 
 	const rate = 2000
-	require.NoError(t, run(rate, 64, time.Second))
+	require.NoError(t, run(rate, 64, time.Second, metricsOTLP, ""))
 
 	// The shutdown flushed both pipelines: the final metric export carries
 	// the final count, and the collector serves it on its Prometheus exporter.
@@ -70,8 +72,8 @@ func TestRunAgainstCollector(t *testing.T) {
 }
 
 func TestRunRejectsBadInput(t *testing.T) {
-	assert.EqualError(t, run(0, 128, time.Second), "-rate must be positive")
-	assert.EqualError(t, run(100, -1, time.Second), "-size must not be negative")
+	assert.EqualError(t, run(0, 128, time.Second, metricsNone, ""), "-rate must be positive")
+	assert.EqualError(t, run(100, -1, time.Second, metricsNone, ""), "-size must not be negative")
 }
 
 // failingExporter fails every export, as an unreachable collector does.
@@ -172,4 +174,82 @@ func TestFinalLine(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(line, finalPrefix)), &got))
 	assert.Equal(t, finalReport{Emitted: 10, Breaker: "closed", Stats: st}, got)
 	assert.Contains(t, line, `"dropped_total":3`, "the Stats encoding, with its derived total")
+}
+
+// TestPrometheusEndpointDuringOutage checks -metrics prometheus: loadgen
+// serves its pipeline's metrics itself, so while the backend fails (here an
+// exporter that refuses every export) a scrape shows the breaker open, the
+// export errors and the queue, under the names the demo dashboard queries
+// (deploy/grafana/gen) — nothing of it travels through the failing backend.
+func TestPrometheusEndpointDuringOutage(t *testing.T) {
+	m, err := newSelfMetrics(context.Background(), metricsPrometheus, "127.0.0.1:0")
+	require.NoError(t, err)
+	exp := &failingExporter{}
+	proc, b, err := newPipeline(exp, m.provider,
+		processor.WithExportInterval(5*time.Millisecond),
+		processor.WithRetryBackoff(time.Millisecond, 5*time.Millisecond),
+		processor.WithoutDropAlerts(),
+		processor.WithErrorHandler(func(error) {}))
+	require.NoError(t, err)
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
+	logger := provider.Logger("loadgen-test")
+	require.Eventually(t, func() bool {
+		var r log.Record
+		r.SetBody(attribute.StringValue("x"))
+		logger.Emit(context.Background(), r)
+		return b.State() == breaker.Open
+	}, 10*time.Second, 5*time.Millisecond, "the breaker never opened")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "http://" + m.addr + "/metrics"
+	open, err := harness.ScrapeMetric(ctx, url, "steadylog_breaker_state",
+		map[string]string{"otel_component_name": breakerName, "state": "open"})
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, open, "steadylog_breaker_state{state=open}")
+	body := scrapeBody(ctx, t, url)
+	for _, name := range []string{
+		"steadylog_processor_export_duration_seconds_count", // errors, by error_type
+		"otel_sdk_processor_log_queue_size",
+		"otel_sdk_processor_log_queue_capacity",
+		"steadylog_processor_queue_bytes",
+		"steadylog_processor_queue_bytes_capacity",
+		"steadylog_breaker_transitions_total",
+		"steadylog_processor_backpressure_ratio",
+		"otel_sdk_exporter_log_inflight",
+		"otel_sdk_exporter_log_exported_total",
+	} {
+		assert.Regexp(t, `(?m)^`+name+`[{ ]`, body, "%s on loadgen's endpoint", name)
+	}
+	failed, err := harness.ScrapeMetric(ctx, url, "steadylog_processor_export_duration_seconds_count",
+		map[string]string{"error_type": "transient"})
+	require.NoError(t, err)
+	assert.Positive(t, failed, "failed exports counted while the backend is down")
+
+	_ = provider.Shutdown(ctx) // drops what the dead backend never took
+	require.NoError(t, m.Shutdown(ctx))
+}
+
+func TestSelfMetricsKinds(t *testing.T) {
+	_, err := newSelfMetrics(context.Background(), "statsd", "")
+	assert.EqualError(t, err, `-metrics "statsd": want otlp, prometheus or none`)
+	t.Setenv("OTEL_METRICS_EXPORTER", "prometheus")
+	t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
+	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", "9999")
+	assert.Equal(t, metricsPrometheus, defaultMetrics())
+	assert.Equal(t, "127.0.0.1:9999", defaultMetricsAddr())
+}
+
+// scrapeBody returns the text of a metrics endpoint.
+func scrapeBody(ctx context.Context, t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	return string(b)
 }

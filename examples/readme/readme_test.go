@@ -22,6 +22,10 @@
 //   - "against a (running) collector": the test runs a fake OTLP/HTTP
 //     collector (every export accepted) and points
 //     OTEL_EXPORTER_OTLP_ENDPOINT at it.
+//   - "against a (running) collector" for examples/grpc: a fake OTLP/gRPC
+//     collector instead.
+//   - NAME=value words right before "go run" are set in the command's
+//     environment.
 //   - "no collector": the default endpoint must refuse connections; if
 //     something listens on localhost:4318 the block is skipped.
 //   - examples/metrics and examples/loadgen print rates that vary: only
@@ -45,6 +49,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/grpc"
 )
 
 // block is one command of the README and the output lines it shows.
@@ -52,12 +59,13 @@ type block struct {
 	line    int // README line of the command
 	name    string
 	args    []string
-	context string // the README line holding the command
+	env     []string // NAME=value assignments before "go run"
+	context string   // the README line holding the command
 	want    []string
 }
 
 var (
-	goRunRe  = regexp.MustCompile("go run \\./examples/([a-z0-9_]+)((?: +-[^`#\\s]+(?: +[^-`#\\s][^`#\\s]*)?)*)")
+	goRunRe  = regexp.MustCompile("((?:[A-Z][A-Z0-9_]*=[^`#\\s]* +)*)go run \\./examples/([a-z0-9_]+)((?: +-[^`#\\s]+(?: +[^-`#\\s][^`#\\s]*)?)*)")
 	inlineRe = regexp.MustCompile("`([^`]*received=[^`]*)`")
 )
 
@@ -106,7 +114,7 @@ func parseREADME(t *testing.T, text string) []block {
 			continue
 		}
 		if m := goRunRe.FindStringSubmatch(l); m != nil {
-			cur = &block{line: i + 1, name: m[1], args: strings.Fields(m[2]), context: l}
+			cur = &block{line: i + 1, name: m[2], args: strings.Fields(m[3]), env: strings.Fields(m[1]), context: l}
 			if !inFence {
 				para = cur
 			}
@@ -206,6 +214,8 @@ func check(t *testing.T, b block, bin string) {
 		args = append(args, "-addr", "127.0.0.1:0")
 	}
 	switch {
+	case b.name == "grpc" && strings.Contains(lower, "against a"):
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+fakeGRPCCollector(t))
 	case strings.Contains(lower, "against a running collector"), strings.Contains(lower, "against a collector"):
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+fakeCollector(t))
 	case b.name == "otlp":
@@ -217,6 +227,7 @@ func check(t *testing.T, b block, bin string) {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT=")
 	}
 
+	env = append(env, b.env...) // the command line's own assignments win
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -312,4 +323,34 @@ func fakeCollector(t *testing.T) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// grpcLogs accepts every OTLP/gRPC logs export.
+type grpcLogs struct {
+	collogspb.UnimplementedLogsServiceServer
+}
+
+func (grpcLogs) Export(context.Context, *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
+	return &collogspb.ExportLogsServiceResponse{}, nil
+}
+
+// fakeGRPCCollector serves OTLP/gRPC logs on 127.0.0.1, accepting every
+// export, and returns its endpoint URL.
+func fakeGRPCCollector(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	collogspb.RegisterLogsServiceServer(srv, grpcLogs{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return "http://" + ln.Addr().String()
 }

@@ -153,6 +153,34 @@ var panels = []panel{
 			{"A", `sum by (error_type) (rate(steadylog_processor_export_duration_seconds_count{error_type!=""}[1m]))`, "{{error_type}}"},
 		},
 	},
+	{
+		title: "Back-pressure",
+		description: "1 while a processor's queue is above its high watermark (processor.WithBackpressure): " +
+			"the signal a service can shed load on before records are dropped. " +
+			"(steadylog.processor.backpressure has unit 1: Prometheus names it with a _ratio suffix.)",
+		unit: "short",
+		targets: []target{
+			{"A", `max by (otel_component_name) (steadylog_processor_backpressure_ratio)`, "{{otel_component_name}}"},
+		},
+	},
+	{
+		title:       "In flight",
+		description: "Records handed to an exporter and not yet finished, per destination (<processor>/<destination>).",
+		unit:        "short",
+		targets: []target{
+			{"A", `sum by (otel_component_name) (otel_sdk_exporter_log_inflight)`, "{{otel_component_name}}"},
+		},
+	},
+	{
+		title: "Per-destination progress / s",
+		description: "Each destination's own accounting (otel.sdk.exporter.log.exported, component <processor>/<destination>): " +
+			"exported records per second, and dropped ones (any reason). Destinations progress independently over one store.",
+		unit: "rps",
+		targets: []target{
+			{"A", `sum by (otel_component_name) (rate(otel_sdk_exporter_log_exported_total{error_type=""}[1m]))`, "exported {{otel_component_name}}"},
+			{"B", `sum by (otel_component_name) (rate(otel_sdk_exporter_log_exported_total{error_type!=""}[1m]))`, "dropped {{otel_component_name}}"},
+		},
+	},
 }
 
 func datasource() common.DataSourceRef {
