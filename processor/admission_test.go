@@ -26,31 +26,6 @@ import (
 	"github.com/steadylog/steadylog/processor"
 )
 
-// gateExporter holds every Export until its gate is closed, counting what
-// it then accepts, and counts its Shutdown calls.
-type gateExporter struct {
-	entered   chan struct{} // receives once per call, if there is room
-	gate      chan struct{}
-	exported  atomic.Int64
-	shutdowns atomic.Int64
-}
-
-func newGateExporter() *gateExporter {
-	return &gateExporter{entered: make(chan struct{}, 1), gate: make(chan struct{})}
-}
-
-func (e *gateExporter) Export(_ context.Context, recs []sdklog.Record) error {
-	select {
-	case e.entered <- struct{}{}:
-	default:
-	}
-	<-e.gate
-	e.exported.Add(int64(len(recs)))
-	return nil
-}
-func (e *gateExporter) ForceFlush(context.Context) error { return nil }
-func (e *gateExporter) Shutdown(context.Context) error   { e.shutdowns.Add(1); return nil }
-
 // entered waits for an exporter to signal that Export was called; the
 // limit is a hang detector.
 func entered(t *testing.T, ch <-chan struct{}) {
@@ -75,7 +50,7 @@ func emitBody(l log.Logger, body string) {
 // when the provider's Shutdown begins, the provider shuts the processor
 // down, the queue is drained and the exporter shut down.
 func TestBlockEndsWhenTheWatchedProviderShutsDown(t *testing.T) {
-	exp := newGateExporter()
+	exp := newHungExporter()
 	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(2), processor.WithMaxBatchSize(1),
 		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.Block(time.Minute)))...)
 	require.NoError(t, err)
@@ -102,13 +77,13 @@ func TestBlockEndsWhenTheWatchedProviderShutsDown(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return p.OnEmit(context.Background(), rec("late")) == nil && p.Stats().Dropped[processor.DropAlreadyShutdown] == 2
 	}, 5*time.Second, time.Millisecond)
-	close(exp.gate)
+	close(exp.release)
 	within(t, 10*time.Second, "LoggerProvider.Shutdown", func() { require.NoError(t, <-shutdown) })
 
 	s := p.Stats()
 	invariant(t, s)
 	assert.Equal(t, uint64(3), s.Exported, "%v", s)
-	assert.Equal(t, int64(3), exp.exported.Load())
+	assert.Equal(t, int64(3), exp.got.Load())
 	assert.Equal(t, uint64(2), s.Dropped[processor.DropAlreadyShutdown], "the waiter and the late record: %v", s)
 	assert.Equal(t, int64(1), exp.shutdowns.Load(), "the exporter is shut down")
 }
@@ -117,7 +92,7 @@ func TestBlockEndsWhenTheWatchedProviderShutsDown(t *testing.T) {
 // once and makes later records that find no room fail fast; the records
 // that fit are still admitted.
 func TestStopBlockingEndsWaitsAndLaterWaits(t *testing.T) {
-	exp := newGateExporter()
+	exp := newHungExporter()
 	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1), processor.WithMaxBatchSize(1),
 		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.Block(time.Minute)))...)
 	require.NoError(t, err)
@@ -134,7 +109,7 @@ func TestStopBlockingEndsWaitsAndLaterWaits(t *testing.T) {
 	invariant(t, s)
 	assert.Equal(t, uint64(2), s.Dropped[processor.DropAlreadyShutdown], "%v", s)
 	assert.Equal(t, 1, s.Queued)
-	close(exp.gate)
+	close(exp.release)
 	require.NoError(t, p.Shutdown(context.Background()))
 	s = p.Stats()
 	invariant(t, s)
@@ -151,7 +126,7 @@ func sizedRec(bodyBytes int) *sdklog.Record {
 // evicts nothing: eviction cannot free what is in flight, so the queued
 // records stay and only the newcomer is dropped.
 func TestUnfittableRecordEvictsNothing(t *testing.T) {
-	exp := newGateExporter()
+	exp := newHungExporter()
 	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueBytes(100<<10), processor.WithMaxBatchSize(1),
 		processor.WithMaxQueueSize(100), processor.WithExportInterval(time.Hour), processor.WithoutHeapMonitor())...)
 	require.NoError(t, err)
@@ -176,7 +151,7 @@ func TestUnfittableRecordEvictsNothing(t *testing.T) {
 	invariant(t, s)
 	assert.Equal(t, 5, s.Queued, "one evicted, one admitted: %v", s)
 	assert.Equal(t, map[processor.DropReason]uint64{processor.DropByteLimit: 2}, s.Dropped)
-	close(exp.gate)
+	close(exp.release)
 	require.NoError(t, p.Shutdown(context.Background()))
 	invariant(t, p.Stats())
 }
@@ -186,7 +161,7 @@ func TestUnfittableRecordEvictsNothing(t *testing.T) {
 func TestUnfittableRecordUnderHeapPressureEvictsNothing(t *testing.T) {
 	high, err := memguard.NewHeapMonitor(memguard.WithLimit(1)) // always under pressure
 	require.NoError(t, err)
-	exp := newGateExporter()
+	exp := newHungExporter()
 	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueBytes(100<<10), processor.WithMaxBatchSize(100),
 		processor.WithMaxQueueSize(100), processor.WithExportInterval(time.Hour), processor.WithHeapMonitor(high))...)
 	require.NoError(t, err)
@@ -198,7 +173,7 @@ func TestUnfittableRecordUnderHeapPressureEvictsNothing(t *testing.T) {
 	invariant(t, s)
 	assert.Equal(t, 5, s.Queued, "%v", s)
 	assert.Equal(t, map[processor.DropReason]uint64{processor.DropHeapPressure: 1}, s.Dropped)
-	close(exp.gate)
+	close(exp.release)
 	require.NoError(t, p.Shutdown(context.Background()))
 }
 
@@ -206,7 +181,7 @@ func TestUnfittableRecordUnderHeapPressureEvictsNothing(t *testing.T) {
 // low-severity ones: when they are too few to make room it evicts none,
 // and when they are enough it evicts just those.
 func TestSeverityEvictionDecidesBeforeEvicting(t *testing.T) {
-	exp := newGateExporter()
+	exp := newHungExporter()
 	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(100), processor.WithMaxBatchSize(1),
 		processor.WithMaxQueueBytes(100<<10), processor.WithExportInterval(time.Hour), processor.WithoutHeapMonitor(),
 		processor.WithSeverityEviction(log.SeverityWarn))...)
@@ -233,7 +208,7 @@ func TestSeverityEvictionDecidesBeforeEvicting(t *testing.T) {
 	invariant(t, s)
 	assert.Equal(t, 3, s.Queued, "%v", s)
 	assert.Equal(t, map[processor.DropReason]uint64{processor.DropByteLimit: 2}, s.Dropped)
-	close(exp.gate)
+	close(exp.release)
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.Equal(t, uint64(4), p.Stats().Exported)
 }
@@ -244,7 +219,7 @@ func TestSeverityEvictionDecidesBeforeEvicting(t *testing.T) {
 func TestStoreWideDropReasonIsTheFirstDrop(t *testing.T) {
 	const queue, batch = 20, 10
 	failing := &permanentExporter{}
-	lag := newGateExporter()
+	lag := newHungExporter()
 	p, err := processor.NewWithDestinations([]processor.Destination{
 		{Name: "failing", Exporter: failing},
 		{Name: "lagging", Exporter: lag},
@@ -273,7 +248,7 @@ func TestStoreWideDropReasonIsTheFirstDrop(t *testing.T) {
 	lagging := destination(t, s, "lagging")
 	assert.Equal(t, uint64(40-queue-batch), lagging.Dropped[processor.DropQueueFull])
 	assert.Equal(t, queue, lagging.Queued)
-	close(lag.gate)
+	close(lag.release)
 	require.NoError(t, lp.Shutdown(context.Background()))
 	s = p.Stats()
 	invariant(t, s)
@@ -299,7 +274,7 @@ func TestLaggardCannotStarveTheHealthyUnderAnyPolicy(t *testing.T) {
 	for _, policy := range []processor.OverflowPolicy{processor.DropOldest, processor.DropNewest, processor.Block(time.Minute)} {
 		t.Run(policy.String(), func(t *testing.T) {
 			healthy := newBodyExporter(n)
-			hung := newGateExporter()
+			hung := newHungExporter()
 			p, err := processor.NewWithDestinations([]processor.Destination{
 				{Name: "hung", Exporter: hung},
 				{Name: "healthy", Exporter: healthy},
@@ -333,7 +308,7 @@ func TestLaggardCannotStarveTheHealthyUnderAnyPolicy(t *testing.T) {
 			assert.Equal(t, map[processor.DropReason]uint64{processor.DropQueueFull: n - queue - batch}, s.Dropped)
 			assert.Zero(t, s.Waiting)
 
-			close(hung.gate)
+			close(hung.release)
 			require.NoError(t, lp.Shutdown(context.Background()))
 			s = p.Stats()
 			invariant(t, s)
@@ -348,7 +323,7 @@ func TestLaggardCannotStarveTheHealthyUnderAnyPolicy(t *testing.T) {
 // With a single destination DropNewest and Block keep their meaning: the
 // newcomer is refused, or waits, and nothing queued is evicted.
 func TestSingleDestinationPoliciesUnchanged(t *testing.T) {
-	exp := newGateExporter()
+	exp := newHungExporter()
 	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(2), processor.WithMaxBatchSize(1),
 		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.DropNewest))...)
 	require.NoError(t, err)
@@ -361,7 +336,7 @@ func TestSingleDestinationPoliciesUnchanged(t *testing.T) {
 	invariant(t, s)
 	assert.Equal(t, 2, s.Queued)
 	assert.Equal(t, uint64(2), s.Dropped[processor.DropQueueFull])
-	close(exp.gate)
+	close(exp.release)
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.Equal(t, uint64(3), p.Stats().Exported)
 }
@@ -370,7 +345,7 @@ func TestSingleDestinationPoliciesUnchanged(t *testing.T) {
 // stalls and the provider shuts down: every emit returns, and every record
 // is accounted for.
 func TestBlockedEmittersUnderProviderShutdown(t *testing.T) {
-	exp := newGateExporter()
+	exp := newHungExporter()
 	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(8), processor.WithMaxBatchSize(4),
 		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.Block(time.Hour)))...)
 	require.NoError(t, err)
@@ -394,7 +369,7 @@ func TestBlockedEmittersUnderProviderShutdown(t *testing.T) {
 	err = lp.Shutdown(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the exporter is stuck: the processor's Shutdown runs out of time")
 	within(t, 10*time.Second, "the emitting goroutines", wg.Wait)
-	close(exp.gate)
+	close(exp.release)
 	s := p.Stats()
 	invariant(t, s)
 	assert.Zero(t, s.Queued+s.InFlight, "Shutdown was called and counted what it held: %v", s)
@@ -409,7 +384,7 @@ func TestBlockedEmittersUnderProviderShutdown(t *testing.T) {
 func TestBlockEndsWhenLifecycleShutsDown(t *testing.T) {
 	for _, strategy := range []lifecycle.Strategy{lifecycle.Flush, lifecycle.Immediate} {
 		t.Run(strategy.String(), func(t *testing.T) {
-			exp := newGateExporter()
+			exp := newHungExporter()
 			p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1), processor.WithMaxBatchSize(1),
 				processor.WithExportInterval(time.Hour), processor.WithExportTimeout(time.Hour),
 				processor.WithOverflow(processor.Block(time.Hour)))...)
@@ -433,7 +408,7 @@ func TestBlockEndsWhenLifecycleShutsDown(t *testing.T) {
 				_ = p.OnEmit(context.Background(), rec("late"))
 				return p.Stats().Dropped[processor.DropAlreadyShutdown] >= 2
 			}, 5*time.Second, time.Millisecond)
-			close(exp.gate)
+			close(exp.release)
 			within(t, 10*time.Second, "lifecycle.Shutdown", func() { <-done })
 			s := p.Stats()
 			invariant(t, s)

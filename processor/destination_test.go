@@ -96,9 +96,10 @@ func (panickingExporter) Shutdown(context.Context) error                { return
 // hungExporter blocks every Export, ignoring its context, until release is
 // closed.
 type hungExporter struct {
-	release chan struct{}
-	entered chan struct{} // receives once per call, if there is room
-	got     atomic.Int64
+	release   chan struct{}
+	entered   chan struct{} // receives once per call, if there is room
+	got       atomic.Int64
+	shutdowns atomic.Int64
 }
 
 func newHungExporter() *hungExporter {
@@ -115,7 +116,7 @@ func (e *hungExporter) Export(_ context.Context, recs []sdklog.Record) error {
 	return nil
 }
 func (e *hungExporter) ForceFlush(context.Context) error { return nil }
-func (e *hungExporter) Shutdown(context.Context) error   { return nil }
+func (e *hungExporter) Shutdown(context.Context) error   { e.shutdowns.Add(1); return nil }
 
 func destination(t *testing.T, s processor.Stats, name string) processor.DestinationStats {
 	t.Helper()

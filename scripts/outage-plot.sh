@@ -17,6 +17,9 @@ before=${STEADYLOG_PLOT_BEFORE:-40}
 outage=${STEADYLOG_PLOT_OUTAGE:-30}
 after=${STEADYLOG_PLOT_AFTER:-45}
 export STEADYLOG_DEMO_PROJECT=${STEADYLOG_DEMO_PROJECT:-steadylog-plot}
+# The picture shows steadylog's defaults: no count bound for loadgen (see
+# docker-compose.yaml), unless the caller sets one.
+export STEADYLOG_DEMO_MAX_QUEUE_SIZE=${STEADYLOG_DEMO_MAX_QUEUE_SIZE-}
 stack="$repo_root/scripts/demo-stack.sh"
 
 trap '"$stack" down >/dev/null 2>&1 || true' EXIT
