@@ -99,6 +99,11 @@ func TestHarnessSignals(t *testing.T) {
 	}
 	send(0, 10)
 	require.NoError(t, col.WaitForSentLogRecords(ctx, 10))
+	// Sent is not yet written: the file exporter flushes every 100 ms, and
+	// a SIGKILL loses what it buffers. The restart below must find the ten
+	// records in the file, so wait until they are there.
+	_, flushErr := col.WaitForFileRecords(ctx, seqKey, 10)
+	require.NoError(t, flushErr)
 
 	metricsURL := "http://" + col.TelemetryAddr + "/metrics"
 	short := &http.Client{Timeout: 300 * time.Millisecond}
