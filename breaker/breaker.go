@@ -227,19 +227,7 @@ func (b *Breaker) finish(gen uint64, start time.Time, err error) {
 // finished at now; delay is the server's Retry-After (0 if none).
 func (b *Breaker) apply(gen uint64, start, now time.Time, outcome Outcome, delay time.Duration) {
 	b.advance(now)
-
-	slow := outcome != OutcomeIgnored && now.Sub(start) > b.cfg.SlowCallDuration
-	switch outcome {
-	case OutcomeSuccess:
-		b.counts.Successes++
-	case OutcomeFailure:
-		b.counts.Failures++
-	default:
-		b.counts.Ignored++
-	}
-	if slow {
-		b.counts.SlowCalls++
-	}
+	slow := b.count(start, now, outcome)
 
 	if gen != b.gen {
 		// A call from an earlier period. Its outcome no longer bears on the
@@ -280,6 +268,24 @@ func (b *Breaker) apply(gen uint64, start, now time.Time, outcome Outcome, delay
 			}
 		}
 	}
+}
+
+// count adds the outcome of a call made from start to now to the counters,
+// and reports whether it was slow. b.mu must be held.
+func (b *Breaker) count(start, now time.Time, outcome Outcome) (slow bool) {
+	slow = outcome != OutcomeIgnored && now.Sub(start) > b.cfg.SlowCallDuration
+	switch outcome {
+	case OutcomeSuccess:
+		b.counts.Successes++
+	case OutcomeFailure:
+		b.counts.Failures++
+	default:
+		b.counts.Ignored++
+	}
+	if slow {
+		b.counts.SlowCalls++
+	}
+	return slow
 }
 
 func (b *Breaker) shouldTrip(now time.Time) bool {

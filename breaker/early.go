@@ -59,17 +59,7 @@ func (b *Breaker) finishEarly(gen uint64, start time.Time, err error) {
 	b.mu.Lock()
 	b.early = false
 	now := b.now()
-	switch outcome {
-	case OutcomeSuccess:
-		b.counts.Successes++
-	case OutcomeFailure:
-		b.counts.Failures++
-	default:
-		b.counts.Ignored++
-	}
-	if outcome != OutcomeIgnored && now.Sub(start) > b.cfg.SlowCallDuration {
-		b.counts.SlowCalls++
-	}
+	b.count(start, now, outcome)
 	b.advance(now)
 	if gen == b.gen && b.state == Open {
 		switch outcome {
