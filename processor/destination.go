@@ -134,7 +134,9 @@ type destination struct {
 	probed      bool            // the attempt being accounted for was an early probe
 	breakerWait bool            // retryAt is an open breaker's: see probeIfLosing
 	dropsSeen   uint64          // this destination's drops when the last retry was scheduled
-	scratch     []sdklog.Record // a batch gathered around dead slots
+	scratch     []sdklog.Record // a batch gathered around dead slots, or decoded from a packed chunk
+	unpackFrom  *chunk          // the packed chunk of the batch to decode; set under p.mu by takeLocked
+	unpackIdx   []int32         // and the slots to decode
 	gathered    bool            // the batch in flight is in scratch
 
 	overrun  overrun       // lets ForceFlush and Shutdown give up on a stuck exporter call
@@ -430,12 +432,21 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 		p.mu.Lock()
 		d.wakePending = false
 		var batch []sdklog.Record
+		took := false
 		if !d.abandoned && more() {
-			batch = d.takeLocked()
+			batch, took = d.takeLocked()
 		}
 		p.mu.Unlock()
-		if batch == nil {
+		if !took {
 			return errors.Join(errs...)
+		}
+		if d.unpackFrom != nil {
+			var err error
+			batch, err = unpack(d.scratch, d.unpackFrom, d.unpackIdx)
+			d.scratch, d.unpackFrom, d.gathered = batch, nil, true
+			if err != nil {
+				safeHandle(p.cfg.errorHandler, err)
+			}
 		}
 		if err, retrying := d.export(ctx, batch); err != nil && !retrying {
 			errs = append(errs, err)
@@ -446,26 +457,38 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 // takeLocked pins the next batch — up to a batch of slots from the first
 // pending record, within one chunk — and returns its records: a slice of
 // the store itself, or, when evictions left gaps in it, a copy of the live
-// records in the worker's scratch slice. It returns nil when nothing is
+// records in the worker's scratch slice. From a packed chunk it returns
+// no records but sets unpackFrom and unpackIdx, for the worker to decode
+// the batch once the mutex is released. It returns false when nothing is
 // pending. p.mu must be held.
-func (d *destination) takeLocked() []sdklog.Record {
+func (d *destination) takeLocked() ([]sdklog.Record, bool) {
 	p := d.p
 	c, from := p.st.locate(d.next)
 	if c == nil {
 		d.next = p.st.nextSeq
-		return nil
+		return nil, false
 	}
 	d.next = c.base + uint64(from)
 	to := min(c.tail, from+p.cfg.maxBatchSize)
 	n, bytes, gaps := p.st.pin(c, from, to)
 	d.bc, d.bfrom, d.bto, d.bn, d.bbytes = c, from, to, n, bytes
 	p.roomFreedLocked() // the count bound is the queue's: a batch in flight frees it
-	if gaps {
+	switch {
+	case c.packed:
+		d.unpackIdx = d.unpackIdx[:0]
+		for i := from; i < to; i++ {
+			if c.meta[i].state == slotLive {
+				d.unpackIdx = append(d.unpackIdx, int32(i))
+			}
+		}
+		d.unpackFrom = c
+		return nil, true
+	case gaps:
 		d.scratch = gather(d.scratch, c, from, to)
 		d.gathered = true
-		return d.scratch
+		return d.scratch, true
 	}
-	return c.recs[from:to:to]
+	return c.recs[from:to:to], true
 }
 
 // drain runs at Shutdown: it exports what is pending while Shutdown's

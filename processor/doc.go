@@ -24,8 +24,11 @@
 // mutex and never waits for the exporter or for I/O.
 //
 // The queue has two bounds: a number of records (WithMaxQueueSize) and a
-// number of bytes (WithMaxQueueBytes). When admitting a record would break
-// either, its overflow policy decides (WithOverflow, WithOverflowFrom): by
+// number of bytes (WithMaxQueueBytes). When a record would break the byte
+// bound, the store first packs its oldest queued records — encodes them,
+// to about a fifth of their size, and decodes them again for export
+// (Stats.Packed counts them) — which loses nothing. When admitting a
+// record would still break either bound, its overflow policy decides (WithOverflow, WithOverflowFrom): by
 // default the oldest queued records are evicted until it fits, since fresh
 // logs are worth more than a stale backlog; DropNewest refuses it instead;
 // Block(timeout) makes OnEmit wait for room, for logs that must not be

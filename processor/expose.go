@@ -21,7 +21,7 @@ import (
 //	  "dropped": {"queue_full": 1, "byte_limit": 0, "record_too_large": 1, …},
 //	  "dropped_total": 2,
 //	  "queued": 0, "queued_bytes": 0, "in_flight": 0, "in_flight_bytes": 0,
-//	  "waiting": 0, "backpressure": false, "backpressure_changes": 0,
+//	  "packed": 0, "waiting": 0, "backpressure": false, "backpressure_changes": 0,
 //	  "destinations": [
 //	    {"name": "0", "received": 2, "exported": 1, "dropped": {…}, "dropped_total": 1,
 //	     "queued": 0, "in_flight": 0, "retrying": false, "outage_spent": false}
@@ -62,6 +62,8 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 	b.WriteString(strconv.Itoa(s.InFlight))
 	b.WriteString(`,"in_flight_bytes":`)
 	b.WriteString(strconv.FormatInt(s.InFlightBytes, 10))
+	b.WriteString(`,"packed":`)
+	b.WriteString(strconv.FormatUint(s.Packed, 10))
 	b.WriteString(`,"waiting":`)
 	b.WriteString(strconv.Itoa(s.Waiting))
 	b.WriteString(`,"backpressure":`)
@@ -148,6 +150,7 @@ type statsJSON struct {
 	QueuedBytes         int64                 `json:"queued_bytes"`
 	InFlight            int                   `json:"in_flight"`
 	InFlightBytes       int64                 `json:"in_flight_bytes"`
+	Packed              uint64                `json:"packed"`
 	Waiting             int                   `json:"waiting"`
 	BackPressure        bool                  `json:"backpressure"`
 	BackPressureChanges uint64                `json:"backpressure_changes"`
@@ -196,6 +199,7 @@ func (s *Stats) UnmarshalJSON(data []byte) error {
 		Queued:              j.Queued,
 		QueuedBytes:         j.QueuedBytes,
 		InFlight:            j.InFlight,
+		Packed:              j.Packed,
 		InFlightBytes:       j.InFlightBytes,
 		Waiting:             j.Waiting,
 		BackPressure:        j.BackPressure,

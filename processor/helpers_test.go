@@ -73,6 +73,11 @@ func (e *recordingExporter) exported() []string {
 
 // record builds a record with a body, a severity and a few attributes, as
 // a bridge would hand it to OnEmit.
+//
+// The record is a zero sdklog.Record's: it has no resource, and its
+// attributes count as dropped (a zero record's count limit is 0), so the
+// store never packs it (see pack.go), and byte bounds evict it as they
+// would without packing. packableRecord builds one that packs.
 func record(body string, sev log.Severity) *sdklog.Record {
 	var r sdklog.Record
 	r.SetBody(attribute.StringValue(body))
@@ -80,6 +85,33 @@ func record(body string, sev log.Severity) *sdklog.Record {
 	r.AddAttributes(attribute.String("k", "v"), attribute.Int("n", 1))
 	return &r
 }
+
+// packableRecord is record's counterpart built as a LoggerProvider builds
+// records: the store packs it when the byte budget is full.
+func packableRecord(body string, sev log.Severity) *sdklog.Record {
+	r := providerTemplate
+	r.SetBody(attribute.StringValue(body))
+	r.SetSeverity(sev)
+	r.AddAttributes(attribute.String("k", "v"), attribute.Int("n", 1))
+	return &r
+}
+
+// providerTemplate is a record a real LoggerProvider built: it carries a
+// resource, a scope and the SDK's attribute limits, as every record
+// handed to OnEmit does (a zero sdklog.Record keeps no attributes).
+var providerTemplate = func() sdklog.Record {
+	c := &captureOne{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(c))
+	lp.Logger("test").Emit(context.Background(), log.Record{})
+	return c.r
+}()
+
+type captureOne struct{ r sdklog.Record }
+
+func (c *captureOne) OnEmit(_ context.Context, r *sdklog.Record) error       { c.r = r.Clone(); return nil }
+func (c *captureOne) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (c *captureOne) Shutdown(context.Context) error                         { return nil }
+func (c *captureOne) ForceFlush(context.Context) error                       { return nil }
 
 func emit(t testing.TB, p *Processor, body string, sev log.Severity) {
 	t.Helper()

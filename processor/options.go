@@ -24,11 +24,12 @@ const (
 	// DefaultMaxQueueBytes is the default byte budget of the queue: 32 MiB.
 	// Unless WithMaxQueueSize or OTEL_BLRP_MAX_QUEUE_SIZE sets a count
 	// bound, the count bound follows it: as many records as the budget
-	// holds at the smallest record size (MinQueueBytes), so the byte
-	// budget is the bound that applies — about 51,000 small records (a
-	// short message and three attributes) with the default, where the
-	// SDK's count bound of 2048 holds 30 ms of a service logging 65,000
-	// records a second. 32 MiB keeps the worst case well below the memory
+	// holds at the smallest size a queued record can have, packed, so the
+	// byte budget is the bound that applies. When it is full, the oldest
+	// records are packed (encoded) before any is evicted: the default
+	// holds about 245,000 small records (a short message and three
+	// attributes), where the SDK's count bound of 2048 holds 30 ms of a
+	// service logging 65,000 records a second. 32 MiB keeps the worst case well below the memory
 	// limits of a small container (128–256 MiB).
 	DefaultMaxQueueBytes int64 = 32 << 20
 	// DefaultMaxBatchSize is the default maximum number of records per
@@ -150,8 +151,9 @@ func (c *config) checkSeverity(opt string, threshold log.Severity) bool {
 // the newest.
 //
 // Default: OTEL_BLRP_MAX_QUEUE_SIZE, else what the byte budget holds at
-// the smallest record size (WithMaxQueueBytes / MinQueueBytes: 57,456 with
-// the default 32 MiB), so that the byte budget is the bound that applies.
+// the smallest size a queued record can have, packed (WithMaxQueueBytes /
+// 32 B: 1,048,576 with the default 32 MiB), so that the byte budget is the
+// bound that applies.
 // This departs from the SDK's 2048, which holds a fraction of a second of
 // a busy service's logs and leaves the byte budget idle. A value ≤ 0 makes
 // New fail.
@@ -328,7 +330,7 @@ func newConfig(opts []Option) (config, error) {
 		c.maxQueueSize = int(c.envIntRange(EnvMaxQueueSize, 0, 1, math.MaxInt))
 	}
 	if c.maxQueueSize == 0 {
-		c.maxQueueSize = int(min(c.maxQueueBytes/MinQueueBytes, math.MaxInt))
+		c.maxQueueSize = int(min(c.maxQueueBytes/minPackedBytes, math.MaxInt))
 	}
 	if c.maxBatchSize == 0 {
 		c.maxBatchSize = int(c.envInt(EnvMaxBatchSize, DefaultMaxBatchSize, math.MaxInt))

@@ -34,13 +34,14 @@ type Processor struct {
 	st                  *store
 	acct                accounts // store-wide: exported, and dropped by reason
 	received            uint64
-	closed              bool  // Shutdown has begun: admission is stopped
-	unblocked           bool  // StopBlocking was called: nobody waits for room
-	waiting             int   // OnEmit calls waiting for room (Block)
-	acquired            int64 // bytes taken from the shared budget (WithBudget)
-	heapBound           int64 // the byte bound kept under heap pressure
-	heapShedding        bool  // the last admission found the heap under pressure
-	pressured           bool  // back-pressure is raised
+	packedRecords       uint64 // records packed to make room (pack.go)
+	closed              bool   // Shutdown has begun: admission is stopped
+	unblocked           bool   // StopBlocking was called: nobody waits for room
+	waiting             int    // OnEmit calls waiting for room (Block)
+	acquired            int64  // bytes taken from the shared budget (WithBudget)
+	heapBound           int64  // the byte bound kept under heap pressure
+	heapShedding        bool   // the last admission found the heap under pressure
+	pressured           bool   // back-pressure is raised
 	pressureChanges     uint64
 	calm                calmState     // the end of a back-pressure episode (pressure.go)
 	highLen, lowLen     int64         // the watermarks in records
@@ -258,6 +259,8 @@ func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, 
 	if incoming {
 		extra = 1
 	}
+	// Packing frees bytes without losing a record: it comes first.
+	p.packForRoomLocked(size, b, incoming)
 	lagging := p.laggardsOnlyBelowLocked()
 	if incoming {
 		if ok, reason := p.canMakeRoomLocked(size, sev, b, policy, lagging); !ok {
@@ -396,6 +399,7 @@ func (p *Processor) Stats() Stats {
 		QueuedBytes:   p.st.heldBytes - p.st.pinnedBytes,
 		InFlight:      inFlight,
 		InFlightBytes: p.st.pinnedBytes,
+		Packed:        p.packedRecords,
 		Waiting:       p.waiting,
 
 		BackPressure:        p.pressured,

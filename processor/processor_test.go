@@ -68,7 +68,7 @@ func TestConfigResolution(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		c, err := newConfig([]Option{handler})
 		require.NoError(t, err)
-		assert.Equal(t, int(DefaultMaxQueueBytes/MinQueueBytes), c.maxQueueSize, "the count bound follows the byte budget")
+		assert.Equal(t, int(DefaultMaxQueueBytes/minPackedBytes), c.maxQueueSize, "the count bound follows the byte budget")
 		assert.Equal(t, DefaultMaxQueueBytes, c.maxQueueBytes)
 		assert.Equal(t, DefaultMaxBatchSize, c.maxBatchSize)
 		assert.Equal(t, DefaultExportInterval, c.exportInterval)
@@ -100,7 +100,7 @@ func TestConfigResolution(t *testing.T) {
 		t.Setenv(EnvExportTimeout, "-3")
 		c, err := newConfig([]Option{handler})
 		require.NoError(t, err)
-		assert.Equal(t, int(DefaultMaxQueueBytes/MinQueueBytes), c.maxQueueSize, "the count bound follows the byte budget")
+		assert.Equal(t, int(DefaultMaxQueueBytes/minPackedBytes), c.maxQueueSize, "the count bound follows the byte budget")
 		assert.Equal(t, DefaultExportTimeout, c.exportTimeout)
 		require.Len(t, reported, 2)
 		assert.Contains(t, reported[0].Error(), EnvMaxQueueSize)

@@ -93,6 +93,12 @@ type Stats struct {
 	// The byte budget (WithMaxQueueBytes) covers QueuedBytes +
 	// InFlightBytes: everything the processor keeps alive.
 	InFlightBytes int64
+	// Packed counts records the store encoded to make room when the byte
+	// budget was full, instead of evicting anything: a packed record costs
+	// a fraction of its queued size and is decoded again for its export.
+	// It is not an outcome; packed records are queued or in flight until
+	// they are exported or dropped like any other.
+	Packed uint64
 	// Waiting is the number of OnEmit calls waiting for room under the
 	// Block overflow policy. Their records are not received yet: each is
 	// counted once its call has queued or dropped it.

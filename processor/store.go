@@ -57,6 +57,16 @@ type store struct {
 	evictIdx   int
 
 	acct *accounts // store-wide outcomes, counted as records are released
+
+	// Packing (see pack): the chunk to look at next for one to pack, valid
+	// while its generation is unchanged; the encoding scratch buffer; and
+	// the sizes slots had before the last pack.
+	packNext   *chunk
+	packGen    uint64
+	packBuf    []byte
+	packOld    []int64
+	packedLive int              // live records the last pack packed
+	tmpls      []*sdklog.Record // templates packed chunks share (pack.go)
 }
 
 // accounts are the store-wide outcome counters. A record counts as
@@ -81,6 +91,18 @@ type chunk struct {
 	gen  uint64 // incremented whenever the chunk is reset or recycled
 
 	unlinked bool // off the list, but still pinned: recycled at the last unpin
+
+	// A packed chunk holds its records encoded (see pack) instead of in
+	// recs, which is nil: slot i's bytes are enc[offs[i]:offs[i+1]],
+	// decoded into a copy of tmpls[tidx[i]]. What pack writes is not
+	// written again until the chunk is recycled, which waits for its last
+	// unpin: a worker decodes a pinned range without the mutex.
+	packed     bool
+	unpackable bool // pack tried and could not encode every record
+	enc        []byte
+	offs       []uint32
+	tidx       []uint8
+	tmpls      []*sdklog.Record
 }
 
 // Slot states.
@@ -274,7 +296,9 @@ func (s *store) unpin(c *chunk, from, to int) {
 				s.lostPinned--
 			}
 		case slotReleased:
-			c.recs[i] = sdklog.Record{}
+			if !c.packed {
+				c.recs[i] = sdklog.Record{}
+			}
 		}
 	}
 	if c.unlinked && c.pins == 0 {
@@ -372,7 +396,9 @@ func (s *store) evict(before uint64, below bool, sev log.Severity) (evicted, boo
 				s.lostHeld--
 			}
 			m.state = slotDead
-			c.recs[i] = sdklog.Record{}
+			if !c.packed {
+				c.recs[i] = sdklog.Record{}
+			}
 			c.done++
 			s.held--
 			s.heldBytes -= m.size
@@ -443,6 +469,7 @@ func (s *store) release(upTo uint64) {
 				}
 			}
 			switch {
+			case c.packed:
 			case m.pins == 0 && run < 0:
 				run = i
 			case m.pins > 0 && run >= 0:
@@ -450,7 +477,7 @@ func (s *store) release(upTo uint64) {
 				run = -1
 			}
 		}
-		if run >= 0 {
+		if run >= 0 && !c.packed {
 			clear(c.recs[run:end])
 		}
 		next, beyond := c.next, c.base+uint64(c.tail) > upTo
@@ -500,6 +527,13 @@ func (s *store) finish(c *chunk) {
 func (s *store) recycle(c *chunk) {
 	c.gen++
 	c.head, c.tail, c.done, c.next, c.prev = 0, 0, 0, nil, nil
+	if c.packed || c.unpackable {
+		// Not kept: a packed chunk has no slots to reuse, and its bytes
+		// may still back strings of records an exporter was given.
+		c.packed, c.unpackable = false, false
+		c.enc, c.offs, c.tidx, c.tmpls = nil, nil, nil, nil
+		return
+	}
 	if s.spareSlots+len(c.recs) <= s.maxSpareSlots {
 		s.spare = append(s.spare, c)
 		s.spareSlots += len(c.recs)
