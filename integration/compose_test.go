@@ -473,8 +473,10 @@ func buildStandins(ctx context.Context, t *testing.T, d *harness.Docker, root, t
 			return copyExecutable(promBin, filepath.Join(dir, "prometheus"))
 		},
 		"loadgen": func(ctx context.Context, dir string) error {
-			cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, "loadgen"), "./examples/loadgen")
-			cmd.Dir = root
+			// In the examples module's directory: it builds with or without
+			// the repository's go.work (GOWORK=off), as the Dockerfile does.
+			cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, "loadgen"), "./loadgen")
+			cmd.Dir = filepath.Join(root, "examples")
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return fmt.Errorf("go build ./examples/loadgen: %w\n%s", err, out)

@@ -41,7 +41,7 @@ func TestShutdownSIGTERMWithFrozenCollector(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	child := harness.BuildGo(t, repoRoot(t), "./integration/internal/shutdownchild")
+	child := harness.BuildGo(t, filepath.Join(repoRoot(t), "integration"), "./internal/shutdownchild")
 	logsCol := harness.StartCollector(t, otelcol)
 	metricsCol := harness.StartCollector(t, otelcol)
 	p := harness.StartPrometheus(t, prom, harness.ScrapeTarget{Job: "steadylog", Addr: metricsCol.PromExporterAddr})

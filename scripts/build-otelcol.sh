@@ -25,6 +25,7 @@ command -v go >/dev/null 2>&1 || { echo "build-otelcol: go is not on PATH" >&2; 
 # name so the key is stable), the toolchain and the target platform.
 hash=$(
   cd "$src"
+  export GOWORK=off
   {
     go version
     go env GOOS GOARCH
@@ -53,7 +54,9 @@ trap 'rm -f "$tmp"' EXIT
 # -mod=readonly: the committed go.sum is authoritative; a missing entry is an error,
 # never a silent upgrade. Build into a temp name and rename so that an interrupted
 # build never leaves a half-written binary that a later run would trust.
-(cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tmp" .)
+# GOWORK=off: the module is not in the repository's go.work (whose versions
+# would override its pins), so it builds alone.
+(cd "$src" && CGO_ENABLED=0 GOWORK=off go build -mod=readonly -trimpath -o "$tmp" .)
 mv -f "$tmp" "$bin"
 echo "build-otelcol: built in $(( $(date +%s) - start ))s" >&2
 echo "$bin"

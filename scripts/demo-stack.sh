@@ -144,7 +144,7 @@ build_standins() {
     copy_exe "$lib" "$ctx/prometheus/rootfs$lib"
   done
   cp "$df/loadgen.Dockerfile" "$ctx/loadgen/Dockerfile"
-  (cd "$repo_root" && CGO_ENABLED=0 go build -trimpath -o "$ctx/loadgen/loadgen" ./examples/loadgen)
+  (cd "$repo_root/examples" && CGO_ENABLED=0 go build -trimpath -o "$ctx/loadgen/loadgen" ./loadgen)
   local name
   for name in otelcol prometheus loadgen; do
     log "building steadylog-standin/$name:$standin_tag"
