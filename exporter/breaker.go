@@ -27,7 +27,7 @@ type breakerOptionFunc func(*breakerConfig)
 func (f breakerOptionFunc) apply(c *breakerConfig) { f(c) }
 
 // WithErrorClassifier sets the function that marks the inner exporter's
-// errors (with [breaker.Permanent] and [breaker.WithRetryAfter]) before they
+// errors (with [retry.Permanent] and [retry.After]) before they
 // are reported to the breaker and returned. nil means no marking: errors
 // pass through unchanged. Default [ClassifyOTLP], which marks the errors of
 // the OTLP exporters and leaves every other error unchanged.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 func newTestBreaker(clk *fakeClock, consecutive int) *breaker.Breaker {
@@ -96,7 +97,7 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
 		err := WithBreaker(inner, b).Export(context.Background(), makeRecords(t, 1))
-		assert.True(t, breaker.IsPermanent(err), "the caller sees the mark too")
+		assert.True(t, retry.IsPermanent(err), "the caller sees the mark too")
 		assert.ErrorIs(t, err, errBad)
 		assert.Equal(t, breaker.Closed, b.State(), "a 400 is not the backend's fault")
 		assert.Equal(t, uint64(1), b.Counts().Ignored)
@@ -112,10 +113,10 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBackend)}
 		b := newTestBreaker(newFakeClock(), 1)
 		exp := WithBreaker(inner, b, WithErrorClassifier(func(err error) error {
-			return breaker.WithRetryAfter(err, time.Minute)
+			return retry.After(err, time.Minute)
 		}))
 		err := exp.Export(context.Background(), makeRecords(t, 1))
-		d, ok := breaker.RetryAfter(err)
+		d, ok := retry.Delay(err)
 		assert.True(t, ok)
 		assert.Equal(t, time.Minute, d)
 	})

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // ClassifyOTLP marks the errors of the OTLP log exporters
@@ -23,7 +23,7 @@ import (
 // every other error unchanged. The result wraps err, so errors.Is and
 // errors.As still see everything they saw before.
 //
-// Permanent ([breaker.Permanent]: do not retry, not the backend's fault):
+// Permanent ([retry.Permanent]: do not retry, not the backend's fault):
 //
 //   - HTTP 4xx responses other than 429 (otlploghttp returns "failed to send
 //     logs to URL: 400 Bad Request (body: ...)");
@@ -34,7 +34,7 @@ import (
 //   - a request larger than the exporter's maximum request size;
 //   - [sdklog.ErrExporterShutdown].
 //
-// Transient, with the server's delay ([breaker.WithRetryAfter]) when it sent
+// Transient, with the server's delay ([retry.After]) when it sent
 // one:
 //
 //   - HTTP 429, 502, 503, 504 and temporary network errors, which otlploghttp
@@ -55,11 +55,11 @@ import (
 // test pins this to v0.23.0, and a later layout change only loses the delay,
 // never the classification.
 func ClassifyOTLP(err error) error {
-	if err == nil || breaker.IsPermanent(err) {
+	if err == nil || retry.IsPermanent(err) {
 		return err
 	}
 	if errors.Is(err, sdklog.ErrExporterShutdown) {
-		return breaker.Permanent(err)
+		return retry.Permanent(err)
 	}
 	if s, ok := grpcStatus(err); ok {
 		return classifyGRPC(err, s)
@@ -85,9 +85,9 @@ func ClassifyOTLP(err error) error {
 	}
 	switch {
 	case permanent:
-		return breaker.Permanent(err)
+		return retry.Permanent(err)
 	case delay > 0:
-		return breaker.WithRetryAfter(err, delay)
+		return retry.After(err, delay)
 	}
 	return err
 }
@@ -105,7 +105,7 @@ func classifyGRPC(err error, s *status.Status) error {
 	switch s.Code() {
 	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
 		codes.FailedPrecondition, codes.Unimplemented, codes.Unauthenticated:
-		return breaker.Permanent(err)
+		return retry.Permanent(err)
 	case codes.Canceled:
 		if !errors.Is(err, context.Canceled) {
 			err = &alsoIs{err: err, target: context.Canceled}
@@ -117,7 +117,7 @@ func classifyGRPC(err error, s *status.Status) error {
 	}
 	for _, d := range s.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-			return breaker.WithRetryAfter(err, ri.GetRetryDelay().AsDuration())
+			return retry.After(err, ri.GetRetryDelay().AsDuration())
 		}
 	}
 	return err

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // verdict is what the classifier made of an error, as the breaker and a
@@ -39,8 +40,8 @@ type verdict struct {
 
 func judge(err error) verdict {
 	c := ClassifyOTLP(err)
-	d, _ := breaker.RetryAfter(c)
-	return verdict{Outcome: breaker.DefaultClassify(c), Permanent: breaker.IsPermanent(c), RetryAfter: d}
+	d, _ := retry.Delay(c)
+	return verdict{Outcome: breaker.DefaultClassify(c), Permanent: retry.IsPermanent(c), RetryAfter: d}
 }
 
 var (
@@ -55,7 +56,7 @@ func transientAfter(d time.Duration) verdict {
 func TestClassifyOTLPUnit(t *testing.T) {
 	assert.NoError(t, ClassifyOTLP(nil))
 	assert.Same(t, errBackend, ClassifyOTLP(errBackend), "unknown errors pass unchanged")
-	p := breaker.Permanent(errBackend)
+	p := retry.Permanent(errBackend)
 	assert.Same(t, p, ClassifyOTLP(p))
 	assert.Equal(t, permanent, judge(sdklog.ErrExporterShutdown))
 	assert.Equal(t, permanent, judge(fmt.Errorf("x: %w", sdklog.ErrExporterShutdown)))

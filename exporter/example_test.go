@@ -13,6 +13,7 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // countingExporter counts the records it is given, and fails while err is
@@ -114,7 +115,7 @@ func ExampleClassifyOTLP() {
 		errors.New("failed to send logs to http://collector:4318/v1/logs: 400 Bad Request (body: bad)"),
 	} {
 		c := exporter.ClassifyOTLP(err)
-		fmt.Println(breaker.IsPermanent(c), breaker.DefaultClassify(c))
+		fmt.Println(retry.IsPermanent(c), breaker.DefaultClassify(c))
 	}
 	// Output:
 	// true ignored
