@@ -105,14 +105,14 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 	t.Run("nil classifier leaves errors alone", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
-		err := WithBreaker(inner, b, WithErrorClassifier(nil), nil).Export(context.Background(), makeRecords(t, 1))
+		err := WithBreaker(inner, b, WithStandaloneClassifier(nil), nil).Export(context.Background(), makeRecords(t, 1))
 		assert.Same(t, errBad, err)
 		assert.Equal(t, breaker.Open, b.State())
 	})
 	t.Run("custom classifier", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBackend)}
 		b := newTestBreaker(newFakeClock(), 1)
-		exp := WithBreaker(inner, b, WithErrorClassifier(func(err error) error {
+		exp := WithBreaker(inner, b, WithStandaloneClassifier(func(err error) error {
 			return retry.After(err, time.Minute)
 		}))
 		err := exp.Export(context.Background(), makeRecords(t, 1))
@@ -123,7 +123,7 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 	t.Run("panicking classifier still reports the call", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBackend)}
 		b := newTestBreaker(newFakeClock(), 1)
-		exp := WithBreaker(inner, b, WithErrorClassifier(func(error) error { panic("bug") }))
+		exp := WithBreaker(inner, b, WithStandaloneClassifier(func(error) error { panic("bug") }))
 		err := exp.Export(context.Background(), makeRecords(t, 1))
 		assert.ErrorIs(t, err, errBackend)
 		assert.ErrorIs(t, err, ErrPanic)

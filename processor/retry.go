@@ -91,16 +91,25 @@ func WithoutRetry() Option {
 
 // WithErrorClassifier sets the function that marks export errors before
 // the processor decides what to do with them: an error marked
-// retry.Permanent is not retried (its batch is dropped as
-// export_failed), and one marked retry.After waits at least
-// that long. The result must wrap err. nil turns classification off:
-// every error but a panic is then retried.
+// retry.Permanent is not retried (its batch is dropped as export_failed),
+// and one marked retry.After waits at least that long. The result must
+// wrap err. nil turns classification off: every error but a panic is then
+// retried.
+//
+// It is each destination's only classifier, applied once per error, and
+// its breaker sees its verdict: a breaker decorator below the processor
+// (Destination.Breaker, or an exporter.WithBreaker the exporter was
+// wrapped in) applies it, in place of its own
+// (exporter.WithStandaloneClassifier), to the exporter's error before
+// counting the call, and the processor does not classify that error again.
+// An error no breaker classified — an exporter without one, a breaker's
+// refusal, a failover's combined error — is classified by the processor.
 //
 // Default: exporter.ClassifyOTLP, the OTLP exporters' classification
 // (HTTP 4xx other than 429 and gRPC InvalidArgument and the like are
 // permanent; Retry-After and RetryInfo are honoured), with or without a
 // breaker. Other errors pass through it unchanged.
-func WithErrorClassifier(classify func(err error) error) Option {
+func WithErrorClassifier(classify retry.Classifier) Option {
 	return optionFunc(func(c *config) { c.classify, c.classifySet = classify, true })
 }
 
