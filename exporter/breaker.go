@@ -31,10 +31,12 @@ func (f breakerOptionFunc) apply(c *breakerConfig) { f(c) }
 // WithStandaloneClassifier sets the function that marks the inner
 // exporter's errors (with [retry.Permanent] and [retry.After]) before they
 // are reported to the breaker and returned, when the exporter is used
-// outside a steadylog processor (under the SDK's BatchProcessor, say). nil
-// means no marking: errors pass through unchanged. Default
-// [ClassifyOTLP], which marks the errors of the OTLP exporters and leaves
-// every other error unchanged.
+// outside a steadylog processor (under the SDK's BatchProcessor, say).
+// otlperr.Classify marks the errors of the OTLP exporters; it is not the
+// default because it needs gRPC, which this package does not import.
+// Default nil: no marking, errors pass through unchanged, and the breaker
+// counts every error as a failure except those already marked
+// [retry.Permanent] and the caller's cancellation.
 //
 // Under a steadylog processor this option does not apply: a destination
 // has one classifier, the processor's (processor.WithErrorClassifier),
@@ -78,7 +80,7 @@ func WithBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption)
 	if b == nil {
 		panic("exporter: WithBreaker called with a nil *breaker.Breaker")
 	}
-	cfg := breakerConfig{classify: ClassifyOTLP}
+	var cfg breakerConfig
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&cfg)

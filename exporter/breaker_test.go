@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/otlperr"
 	"github.com/steadylog/steadylog/retry"
 )
 
@@ -93,10 +94,17 @@ func TestWithBreakerRecoversPanic(t *testing.T) {
 func TestWithBreakerClassifiesErrors(t *testing.T) {
 	errBad := errors.New("failed to send logs to http://127.0.0.1:1/v1/logs: 400 Bad Request (body: bad)")
 
-	t.Run("default classifier marks OTLP errors", func(t *testing.T) {
+	t.Run("default classifier leaves errors alone", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
 		err := WithBreaker(inner, b).Export(context.Background(), makeRecords(t, 1))
+		assert.Same(t, errBad, err)
+		assert.Equal(t, breaker.Open, b.State())
+	})
+	t.Run("OTLP classifier marks OTLP errors", func(t *testing.T) {
+		inner := &fakeExporter{export: failing(errBad)}
+		b := newTestBreaker(newFakeClock(), 1)
+		err := WithBreaker(inner, b, WithStandaloneClassifier(otlperr.Classify)).Export(context.Background(), makeRecords(t, 1))
 		assert.True(t, retry.IsPermanent(err), "the caller sees the mark too")
 		assert.ErrorIs(t, err, errBad)
 		assert.Equal(t, breaker.Closed, b.State(), "a 400 is not the backend's fault")

@@ -69,7 +69,7 @@
 // gaps in it: then its live records are gathered into one slice).
 //
 // Errors are classified first (WithErrorClassifier; by default
-// exporter.ClassifyOTLP, so an HTTP 400-class answer other than 429, or a
+// otlperr.Classify, so an HTTP 400-class answer other than 429, or a
 // gRPC InvalidArgument, is permanent, and Retry-After or RetryInfo is
 // honoured, with or without a breaker). The classifier is the
 // destination's only one, applied once per error: a breaker below the

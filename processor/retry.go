@@ -105,7 +105,7 @@ func WithoutRetry() Option {
 // An error no breaker classified — an exporter without one, a breaker's
 // refusal, a failover's combined error — is classified by the processor.
 //
-// Default: exporter.ClassifyOTLP, the OTLP exporters' classification
+// Default: otlperr.Classify, the OTLP exporters' classification
 // (HTTP 4xx other than 429 and gRPC InvalidArgument and the like are
 // permanent; Retry-After and RetryInfo are honoured), with or without a
 // breaker. Other errors pass through it unchanged.
