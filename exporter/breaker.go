@@ -34,9 +34,10 @@ func (f breakerOptionFunc) apply(c *breakerConfig) { f(c) }
 // outside a steadylog processor (under the SDK's BatchProcessor, say).
 // otlperr.Classify marks the errors of the OTLP exporters; it is not the
 // default because it needs gRPC, which this package does not import.
-// Default nil: no marking, errors pass through unchanged, and the breaker
-// counts every error as a failure except those already marked
-// [retry.Permanent] and the caller's cancellation.
+// Default nil: no marking, errors pass through unchanged, and the
+// breaker's [breaker.DefaultClassify] counts every error as a failure
+// except those already marked [retry.Permanent] and the caller's
+// cancellation.
 //
 // Under a steadylog processor this option does not apply: a destination
 // has one classifier, the processor's (processor.WithErrorClassifier),
