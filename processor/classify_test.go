@@ -2,11 +2,14 @@ package processor_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
@@ -83,4 +86,25 @@ func TestProcessorClassifiesWhatNoBreakerDid(t *testing.T) {
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.Zero(t, exp.calls.Load())
 	assert.Equal(t, int64(1), calls.Load())
+}
+
+// With the default classifier, a breaker below the processor still knows
+// an OTLP 404 is not the backend's fault, though exporter.WithBreaker has
+// no classifier of its own by default: the processor's otlperr.Classify is
+// the one it applies.
+func TestDefaultClassifierReachesTheBreaker(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) }))
+	defer srv.Close()
+	exp, err := otlploghttp.New(context.Background(), otlploghttp.WithEndpointURL(srv.URL+"/wrong/path"))
+	require.NoError(t, err)
+	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	p, err := processor.New(exporter.WithBreaker(exp, b), quiet()...)
+	require.NoError(t, err)
+	require.NoError(t, p.OnEmit(context.Background(), rec("x")))
+	err = p.ForceFlush(context.Background())
+	require.Error(t, err)
+	assert.True(t, retry.IsPermanent(err), "%v", err)
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, breaker.Closed, b.State())
+	assert.Equal(t, uint64(1), b.Counts().Ignored)
 }
