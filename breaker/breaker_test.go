@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/retry"
 )
 
 func TestEnumStrings(t *testing.T) {
@@ -324,15 +326,15 @@ func TestRetryAfterLengthensWait(t *testing.T) {
 	cfg := Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: time.Minute, Clock: clk, Rand: noJitter}
 
 	b := New(cfg)
-	require.Error(t, b.Execute(func() error { return WithRetryAfter(errBackend, 30*time.Second) }))
+	require.Error(t, b.Execute(func() error { return retry.After(errBackend, 30*time.Second) }))
 	assert.Equal(t, 30*time.Second, openWait(t, b, clk), "server delay longer than the backoff wins")
 
 	b = New(cfg)
-	require.Error(t, b.Execute(func() error { return WithRetryAfter(errBackend, 100*time.Millisecond) }))
+	require.Error(t, b.Execute(func() error { return retry.After(errBackend, 100*time.Millisecond) }))
 	assert.Equal(t, time.Second, openWait(t, b, clk), "a shorter server delay does not shorten the wait")
 
 	b = New(cfg)
-	require.Error(t, b.Execute(func() error { return WithRetryAfter(errBackend, 24*time.Hour) }))
+	require.Error(t, b.Execute(func() error { return retry.After(errBackend, 24*time.Hour) }))
 	assert.Equal(t, time.Minute, openWait(t, b, clk), "capped at MaxOpenTimeout")
 }
 
@@ -343,7 +345,7 @@ func TestRetryAfterFromLateCallExtendsOpenWait(t *testing.T) {
 	require.NoError(t, err)
 	failN(t, b, 1) // trips: wait 1 s
 	require.Equal(t, time.Second, openWait(t, b, clk))
-	slow(WithRetryAfter(errBackend, 20*time.Second))
+	slow(retry.After(errBackend, 20*time.Second))
 	assert.Equal(t, 20*time.Second, openWait(t, b, clk))
 	assert.Equal(t, uint64(1), b.Counts().Trips, "a late failure does not trip again")
 }
@@ -444,9 +446,9 @@ func TestDefaultClassify(t *testing.T) {
 		{fmt.Errorf("export: %w", context.DeadlineExceeded), OutcomeFailure},
 		{context.Canceled, OutcomeIgnored},
 		{fmt.Errorf("export: %w", context.Canceled), OutcomeIgnored},
-		{Permanent(errBackend), OutcomeIgnored},
-		{fmt.Errorf("wrapped: %w", Permanent(errBackend)), OutcomeIgnored},
-		{WithRetryAfter(errBackend, time.Second), OutcomeFailure},
+		{retry.Permanent(errBackend), OutcomeIgnored},
+		{fmt.Errorf("wrapped: %w", retry.Permanent(errBackend)), OutcomeIgnored},
+		{retry.After(errBackend, time.Second), OutcomeFailure},
 		{errors.Join(context.Canceled, context.DeadlineExceeded), OutcomeFailure},
 	} {
 		assert.Equal(t, tc.want, DefaultClassify(tc.err), "%v", tc.err)
@@ -458,7 +460,7 @@ func TestClassifierDecidesWhatTrips(t *testing.T) {
 		b := New(Config{ConsecutiveFailures: 2, MinimumCalls: 1, Clock: newFakeClock()})
 		for range 50 {
 			_ = b.Execute(func() error { return context.Canceled })
-			_ = b.Execute(func() error { return Permanent(errBackend) })
+			_ = b.Execute(func() error { return retry.Permanent(errBackend) })
 		}
 		assert.Equal(t, Closed, b.State())
 		c := b.Counts()

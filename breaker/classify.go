@@ -3,12 +3,14 @@ package breaker
 import (
 	"context"
 	"errors"
+
+	"github.com/steadylog/steadylog/retry"
 )
 
 // DefaultClassify is the classifier used when [Config.Classify] is nil:
 //
 //   - nil is a success;
-//   - an error marked [Permanent] is ignored: the backend answered, the
+//   - an error marked [retry.Permanent] is ignored: the backend answered, the
 //     request was bad, and that says nothing about the backend's health;
 //   - [context.Canceled] is ignored: the caller gave up, the backend was not
 //     at fault;
@@ -21,7 +23,7 @@ func DefaultClassify(err error) Outcome {
 	switch {
 	case err == nil:
 		return OutcomeSuccess
-	case IsPermanent(err):
+	case retry.IsPermanent(err):
 		return OutcomeIgnored
 	case errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		return OutcomeIgnored

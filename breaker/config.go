@@ -122,7 +122,7 @@ type Config struct {
 	OpenTimeout time.Duration
 
 	// MaxOpenTimeout caps the Open wait, however many times the breaker
-	// trips in a row and whatever delay a server requests ([WithRetryAfter]:
+	// trips in a row and whatever delay a server requests ([retry.After]:
 	// a negative delay counts as none, a huge one as MaxOpenTimeout). It
 	// must not be smaller than OpenTimeout. Default 2 minutes, or
 	// OpenTimeout if that is larger.
@@ -165,7 +165,7 @@ type Config struct {
 	// as OutcomeIgnored; if Classify panics, the call counts as a failure
 	// and the panic continues in the goroutine that called done, after the
 	// failure is recorded. The same holds if the error's own Unwrap or As
-	// methods panic while the breaker looks for a [WithRetryAfter] delay;
+	// methods panic while the breaker looks for a [retry.After] delay;
 	// the failure then carries no delay. Default [DefaultClassify].
 	Classify func(err error) Outcome
 

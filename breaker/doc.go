@@ -30,7 +30,7 @@
 // shortened by a random jitter of up to 20% so that many processes do not
 // probe a backend in the same instant. When the breaker closes, the wait
 // returns to OpenTimeout. A failure that carries a delay requested by the
-// server ([WithRetryAfter]: HTTP Retry-After, gRPC RetryInfo) makes the wait
+// server ([retry.After]: HTTP Retry-After, gRPC RetryInfo) makes the wait
 // at least that long, still capped by MaxOpenTimeout so that a bogus header
 // cannot silence the pipeline for a day.
 //
@@ -49,7 +49,7 @@
 //
 // Not every error is the backend's fault. [Config.Classify] maps an error to
 // [OutcomeSuccess], [OutcomeFailure] or [OutcomeIgnored]; the default,
-// [DefaultClassify], ignores errors marked [Permanent] (the request was bad:
+// [DefaultClassify], ignores errors marked [retry.Permanent] (the request was bad:
 // an HTTP 400, a gRPC InvalidArgument) and [context.Canceled] (the caller
 // gave up), and counts every other error, including
 // [context.DeadlineExceeded] — a backend that hangs — as a failure. Ignored
@@ -94,7 +94,7 @@
 //     the only field that sizes an allocation, one byte a call;
 //   - BackoffMultiplier must be finite and >= 1 (default 2); a wait that
 //     would grow past MaxOpenTimeout is MaxOpenTimeout;
-//   - a server's delay ([WithRetryAfter]) counts as none if negative, and
+//   - a server's delay ([retry.After]) counts as none if negative, and
 //     as MaxOpenTimeout if longer;
 //   - a TimeWindow needs a Clock between the years 1678 and 2262, the range
 //     of Time.UnixNano (any real clock); outside it calls may be miscounted,
@@ -135,7 +135,7 @@
 //	Jitter on the wait             no                    custom (DelayFunc)      yes (random backoff)         yes, injectable source
 //	Cap on the wait                no                    custom (DelayFunc)      yes                          yes (default 2 min)
 //	Backoff reset on close         n/a                   custom                  yes                          yes
-//	Server-requested delay         no                    custom (DelayFunc on    no                           yes (WithRetryAfter)
+//	Server-requested delay         no                    custom (DelayFunc on    no                           yes (retry.After)
 //	                                                     the last error)
 //	Half-open probe limit          yes (MaxRequests)     yes (success capacity)  yes                          yes (HalfOpenMaxCalls)
 //	Probes needed to close         = MaxRequests         success threshold       failure rate of probes       HalfOpenSuccesses
@@ -144,7 +144,7 @@
 //	Error classification           success/failure       success/failure         record/ignore/success        success/failure/ignored
 //	                               (IsSuccessful)        (HandleIf)              predicates                   (Classify)
 //	Caller cancellation ignored    custom, as success    custom, as success      custom (ignoreExceptions)    yes, by default
-//	Permanent errors ignored       custom, as success    custom, as success      custom (ignoreExceptions)    yes, by default (Permanent)
+//	Permanent errors ignored       custom, as success    custom, as success      custom (ignoreExceptions)    yes, by default (retry.Permanent)
 //	State-change callback          yes                   yes (per state too)     yes (event publisher)        yes, ordered, outside lock
 //	Counts for telemetry           requests, successes,  executions, failures,   calls, failures, slow,       cumulative requests,
 //	                               failures, runs        successes, rates        not permitted                successes, failures, ignored,

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/retry"
 )
 
 func openBreaker(t *testing.T, cfg Config) (*Breaker, *fakeClock) {
@@ -76,7 +78,7 @@ func TestAllowEarlyFailureHeedsRetryAfter(t *testing.T) {
 	b, c := openBreaker(t, Config{OpenTimeout: time.Second})
 	done, err := b.AllowEarly()
 	require.NoError(t, err)
-	done(WithRetryAfter(errBackend, time.Minute))
+	done(retry.After(errBackend, time.Minute))
 	assert.Equal(t, c.Now().Add(time.Minute), b.RetryAt())
 }
 
@@ -85,7 +87,7 @@ func TestAllowEarlyIgnoredChangesNothing(t *testing.T) {
 	retryAt := b.RetryAt()
 	done, err := b.AllowEarly()
 	require.NoError(t, err)
-	done(Permanent(errBackend))
+	done(retry.Permanent(errBackend))
 	assert.Equal(t, Open, b.State())
 	assert.Equal(t, retryAt, b.RetryAt())
 	_, err = b.AllowEarly()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // manualClock is a breaker.Clock that moves only when told to, so the
@@ -88,20 +89,20 @@ func ExampleConfig_Validate() {
 
 // A failure carrying the server's requested delay keeps the breaker open at
 // least that long.
-func ExampleWithRetryAfter() {
+func Example_retryAfter() {
 	clock := &manualClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	b := breaker.New(breaker.Config{ConsecutiveFailures: 1, Clock: clock, Rand: func() float64 { return 0 }})
 	_ = b.Execute(func() error {
-		return breaker.WithRetryAfter(errors.New("429 Too Many Requests"), 30*time.Second)
+		return retry.After(errors.New("429 Too Many Requests"), 30*time.Second)
 	})
 	fmt.Println(b.State(), b.RetryAt().Sub(clock.Now()))
 	// Output: open 30s
 }
 
 // Errors the backend is not to blame for do not count against it.
-func ExamplePermanent() {
+func Example_permanent() {
 	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
-	_ = b.Execute(func() error { return breaker.Permanent(errors.New("400 Bad Request")) })
+	_ = b.Execute(func() error { return retry.Permanent(errors.New("400 Bad Request")) })
 	fmt.Println(b.State(), b.Counts().Ignored)
 	// Output: closed 1
 }

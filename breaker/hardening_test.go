@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // Tests of the breaker at the edges of its input: extreme configurations,
@@ -111,7 +112,7 @@ func TestExtremeRetryAfter(t *testing.T) {
 				Clock: clk, Rand: zeroDraw,
 			}
 			b := breaker.New(cfg)
-			require.Error(t, b.Execute(func() error { return breaker.WithRetryAfter(errDown, tc.delay) }))
+			require.Error(t, b.Execute(func() error { return retry.After(errDown, tc.delay) }))
 			assert.Equal(t, tc.wantWait, refusedOpen(t, b).Sub(clk.Now()), "tripping call")
 
 			// The same delay on a call admitted before the trip and
@@ -120,7 +121,7 @@ func TestExtremeRetryAfter(t *testing.T) {
 			late, err := b.Allow()
 			require.NoError(t, err)
 			require.Error(t, b.Execute(fail))
-			late(breaker.WithRetryAfter(errDown, tc.delay))
+			late(retry.After(errDown, tc.delay))
 			assert.Equal(t, max(tc.wantWait, time.Second), refusedOpen(t, b).Sub(clk.Now()), "late call")
 		})
 	}
@@ -578,7 +579,7 @@ func FuzzConfig(f *testing.F) {
 			return
 		}
 		serverDelay := min(max(time.Duration(retryAfter), 0), maxOpen)
-		failWithDelay := func() error { return breaker.WithRetryAfter(errDown, time.Duration(retryAfter)) }
+		failWithDelay := func() error { return retry.After(errDown, time.Duration(retryAfter)) }
 
 		// checkOpen asserts the breaker just tripped for the trips-th time
 		// correctly, and returns its wait.

@@ -61,3 +61,17 @@ func (b *Breaker) Transitions() Transitions {
 	b.release()
 	return t
 }
+
+// StateName returns the name of the breaker's current state as
+// [State.String] spells it: "closed", "half-open" or "open". With
+// [Breaker.EachTransition] it is what metrics code reads of a breaker
+// without importing this package (telemetry.ObserveBreaker).
+func (b *Breaker) StateName() string { return b.State().String() }
+
+// EachTransition calls fn for every pair of states the breaker has changed
+// between, with the states' names ([State.String]) and the number of
+// changes, from one snapshot of [Breaker.Transitions] and in the order of
+// [Transitions.Each]. fn is called after the breaker's lock is released.
+func (b *Breaker) EachTransition(fn func(from, to string, n uint64)) {
+	b.Transitions().Each(func(from, to State, n uint64) { fn(from.String(), to.String(), n) })
+}

@@ -43,3 +43,17 @@ func TestTransitionsCountEveryChange(t *testing.T) {
 	assert.Equal(t, []string{"closed->open=1", "half-open->closed=1", "half-open->open=1", "open->half-open=2"}, each,
 		"Each visits non-zero pairs by from, then to")
 }
+
+func TestStateNameAndEachTransition(t *testing.T) {
+	b := New(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: newFakeClock(), Rand: noJitter})
+	assert.Equal(t, "closed", b.StateName())
+	_ = b.Execute(func() error { return errBackend })
+	assert.Equal(t, "open", b.StateName())
+	type pair struct {
+		from, to string
+		n        uint64
+	}
+	var got []pair
+	b.EachTransition(func(from, to string, n uint64) { got = append(got, pair{from, to, n}) })
+	assert.Equal(t, []pair{{"closed", "open", 1}}, got)
+}

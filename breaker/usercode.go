@@ -1,6 +1,10 @@
 package breaker
 
-import "time"
+import (
+	"time"
+
+	"github.com/steadylog/steadylog/retry"
+)
 
 // The breaker calls user code in four places: Config.Classify, and the
 // Unwrap and As methods errors.As calls on a call's error, outside the lock
@@ -86,7 +90,7 @@ func (b *Breaker) keepPanic(p any) {
 // inspect interprets a call's error, outside the lock: its Outcome by
 // Config.Classify (a value other than the three Outcomes counts as
 // OutcomeIgnored, so that a buggy classifier cannot trip the breaker) and,
-// for a failure, the server's delay carried by WithRetryAfter, 0 if none.
+// for a failure, the server's delay carried by retry.After, 0 if none.
 // Both run user code — the classifier, and the error's own Unwrap and As
 // methods — so if either panics, the call is a failure without a delay and
 // the panic is returned to be continued.
@@ -99,8 +103,8 @@ func (b *Breaker) inspect(err error) (outcome Outcome, delay time.Duration, pani
 	switch outcome = b.cfg.Classify(err); outcome {
 	case OutcomeSuccess, OutcomeIgnored:
 	case OutcomeFailure:
-		if d, ok := RetryAfter(err); ok {
-			delay = max(d, 0) // WithRetryAfter clamps already; stay safe
+		if d, ok := retry.Delay(err); ok {
+			delay = max(d, 0) // retry.After clamps already; stay safe
 		}
 	default:
 		outcome = OutcomeIgnored

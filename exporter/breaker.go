@@ -10,6 +10,8 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/classifyctx"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // BreakerOption configures [WithBreaker].
@@ -18,7 +20,7 @@ type BreakerOption interface {
 }
 
 type breakerConfig struct {
-	classify      func(error) error
+	classify      retry.Classifier
 	meterProvider metric.MeterProvider // see breaker_metrics.go
 }
 
@@ -26,12 +28,23 @@ type breakerOptionFunc func(*breakerConfig)
 
 func (f breakerOptionFunc) apply(c *breakerConfig) { f(c) }
 
-// WithErrorClassifier sets the function that marks the inner exporter's
-// errors (with [breaker.Permanent] and [breaker.WithRetryAfter]) before they
-// are reported to the breaker and returned. nil means no marking: errors
-// pass through unchanged. Default [ClassifyOTLP], which marks the errors of
-// the OTLP exporters and leaves every other error unchanged.
-func WithErrorClassifier(classify func(err error) error) BreakerOption {
+// WithStandaloneClassifier sets the function that marks the inner
+// exporter's errors (with [retry.Permanent] and [retry.After]) before they
+// are reported to the breaker and returned, when the exporter is used
+// outside a steadylog processor (under the SDK's BatchProcessor, say).
+// otlperr.Classify marks the errors of the OTLP exporters; it is not the
+// default because it needs gRPC, which this package does not import.
+// Default nil: no marking, errors pass through unchanged, and the
+// breaker's [breaker.DefaultClassify] counts every error as a failure
+// except those already marked [retry.Permanent] and the caller's
+// cancellation.
+//
+// Under a steadylog processor this option does not apply: a destination
+// has one classifier, the processor's (processor.WithErrorClassifier),
+// which the processor hands to the breaker through the export's context.
+// The breaker applies it in place of this one, once per error, and the
+// processor does not classify that error again.
+func WithStandaloneClassifier(classify retry.Classifier) BreakerOption {
 	return breakerOptionFunc(func(c *breakerConfig) { c.classify = classify })
 }
 
@@ -41,8 +54,9 @@ func WithErrorClassifier(classify func(err error) error) BreakerOption {
 // half-open with its probes taken), Export returns at once, without calling
 // exp, an error wrapping the [*breaker.OpenError]: errors.Is(err,
 // breaker.ErrOpen) holds and errors.As finds the OpenError with its RetryAt.
-// Otherwise Export calls exp, classifies its error (see
-// [WithErrorClassifier]), reports it to b and returns it. A panic in exp is
+// Otherwise Export calls exp, classifies its error (with the classifier of
+// the steadylog processor above it, or else [WithStandaloneClassifier]'s),
+// reports it to b and returns it. A panic in exp is
 // recovered, reported to b as a failure and returned as a [*PanicError].
 //
 // A call whose context was cancelled (not timed out) is reported to b as a
@@ -67,7 +81,7 @@ func WithBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption)
 	if b == nil {
 		panic("exporter: WithBreaker called with a nil *breaker.Breaker")
 	}
-	cfg := breakerConfig{classify: ClassifyOTLP}
+	var cfg breakerConfig
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&cfg)
@@ -82,7 +96,7 @@ func WithBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption)
 type breakerExporter struct {
 	exp      sdklog.Exporter
 	b        *breaker.Breaker
-	classify func(error) error
+	classify retry.Classifier
 }
 
 // Name lets Fanout and Failover attribute errors to the inner exporter.
@@ -98,8 +112,16 @@ func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) e
 		return fmt.Errorf("exporter: batch of %d records not sent to %s: %w", len(records), nameOf(e.exp), err)
 	}
 	err = safeExport(ctx, e.exp, records)
-	if err != nil && e.classify != nil {
-		err = safeClassify(e.classify, err)
+	if err != nil {
+		if classify, ok := classifyctx.From(ctx); ok {
+			// A steadylog processor's classifier: the destination's only
+			// one. A breaker below this one may have applied it already.
+			if !classifyctx.Done(err) {
+				err = classifyctx.Mark(classify(err))
+			}
+		} else if e.classify != nil {
+			err = safeClassify(e.classify, err)
+		}
 	}
 	if err == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// The exporter ignored its deadline and succeeded late: the batch
@@ -123,7 +145,7 @@ func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) e
 
 // safeClassify runs classify; if it panics, the unclassified error is kept
 // and the panic is added to it, so that done is still called.
-func safeClassify(classify func(error) error, err error) (out error) {
+func safeClassify(classify retry.Classifier, err error) (out error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = errors.Join(err, &PanicError{Method: "error classifier", Value: r, Stack: debug.Stack()})

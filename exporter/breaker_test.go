@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/otlperr"
+	"github.com/steadylog/steadylog/retry"
 )
 
 func newTestBreaker(clk *fakeClock, consecutive int) *breaker.Breaker {
@@ -92,11 +94,18 @@ func TestWithBreakerRecoversPanic(t *testing.T) {
 func TestWithBreakerClassifiesErrors(t *testing.T) {
 	errBad := errors.New("failed to send logs to http://127.0.0.1:1/v1/logs: 400 Bad Request (body: bad)")
 
-	t.Run("default classifier marks OTLP errors", func(t *testing.T) {
+	t.Run("default classifier leaves errors alone", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
 		err := WithBreaker(inner, b).Export(context.Background(), makeRecords(t, 1))
-		assert.True(t, breaker.IsPermanent(err), "the caller sees the mark too")
+		assert.Same(t, errBad, err)
+		assert.Equal(t, breaker.Open, b.State())
+	})
+	t.Run("OTLP classifier marks OTLP errors", func(t *testing.T) {
+		inner := &fakeExporter{export: failing(errBad)}
+		b := newTestBreaker(newFakeClock(), 1)
+		err := WithBreaker(inner, b, WithStandaloneClassifier(otlperr.Classify)).Export(context.Background(), makeRecords(t, 1))
+		assert.True(t, retry.IsPermanent(err), "the caller sees the mark too")
 		assert.ErrorIs(t, err, errBad)
 		assert.Equal(t, breaker.Closed, b.State(), "a 400 is not the backend's fault")
 		assert.Equal(t, uint64(1), b.Counts().Ignored)
@@ -104,25 +113,25 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 	t.Run("nil classifier leaves errors alone", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
-		err := WithBreaker(inner, b, WithErrorClassifier(nil), nil).Export(context.Background(), makeRecords(t, 1))
+		err := WithBreaker(inner, b, WithStandaloneClassifier(nil), nil).Export(context.Background(), makeRecords(t, 1))
 		assert.Same(t, errBad, err)
 		assert.Equal(t, breaker.Open, b.State())
 	})
 	t.Run("custom classifier", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBackend)}
 		b := newTestBreaker(newFakeClock(), 1)
-		exp := WithBreaker(inner, b, WithErrorClassifier(func(err error) error {
-			return breaker.WithRetryAfter(err, time.Minute)
+		exp := WithBreaker(inner, b, WithStandaloneClassifier(func(err error) error {
+			return retry.After(err, time.Minute)
 		}))
 		err := exp.Export(context.Background(), makeRecords(t, 1))
-		d, ok := breaker.RetryAfter(err)
+		d, ok := retry.Delay(err)
 		assert.True(t, ok)
 		assert.Equal(t, time.Minute, d)
 	})
 	t.Run("panicking classifier still reports the call", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBackend)}
 		b := newTestBreaker(newFakeClock(), 1)
-		exp := WithBreaker(inner, b, WithErrorClassifier(func(error) error { panic("bug") }))
+		exp := WithBreaker(inner, b, WithStandaloneClassifier(func(error) error { panic("bug") }))
 		err := exp.Export(context.Background(), makeRecords(t, 1))
 		assert.ErrorIs(t, err, errBackend)
 		assert.ErrorIs(t, err, ErrPanic)

@@ -13,10 +13,12 @@
 //   - [Failover] sends batches to a fallback (stdout, a file, a second
 //     collector) while the primary fails, and back to the primary once it
 //     works again.
-//   - [ClassifyOTLP] tells which errors of the OTLP exporters are the
-//     backend's fault and which are the data's, and reads the delay the
-//     server asked for, so that the breaker and retry logic do the right
-//     thing. WithBreaker applies it by default.
+//
+// Which errors are the backend's fault and which the data's is marked with
+// package retry's vocabulary ([retry.Permanent], [retry.After]); package
+// otlperr marks the OTLP exporters' errors so. Under steadylog's processor
+// the processor's classifier is the one every breaker below it applies;
+// elsewhere, give WithBreaker one with [WithStandaloneClassifier].
 //
 // Every decorator recovers panics of the exporters it wraps and returns them
 // as [*PanicError], and attributes errors of several exporters to each one

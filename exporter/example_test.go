@@ -8,8 +8,6 @@ import (
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
@@ -105,19 +103,4 @@ func ExampleFailover() {
 	// Output:
 	// collector 0 spool 2
 	// collector 1 spool 2 closed
-}
-
-func ExampleClassifyOTLP() {
-	for _, err := range []error{
-		status.Error(codes.InvalidArgument, "malformed log record"),
-		status.Error(codes.Unavailable, "collector restarting"),
-		errors.New("failed to send logs to http://collector:4318/v1/logs: 400 Bad Request (body: bad)"),
-	} {
-		c := exporter.ClassifyOTLP(err)
-		fmt.Println(breaker.IsPermanent(c), breaker.DefaultClassify(c))
-	}
-	// Output:
-	// true ignored
-	// false failure
-	// true ignored
 }

@@ -6,7 +6,7 @@ import (
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // FailoverOption configures [Failover].
@@ -47,7 +47,7 @@ func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
 //
 // Any primary error sends the batch to the fallback — a refusal, a timeout,
 // a connection error, a panic — except a permanent one
-// ([breaker.IsPermanent]: the backend rejected the data itself, or accepted
+// ([retry.IsPermanent]: the backend rejected the data itself, or accepted
 // part of it): the fallback would get the same bad data, or duplicates of
 // what was accepted, so the primary's error is returned instead. If the
 // fallback fails too, Export returns both errors, each a [*MemberError]
@@ -95,7 +95,7 @@ func (f *failover) Export(ctx context.Context, records []sdklog.Record) error {
 		return nil
 	}
 	perr = f.primary.wrap(perr)
-	if breaker.IsPermanent(perr) {
+	if retry.IsPermanent(perr) {
 		return perr
 	}
 	ferr := safeExport(ctx, f.fallback.exp, records)

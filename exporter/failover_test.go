@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 func TestFailoverPrimaryHealthy(t *testing.T) {
@@ -42,11 +43,11 @@ func TestFailoverBothFail(t *testing.T) {
 }
 
 func TestFailoverPermanentErrorDoesNotFallBack(t *testing.T) {
-	bad := breaker.Permanent(errors.New("400 Bad Request"))
+	bad := retry.Permanent(errors.New("400 Bad Request"))
 	fallback := &fakeExporter{}
 	f := Failover(&fakeExporter{export: failing(bad)}, fallback)
 	err := f.Export(context.Background(), makeRecords(t, 1))
-	assert.True(t, breaker.IsPermanent(err))
+	assert.True(t, retry.IsPermanent(err))
 	assert.Zero(t, fallback.Calls(), "the fallback would get the same bad data")
 }
 

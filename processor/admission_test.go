@@ -20,10 +20,10 @@ import (
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/lifecycle"
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/processor"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // entered waits for an exporter to signal that Export was called; the
@@ -260,7 +260,7 @@ type permanentExporter struct{ calls atomic.Int64 }
 
 func (e *permanentExporter) Export(context.Context, []sdklog.Record) error {
 	e.calls.Add(1)
-	return breaker.Permanent(errors.New("rejected"))
+	return retry.Permanent(errors.New("rejected"))
 }
 func (e *permanentExporter) ForceFlush(context.Context) error { return nil }
 func (e *permanentExporter) Shutdown(context.Context) error   { return nil }

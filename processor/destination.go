@@ -12,6 +12,7 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
+	"github.com/steadylog/steadylog/internal/classifyctx"
 )
 
 // Destination is one place a Processor delivers every record to. Each
@@ -52,7 +53,9 @@ type Destination struct {
 	ExportTimeout time.Duration
 	// Breaker, when set, guards Exporter with exporter.WithBreaker: while
 	// it is open, this destination's batches fail at once without calling
-	// the exporter, and its retries wait for the breaker.
+	// the exporter, and its retries wait for the breaker. The breaker
+	// counts the exporter's errors as the processor's classifier
+	// (WithErrorClassifier) marks them.
 	//
 	// Default: nil, no breaker.
 	Breaker *breaker.Breaker
@@ -519,10 +522,15 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 		d.probeEarly = false
 		ctx = exporter.WithEarlyProbe(ctx)
 	}
+	// The classifier goes down to a breaker below, which applies it before
+	// counting the call; an error no breaker classified is classified here.
+	ctx = classifyctx.With(ctx, p.classify)
 	started := time.Now()
 	err = d.callExport(ctx, batch)
 	cancel()
-	err = p.classify(err)
+	if !classifyctx.Done(err) {
+		err = p.classify(err)
+	}
 	p.tel.exported(parent, &d.tel, batch, started, err)
 	now := time.Now()
 	callerEnded := err != nil && parent.Err() != nil

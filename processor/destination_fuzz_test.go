@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // Modes of a modalExporter, cycled by the fuzz program.
@@ -70,7 +70,7 @@ func (e *modalExporter) Export(ctx context.Context, recs []sdklog.Record) error 
 	case modeTransient:
 		return errBackend
 	case modePermanent:
-		return breaker.Permanent(errBackend)
+		return retry.Permanent(errBackend)
 	case modeGated:
 		<-gate // ignores ctx: a hang, until the program moves on
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/processor"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // bodyExporter keeps how often it received each body, and closes full once
@@ -423,7 +424,7 @@ func TestOTLPNotFoundIsPermanentByDefault(t *testing.T) {
 	}
 	err = p.ForceFlush(context.Background())
 	require.Error(t, err)
-	require.True(t, breaker.IsPermanent(err), "%v", err)
+	require.True(t, retry.IsPermanent(err), "%v", err)
 	assert.Equal(t, int64(1), hits.Load(), "a 404 is not retried")
 	assert.Equal(t, int64(1), reported.Load(), "one failure, one report")
 	s := p.Stats()
@@ -441,7 +442,7 @@ func TestWithErrorClassifierReplacesTheDefault(t *testing.T) {
 		return nil
 	}}
 	// Everything is permanent: the first failure drops its batch.
-	p, err := processor.New(exp, append(quiet(), processor.WithErrorClassifier(breaker.Permanent))...)
+	p, err := processor.New(exp, append(quiet(), processor.WithErrorClassifier(retry.Permanent))...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("x")))
 	require.Error(t, p.ForceFlush(context.Background()))

@@ -72,9 +72,13 @@
 // gaps in it: then its live records are gathered into one slice).
 //
 // Errors are classified first (WithErrorClassifier; by default
-// exporter.ClassifyOTLP, so an HTTP 400-class answer other than 429, or a
+// otlperr.Classify, so an HTTP 400-class answer other than 429, or a
 // gRPC InvalidArgument, is permanent, and Retry-After or RetryInfo is
-// honoured, with or without a breaker). A transient failure keeps the
+// honoured, with or without a breaker). The classifier is the
+// destination's only one, applied once per error: a breaker below the
+// processor (Destination.Breaker, exporter.WithBreaker) applies it before
+// counting the call, so the breaker and the processor agree on every
+// error. A transient failure keeps the
 // batch pending and retries it with backoff; a permanent failure, or a
 // panic, drops it as export_failed. Each destination has one retry budget
 // per outage (WithRetryMaxElapsed), counted from its first failure after a

@@ -30,6 +30,7 @@ import (
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/processor"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // countingExporter counts the records it accepts. Each Export may be given
@@ -111,7 +112,7 @@ func within(t *testing.T, limit time.Duration, what string, f func()) {
 // Item 2: a server-requested delay of ten hours must not stall the
 // pipeline or hang Shutdown: it is cut at the batch's retry time.
 func TestHardeningRetryAfterIsCapped(t *testing.T) {
-	exp := &countingExporter{fail: func() error { return breaker.WithRetryAfter(errors.New("429"), 10*time.Hour) }}
+	exp := &countingExporter{fail: func() error { return retry.After(errors.New("429"), 10*time.Hour) }}
 	p, err := processor.New(exp, append(quiet(), processor.WithRetryMaxElapsed(300*time.Millisecond),
 		processor.WithExportInterval(10*time.Millisecond))...)
 	require.NoError(t, err)
@@ -321,7 +322,7 @@ func TestHardeningTypedNilExporter(t *testing.T) {
 }
 
 func TestHardeningPanickingErrorHandler(t *testing.T) {
-	exp := &countingExporter{fail: func() error { return breaker.Permanent(errors.New("bad request")) }}
+	exp := &countingExporter{fail: func() error { return retry.Permanent(errors.New("bad request")) }}
 	p, err := processor.New(exp, processor.WithoutDropAlerts(), processor.WithErrorHandler(func(error) { panic("handler boom") }))
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("a")))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/memguard"
+	"github.com/steadylog/steadylog/otlperr"
 )
 
 // Processor is an sdklog.Processor that queues records in memory, bounded
@@ -119,7 +120,7 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 		return nil, err
 	}
 	if !cfg.classifySet {
-		cfg.classify = exporter.ClassifyOTLP
+		cfg.classify = otlperr.Classify
 	}
 	ds, err := resolveDestinations(dests, &cfg)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // Retry defaults. The backoff is short because long outages are the
@@ -37,7 +38,7 @@ const (
 // WithRetryBackoff sets the wait before retrying a batch whose export
 // failed transiently: initial after the first failure, doubling (with
 // ±20% jitter) up to max. A failure that carries a server-requested delay
-// (breaker.WithRetryAfter) waits at least that long; a refusal by an open
+// (retry.After) waits at least that long; a refusal by an open
 // breaker waits until the breaker admits a probe. No wait, whatever its
 // source, reaches past the end of the outage's retry budget
 // (WithRetryMaxElapsed): a Retry-After of ten hours means one last attempt
@@ -46,7 +47,7 @@ const (
 // A retried batch stays pending: it is the destination's oldest, older
 // than everything queued since, so while the store keeps admitting and
 // overflows, the retried records are the first evicted. Errors marked
-// breaker.Permanent, and exporter panics, are not retried: their records
+// retry.Permanent, and exporter panics, are not retried: their records
 // are dropped as export_failed.
 //
 // Default: on, with 100ms and 500ms. Non-positive values, or max < initial,
@@ -90,16 +91,25 @@ func WithoutRetry() Option {
 
 // WithErrorClassifier sets the function that marks export errors before
 // the processor decides what to do with them: an error marked
-// breaker.Permanent is not retried (its batch is dropped as
-// export_failed), and one marked breaker.WithRetryAfter waits at least
-// that long. The result must wrap err. nil turns classification off:
-// every error but a panic is then retried.
+// retry.Permanent is not retried (its batch is dropped as export_failed),
+// and one marked retry.After waits at least that long. The result must
+// wrap err. nil turns classification off: every error but a panic is then
+// retried.
 //
-// Default: exporter.ClassifyOTLP, the OTLP exporters' classification
+// It is each destination's only classifier, applied once per error, and
+// its breaker sees its verdict: a breaker decorator below the processor
+// (Destination.Breaker, or an exporter.WithBreaker the exporter was
+// wrapped in) applies it, in place of its own
+// (exporter.WithStandaloneClassifier), to the exporter's error before
+// counting the call, and the processor does not classify that error again.
+// An error no breaker classified — an exporter without one, a breaker's
+// refusal, a failover's combined error — is classified by the processor.
+//
+// Default: otlperr.Classify, the OTLP exporters' classification
 // (HTTP 4xx other than 429 and gRPC InvalidArgument and the like are
 // permanent; Retry-After and RetryInfo are honoured), with or without a
 // breaker. Other errors pass through it unchanged.
-func WithErrorClassifier(classify func(err error) error) Option {
+func WithErrorClassifier(classify retry.Classifier) Option {
 	return optionFunc(func(c *config) { c.classify, c.classifySet = classify, true })
 }
 
@@ -132,7 +142,7 @@ func (p *Processor) classify(err error) (out error) {
 // is retried and spends no budget. Only the worker calls it.
 func (d *destination) retryable(err error, now time.Time, callerEnded bool) bool {
 	cfg := &d.p.cfg
-	if cfg.noRetry || breaker.IsPermanent(err) || errors.Is(err, errPanicked) {
+	if cfg.noRetry || retry.IsPermanent(err) || errors.Is(err, errPanicked) {
 		return false
 	}
 	if callerEnded {
@@ -177,7 +187,7 @@ func (d *destination) scheduleRetry(err error, now, budgetEnd time.Time) {
 			n = 0
 		}
 		dur := d.backoff(n)
-		if ra, ok := breaker.RetryAfter(err); ok && ra > dur {
+		if ra, ok := retry.Delay(err); ok && ra > dur {
 			dur = ra // may be huge: capped below
 		}
 		d.attempt = min(d.attempt+1, 62)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // flakyExporter fails while failing() says so, then records what it
@@ -77,7 +78,7 @@ func TestTransientFailureKeepsBatchAtHead(t *testing.T) {
 }
 
 func TestPermanentFailureIsNotRetried(t *testing.T) {
-	exp := &flakyExporter{failing: func() bool { return true }, err: breaker.Permanent(errors.New("400 Bad Request"))}
+	exp := &flakyExporter{failing: func() bool { return true }, err: retry.Permanent(errors.New("400 Bad Request"))}
 	p := newProcessor(t, exp, WithMaxBatchSize(10), WithExportInterval(time.Hour), WithErrorHandler(func(error) {}))
 	for i := 0; i < 5; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)

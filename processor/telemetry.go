@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.43.0/otelconv"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
@@ -113,7 +114,7 @@ const (
 	errClassTimeout            // the export timeout or Shutdown's deadline passed
 	errClassCanceled           // the context was canceled
 	errClassPanic              // the exporter panicked
-	errClassPermanent          // marked with breaker.Permanent: retrying cannot help
+	errClassPermanent          // marked with retry.Permanent: retrying cannot help
 	errClassTransient          // any other error: retried
 	numErrClasses
 )
@@ -128,7 +129,7 @@ func errClass(err error) int {
 		return errClassPanic
 	case errors.Is(err, breaker.ErrOpen):
 		return errClassBreakerOpen
-	case breaker.IsPermanent(err):
+	case retry.IsPermanent(err):
 		return errClassPermanent
 	case errors.Is(err, context.DeadlineExceeded):
 		return errClassTimeout

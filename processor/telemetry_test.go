@@ -20,6 +20,7 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/memguard"
+	"github.com/steadylog/steadylog/retry"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
@@ -240,13 +241,13 @@ func TestWithoutMeterProviderRecordsNothing(t *testing.T) {
 
 func TestErrClass(t *testing.T) {
 	for err, want := range map[error]string{
-		fmt.Errorf("%w: boom", errPanicked):                           "panic",
-		fmt.Errorf("x: %w", &breaker.OpenError{}):                     "breaker_open",
-		breaker.Permanent(errBackend):                                 "permanent",
-		fmt.Errorf("post: %w", context.DeadlineExceeded):              "timeout",
-		context.Canceled:                                              "canceled",
-		errBackend:                                                    "transient",
-		errors.Join(errBackend, breaker.Permanent(errors.New("bad"))): "permanent",
+		fmt.Errorf("%w: boom", errPanicked):                         "panic",
+		fmt.Errorf("x: %w", &breaker.OpenError{}):                   "breaker_open",
+		retry.Permanent(errBackend):                                 "permanent",
+		fmt.Errorf("post: %w", context.DeadlineExceeded):            "timeout",
+		context.Canceled:                                            "canceled",
+		errBackend:                                                  "transient",
+		errors.Join(errBackend, retry.Permanent(errors.New("bad"))): "permanent",
 	} {
 		assert.Equal(t, want, errClassNames[errClass(err)], "%v", err)
 	}

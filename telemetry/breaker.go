@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/nilness"
 )
 
 // BreakerScope is the instrumentation scope of the breaker metrics.
@@ -17,7 +17,8 @@ const BreakerScope = "github.com/steadylog/steadylog/breaker"
 // ErrNilMeterProvider is returned when a nil metric.MeterProvider is given.
 var ErrNilMeterProvider = errors.New("steadylog/telemetry: meter provider is nil")
 
-// ErrNilBreaker is returned by ObserveBreaker for a nil breaker.
+// ErrNilBreaker is returned by ObserveBreaker for a nil breaker, typed nil
+// included.
 var ErrNilBreaker = errors.New("steadylog/telemetry: breaker is nil")
 
 // ErrMeterProviderPanic is wrapped by the error of ObserveBreaker when the
@@ -25,9 +26,33 @@ var ErrNilBreaker = errors.New("steadylog/telemetry: breaker is nil")
 // a nil Meter or Registration. The panic was recovered.
 var ErrMeterProviderPanic = errors.New("steadylog/telemetry: meter provider panicked")
 
-// ObserveBreaker registers the breaker metrics of b with a meter of mp:
-// MetricBreakerState and MetricBreakerTransitions, both observed from b's
-// snapshots when the metrics are collected, so b's calls pay nothing.
+// The breaker states, as the state, from and to attributes of the breaker
+// metrics name them (breaker.State.String spells them so).
+const (
+	StateClosed   = "closed"
+	StateHalfOpen = "half-open"
+	StateOpen     = "open"
+)
+
+// ObservableBreaker is what ObserveBreaker reads of a circuit breaker when
+// the metrics are collected. *breaker.Breaker implements it; this package
+// does not import package breaker.
+type ObservableBreaker interface {
+	// Name names the breaker's series; "" gives them a default name.
+	Name() string
+	// StateName returns the current state: StateClosed, StateHalfOpen or
+	// StateOpen.
+	StateName() string
+	// EachTransition calls fn for every pair of states the breaker has
+	// changed between, with the number of changes since it was made.
+	EachTransition(fn func(from, to string, n uint64))
+}
+
+// ObserveBreaker registers the breaker metrics of b, usually a
+// *breaker.Breaker, with a meter of mp: MetricBreakerState and
+// MetricBreakerTransitions, both observed from b's snapshots when the
+// metrics are collected, so b's calls pay nothing. exporter.WithBreaker's
+// option WithBreakerMeterProvider calls it.
 //
 // The series carry otel.component.type = ComponentTypeBreaker and
 // otel.component.name = b.Name(), or ComponentName(ComponentTypeBreaker)
@@ -39,11 +64,11 @@ var ErrMeterProviderPanic = errors.New("steadylog/telemetry: meter provider pani
 // makes ObserveBreaker return an error wrapping ErrMeterProviderPanic,
 // never panic; an error it returns is wrapped and returned. The callback
 // registered recovers a panic of the Observer and returns it as its error.
-func ObserveBreaker(mp metric.MeterProvider, b *breaker.Breaker) (reg metric.Registration, err error) {
+func ObserveBreaker(mp metric.MeterProvider, b ObservableBreaker) (reg metric.Registration, err error) {
 	if mp == nil {
 		return nil, ErrNilMeterProvider
 	}
-	if b == nil {
+	if nilness.Is(b) {
 		return nil, ErrNilBreaker
 	}
 	defer func() {
@@ -54,7 +79,7 @@ func ObserveBreaker(mp metric.MeterProvider, b *breaker.Breaker) (reg metric.Reg
 	return observeBreaker(mp, b)
 }
 
-func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registration, error) {
+func observeBreaker(mp metric.MeterProvider, b ObservableBreaker) (metric.Registration, error) {
 	name := b.Name()
 	if name == "" {
 		name = ComponentName(ComponentTypeBreaker)
@@ -81,17 +106,16 @@ func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 		return nil, fmt.Errorf("steadylog/telemetry: %s: %w", MetricBreakerTransitions, err)
 	}
 
-	states := []breaker.State{breaker.Closed, breaker.HalfOpen, breaker.Open}
-	stateOpts := make([]metric.ObserveOption, len(states))
-	for i, s := range states {
-		stateOpts[i] = with(KeyState.String(s.String()))
+	stateOpts := make([]metric.ObserveOption, len(breakerStates))
+	for i, s := range breakerStates {
+		stateOpts[i] = with(KeyState.String(s))
 	}
 	// Every attribute set is built here, once: the callback allocates
 	// nothing for them, and needs no lock when readers collect at once.
 	var transOpts [3][3]metric.ObserveOption
-	for _, from := range states {
-		for _, to := range states {
-			transOpts[from][to] = with(KeyFrom.String(from.String()), KeyTo.String(to.String()))
+	for from, f := range breakerStates {
+		for to, t := range breakerStates {
+			transOpts[from][to] = with(KeyFrom.String(f), KeyTo.String(t))
 		}
 	}
 
@@ -101,8 +125,8 @@ func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 				err = fmt.Errorf("steadylog/telemetry: breaker metrics: observer panicked: %v", r)
 			}
 		}()
-		cur := b.State()
-		for i, s := range states {
+		cur := b.StateName()
+		for i, s := range breakerStates {
 			var v int64
 			if s == cur {
 				v = 1
@@ -113,11 +137,17 @@ func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 		// 0 until they happen: a counter series that first appears at 1
 		// shows no increase, and a dashboard's increase() would miss the
 		// first outage. Any other pair is reported once it has a count.
-		tr := b.Transitions()
+		var counts [3][3]uint64
+		b.EachTransition(func(from, to string, n uint64) {
+			f, t := breakerStateIndex(from), breakerStateIndex(to)
+			if f >= 0 && t >= 0 {
+				counts[f][t] = n
+			}
+		})
 		for from, tos := range transOpts {
 			for to, opt := range tos {
-				n := tr.Count(breaker.State(from), breaker.State(to))
-				if n > 0 || usualTransition(breaker.State(from), breaker.State(to)) {
+				n := counts[from][to]
+				if n > 0 || usualTransition(from, to) {
 					o.ObserveInt64(trans, int64(n), opt)
 				}
 			}
@@ -133,14 +163,35 @@ func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) (metric.Registr
 	return reg, nil
 }
 
-// usualTransition reports whether from → to is one of the changes a
-// breaker makes: closed → open, open → half-open, half-open → closed and
-// half-open → open.
-func usualTransition(from, to breaker.State) bool {
+// breakerStates are the states a breaker reports, in the order of its
+// series.
+var breakerStates = [3]string{StateClosed, StateHalfOpen, StateOpen}
+
+const (
+	closedIndex = iota
+	halfOpenIndex
+	openIndex
+)
+
+// breakerStateIndex returns the index of the state named s in
+// breakerStates, or -1 for a name it does not know.
+func breakerStateIndex(s string) int {
+	for i, name := range breakerStates {
+		if name == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// usualTransition reports whether from → to (indexes in breakerStates) is
+// one of the changes a breaker makes: closed → open, open → half-open,
+// half-open → closed and half-open → open.
+func usualTransition(from, to int) bool {
 	switch {
-	case from == breaker.Closed && to == breaker.Open,
-		from == breaker.Open && to == breaker.HalfOpen,
-		from == breaker.HalfOpen && (to == breaker.Closed || to == breaker.Open):
+	case from == closedIndex && to == openIndex,
+		from == openIndex && to == halfOpenIndex,
+		from == halfOpenIndex && (to == closedIndex || to == openIndex):
 		return true
 	}
 	return false

@@ -1,4 +1,4 @@
-package exporter
+package otlperr
 
 import (
 	"context"
@@ -27,6 +27,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/exporter"
+	"github.com/steadylog/steadylog/retry"
 )
 
 // verdict is what the classifier made of an error, as the breaker and a
@@ -38,9 +40,9 @@ type verdict struct {
 }
 
 func judge(err error) verdict {
-	c := ClassifyOTLP(err)
-	d, _ := breaker.RetryAfter(c)
-	return verdict{Outcome: breaker.DefaultClassify(c), Permanent: breaker.IsPermanent(c), RetryAfter: d}
+	c := Classify(err)
+	d, _ := retry.Delay(c)
+	return verdict{Outcome: breaker.DefaultClassify(c), Permanent: retry.IsPermanent(c), RetryAfter: d}
 }
 
 var (
@@ -52,11 +54,11 @@ func transientAfter(d time.Duration) verdict {
 	return verdict{Outcome: breaker.OutcomeFailure, RetryAfter: d}
 }
 
-func TestClassifyOTLPUnit(t *testing.T) {
-	assert.NoError(t, ClassifyOTLP(nil))
-	assert.Same(t, errBackend, ClassifyOTLP(errBackend), "unknown errors pass unchanged")
-	p := breaker.Permanent(errBackend)
-	assert.Same(t, p, ClassifyOTLP(p))
+func TestClassifyUnit(t *testing.T) {
+	assert.NoError(t, Classify(nil))
+	assert.Same(t, errBackend, Classify(errBackend), "unknown errors pass unchanged")
+	p := retry.Permanent(errBackend)
+	assert.Same(t, p, Classify(p))
 	assert.Equal(t, permanent, judge(sdklog.ErrExporterShutdown))
 	assert.Equal(t, permanent, judge(fmt.Errorf("x: %w", sdklog.ErrExporterShutdown)))
 	assert.Equal(t, permanent, judge(errors.New("request message too large: exceeded 10 bytes")))
@@ -98,14 +100,14 @@ func TestClassifyOTLPUnit(t *testing.T) {
 		assert.Equal(t, tc.want, judge(tc.err), "%v", tc.err)
 	}
 
-	canceled := ClassifyOTLP(status.Error(codes.Canceled, "gone"))
+	canceled := Classify(status.Error(codes.Canceled, "gone"))
 	assert.ErrorIs(t, canceled, context.Canceled)
 	assert.Equal(t, "rpc error: code = Canceled desc = gone", canceled.Error(), "text unchanged")
 	assert.Equal(t, codes.Canceled, status.Code(canceled), "still a gRPC status")
-	deadline := ClassifyOTLP(status.Error(codes.DeadlineExceeded, "slow"))
+	deadline := Classify(status.Error(codes.DeadlineExceeded, "slow"))
 	assert.ErrorIs(t, deadline, context.DeadlineExceeded)
 	already := fmt.Errorf("%w: %w", context.DeadlineExceeded, status.Error(codes.DeadlineExceeded, "slow"))
-	assert.Same(t, already, ClassifyOTLP(already))
+	assert.Same(t, already, Classify(already))
 }
 
 func TestWalk(t *testing.T) {
@@ -117,8 +119,8 @@ func TestWalk(t *testing.T) {
 
 func TestThrottleOfIgnoresOtherShapes(t *testing.T) {
 	assert.Zero(t, throttleOf(errBackend))
-	assert.Zero(t, throttleOf((*PanicError)(nil)))
-	assert.Zero(t, throttleOf(&MemberError{}))
+	assert.Zero(t, throttleOf((*exporter.PanicError)(nil)))
+	assert.Zero(t, throttleOf(&exporter.MemberError{}))
 	type throttled struct{ error }
 	assert.Zero(t, throttleOf(throttled{errBackend}))
 }
@@ -173,7 +175,7 @@ func newHTTPExporter(t *testing.T, url string, retry otlploghttp.RetryConfig) sd
 	return exp
 }
 
-func TestClassifyOTLPWithRealHTTPExporter(t *testing.T) {
+func TestClassifyWithRealHTTPExporter(t *testing.T) {
 	srv, set := newHTTPServer(t)
 	exp := newHTTPExporter(t, srv.URL, otlploghttp.RetryConfig{Enabled: false})
 	recs := makeRecords(t, 2)
@@ -214,7 +216,7 @@ func TestClassifyOTLPWithRealHTTPExporter(t *testing.T) {
 	assert.NoError(t, exp.Export(context.Background(), recs))
 }
 
-func TestClassifyOTLPWithRealHTTPExporterRetrying(t *testing.T) {
+func TestClassifyWithRealHTTPExporterRetrying(t *testing.T) {
 	srv, set := newHTTPServer(t)
 	// The exporter's own retries give up at once because the server's delay
 	// exceeds their budget; the delay must survive the wrapping.
@@ -231,7 +233,7 @@ func TestClassifyOTLPWithRealHTTPExporterRetrying(t *testing.T) {
 	assert.Equal(t, permanent, judge(err), "4xx is not retried and stays permanent")
 }
 
-func TestClassifyOTLPHTTPConnectionRefused(t *testing.T) {
+func TestClassifyHTTPConnectionRefused(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := lis.Addr().String()
@@ -243,7 +245,7 @@ func TestClassifyOTLPHTTPConnectionRefused(t *testing.T) {
 	assert.Equal(t, transient, judge(err))
 }
 
-func TestClassifyOTLPHTTPTimeout(t *testing.T) {
+func TestClassifyHTTPTimeout(t *testing.T) {
 	srv, set := newHTTPServer(t)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -302,7 +304,7 @@ func newGRPCExporter(t *testing.T) (sdklog.Exporter, *logsServer) {
 	return exp, ls
 }
 
-func TestClassifyOTLPWithRealGRPCExporter(t *testing.T) {
+func TestClassifyWithRealGRPCExporter(t *testing.T) {
 	exp, srv := newGRPCExporter(t)
 	recs := makeRecords(t, 2)
 
@@ -348,7 +350,7 @@ func TestClassifyOTLPWithRealGRPCExporter(t *testing.T) {
 	assert.NoError(t, exp.Export(context.Background(), recs))
 }
 
-func TestClassifyOTLPGRPCConnectionRefused(t *testing.T) {
+func TestClassifyGRPCConnectionRefused(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := lis.Addr().String()
@@ -371,7 +373,8 @@ func TestBreakerWithRealOTLPExporter(t *testing.T) {
 	srv, set := newHTTPServer(t)
 	clk := newFakeClock()
 	b := breaker.New(breaker.Config{ConsecutiveFailures: 2, OpenTimeout: time.Second, Clock: clk, Rand: func() float64 { return 0 }})
-	exp := WithBreaker(newHTTPExporter(t, srv.URL, otlploghttp.RetryConfig{Enabled: false}), b)
+	exp := exporter.WithBreaker(newHTTPExporter(t, srv.URL, otlploghttp.RetryConfig{Enabled: false}), b,
+		exporter.WithStandaloneClassifier(Classify))
 	recs := makeRecords(t, 1)
 
 	set(httpReply{status: 400})

@@ -1,4 +1,4 @@
-package exporter
+package otlperr
 
 import (
 	"context"
@@ -14,16 +14,17 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/retry"
 )
 
-// ClassifyOTLP marks the errors of the OTLP log exporters
+// Classify marks the errors of the OTLP log exporters
 // (go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp and
 // otlploggrpc, v0.23.0) for the breaker and for retry logic, and returns
 // every other error unchanged. The result wraps err, so errors.Is and
-// errors.As still see everything they saw before.
+// errors.As still see everything they saw before. It is a
+// [retry.Classifier].
 //
-// Permanent ([breaker.Permanent]: do not retry, not the backend's fault):
+// Permanent ([retry.Permanent]: do not retry, not the backend's fault):
 //
 //   - HTTP 4xx responses other than 429 (otlploghttp returns "failed to send
 //     logs to URL: 400 Bad Request (body: ...)");
@@ -34,8 +35,7 @@ import (
 //   - a request larger than the exporter's maximum request size;
 //   - [sdklog.ErrExporterShutdown].
 //
-// Transient, with the server's delay ([breaker.WithRetryAfter]) when it sent
-// one:
+// Transient, with the server's delay ([retry.After]) when it sent one:
 //
 //   - HTTP 429, 502, 503, 504 and temporary network errors, which otlploghttp
 //     returns as its internal retryable error; its Retry-After header value
@@ -43,23 +43,27 @@ import (
 //   - gRPC Unavailable, ResourceExhausted, Aborted, OutOfRange, DataLoss,
 //     Internal and Unknown, with the delay of a RetryInfo detail;
 //   - other 5xx responses, connection refused, and timeouts, which are left
-//     unchanged (the default breaker classifier counts them as failures).
+//     unchanged (the breaker's default classifier counts them as failures).
 //
 // A gRPC DeadlineExceeded or Canceled status is made to match
 // [context.DeadlineExceeded] or [context.Canceled] with errors.Is, so that
-// [breaker.DefaultClassify] counts the first (a hung backend) and ignores
-// the second (the caller gave up).
+// the breaker's DefaultClassify counts the first (a hung backend) and
+// ignores the second (the caller gave up).
 //
-// The OTLP exporters do not export their retryable HTTP error type, so its
-// Retry-After value is read by reflection from the type's private field; a
-// test pins this to v0.23.0, and a later layout change only loses the delay,
-// never the classification.
-func ClassifyOTLP(err error) error {
-	if err == nil || breaker.IsPermanent(err) {
+// What is inferred rather than read from an exported API (see the package
+// documentation): the HTTP status of a non-retryable response, from the
+// error's text; the Retry-After delay, from a private field of otlploghttp's
+// retryable error; partial success and the retryable error, by the name
+// and package of their unexported types; an oversized request, from the
+// error's text. Tests pin all four to v0.23.0; a change in a later version
+// loses that piece of classification (the error passes unchanged, or
+// without its delay), never misclassifies a success.
+func Classify(err error) error {
+	if err == nil || retry.IsPermanent(err) {
 		return err
 	}
 	if errors.Is(err, sdklog.ErrExporterShutdown) {
-		return breaker.Permanent(err)
+		return retry.Permanent(err)
 	}
 	if s, ok := grpcStatus(err); ok {
 		return classifyGRPC(err, s)
@@ -85,9 +89,9 @@ func ClassifyOTLP(err error) error {
 	}
 	switch {
 	case permanent:
-		return breaker.Permanent(err)
+		return retry.Permanent(err)
 	case delay > 0:
-		return breaker.WithRetryAfter(err, delay)
+		return retry.After(err, delay)
 	}
 	return err
 }
@@ -105,7 +109,7 @@ func classifyGRPC(err error, s *status.Status) error {
 	switch s.Code() {
 	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
 		codes.FailedPrecondition, codes.Unimplemented, codes.Unauthenticated:
-		return breaker.Permanent(err)
+		return retry.Permanent(err)
 	case codes.Canceled:
 		if !errors.Is(err, context.Canceled) {
 			err = &alsoIs{err: err, target: context.Canceled}
@@ -117,7 +121,7 @@ func classifyGRPC(err error, s *status.Status) error {
 	}
 	for _, d := range s.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-			return breaker.WithRetryAfter(err, ri.GetRetryDelay().AsDuration())
+			return retry.After(err, ri.GetRetryDelay().AsDuration())
 		}
 	}
 	return err
