@@ -155,3 +155,18 @@ func TestRatesUseTrailingWindowsAndStopAtGaps(t *testing.T) {
 		t.Errorf("want 3 rates before the gap and 2 after, got %v", got)
 	}
 }
+
+func TestWholeTicksDropDecimalsOnlyFromWholeNumbers(t *testing.T) {
+	for _, tk := range (wholeTicks{}).Ticks(0, 75000) {
+		if strings.Contains(tk.Label, ".") {
+			t.Errorf("tick %v: label %q", tk.Value, tk.Label)
+		}
+	}
+	var fractional bool
+	for _, tk := range (wholeTicks{}).Ticks(0, 1.3) {
+		fractional = fractional || strings.Contains(tk.Label, ".")
+	}
+	if !fractional {
+		t.Error("ticks between 0 and 1.3 need their decimals")
+	}
+}

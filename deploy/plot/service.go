@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -365,6 +366,7 @@ func sideChart(title, yLabel string, lines []series, note string, r serviceRun, 
 	p.X.Min, p.X.Max = x0, x1
 	p.Y.Min, p.Y.Max = 0, yMax
 	p.Legend.Top = true
+	p.Y.Tick.Marker = wholeTicks{}
 	if states {
 		p.Y.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "closed"}, {Value: 1, Label: "half-open"}, {Value: 2, Label: "open"}}
 	}
@@ -402,4 +404,23 @@ func sideChart(title, yLabel string, lines []series, note string, r serviceRun, 
 		}
 	}
 	return p, nil
+}
+
+// wholeTicks are gonum's default ticks, labelled without decimals when
+// every labelled tick is a whole number (gonum writes "25000.00").
+type wholeTicks struct{}
+
+func (wholeTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for _, t := range ts {
+		if t.Label != "" && t.Value != math.Trunc(t.Value) {
+			return ts
+		}
+	}
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', 0, 64)
+		}
+	}
+	return ts
 }
