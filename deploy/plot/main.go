@@ -8,6 +8,13 @@
 //	go run . -prometheus http://127.0.0.1:9090 -start 1796616800 -end 1796616920 \
 //	    -outage-start 1796616840 -outage-end 1796616870 -o outage.png
 //
+// With -service it draws instead the service benchmark's JSON
+// (benchmarks/cmd/service run with -sample): the SDK's BatchProcessor and
+// steadylog side by side, one column each, on the same scales, with the
+// Collector's fault shaded. scripts/service-plot.sh makes that picture.
+//
+//	go run . -service ../../benchmarks/results/service-kill5-timeline.json -scenario kill5 -o side.png
+//
 // It is a module of its own (gonum.org/v1/plot stays out of steadylog's
 // module graph) and only reads Prometheus' HTTP API.
 package main
@@ -83,9 +90,23 @@ func main() {
 		outStart, outEnd = flag.Int64("outage-start", 0, "Collector stopped (Unix seconds; 0: none)"), flag.Int64("outage-end", 0, "Collector started again (Unix seconds)")
 		step             = flag.Duration("step", 2*time.Second, "query resolution")
 		out              = flag.String("o", "outage.png", "output PNG")
-		title            = flag.String("title", "steadylog demo: the Collector stopped", "figure title")
+		title            = flag.String("title", "", "figure title (default: one saying what was run)")
+		service          = flag.String("service", "", "draw the service benchmark's JSON (run with -sample) instead of asking Prometheus")
+		scenario         = flag.String("scenario", "kill5", "with -service: the scenario to draw")
+		pair             = flag.Int("pair", 0, "with -service: the pair of runs to draw")
+		window           = flag.Duration("window", 500*time.Millisecond, "with -service: the window of each rate")
 	)
 	flag.Parse()
+	if *service != "" {
+		if err := renderService(*service, *out, *scenario, *pair, window.Seconds(), *title); err != nil {
+			fmt.Fprintln(os.Stderr, "plot:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *title == "" {
+		*title = "steadylog demo: the Collector stopped"
+	}
 	if *start == 0 || *end <= *start {
 		fmt.Fprintln(os.Stderr, "plot: -start and -end (Unix seconds, end after start) are required")
 		os.Exit(2)
@@ -127,15 +148,25 @@ func run(ctx context.Context, promURL string, start, end, outStart, outEnd int64
 			row = nil
 		}
 	}
-	const w, h = 28 * vg.Centimeter, 30 * vg.Centimeter
+	return render(plots, 28*vg.Centimeter, 30*vg.Centimeter, []string{title}, out)
+}
+
+// render lays plots out in rows of two under the title lines (the first
+// larger) and writes the figure as a PNG to out.
+func render(plots [][]*plot.Plot, w, h vg.Length, title []string, out string) error {
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
-	top := draw.Crop(dc, 0, 0, 0, -1.2*vg.Centimeter)
-	head := draw.Crop(dc, 0, 0, h-1.2*vg.Centimeter, 0)
-	font := plot.DefaultFont
-	font.Size = 14
-	head.FillText(draw.TextStyle{Color: color.Black, Font: font, Handler: plot.DefaultTextHandler, XAlign: draw.XCenter, YAlign: draw.YCenter},
-		vg.Point{X: w / 2, Y: h - 0.6*vg.Centimeter}, title)
+	headH := 0.6*vg.Centimeter + vg.Length(len(title))*0.6*vg.Centimeter
+	top := draw.Crop(dc, 0, 0, 0, -headH)
+	for i, line := range title {
+		font := plot.DefaultFont
+		font.Size = 14
+		if i > 0 {
+			font.Size = 11
+		}
+		dc.FillText(draw.TextStyle{Color: color.Black, Font: font, Handler: plot.DefaultTextHandler, XAlign: draw.XCenter, YAlign: draw.YCenter},
+			vg.Point{X: w / 2, Y: h - 0.6*vg.Centimeter - vg.Length(i)*0.6*vg.Centimeter}, line)
+	}
 	tiles := draw.Tiles{Rows: len(plots), Cols: 2, PadX: vg.Centimeter, PadY: vg.Centimeter,
 		PadTop: 0.3 * vg.Centimeter, PadBottom: 0.3 * vg.Centimeter, PadLeft: 0.3 * vg.Centimeter, PadRight: 0.5 * vg.Centimeter}
 	canvases := plot.Align(plots, tiles, top)

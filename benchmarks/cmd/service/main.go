@@ -19,6 +19,10 @@
 // scripts/bench-service.sh and the definitions at the top of the Markdown
 // output.
 //
+// With -sample, each run also records a Timeline (emitted, exported and
+// accepted records, queue, drops, breaker state over time) that deploy/plot
+// draws; scripts/service-plot.sh makes the README's side-by-side picture so.
+//
 //	go run ./benchmarks/cmd/service -otelcol $(scripts/build-otelcol.sh | tail -1) -pairs 3
 package main
 
@@ -50,6 +54,7 @@ func main() {
 	flag.DurationVar(&s.faultAt, "fault-at", 5*time.Second, "when the fault starts, from the measurement's start")
 	flag.DurationVar(&s.shutdown, "shutdown-timeout", 5*time.Second, "the service's LoggerProvider.Shutdown deadline")
 	flag.IntVar(&s.pairs, "pairs", 3, "pairs of runs (sdk, steadylog) per scenario")
+	flag.DurationVar(&s.sample, "sample", 0, "record each run's Timeline, sampled at this interval (0: none); deploy/plot draws it")
 	scens := flag.String("scenarios", strings.Join(allScenarios(), ","), "comma-separated scenarios")
 	nolog := flag.Bool("nolog", true, "add a no-logging run to each round of the healthy scenario")
 	flag.StringVar(&s.workDir, "workdir", "", "where runs keep their files (default: the system temp dir)")
@@ -112,6 +117,9 @@ func run(s settings, nolog bool, note, jsonOut, mdOut string) (Report, error) {
 		"fault_at": s.faultAt.String(), "shutdown_timeout": s.shutdown.String(), "pairs": fmt.Sprint(s.pairs),
 		"scenarios": strings.Join(s.scens, ","), "cpus": fmt.Sprint(runtime.NumCPU()), "go": runtime.Version(),
 	}}
+	if s.sample > 0 {
+		rep.Settings["sample"] = s.sample.String()
+	}
 	if err := s.validate(); err != nil {
 		return rep, err
 	}

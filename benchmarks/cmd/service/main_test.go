@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,6 +44,7 @@ func tinySettings(t *testing.T) settings {
 func TestBenchmarkTiny(t *testing.T) {
 	s := tinySettings(t)
 	s.scens = []string{scenBlip}
+	s.sample = 100 * time.Millisecond
 	dir := t.TempDir()
 	rep, err := run(s, false, "test", filepath.Join(dir, "r.json"), filepath.Join(dir, "r.md"))
 	require.NoError(t, err)
@@ -59,6 +61,7 @@ func TestBenchmarkTiny(t *testing.T) {
 		assert.Greater(t, r.Recovered, r.FaultStart, r.Impl)
 		assert.Positive(t, r.CPUPerReqUS, r.Impl)
 		assert.Positive(t, r.ExportCalls, r.Impl)
+		checkTimeline(t, r)
 		if r.Impl == implSteadylog {
 			require.NotNil(t, r.StatsExported)
 			// A SIGKILL may strand records the Collector acknowledged in
@@ -72,13 +75,24 @@ func TestBenchmarkTiny(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "r.json"))
 	require.NoError(t, err)
 
-	s.duration = time.Second
+	var saved Report
+	b, err := os.ReadFile(filepath.Join(dir, "r.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &saved))
+	require.Len(t, saved.Runs, 2)
+	for _, r := range saved.Runs {
+		require.NotNil(t, r.Timeline, "the JSON keeps the timeline (%s)", r.Impl)
+		assert.Equal(t, len(rep.Runs[r.Seq].Timeline.Samples), len(r.Timeline.Samples))
+	}
+
+	s.duration, s.sample = time.Second, 0
 	r, err := runOne(s, scenHealthy, implSteadylog, 0, 0)
 	require.NoError(t, err)
 	require.NotNil(t, r.StatsExported)
 	assert.Positive(t, r.Received)
 	assert.Equal(t, int64(*r.StatsExported), r.Received, "Stats().Exported must equal what the Collector received")
 	assert.Zero(t, r.Duplicates)
+	assert.Nil(t, r.Timeline, "no -sample, no timeline")
 
 	r, err = runOne(s, scenHealthy, implNolog, 0, 1)
 	require.NoError(t, err)
@@ -137,4 +151,76 @@ func TestPairedRatios(t *testing.T) {
 	assert.InDelta(t, 0.5, r["window_lost_share"].Median, 1e-9)
 	_, ok := r["first_ok_after_recovery_ms"]
 	assert.False(t, ok, "no pair has both")
+}
+
+// checkTimeline checks a run's Timeline against the run's own totals: time
+// moves forward, counts never go back, and the last sample is consistent
+// with what the service and the Collector reported.
+func checkTimeline(t *testing.T, r RunResult) {
+	t.Helper()
+	tl := r.Timeline
+	require.NotNil(t, tl, r.Impl)
+	assert.Equal(t, 100.0, tl.IntervalMs)
+	require.Greater(t, len(tl.Samples), 10, r.Impl)
+	first, last := tl.Samples[0], tl.Samples[len(tl.Samples)-1]
+	assert.Less(t, first.At, tl.Start, "%s: sampling starts in the warm-up", r.Impl)
+	assert.Greater(t, last.At, r.Recovered, "%s: and ends after the fault", r.Impl)
+	var failedSeen bool
+	for i, smp := range tl.Samples {
+		assert.GreaterOrEqual(t, smp.Queued, int64(0), r.Impl)
+		assert.LessOrEqual(t, smp.ExportOK, smp.Emitted, "%s sample %d: exported more than emitted", r.Impl, i)
+		if r.Impl == implSDK {
+			// The SDK does not retry: a record is in one export call at most.
+			assert.LessOrEqual(t, smp.ExportOK+smp.ExportFailedRecords, smp.Emitted, "%s sample %d", r.Impl, i)
+		}
+		failedSeen = failedSeen || smp.ExportFailedCalls > 0
+		if i == 0 {
+			continue
+		}
+		prev := tl.Samples[i-1]
+		assert.Greater(t, smp.At, prev.At, "%s sample %d: time", r.Impl, i)
+		assert.GreaterOrEqual(t, smp.Emitted, prev.Emitted, "%s sample %d: emitted", r.Impl, i)
+		assert.GreaterOrEqual(t, smp.ExportOK, prev.ExportOK, "%s sample %d: exported", r.Impl, i)
+		for reason, n := range prev.Dropped {
+			assert.GreaterOrEqual(t, smp.Dropped[reason], n, "%s sample %d: dropped %s", r.Impl, i, reason)
+		}
+	}
+	// Sampling ends after Shutdown: every record has been emitted.
+	assert.Equal(t, uint64(r.Emitted), last.Emitted, r.Impl)
+	assert.True(t, failedSeen, "%s: the Collector's kill fails an export", r.Impl)
+	switch r.Impl {
+	case implSteadylog:
+		require.NotNil(t, last.QueuedBytes)
+		require.NotNil(t, last.Breaker)
+		assert.Equal(t, *r.StatsExported, last.ExportOK, "steadylog: Stats().Exported equals the wrapper's count")
+		var dropped uint64
+		for _, n := range last.Dropped {
+			dropped += n
+		}
+		assert.Equal(t, uint64(r.Emitted), last.ExportOK+dropped+uint64(last.Queued), "steadylog: every record accounted for")
+	case implSDK:
+		assert.Nil(t, last.QueuedBytes)
+		assert.Nil(t, last.Breaker)
+	}
+	require.NotEmpty(t, tl.Collector, r.Impl)
+	for i := 1; i < len(tl.Collector); i++ {
+		assert.Greater(t, tl.Collector[i].At, tl.Collector[i-1].At, "%s collector sample %d", r.Impl, i)
+		assert.GreaterOrEqual(t, tl.Collector[i].Accepted, tl.Collector[i-1].Accepted, "%s collector sample %d", r.Impl, i)
+	}
+	assert.LessOrEqual(t, tl.Collector[len(tl.Collector)-1].Accepted, float64(r.Emitted), r.Impl)
+}
+
+func TestFillExports(t *testing.T) {
+	samples := []Sample{{At: 10}, {At: 20}, {At: 30}}
+	fillExports(samples, []ExportCall{
+		{Start: 12, End: 25, Records: 5, OK: false},
+		{Start: 1, End: 9, Records: 3, OK: true},
+		{Start: 15, End: 20, Records: 7, OK: true},
+		{Start: 28, End: 40, Records: 100, OK: true}, // ends after the last sample
+	})
+	assert.Equal(t, []Sample{
+		{At: 10, ExportOK: 3},
+		{At: 20, ExportOK: 10},
+		{At: 30, ExportOK: 10, ExportFailedRecords: 5, ExportFailedCalls: 1},
+	}, samples)
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -56,6 +57,7 @@ type settings struct {
 	duration time.Duration // measured, after the warm-up
 	faultAt  time.Duration // offset of the fault from the measurement's start
 	shutdown time.Duration // the service's LoggerProvider.Shutdown deadline
+	sample   time.Duration // Timeline sampling interval; 0: no Timeline
 	pairs    int
 	scens    []string
 	workDir  string
@@ -64,8 +66,8 @@ type settings struct {
 }
 
 func (s settings) validate() error {
-	if s.clients <= 0 || s.pairs <= 0 || s.duration <= 0 || s.warmup < 0 || s.faultAt < 0 || s.shutdown <= 0 {
-		return errors.New("want -clients > 0, -pairs > 0, -duration > 0, -warmup >= 0, -fault-at >= 0, -shutdown-timeout > 0")
+	if s.clients <= 0 || s.pairs <= 0 || s.duration <= 0 || s.warmup < 0 || s.faultAt < 0 || s.shutdown <= 0 || s.sample < 0 {
+		return errors.New("want -clients > 0, -pairs > 0, -duration > 0, -warmup >= 0, -fault-at >= 0, -shutdown-timeout > 0, -sample >= 0")
 	}
 	for _, sc := range s.scens {
 		l, err := faultLength(sc)
@@ -141,6 +143,9 @@ type RunResult struct {
 	// ExportedMinusReceived is Stats().Exported minus Received (steadylog):
 	// 0 when the processor's count matches the Collector's.
 	ExportedMinusReceived *int64 `json:"exported_minus_received,omitempty"`
+
+	// Timeline is the run's time series (with -sample only).
+	Timeline *Timeline `json:"timeline,omitempty"`
 }
 
 // runOne runs one implementation in one scenario: a Collector of its own,
@@ -186,7 +191,7 @@ func runOne(s settings, scen, impl string, pair, seq int) (res RunResult, err er
 	}
 	defer logFile.Close()
 	cmd := exec.Command(s.self, roleFlag, "-impl", impl, "-listen", addr, "-endpoint", endpoint,
-		"-report", reportPath, "-shutdown-timeout", s.shutdown.String())
+		"-report", reportPath, "-shutdown-timeout", s.shutdown.String(), "-sample", s.sample.String())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Both processors must run with their defaults.
@@ -210,6 +215,26 @@ func runOne(s settings, scen, impl string, pair, seq int) (res RunResult, err er
 	}); err != nil {
 		return res, fmt.Errorf("service not ready: %w", err)
 	}
+
+	// The Collector's side of the Timeline, until the service has exited.
+	stopScrape := make(chan struct{})
+	scraped := make(chan []CollectorSample, 1)
+	if s.sample > 0 && col != nil {
+		go func() { scraped <- scrapeCollector(col, s.sample, stopScrape) }()
+	} else {
+		scraped <- nil
+	}
+	var stopScrapeOnce sync.Once
+	endScrape := func() []CollectorSample {
+		stopScrapeOnce.Do(func() { close(stopScrape) })
+		return <-scraped
+	}
+	defer func() {
+		if res.Timeline == nil {
+			// An early return: do not leave the scraper running.
+			stopScrapeOnce.Do(func() { close(stopScrape) })
+		}
+	}()
 
 	// Load, fault, measurement.
 	measureStart := time.Now().Add(s.warmup)
@@ -274,6 +299,7 @@ func runOne(s settings, scen, impl string, pair, seq int) (res RunResult, err er
 	case <-time.After(s.shutdown + 20*time.Second):
 		return res, errors.New("service did not exit after SIGTERM")
 	}
+	colSamples := endScrape()
 	var rep ServiceReport
 	b, err := os.ReadFile(reportPath)
 	if err != nil {
@@ -315,6 +341,11 @@ func runOne(s settings, scen, impl string, pair, seq int) (res RunResult, err er
 	}
 
 	fill(&res, s, load, startSt, endSt, &rep)
+	if s.sample > 0 {
+		fillExports(rep.Samples, rep.Exports)
+		res.Timeline = &Timeline{Start: measureStart.UnixNano(), IntervalMs: ms(s.sample),
+			Samples: rep.Samples, Collector: colSamples}
+	}
 	return res, nil
 }
 

@@ -67,6 +67,9 @@ type ServiceReport struct {
 	// Timeline samples the sequence counter every 20 ms, to map a time
 	// window onto the records emitted in it.
 	Timeline []SeqSample `json:"timeline"`
+	// Samples is the time series taken every -sample interval (none when
+	// it is 0), until Shutdown has returned.
+	Samples []Sample `json:"samples,omitempty"`
 }
 
 // ProcStats is the part of processor.Stats the benchmark reports.
@@ -143,6 +146,7 @@ func serviceMain(args []string) error {
 	endpoint := fs.String("endpoint", "", "the Collector's OTLP/HTTP host:port")
 	report := fs.String("report", "", "write the report (JSON) to this file; stdout when empty")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 5*time.Second, "deadline of LoggerProvider.Shutdown")
+	sample := fs.Duration("sample", 0, "take a Sample of the processor every this interval (0: none); for sdk, turns on its opt-in metrics to see its queue")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -154,6 +158,8 @@ func serviceMain(args []string) error {
 	var (
 		provider *sdklog.LoggerProvider
 		steady   *processor.Processor
+		brk      *breaker.Breaker
+		sdkM     *sdkMetrics
 		counter  *countingExporter
 		logger   *slog.Logger
 	)
@@ -171,10 +177,16 @@ func serviceMain(args []string) error {
 		counter = &countingExporter{Exporter: exp}
 		var proc sdklog.Processor
 		if *impl == implSDK {
+			if *sample > 0 {
+				if sdkM, err = enableSDKMetrics(); err != nil {
+					return err
+				}
+			}
 			proc = sdklog.NewBatchProcessor(counter)
 		} else {
 			// As most users run it: a breaker with its defaults, no options.
-			steady, err = processor.New(exporter.WithBreaker(counter, breaker.New(breaker.Config{})))
+			brk = breaker.New(breaker.Config{})
+			steady, err = processor.New(exporter.WithBreaker(counter, brk))
 			if err != nil {
 				return err
 			}
@@ -236,6 +248,11 @@ func serviceMain(args []string) error {
 		}
 	}()
 
+	var smp *sampler
+	if *sample > 0 {
+		smp = startSampler(*sample, &seq, steady, brk, sdkM)
+	}
+
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	served := make(chan error, 1)
@@ -265,6 +282,9 @@ func serviceMain(args []string) error {
 		}
 		rep.ShutdownNanos = int64(time.Since(t0))
 		cancel()
+	}
+	if smp != nil {
+		rep.Samples = smp.stop()
 	}
 	rep.CPUNanos = cpuNanos()
 	rep.ErrorsHandled = errorsHandled.Load()
