@@ -127,7 +127,10 @@ func TestShedAtSourcePath(t *testing.T) {
 				assert.Equal(t, overflowed(before), overflowed(after))
 			} else {
 				assert.Zero(t, shed)
-				assert.Equal(t, overflowed(before)+n, overflowed(after), "each call evicted the oldest record")
+				// Each call evicts the oldest records until the new one fits:
+				// one by the count bound, or by bytes at least one (the full
+				// store holds packed records, smaller than a new one).
+				assert.GreaterOrEqual(t, overflowed(after)-overflowed(before), uint64(n), "each call evicted the oldest record")
 			}
 		})
 	}
