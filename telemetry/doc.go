@@ -65,7 +65,7 @@
 // count is therefore of samples, not of records (processed counts
 // records). Records without an observed timestamp (OnEmit called directly
 // rather than through an SDK Logger) are left out of queue.wait. Both
-// histograms use DurationBuckets.
+// histograms use the boundaries of DurationBuckets.
 //
 // # Breaker metrics
 //
@@ -87,11 +87,11 @@
 //
 // It runs on its own goroutine, so the code that counts drops never waits
 // for it, and it writes by default to a log/slog text handler on
-// os.Stderr, which works when the exporter does not. Shutdown (or Stop)
-// writes a last summary of what was not reported yet; Shutdown gives up
-// when its context ends, even if the logger is stuck on a full pipe, and
-// the summary is then written once the logger unblocks. A panic in the
-// logger, the source, the clock or the ticker is recovered. The processor
+// os.Stderr, which works when the exporter does not. Shutdown writes a
+// last summary of what was not reported yet; it gives up when its context
+// ends, even if the logger is stuck on a full pipe, and the summary is
+// then written once the logger unblocks. A panic in the logger or the
+// source is recovered. The processor
 // package runs one per processor unless processor.WithoutDropAlerts is
 // given.
 //
