@@ -24,10 +24,10 @@ const (
 // Pressure is then 0 and High is false.
 //
 // The reading is refreshed lazily by the callers themselves, at most once per
-// refresh interval: there is no background goroutine and nothing to close.
-// A call costs one monotonic clock read and an atomic load; the caller that
-// finds the reading stale refreshes it (about a microsecond), while concurrent
-// callers keep using the previous value instead of waiting.
+// 100 ms: there is no background goroutine and nothing to close. A call
+// costs one monotonic clock read and an atomic load; the caller that finds
+// the reading stale refreshes it, while concurrent callers keep using the
+// previous value instead of waiting.
 //
 // HeapMonitor is safe for concurrent use.
 type HeapMonitor struct {

@@ -212,8 +212,8 @@ func (a *DropAlerter) run(t tick.Ticker, c <-chan time.Time) {
 // after a burst of drops still says so.
 //
 // It returns nil once that summary is written (or there was nothing to
-// report), and an error wrapping ErrAlertPanic if the source, the logger or
-// the ticker panicked so that it was not. It returns ctx.Err() as soon as
+// report), and an error wrapping ErrAlertPanic if the source or the
+// logger panicked so that it was not. It returns ctx.Err() as soon as
 // ctx is done, even while the logger is stuck (a full stderr pipe, say):
 // the work goes on in the background, and the last summary is written,
 // once and after any summary the goroutine was writing, when the logger
