@@ -27,14 +27,11 @@
 // are constants, since RecordSize cannot tell and over-counting is the safe
 // direction for a budget.
 //
-// Accuracy: for records built with fresh strings the estimate is within 1%
-// of the live heap the runtime reports (runtime.MemStats after a GC) for a
-// small record (60-byte body, 3 attributes), a medium one (10 attributes
-// including a map) and a large one (4 KiB body); the tests hold it to ±25%.
-// It under-counts only keys built at run time.
+// The tests hold the estimate to ±25% of the live heap the runtime reports
+// for records of several shapes (DESIGN.md gives the measured accuracy and
+// cost). It under-counts only keys built at run time.
 //
-// RecordSize makes no allocation and takes about 15 ns for a small record,
-// so it can run on every log call. It walks nested values without
+// RecordSize makes no allocation, so it can run on every log call. It walks nested values without
 // recursion, so a value nested a million levels deep costs time in
 // proportion to its size but a bounded amount of stack (only values with
 // more than eight levels pending at once make it allocate), and its sum
@@ -57,7 +54,7 @@
 // A HeapMonitor reports Pressure, the bytes of heap objects divided by the
 // memory limit (GOMEMLIMIT, or WithLimit), and High, whether the pressure has
 // reached a threshold (0.85 by default). It reads runtime/metrics at most once
-// per refresh interval (100 ms by default), lazily from whichever caller
+// per 100 ms, lazily from whichever caller
 // finds the reading stale, so that hot-path callers pay a clock read and an
 // atomic load. Without a known limit the pressure is 0 and High is false:
 // nothing is shed on a guess.

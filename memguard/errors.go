@@ -4,11 +4,10 @@ import "errors"
 
 // Sentinel errors returned by the constructors; test for them with errors.Is.
 var (
-	// ErrInvalidLimit is returned for a byte limit that is not positive.
-	ErrInvalidLimit = errors.New("memguard: limit must be positive")
-	// ErrInvalidThreshold is returned for a pressure threshold outside (0, 1].
-	ErrInvalidThreshold = errors.New("memguard: threshold must be in (0, 1]")
-	// ErrInvalidInterval is returned for a refresh interval that is not
-	// positive.
-	ErrInvalidInterval = errors.New("memguard: refresh interval must be positive")
+	// ErrInvalidLimit is wrapped by the error NewBudget returns for a
+	// limit that is not positive.
+	ErrInvalidLimit = errors.New("steadylog/memguard: limit must be positive")
+	// ErrInvalidOption is wrapped by the error NewHeapMonitor returns for
+	// an option given an invalid value, and for a nil option.
+	ErrInvalidOption = errors.New("steadylog/memguard: invalid option")
 )

@@ -82,7 +82,7 @@ func ExampleBudget() {
 	// true
 	// false
 	// true 600 1000
-	// memguard: limit must be positive: budget limit 0
+	// steadylog/memguard: limit must be positive: budget limit 0
 }
 
 func ExampleHeapMonitor() {
@@ -106,5 +106,5 @@ func ExampleHeapMonitor() {
 	fmt.Println(err)
 	// Output:
 	// pressure is fine: true
-	// memguard: threshold must be in (0, 1]: got 1.5
+	// steadylog/memguard: invalid option: WithThreshold(1.5): must be within [0, 1]
 }

@@ -18,7 +18,7 @@ import (
 func TestHeapMonitorHugeInterval(t *testing.T) {
 	f := newFake(500, 1000)
 	f.advance(time.Second) // the monotonic clock is past 0 by construction time
-	m, err := NewHeapMonitor(append(f.options(), WithRefreshInterval(math.MaxInt64))...)
+	m, err := NewHeapMonitor(append(f.options(), withRefreshInterval(math.MaxInt64))...)
 	require.NoError(t, err)
 	for range 100 {
 		f.advance(time.Hour)

@@ -24,10 +24,10 @@ const (
 // Pressure is then 0 and High is false.
 //
 // The reading is refreshed lazily by the callers themselves, at most once per
-// refresh interval: there is no background goroutine and nothing to close.
-// A call costs one monotonic clock read and an atomic load; the caller that
-// finds the reading stale refreshes it (about a microsecond), while concurrent
-// callers keep using the previous value instead of waiting.
+// 100 ms: there is no background goroutine and nothing to close. A call
+// costs one monotonic clock read and an atomic load; the caller that finds
+// the reading stale refreshes it, while concurrent callers keep using the
+// previous value instead of waiting.
 //
 // HeapMonitor is safe for concurrent use.
 type HeapMonitor struct {
@@ -45,21 +45,19 @@ type HeapMonitor struct {
 }
 
 // NewHeapMonitor returns a HeapMonitor configured by opts, having taken its
-// first reading. Invalid options yield an error wrapping ErrInvalidThreshold,
-// ErrInvalidInterval or ErrInvalidLimit.
+// first reading. It fails when an option is nil or has an invalid value,
+// with an error wrapping ErrInvalidOption for each.
 func NewHeapMonitor(opts ...HeapOption) (*HeapMonitor, error) {
 	c, err := newHeapConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	m := &HeapMonitor{
-		threshold: c.threshold,
-		interval:  c.interval,
+		threshold: c.threshold.Resolve(DefaultThreshold),
+		interval:  c.interval.Resolve(defaultRefreshInterval),
+		limit:     uint64(c.limit.Resolve(0)),
 		read:      c.read,
 		clock:     c.clock,
-	}
-	if c.limitSet {
-		m.limit = uint64(c.limit)
 	}
 	if m.read == nil {
 		m.samples = []metrics.Sample{{Name: metricHeapObjects}, {Name: metricMemLimit}}
@@ -75,8 +73,9 @@ func NewHeapMonitor(opts ...HeapOption) (*HeapMonitor, error) {
 }
 
 // Pressure returns the heap in use divided by the limit, as of the last
-// refresh. It may exceed 1 when the heap has grown past a soft limit. It is 0
-// when no limit is known.
+// refresh: the reading High compares with the threshold, for a program
+// that reports it (a gauge, a health check). It may exceed 1 when the heap
+// has grown past a soft limit. It is 0 when no limit is known.
 func (m *HeapMonitor) Pressure() float64 {
 	now := m.clock()
 	if int64(now) >= m.next.Load() && m.refreshing.CompareAndSwap(false, true) {
@@ -88,11 +87,6 @@ func (m *HeapMonitor) Pressure() float64 {
 // High reports whether Pressure is at or above the threshold.
 func (m *HeapMonitor) High() bool {
 	return m.Pressure() >= m.threshold
-}
-
-// Threshold returns the pressure at and above which High reports true.
-func (m *HeapMonitor) Threshold() float64 {
-	return m.threshold
 }
 
 // refresh takes a new reading. The caller holds m.refreshing; refresh

@@ -45,14 +45,15 @@ func TestNewHeapMonitorRejectsBadOptions(t *testing.T) {
 		opt  HeapOption
 		want error
 	}{
-		{"zero threshold", WithThreshold(0), ErrInvalidThreshold},
-		{"negative threshold", WithThreshold(-0.5), ErrInvalidThreshold},
-		{"threshold above 1", WithThreshold(1.01), ErrInvalidThreshold},
-		{"NaN threshold", WithThreshold(math.NaN()), ErrInvalidThreshold},
-		{"zero interval", WithRefreshInterval(0), ErrInvalidInterval},
-		{"negative interval", WithRefreshInterval(-time.Second), ErrInvalidInterval},
-		{"zero limit", WithLimit(0), ErrInvalidLimit},
-		{"negative limit", WithLimit(-1), ErrInvalidLimit},
+		{"zero threshold", WithThreshold(0), ErrInvalidOption},
+		{"negative threshold", WithThreshold(-0.5), ErrInvalidOption},
+		{"threshold above 1", WithThreshold(1.01), ErrInvalidOption},
+		{"NaN threshold", WithThreshold(math.NaN()), ErrInvalidOption},
+		{"zero interval", withRefreshInterval(0), ErrInvalidOption},
+		{"negative interval", withRefreshInterval(-time.Second), ErrInvalidOption},
+		{"zero limit", WithLimit(0), ErrInvalidOption},
+		{"negative limit", WithLimit(-1), ErrInvalidOption},
+		{"nil option", nil, ErrInvalidOption},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,12 +68,12 @@ func TestHeapMonitorDefaults(t *testing.T) {
 	f := newFake(850, 1000)
 	m, err := NewHeapMonitor(f.options()...)
 	require.NoError(t, err)
-	assert.Equal(t, DefaultThreshold, m.Threshold())
+	assert.Equal(t, DefaultThreshold, m.threshold)
 	assert.InDelta(t, 0.85, m.Pressure(), 1e-12)
 	assert.True(t, m.High(), "0.85 is at the default threshold")
 
 	f.heap.Store(849)
-	f.advance(DefaultRefreshInterval - 1)
+	f.advance(defaultRefreshInterval - 1)
 	assert.True(t, m.High(), "not yet refreshed just before the default interval")
 	f.advance(1)
 	assert.False(t, m.High(), "refreshed at the default interval")
@@ -83,7 +84,7 @@ func TestHeapMonitorThresholdAndLimit(t *testing.T) {
 	opts := append(f.options(), WithThreshold(0.5), WithLimit(1000))
 	m, err := NewHeapMonitor(opts...)
 	require.NoError(t, err)
-	assert.Equal(t, 0.5, m.Threshold())
+	assert.Equal(t, 0.5, m.threshold)
 	assert.InDelta(t, 0.6, m.Pressure(), 1e-12, "WithLimit replaces the runtime's limit")
 	assert.True(t, m.High())
 
@@ -112,7 +113,7 @@ func TestHeapMonitorAboveLimit(t *testing.T) {
 
 func TestHeapMonitorRefreshesAtMostOncePerInterval(t *testing.T) {
 	f := newFake(100, 1000)
-	m, err := NewHeapMonitor(append(f.options(), WithRefreshInterval(time.Second))...)
+	m, err := NewHeapMonitor(append(f.options(), withRefreshInterval(time.Second))...)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), f.reads.Load(), "first reading at construction")
 
@@ -138,7 +139,7 @@ func TestHeapMonitorRefreshesAtMostOncePerInterval(t *testing.T) {
 
 func TestHeapMonitorConcurrent(t *testing.T) {
 	f := newFake(500, 1000)
-	m, err := NewHeapMonitor(append(f.options(), WithRefreshInterval(time.Second))...)
+	m, err := NewHeapMonitor(append(f.options(), withRefreshInterval(time.Second))...)
 	require.NoError(t, err)
 
 	run := func() {
@@ -201,10 +202,4 @@ func TestHeapMonitorRuntimeMemoryLimit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, m.Pressure(), 0.0)
 	assert.True(t, m.High())
-}
-
-func TestHeapMonitorNilOptionIgnored(t *testing.T) {
-	m, err := NewHeapMonitor(nil, WithLimit(1<<50))
-	require.NoError(t, err)
-	assert.Greater(t, m.Pressure(), 0.0)
 }

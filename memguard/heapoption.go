@@ -1,19 +1,21 @@
 package memguard
 
 import (
-	"fmt"
 	"math"
 	"time"
+
+	"github.com/steadylog/steadylog/internal/setting"
 )
 
-// Defaults of a HeapMonitor.
-const (
-	// DefaultThreshold is the pressure at and above which High reports true.
-	DefaultThreshold = 0.85
-	// DefaultRefreshInterval is how old the pressure reading may get before
-	// it is read again.
-	DefaultRefreshInterval = 100 * time.Millisecond
-)
+// DefaultThreshold is the pressure at and above which a HeapMonitor's High
+// reports true, unless WithThreshold sets another.
+const DefaultThreshold = 0.85
+
+// defaultRefreshInterval is how old the pressure reading may get before it
+// is read again: long enough that reading runtime/metrics costs nothing
+// measurable, short enough for a burst to be shed before it grows the
+// heap much further.
+const defaultRefreshInterval = 100 * time.Millisecond
 
 // HeapOption configures a HeapMonitor.
 type HeapOption interface {
@@ -25,66 +27,63 @@ type heapOptionFunc func(*heapConfig)
 func (f heapOptionFunc) apply(c *heapConfig) { f(c) }
 
 type heapConfig struct {
-	threshold float64
-	interval  time.Duration
-	limit     int64
-	limitSet  bool
-	// read and clock are replaced by tests.
+	errs      *setting.Errors
+	threshold setting.Value[float64]
+	interval  setting.Value[time.Duration]
+	limit     setting.Value[int64]
+	// read and clock are set only by tests.
 	read  func() (heapBytes, limitBytes uint64)
 	clock func() time.Duration
 }
 
 func newHeapConfig(opts []HeapOption) (heapConfig, error) {
-	c := heapConfig{
-		threshold: DefaultThreshold,
-		interval:  DefaultRefreshInterval,
-	}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
-		}
-	}
-	// The negated comparison also rejects NaN.
-	if !(c.threshold > 0 && c.threshold <= 1) {
-		return c, fmt.Errorf("%w: got %v", ErrInvalidThreshold, c.threshold)
-	}
-	if c.interval <= 0 {
-		return c, fmt.Errorf("%w: got %v", ErrInvalidInterval, c.interval)
-	}
-	if c.limitSet && c.limit <= 0 {
-		return c, fmt.Errorf("%w: heap limit %d", ErrInvalidLimit, c.limit)
-	}
-	return c, nil
+	c := heapConfig{errs: setting.NewErrors(ErrInvalidOption)}
+	setting.Apply(c.errs, opts, func(o HeapOption) { o.apply(&c) })
+	return c, c.errs.Err()
 }
 
-// WithThreshold sets the pressure, in (0, 1], at and above which High
-// reports true; 0 or less, above 1, or NaN makes NewHeapMonitor fail with
-// ErrInvalidThreshold. Default: DefaultThreshold (0.85).
+// WithThreshold sets the pressure at and above which High reports true: a
+// processor given the monitor (processor.WithHeapMonitor) sheds optional
+// records from then on. It must be in (0, 1]; 0 or less, above 1, or NaN
+// makes NewHeapMonitor fail.
+//
+// Default: DefaultThreshold (0.85).
 func WithThreshold(threshold float64) HeapOption {
-	return heapOptionFunc(func(c *heapConfig) { c.threshold = threshold })
+	return heapOptionFunc(func(c *heapConfig) {
+		if setting.Positive(c.errs, "WithThreshold", threshold) &&
+			setting.Between(c.errs, "WithThreshold", threshold, 0, 1) {
+			c.threshold = setting.Of(threshold)
+		}
+	})
 }
 
-// WithRefreshInterval sets how long a pressure reading is reused before the
-// runtime's metrics are read again; it must be positive (0 or less makes
-// NewHeapMonitor fail with ErrInvalidInterval). Shorter reacts faster,
-// longer costs less. There is no upper limit: math.MaxInt64 reads the
-// metrics once, in NewHeapMonitor, in practice. Default:
-// DefaultRefreshInterval (100 ms).
-func WithRefreshInterval(d time.Duration) HeapOption {
-	return heapOptionFunc(func(c *heapConfig) { c.interval = d })
+// withRefreshInterval sets how long a pressure reading is reused before
+// the runtime's metrics are read again; it must be positive. There is no
+// upper limit: math.MaxInt64 reads the metrics once, in NewHeapMonitor, in
+// practice. For tests, which need a reading that stays put or one that is
+// refreshed at a known time.
+func withRefreshInterval(d time.Duration) HeapOption {
+	return heapOptionFunc(func(c *heapConfig) {
+		if setting.Positive(c.errs, "withRefreshInterval", d) {
+			c.interval = setting.Of(d)
+		}
+	})
 }
 
 // WithLimit sets the heap size, in bytes, that pressure is measured
 // against, instead of the runtime's soft memory limit (GOMEMLIMIT or
-// debug.SetMemoryLimit); it must be positive (0 or less makes
-// NewHeapMonitor fail with ErrInvalidLimit), and any positive value up to
-// math.MaxInt64 is used as given. Default: the runtime's limit, read at
-// every refresh so that later changes are followed; the runtime reports
-// math.MaxInt64 when no limit is set, which counts as no limit.
+// debug.SetMemoryLimit). It must be positive (0 or less makes
+// NewHeapMonitor fail), and any positive value up to math.MaxInt64 is used
+// as given.
+//
+// Default: the runtime's limit, read at every refresh so that later
+// changes are followed; the runtime reports math.MaxInt64 when no limit is
+// set, which counts as no limit.
 func WithLimit(bytes int64) HeapOption {
 	return heapOptionFunc(func(c *heapConfig) {
-		c.limit = bytes
-		c.limitSet = true
+		if setting.Positive(c.errs, "WithLimit", bytes) {
+			c.limit = setting.Of(bytes)
+		}
 	})
 }
 

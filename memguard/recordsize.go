@@ -6,13 +6,14 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/internal/sdkrecord"
 )
 
-// inlineAttrs is the number of attributes an sdklog.Record stores inline
-// (attributesInlineCount in go.opentelemetry.io/otel/sdk/log). Only the
-// attributes beyond them live in the separately allocated slice that
-// Record.Clone copies.
-const inlineAttrs = 5
+// inlineAttrs is the number of attributes an sdklog.Record stores inline.
+// Only the attributes beyond them live in the separately allocated slice
+// that Record.Clone copies.
+const inlineAttrs = sdkrecord.InlineAttrs
 
 var (
 	// recordSlotSize is what one record costs in a queue that stores clones

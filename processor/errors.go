@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/steadylog/steadylog/internal/tick"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
@@ -17,16 +18,13 @@ import (
 // package, the processor's report of a failed export would become a
 // record for the same failing pipeline, one per attempt.
 
-// DefaultErrorInterval is the default rate limit of the processor's error
-// reports: at most one line per kind of error per 10 seconds.
-const DefaultErrorInterval = telemetry.DefaultAlertInterval
-
 // errorsConfig holds the settings of the default error handler. It is a
 // field of config.
 type errorsConfig struct {
 	logger   *slog.Logger // nil: telemetry.DefaultAlertLogger
 	interval time.Duration
-	opts     []telemetry.ErrorOption // extra settings, for tests (a manual ticker)
+	// clock, set only by tests, replaces the reporter's ticker and clock.
+	clock tick.Clock
 	// reporter is the default error handler, made by newConfig when no
 	// WithErrorHandler was given, and stopped by stopErrors; nil when the
 	// user gave a handler.
@@ -51,7 +49,7 @@ type errorsConfig struct {
 // processor (for instance through otelslog): an error report would become
 // one more record for the pipeline that failed to export it.
 //
-// Default: on, every 10s (DefaultErrorInterval), to a log/slog text
+// Default: on, every 10s (telemetry.DefaultAlertInterval), to a log/slog text
 // handler on os.Stderr (telemetry.DefaultAlertLogger), which depends on
 // nothing the failing pipeline does. WithErrorHandler replaces it; of the
 // two, the last given applies. A nil logger or an interval ≤ 0 makes New
@@ -84,7 +82,10 @@ func (c *config) startErrors() error {
 	if c.errs.logger != nil {
 		opts = append(opts, telemetry.WithErrorLogger(c.errs.logger), telemetry.WithErrorInterval(c.errs.interval))
 	}
-	r, err := telemetry.NewErrorReporter(append(opts, c.errs.opts...)...)
+	if c.errs.clock.IsSet() {
+		opts = append(opts, tick.Option(c.errs.clock).(telemetry.ErrorOption))
+	}
+	r, err := telemetry.NewErrorReporter(opts...)
 	if err != nil {
 		return fmt.Errorf("steadylog/processor: error reports: %w", err)
 	}

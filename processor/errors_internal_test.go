@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steadylog/steadylog/internal/tick"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
@@ -17,8 +18,6 @@ func TestDefaultErrorHandlerIsAReporter(t *testing.T) {
 	c, err := newConfig(nil)
 	require.NoError(t, err)
 	require.NotNil(t, c.errs.reporter, "no WithErrorHandler: the default reporter")
-	assert.Equal(t, DefaultErrorInterval, c.errs.reporter.Interval())
-	assert.Equal(t, 10*time.Second, DefaultErrorInterval)
 	assert.Regexp(t, `^steadylog_batching_log_processor/\d+$`, c.tel.name, "resolved with the config, for the reports")
 	c.stopErrors(context.Background())
 	c.stopErrors(context.Background()) // a second call does nothing
@@ -34,10 +33,18 @@ func TestDefaultErrorHandlerIsAReporter(t *testing.T) {
 
 func TestErrorHandlerAndErrorLogLastWins(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	c, err := newConfig([]Option{WithErrorHandler(func(error) {}), WithErrorLog(logger, time.Minute)})
+	interval := make(chan time.Duration, 1)
+	c, err := newConfig([]Option{WithErrorHandler(func(error) {}), WithErrorLog(logger, time.Minute),
+		optionFunc(func(c *config) {
+			c.errs.clock = tick.Clock{NewTicker: func(d time.Duration) tick.Ticker {
+				interval <- d
+				return &manualTicker{c: make(chan time.Time)}
+			}, Now: time.Now}
+		})})
 	require.NoError(t, err)
 	require.NotNil(t, c.errs.reporter)
-	assert.Equal(t, time.Minute, c.errs.reporter.Interval())
+	c.errorHandler(errBackend) // starts the reporter's goroutine, and its ticker
+	assert.Equal(t, time.Minute, <-interval)
 	c.stopErrors(context.Background())
 
 	c, err = newConfig([]Option{WithErrorLog(logger, time.Minute), WithErrorHandler(func(error) {})})

@@ -6,6 +6,8 @@ import (
 
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/internal/sdkrecord"
 )
 
 // store holds every admitted record once, however many destinations it
@@ -122,7 +124,7 @@ type slotMeta struct {
 
 // inlineAttrs is the number of attributes sdklog.Record stores inline; a
 // record with no more than that has no attribute slice to clone.
-const inlineAttrs = 5
+const inlineAttrs = sdkrecord.InlineAttrs
 
 // slotBytes is what one slot costs: the record stored by value and its
 // metadata.

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.43.0/otelconv"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/tick"
 	"github.com/steadylog/steadylog/retry"
 	"github.com/steadylog/steadylog/telemetry"
 )
@@ -30,7 +31,9 @@ type telemetryConfig struct {
 	alertLogger   *slog.Logger
 	alertInterval time.Duration
 	noAlerts      bool
-	alertOpts     []telemetry.AlertOption // extra settings, for tests (a manual ticker)
+	// alertClock, set only by tests, replaces the drop alerter's ticker
+	// and clock.
+	alertClock tick.Clock
 }
 
 // WithMeterProvider makes the processor report metrics about itself
@@ -186,7 +189,10 @@ func (t *telemetryState) start(p *Processor) error {
 	if cfg.alertLogger != nil {
 		opts = append(opts, telemetry.WithAlertLogger(cfg.alertLogger), telemetry.WithAlertInterval(cfg.alertInterval))
 	}
-	a, err := telemetry.NewDropAlerter(p.droppedByReason, append(opts, cfg.alertOpts...)...)
+	if cfg.alertClock.IsSet() {
+		opts = append(opts, tick.Option(cfg.alertClock).(telemetry.AlertOption))
+	}
+	a, err := telemetry.NewDropAlerter(p.droppedByReason, opts...)
 	if err != nil {
 		return fmt.Errorf("steadylog/processor: drop alerts: %w", err)
 	}
@@ -254,7 +260,7 @@ func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) err
 	if err != nil {
 		return err
 	}
-	buckets := metric.WithExplicitBucketBoundaries(telemetry.DurationBuckets...)
+	buckets := metric.WithExplicitBucketBoundaries(telemetry.DurationBuckets()...)
 	if t.duration, err = m.Float64Histogram(telemetry.MetricExportDuration, metric.WithUnit(telemetry.UnitSeconds), buckets,
 		metric.WithDescription("The duration of one export call.")); err != nil {
 		return err

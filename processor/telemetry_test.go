@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/tick"
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/retry"
 	"github.com/steadylog/steadylog/telemetry"
@@ -315,16 +316,14 @@ func (h lineHandler) WithGroup(string) slog.Handler      { return h }
 
 func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	lines := make(chan string, 10)
-	tick := &manualTicker{c: make(chan time.Time)}
+	ticker := &manualTicker{c: make(chan time.Time)}
 	clock := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	gate := make(chan struct{})
 	exp := &recordingExporter{gate: gate, entered: make(chan struct{}, 100)}
 	p := newProcessor(t, exp, WithMaxQueueSize(2), WithMaxBatchSize(1), WithName("audit"),
 		WithDropAlerts(slog.New(lineHandler{lines}), 10*time.Second),
 		optionFunc(func(c *config) {
-			c.tel.alertOpts = []telemetry.AlertOption{
-				telemetry.WithAlertTicker(func(time.Duration) telemetry.Ticker { return tick }, clock.now),
-			}
+			c.tel.alertClock = tick.Clock{NewTicker: func(time.Duration) tick.Ticker { return ticker }, Now: clock.now}
 		}))
 	// The same logger also gets back-pressure lines; this test is about
 	// the drop summaries.
@@ -341,14 +340,14 @@ func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	for i := range 5 {
 		emit(t, p, fmt.Sprint(i), log.SeverityInfo) // queue of 2: three evicted
 	}
-	tick.c <- clock.add(10 * time.Second)
+	ticker.c <- clock.add(10 * time.Second)
 	assert.Equal(t, "dropped 3 log records in the last 10s: queue_full=3 dropped=3 otel.component.name=audit", drops())
 
-	tick.c <- clock.add(10 * time.Second) // nothing new: no line
-	tick.c <- clock.now()                 // taken only after the previous tick was handled
+	ticker.c <- clock.add(10 * time.Second) // nothing new: no line
+	ticker.c <- clock.now()                 // taken only after the previous tick was handled
 	emit(t, p, "x", log.SeverityInfo)
-	tick.c <- clock.add(10 * time.Second)
-	tick.c <- clock.now() // taken only after the previous tick was handled
+	ticker.c <- clock.add(10 * time.Second)
+	ticker.c <- clock.now() // taken only after the previous tick was handled
 	assert.Equal(t, "dropped 1 log records in the last 10s: queue_full=1 dropped=1 otel.component.name=audit", drops(),
 		"one line for the new drops only, covering the time since the last check")
 
@@ -363,10 +362,16 @@ func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 }
 
 func TestDropAlertsDefaultOnAndCanBeTurnedOff(t *testing.T) {
-	on := newProcessor(t, &recordingExporter{})
+	interval := make(chan time.Duration, 1)
+	on := newProcessor(t, &recordingExporter{}, optionFunc(func(c *config) {
+		c.tel.alertClock = tick.Clock{NewTicker: func(d time.Duration) tick.Ticker {
+			interval <- d
+			return &manualTicker{c: make(chan time.Time)}
+		}, Now: time.Now}
+	}))
 	defer shutdownNow(t, on, nil)
 	require.NotNil(t, on.tel.alerter)
-	assert.Equal(t, telemetry.DefaultAlertInterval, on.tel.alerter.Interval())
+	assert.Equal(t, telemetry.DefaultAlertInterval, <-interval)
 
 	off := newProcessor(t, &recordingExporter{}, WithDropAlerts(slog.New(slog.DiscardHandler), time.Minute), WithoutDropAlerts())
 	defer shutdownNow(t, off, nil)

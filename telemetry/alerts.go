@@ -14,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/steadylog/steadylog/internal/setting"
+	"github.com/steadylog/steadylog/internal/tick"
 )
 
 // DefaultAlertLogger returns the logger alerts go to by default: a
@@ -25,42 +28,27 @@ func DefaultAlertLogger() *slog.Logger { return slog.New(slog.NewTextHandler(os.
 // one summary line per 10 seconds.
 const DefaultAlertInterval = 10 * time.Second
 
-// ErrInvalidAlertOption is wrapped by the error NewDropAlerter returns for
-// an option given an invalid value.
-var ErrInvalidAlertOption = errors.New("steadylog/telemetry: invalid drop alert option")
-
 // ErrNilSource is returned by NewDropAlerter when the source is nil.
 var ErrNilSource = errors.New("steadylog/telemetry: drop alert source is nil")
 
-// ErrAlertPanic is wrapped by the error of Shutdown when the source, the
-// logger or the clock given to a DropAlerter panicked while writing the last
-// summary, or the ticker function panicked or returned nil in Start. It is
-// also wrapped by the error of NewDropAlerter when the clock panics. The
-// panic itself was recovered.
+// ErrAlertPanic is wrapped by the error of Shutdown when the source or the
+// logger given to a DropAlerter panicked while writing the last summary.
+// The panic itself was recovered.
 var ErrAlertPanic = errors.New("steadylog/telemetry: drop alerter: panic in caller's code")
 
 // AlertOption configures a DropAlerter.
 type AlertOption interface {
-	apply(*alertConfig)
+	applyAlert(*alertConfig)
 }
 
 type alertConfig struct {
-	logger    *slog.Logger
-	interval  time.Duration
-	newTicker func(time.Duration) Ticker
-	now       func() time.Time
-	noun      string
-	attrs     []any
-	invalid   []error
+	lineConfig
+	noun setting.Value[string]
 }
 
 type alertOptionFunc func(*alertConfig)
 
-func (f alertOptionFunc) apply(c *alertConfig) { f(c) }
-
-func (c *alertConfig) reject(format string, args ...any) {
-	c.invalid = append(c.invalid, fmt.Errorf("%w: "+format, append([]any{ErrInvalidAlertOption}, args...)...))
-}
+func (f alertOptionFunc) applyAlert(c *alertConfig) { f(c) }
 
 // WithAlertLogger sets the logger the summaries are written to, at level
 // Warn. It must not feed the pipeline whose drops it reports: a pipeline
@@ -68,7 +56,7 @@ func (c *alertConfig) reject(format string, args ...any) {
 // trouble worse.
 //
 // The logger is called with the alerter's internal lock held, from Start's
-// goroutine, Report and the final summary of Shutdown and Stop; a panic in
+// goroutine, Report and the final summary of Shutdown; a panic in
 // its handler is recovered, and a handler that blocks holds up only those
 // (Shutdown gives up when its context ends). It must not call back into
 // the DropAlerter.
@@ -76,13 +64,7 @@ func (c *alertConfig) reject(format string, args ...any) {
 // Default: a log/slog text handler on os.Stderr, which depends on nothing
 // but the process's standard error. nil makes NewDropAlerter fail.
 func WithAlertLogger(l *slog.Logger) AlertOption {
-	return alertOptionFunc(func(c *alertConfig) {
-		if l == nil {
-			c.reject("WithAlertLogger(nil): logger must not be nil")
-			return
-		}
-		c.logger = l
-	})
+	return alertOptionFunc(func(c *alertConfig) { c.setLogger("WithAlertLogger", l) })
 }
 
 // WithAlertInterval sets how often the source is checked, which is also
@@ -90,36 +72,9 @@ func WithAlertLogger(l *slog.Logger) AlertOption {
 //
 // Default: DefaultAlertInterval (10s). A value ≤ 0 makes NewDropAlerter
 // fail. There is no upper limit: math.MaxInt64 means, in practice, no
-// periodic summary, only those of Report and of Shutdown or Stop.
+// periodic summary, only those of Report and of Shutdown.
 func WithAlertInterval(d time.Duration) AlertOption {
-	return alertOptionFunc(func(c *alertConfig) {
-		if d <= 0 {
-			c.reject("WithAlertInterval(%v): must be positive", d)
-			return
-		}
-		c.interval = d
-	})
-}
-
-// WithAlertTicker sets the function that makes the ticker driving Start's
-// goroutine, and the clock that measures the time a summary covers. Tests
-// use it to tick by hand.
-//
-// Start calls newTicker once, with the interval, and the C method of the
-// Ticker it returns once; the goroutine calls Stop when it ends. now is
-// called by NewDropAlerter and by every summary not driven by a tick. A
-// panic in any of them is recovered (see Start and Report).
-//
-// Default: NewTicker and time.Now. A nil function makes NewDropAlerter
-// fail.
-func WithAlertTicker(newTicker func(time.Duration) Ticker, now func() time.Time) AlertOption {
-	return alertOptionFunc(func(c *alertConfig) {
-		if newTicker == nil || now == nil {
-			c.reject("WithAlertTicker: ticker and clock must not be nil")
-			return
-		}
-		c.newTicker, c.now = newTicker, now
-	})
+	return alertOptionFunc(func(c *alertConfig) { c.setInterval("WithAlertInterval", d) })
 }
 
 // WithAlertAttrs adds attributes to every summary, such as the
@@ -139,10 +94,10 @@ func WithAlertAttrs(args ...any) AlertOption {
 func WithAlertNoun(noun string) AlertOption {
 	return alertOptionFunc(func(c *alertConfig) {
 		if noun == "" {
-			c.reject("WithAlertNoun(\"\"): noun must not be empty")
+			c.errs.Reject("WithAlertNoun(\"\"): must not be empty")
 			return
 		}
-		c.noun = noun
+		c.noun = setting.Of(noun)
 	})
 }
 
@@ -160,22 +115,17 @@ const maxListedReasons = 16
 // feeds it from Processor.Stats. Start runs the check on its own goroutine,
 // so the code that counts drops never waits for the logger.
 //
-// The source, the logger's handler, the clock and the ticker are the
-// caller's code. A panic in any of them is recovered: the alerter keeps
-// working, and the drops of a summary that could not be written stay
-// pending, to be reported by the next one. A logger that blocks delays
-// only the alerter's own goroutine, Report, and Stop; Shutdown returns when
-// its context ends.
+// The source and the logger's handler are the caller's code. A panic in
+// either is recovered: the alerter keeps working, and the drops of a
+// summary that could not be written stay pending, to be reported by the
+// next one. A logger that blocks delays only the alerter's own goroutine
+// and Report; Shutdown returns when its context ends.
 //
 // The methods are safe for concurrent use.
 type DropAlerter struct {
-	source    func() map[string]uint64
-	logger    *slog.Logger
-	interval  time.Duration
-	newTicker func(time.Duration) Ticker
-	now       func() time.Time
-	noun      string
-	attrs     []any
+	lines  // the logger, interval, clock, panics and final summary
+	source func() map[string]uint64
+	noun   string
 
 	mu     sync.Mutex // serialises reports and guards the fields below
 	last   map[string]uint64
@@ -184,82 +134,45 @@ type DropAlerter struct {
 	life    sync.Mutex // guards started and stopped
 	started bool
 	stopped bool
-	quit    chan struct{} // closed by the first Stop or Shutdown
 	done    chan struct{} // closed when Start's goroutine has ended; only if started
 	// startErr is set by Start, before it closes done, when the ticker
 	// could not be made.
 	startErr error
-
-	finished chan struct{} // closed when the final summary has been handled
-	finalErr error         // the final summary's error; read after finished
 }
 
 // NewDropAlerter returns a DropAlerter reading cumulative drop counts by
 // reason from source. source is called from the alerter's goroutine, from
-// Report and from the final summary of Stop and Shutdown; it must be safe
-// for concurrent use and should return quickly. Counts are reported
-// relative to zero, so the first summary includes everything dropped
-// before Start.
+// Report and from the final summary of Shutdown; it must be safe for
+// concurrent use and should return quickly. Counts are reported relative
+// to zero, so the first summary includes everything dropped before Start.
 //
-// NewDropAlerter fails when source is nil, an option has an invalid value,
-// or the clock of WithAlertTicker panics.
+// NewDropAlerter fails when source is nil (ErrNilSource), or an option is
+// nil or has an invalid value (an error wrapping ErrInvalidOption for
+// each).
 func NewDropAlerter(source func() map[string]uint64, opts ...AlertOption) (*DropAlerter, error) {
 	if source == nil {
 		return nil, ErrNilSource
 	}
-	c := alertConfig{interval: DefaultAlertInterval, newTicker: NewTicker, now: time.Now, noun: "records"}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
-		}
-	}
-	if len(c.invalid) > 0 {
-		return nil, errors.Join(c.invalid...)
-	}
-	if c.logger == nil {
-		c.logger = DefaultAlertLogger()
+	c := alertConfig{lineConfig: newLineConfig()}
+	setting.Apply(c.errs, opts, func(o AlertOption) { o.applyAlert(&c) })
+	if err := c.errs.Err(); err != nil {
+		return nil, err
 	}
 	a := &DropAlerter{
-		source:    source,
-		logger:    c.logger,
-		interval:  c.interval,
-		newTicker: c.newTicker,
-		now:       c.now,
-		noun:      c.noun,
-		attrs:     c.attrs,
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
-		finished:  make(chan struct{}),
+		lines:  newLines(&c.lineConfig, ErrAlertPanic),
+		source: source,
+		noun:   c.noun.Resolve("records"),
+		done:   make(chan struct{}),
 	}
-	if err := guard("clock", func() { a.lastAt = a.now() }); err != nil {
-		return nil, fmt.Errorf("%w: WithAlertTicker: %w", ErrInvalidAlertOption, err)
+	if err := a.guard("clock", func() { a.lastAt = a.clock.Now() }); err != nil {
+		return nil, fmt.Errorf("%w: withClock: %w", ErrInvalidOption, err)
 	}
 	return a, nil
 }
 
-// guard runs f, turning a panic into an error wrapping ErrAlertPanic that
-// names what panicked.
-func guard(what string, f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s panicked: %v", ErrAlertPanic, what, r)
-		}
-	}()
-	f()
-	return nil
-}
-
-// Interval returns the interval between two checks.
-func (a *DropAlerter) Interval() time.Duration { return a.interval }
-
 // Start starts the goroutine that checks the source once per interval and
-// writes a summary when the counts grew. Call Shutdown or Stop to end it.
-// Calls after the first, or after Shutdown or Stop, do nothing.
-//
-// The ticker function of WithAlertTicker is called once, and the C method
-// of its Ticker once. If the function panics or returns nil, or C panics,
-// no goroutine is started: Report, Stop and Shutdown still work, and
-// Shutdown returns an error wrapping ErrAlertPanic.
+// writes a summary when the counts grew. Call Shutdown to end it. Calls
+// after the first, or after Shutdown, do nothing.
 func (a *DropAlerter) Start() {
 	a.life.Lock()
 	if a.started || a.stopped {
@@ -270,22 +183,8 @@ func (a *DropAlerter) Start() {
 	a.life.Unlock()
 	// The ticker is the caller's code: it is made outside the lock, so that
 	// a Shutdown concurrent with a slow or stuck one is not held up by it.
-	var (
-		t Ticker
-		c <-chan time.Time
-	)
-	err := guard("ticker", func() {
-		if t = a.newTicker(a.interval); t != nil {
-			c = t.C()
-		}
-	})
-	if err == nil && t == nil {
-		err = fmt.Errorf("%w: ticker function returned nil", ErrAlertPanic)
-	}
+	t, c, err := a.startTicker()
 	if err != nil {
-		if t != nil {
-			_ = guard("ticker", t.Stop)
-		}
 		a.startErr = err
 		close(a.done)
 		return
@@ -293,9 +192,9 @@ func (a *DropAlerter) Start() {
 	go a.run(t, c)
 }
 
-func (a *DropAlerter) run(t Ticker, c <-chan time.Time) {
+func (a *DropAlerter) run(t tick.Ticker, c <-chan time.Time) {
 	defer close(a.done)
-	defer func() { _ = guard("ticker", t.Stop) }()
+	defer a.stopTicker(t)
 	for {
 		select {
 		case now := <-c:
@@ -313,8 +212,8 @@ func (a *DropAlerter) run(t Ticker, c <-chan time.Time) {
 // after a burst of drops still says so.
 //
 // It returns nil once that summary is written (or there was nothing to
-// report), and an error wrapping ErrAlertPanic if the source, the logger or
-// the ticker panicked so that it was not. It returns ctx.Err() as soon as
+// report), and an error wrapping ErrAlertPanic if the source or the
+// logger panicked so that it was not. It returns ctx.Err() as soon as
 // ctx is done, even while the logger is stuck (a full stderr pipe, say):
 // the work goes on in the background, and the last summary is written,
 // once and after any summary the goroutine was writing, when the logger
@@ -323,7 +222,7 @@ func (a *DropAlerter) run(t Ticker, c <-chan time.Time) {
 // exit should leave it a short grace instead (the processor package gives
 // it processor.FinalSummaryGrace past its own context).
 //
-// Only the first call of Shutdown or Stop does anything; later calls
+// Only the first call of Shutdown does anything; later calls
 // return nil at once, without waiting for the first to finish. A nil ctx
 // is taken as context.Background().
 func (a *DropAlerter) Shutdown(ctx context.Context) error {
@@ -340,37 +239,14 @@ func (a *DropAlerter) Shutdown(ctx context.Context) error {
 	close(a.quit)
 	a.life.Unlock()
 
-	go a.finish(started)
-	select {
-	case <-a.finished:
-		return a.finalErr
-	case <-ctx.Done():
-		select {
-		case <-a.finished: // both ready: the finished work wins
-			return a.finalErr
-		default:
-			return ctx.Err()
+	return a.awaitFinal(ctx, func() error {
+		if started {
+			<-a.done
 		}
-	}
+		_, err := a.report(time.Time{}, false)
+		return errors.Join(a.startErr, err)
+	})
 }
-
-// finish waits for Start's goroutine, if there is one, and writes the last
-// summary. It runs on its own goroutine so that Shutdown can give up on it.
-func (a *DropAlerter) finish(started bool) {
-	defer close(a.finished)
-	if started {
-		<-a.done
-	}
-	_, err := a.report(time.Time{}, false)
-	a.finalErr = errors.Join(a.startErr, err)
-}
-
-// Stop is Shutdown(context.Background()) without its error: it waits for
-// the goroutine started by Start and for the last summary, however long
-// the logger takes. Code that must not wait on a stuck logger calls
-// Shutdown with a deadline instead. Only the first call of Stop or
-// Shutdown does anything.
-func (a *DropAlerter) Stop() { _ = a.Shutdown(context.Background()) }
 
 // Report checks the source now and writes one summary of the drops since
 // the previous summary, if there were any. It reports whether it wrote
@@ -394,12 +270,12 @@ func (a *DropAlerter) report(tick time.Time, hasTick bool) (wrote bool, err erro
 	defer a.mu.Unlock()
 	now := tick
 	if !hasTick {
-		if err := guard("clock", func() { now = a.now() }); err != nil {
+		if err := a.guard("clock", func() { now = a.clock.Now() }); err != nil {
 			return false, err
 		}
 	}
 	var cur map[string]uint64
-	if err := guard("source", func() { cur = maps.Clone(a.source()) }); err != nil { // the source may reuse its map
+	if err := a.guard("source", func() { cur = maps.Clone(a.source()) }); err != nil { // the source may reuse its map
 		return false, err
 	}
 	type reason struct {
@@ -446,7 +322,7 @@ func (a *DropAlerter) report(tick time.Time, hasTick bool) (wrote bool, err erro
 		b.WriteString(", +" + strconv.Itoa(more) + " more")
 	}
 	msg, args := b.String(), append([]any{slog.Uint64("dropped", total)}, a.attrs...)
-	if err := guard("logger", func() { a.logger.Warn(msg, args...) }); err != nil {
+	if err := a.guard("logger", func() { a.logger.Warn(msg, args...) }); err != nil {
 		return false, err
 	}
 	a.last, a.lastAt = cur, now

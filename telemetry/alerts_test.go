@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/internal/tick"
 )
 
 // counts is a drop source the test changes between checks.
@@ -79,12 +81,12 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func TestAlerterOneLinePerIntervalWithDrops(t *testing.T) {
 	var c counts
 	lines := make(chan string, 10)
-	tick := newManualTicker()
+	tk := newManualTicker()
 	var gotInterval time.Duration
 	a, err := NewDropAlerter(c.source,
 		WithAlertLogger(slog.New(lineHandler{lines})),
 		WithAlertInterval(5*time.Second),
-		WithAlertTicker(func(d time.Duration) Ticker { gotInterval = d; return tick }, func() time.Time { return t0 }))
+		withClock(func(d time.Duration) tick.Ticker { gotInterval = d; return tk }, func() time.Time { return t0 }))
 	require.NoError(t, err)
 	a.Start()
 	a.Start() // a second Start does nothing
@@ -93,20 +95,20 @@ func TestAlerterOneLinePerIntervalWithDrops(t *testing.T) {
 	c.add("queue_full", 7)
 	c.add("byte_limit", 9)
 	c.add("shutdown", 7)
-	tick.c <- t0.Add(5 * time.Second)
+	tk.c <- t0.Add(5 * time.Second)
 	assert.Equal(t, "WARN dropped 23 records in the last 5s: byte_limit=9, queue_full=7, shutdown=7", <-lines,
 		"largest first, ties by name")
 
-	tick.c <- t0.Add(10 * time.Second) // nothing new
+	tk.c <- t0.Add(10 * time.Second) // nothing new
 	c.add("queue_full", 1)
-	tick.c <- t0.Add(15 * time.Second)
-	tick.c <- t0.Add(20 * time.Second) // handled only after the previous tick
+	tk.c <- t0.Add(15 * time.Second)
+	tk.c <- t0.Add(20 * time.Second) // handled only after the previous tick
 	assert.Equal(t, "WARN dropped 1 records in the last 5s: queue_full=1", <-lines)
-	a.Stop() // waits for the tick at 20s to be handled
-	<-tick.stopped
-	assert.Empty(t, lines, "at most one line per interval, and Stop had nothing left to say")
-	a.Stop()  // only the first Stop does anything
-	a.Start() // nor does Start after Stop
+	_ = a.Shutdown(context.Background()) // waits for the tick at 20s to be handled
+	<-tk.stopped
+	assert.Empty(t, lines, "at most one line per interval, and Shutdown had nothing left to say")
+	_ = a.Shutdown(context.Background()) // only the first Shutdown does anything
+	a.Start()                            // nor does Start after Shutdown
 	assert.Empty(t, lines)
 }
 
@@ -115,11 +117,11 @@ func TestAlerterStopReportsTheRest(t *testing.T) {
 	lines := make(chan string, 10)
 	now := t0
 	a, err := NewDropAlerter(c.source, WithAlertLogger(slog.New(lineHandler{lines})),
-		WithAlertTicker(func(time.Duration) Ticker { return newManualTicker() }, func() time.Time { return now }))
+		withClock(func(time.Duration) tick.Ticker { return newManualTicker() }, func() time.Time { return now }))
 	require.NoError(t, err)
 	c.add("export_failed", 2)
 	now = t0.Add(3 * time.Second)
-	a.Stop() // never started: no goroutine to stop, the summary is still written
+	_ = a.Shutdown(context.Background()) // never started: no goroutine to stop, the summary is still written
 	assert.Equal(t, "WARN dropped 2 records in the last 3s: export_failed=2", <-lines)
 }
 
@@ -134,17 +136,17 @@ func TestAlerterSourceResetStartsAgain(t *testing.T) {
 	require.True(t, a.Report(), "a count lower than before is a new source: its value is new drops")
 	assert.Contains(t, buf.String(), "dropped 3 records")
 	assert.False(t, a.Report())
-	a.Stop()
+	_ = a.Shutdown(context.Background())
 }
 
 func TestAlerterDefaultsWriteTextToStderr(t *testing.T) {
 	a, err := NewDropAlerter(func() map[string]uint64 { return nil })
 	require.NoError(t, err)
-	assert.Equal(t, DefaultAlertInterval, a.Interval())
+	assert.Equal(t, DefaultAlertInterval, a.interval)
 	_, isText := a.logger.Handler().(*slog.TextHandler)
 	assert.True(t, isText)
 	assert.False(t, a.Report(), "no drops, no line")
-	a.Stop()
+	_ = a.Shutdown(context.Background())
 }
 
 func TestAlerterRejectsBadInput(t *testing.T) {
@@ -156,23 +158,18 @@ func TestAlerterRejectsBadInput(t *testing.T) {
 		"nil logger":    WithAlertLogger(nil),
 		"zero interval": WithAlertInterval(0),
 		"negative":      WithAlertInterval(-time.Second),
-		"nil ticker":    WithAlertTicker(nil, time.Now),
-		"nil clock":     WithAlertTicker(NewTicker, nil),
+		"nil ticker":    withClock(nil, time.Now),
+		"nil clock":     withClock(tick.New, nil),
 		"empty noun":    WithAlertNoun(""),
+		"nil option":    nil,
 	} {
 		t.Run(name, func(t *testing.T) {
 			a, err := NewDropAlerter(src, opt)
-			require.ErrorIs(t, err, ErrInvalidAlertOption)
+			require.ErrorIs(t, err, ErrInvalidOption)
 			assert.Nil(t, a)
-			assert.True(t, strings.HasPrefix(err.Error(), ErrInvalidAlertOption.Error()+": "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), ErrInvalidOption.Error()+": "), err.Error())
 		})
 	}
-}
-
-func TestRealTickerTicks(t *testing.T) {
-	tk := NewTicker(time.Millisecond)
-	defer tk.Stop()
-	<-tk.C()
 }
 
 func TestComponentNameCountsPerType(t *testing.T) {

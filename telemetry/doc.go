@@ -58,14 +58,11 @@
 // absent for a successful export and otherwise one of a fixed set of
 // classes: breaker_open, timeout, canceled, panic, permanent, transient. A
 // retried batch is recorded at each attempt. queue.wait observes up to 32
-// records per export, evenly spaced through the batch from the oldest:
-// one observation costs the worker about 160ns, and observing all 512
-// records of a full batch would add a tenth to the cost of each logging
-// call on a busy machine, while the samples keep the percentiles. Its
-// count is therefore of samples, not of records (processed counts
-// records). Records without an observed timestamp (OnEmit called directly
+// records per export, evenly spaced through the batch from the oldest
+// (DESIGN.md says why): its count is of samples, not of records
+// (processed counts records). Records without an observed timestamp (OnEmit called directly
 // rather than through an SDK Logger) are left out of queue.wait. Both
-// histograms use DurationBuckets.
+// histograms use the boundaries of DurationBuckets.
 //
 // # Breaker metrics
 //
@@ -87,13 +84,12 @@
 //
 // It runs on its own goroutine, so the code that counts drops never waits
 // for it, and it writes by default to a log/slog text handler on
-// os.Stderr, which works when the exporter does not. Shutdown (or Stop)
-// writes a last summary of what was not reported yet; Shutdown gives up
-// when its context ends, even if the logger is stuck on a full pipe, and
-// the summary is then written once the logger unblocks. A panic in the
-// logger, the source, the clock or the ticker is recovered. The processor
-// package runs one per processor unless processor.WithoutDropAlerts is
-// given.
+// os.Stderr, which works when the exporter does not. Shutdown writes a
+// last summary of what was not reported yet; it gives up when its context
+// ends, even if the logger is stuck on a full pipe, and the summary is
+// then written once the logger unblocks. A panic in the logger or the
+// source is recovered. The processor package runs one per processor
+// unless processor.WithoutDropAlerts is given.
 //
 // # Error reports
 //

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/steadylog/steadylog/internal/setting"
 )
 
 // DefaultErrorMessage is the message of the lines an ErrorReporter writes,
@@ -39,27 +41,10 @@ const (
 // again until that line has been written.
 const FirstLineWait = 100 * time.Millisecond
 
-// ErrInvalidErrorOption is wrapped by the error NewErrorReporter returns
-// for an option given an invalid value.
-var ErrInvalidErrorOption = errors.New("steadylog/telemetry: invalid error reporter option")
-
 // ErrReporterPanic is wrapped by the error of ErrorReporter.Shutdown when
-// the logger panicked on the last summary, or a ticker could not be made
-// (its function or its C method panicked, or it returned nil), so that
-// repeats waited for the last summary. The panic itself was recovered.
+// the logger panicked on the last summary. The panic itself was
+// recovered.
 var ErrReporterPanic = errors.New("steadylog/telemetry: error reporter: panic in caller's code")
-
-// reporterGuard runs f, turning a panic into an error wrapping
-// ErrReporterPanic that names what panicked.
-func reporterGuard(what string, f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s panicked: %v", ErrReporterPanic, what, r)
-		}
-	}()
-	f()
-	return nil
-}
 
 // ErrorOption configures an ErrorReporter.
 type ErrorOption interface {
@@ -67,22 +52,13 @@ type ErrorOption interface {
 }
 
 type errorConfig struct {
-	logger    *slog.Logger
-	interval  time.Duration
-	newTicker func(time.Duration) Ticker
-	now       func() time.Time
-	msg       string
-	attrs     []any
-	invalid   []error
+	lineConfig
+	msg setting.Value[string]
 }
 
 type errorOptionFunc func(*errorConfig)
 
 func (f errorOptionFunc) applyError(c *errorConfig) { f(c) }
-
-func (c *errorConfig) reject(format string, args ...any) {
-	c.invalid = append(c.invalid, fmt.Errorf("%w: "+format, append([]any{ErrInvalidErrorOption}, args...)...))
-}
 
 // WithErrorLogger sets the logger the error lines are written to, at level
 // Error. It must not feed the pipeline whose errors it reports: an export
@@ -100,13 +76,7 @@ func (c *errorConfig) reject(format string, args ...any) {
 // depends on nothing but the process's standard error. nil makes
 // NewErrorReporter fail.
 func WithErrorLogger(l *slog.Logger) ErrorOption {
-	return errorOptionFunc(func(c *errorConfig) {
-		if l == nil {
-			c.reject("WithErrorLogger(nil): logger must not be nil")
-			return
-		}
-		c.logger = l
-	})
+	return errorOptionFunc(func(c *errorConfig) { c.setLogger("WithErrorLogger", l) })
 }
 
 // WithErrorInterval sets the rate limit: a kind of error gets at most one
@@ -117,40 +87,7 @@ func WithErrorLogger(l *slog.Logger) ErrorOption {
 // fail. There is no upper limit: math.MaxInt64 means, in practice, one
 // line for the first error of each kind and a last summary at Shutdown.
 func WithErrorInterval(d time.Duration) ErrorOption {
-	return errorOptionFunc(func(c *errorConfig) {
-		if d <= 0 {
-			c.reject("WithErrorInterval(%v): must be positive", d)
-			return
-		}
-		c.interval = d
-	})
-}
-
-// WithErrorTicker sets the function that makes the ticker driving the
-// summaries, and the clock that measures the time a summary covers for a
-// line not written at a tick. Tests use it to tick by hand. The clock is
-// read by Handle for the first error of a kind, with the reporter's lock
-// held: it must not call back into the ErrorReporter.
-//
-// newTicker is called, with the interval, each time the reporter's
-// goroutine starts (see ErrorReporter), and the C method of the Ticker it
-// returns once; the goroutine calls Stop when it ends. A panic in any of
-// them, or a nil Ticker, is recovered: that goroutine then writes the
-// first lines waiting for it and ends, the repeats wait for the final
-// summary of Shutdown, and Shutdown returns an error wrapping
-// ErrReporterPanic. A panicking clock is replaced by time.Now for that
-// reading.
-//
-// Default: NewTicker and time.Now. A nil function makes NewErrorReporter
-// fail.
-func WithErrorTicker(newTicker func(time.Duration) Ticker, now func() time.Time) ErrorOption {
-	return errorOptionFunc(func(c *errorConfig) {
-		if newTicker == nil || now == nil {
-			c.reject("WithErrorTicker: ticker and clock must not be nil")
-			return
-		}
-		c.newTicker, c.now = newTicker, now
-	})
+	return errorOptionFunc(func(c *errorConfig) { c.setInterval("WithErrorInterval", d) })
 }
 
 // WithErrorAttrs adds attributes to every line, such as the
@@ -171,10 +108,10 @@ func WithErrorAttrs(args ...any) ErrorOption {
 func WithErrorMessage(msg string) ErrorOption {
 	return errorOptionFunc(func(c *errorConfig) {
 		if msg == "" {
-			c.reject("WithErrorMessage(\"\"): message must not be empty")
+			c.errs.Reject("WithErrorMessage(\"\"): must not be empty")
 			return
 		}
-		c.msg = msg
+		c.msg = setting.Of(msg)
 	})
 }
 
@@ -232,20 +169,16 @@ func WithErrorMessage(msg string) ErrorOption {
 // error starts no goroutine, and one that is never shut down leaves none
 // behind once its errors stop.
 //
-// The logger, the ticker and the clock are the caller's code. A panic in
-// any of them is recovered; a line whose write panicked is lost. A logger
+// The logger is the caller's code. A panic in its handler is recovered;
+// a line whose write panicked is lost. A logger
 // that blocks delays the goroutine, Shutdown, which returns when its
 // context ends, and one Handle by at most FirstLineWait; Handle keeps
 // counting meanwhile.
 //
 // The methods are safe for concurrent use.
 type ErrorReporter struct {
-	logger    *slog.Logger
-	interval  time.Duration
-	newTicker func(time.Duration) Ticker
-	now       func() time.Time
+	lines     // the logger, interval, clock, panics and final summary
 	msg       string
-	attrs     []any
 	firstWait time.Duration // FirstLineWait; tests change it
 
 	mu      sync.Mutex // guards the fields below; never held while calling the logger
@@ -265,13 +198,9 @@ type ErrorReporter struct {
 	slow chan struct{}
 
 	wake chan struct{} // a first line is pending; buffered, 1
-	quit chan struct{} // closed by Shutdown
 	runs sync.WaitGroup
 
 	write sync.Mutex // serialises the calls into the logger
-
-	finished chan struct{} // closed when the final summary has been handled
-	finalErr error         // the final summary's error; read after finished
 }
 
 // errorKind is the state of one kind of error.
@@ -306,37 +235,22 @@ type pendingLine struct {
 }
 
 // NewErrorReporter returns an ErrorReporter. No goroutine is started
-// until the first error. It fails when an option has an invalid value.
+// until the first error. It fails when an option is nil or has an invalid
+// value, with an error wrapping ErrInvalidOption for each.
 func NewErrorReporter(opts ...ErrorOption) (*ErrorReporter, error) {
-	c := errorConfig{interval: DefaultAlertInterval, newTicker: NewTicker, now: time.Now, msg: DefaultErrorMessage}
-	for _, o := range opts {
-		if o != nil {
-			o.applyError(&c)
-		}
-	}
-	if len(c.invalid) > 0 {
-		return nil, errors.Join(c.invalid...)
-	}
-	if c.logger == nil {
-		c.logger = DefaultAlertLogger()
+	c := errorConfig{lineConfig: newLineConfig()}
+	setting.Apply(c.errs, opts, func(o ErrorOption) { o.applyError(&c) })
+	if err := c.errs.Err(); err != nil {
+		return nil, err
 	}
 	return &ErrorReporter{
-		logger:    c.logger,
-		interval:  c.interval,
-		newTicker: c.newTicker,
-		now:       c.now,
-		msg:       c.msg,
-		attrs:     c.attrs,
+		lines:     newLines(&c.lineConfig, ErrReporterPanic),
+		msg:       c.msg.Resolve(DefaultErrorMessage),
 		firstWait: FirstLineWait,
 		kinds:     map[string]*errorKind{},
 		wake:      make(chan struct{}, 1),
-		quit:      make(chan struct{}),
-		finished:  make(chan struct{}),
 	}, nil
 }
-
-// Interval returns the shortest time between two lines of one kind.
-func (r *ErrorReporter) Interval() time.Duration { return r.interval }
 
 // Handle reports err. It never calls the logger itself: it takes the
 // error's text (calling err.Error, whose panic is recovered and reported
@@ -381,7 +295,7 @@ func (r *ErrorReporter) Handle(err error) {
 	wait := false
 	if fresh {
 		done = make(chan struct{})
-		r.pending = append(r.pending, pendingLine{line: k.takeLocked(r.clock(), r.ticks+1, true), done: done})
+		r.pending = append(r.pending, pendingLine{line: k.takeLocked(r.readClock(), r.ticks+1, true), done: done})
 		if r.slow != nil {
 			select {
 			case <-r.slow: // the logger has recovered
@@ -430,22 +344,8 @@ func (r *ErrorReporter) awaitFirst(done chan struct{}) {
 // has been forgotten or Shutdown is called.
 func (r *ErrorReporter) run() {
 	defer r.runs.Done()
-	var (
-		t Ticker
-		c <-chan time.Time
-	)
-	err := reporterGuard("ticker", func() {
-		if t = r.newTicker(r.interval); t != nil {
-			c = t.C()
-		}
-	})
-	if err == nil && t == nil {
-		err = fmt.Errorf("%w: ticker function returned nil", ErrReporterPanic)
-	}
+	t, c, err := r.startTicker()
 	if err != nil {
-		if t != nil {
-			_ = reporterGuard("ticker", t.Stop)
-		}
 		// No ticks, no summaries: write what can be written and end; the
 		// next new kind starts a goroutine again, and Shutdown writes the
 		// repeats.
@@ -457,7 +357,7 @@ func (r *ErrorReporter) run() {
 		r.writePending(pending)
 		return
 	}
-	defer func() { _ = reporterGuard("ticker", t.Stop) }()
+	defer r.stopTicker(t)
 	r.writeFirst()
 	for {
 		select {
@@ -481,9 +381,9 @@ func (r *ErrorReporter) run() {
 	}
 }
 
-// clock reads the clock, falling back to time.Now if it panics.
-func (r *ErrorReporter) clock() (now time.Time) {
-	if reporterGuard("clock", func() { now = r.now() }) != nil {
+// readClock reads the clock, falling back to time.Now if it panics.
+func (r *ErrorReporter) readClock() (now time.Time) {
+	if r.guard("clock", func() { now = r.clock.Now() }) != nil {
 		return time.Now()
 	}
 	return now
@@ -627,7 +527,7 @@ func (r *ErrorReporter) writeLines(lines []errorLine) error {
 		}
 		args = append(args, slog.String("error", l.text))
 		args = append(args, r.attrs...)
-		if err := reporterGuard("logger", func() { r.logger.Log(context.Background(), slog.LevelError, r.msg, args...) }); err != nil {
+		if err := r.guard("logger", func() { r.logger.Log(context.Background(), slog.LevelError, r.msg, args...) }); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -636,13 +536,12 @@ func (r *ErrorReporter) writeLines(lines []errorLine) error {
 
 // Shutdown stops the reporter's goroutine and writes a last summary of
 // every error not written yet: the first lines still pending (the logger
-// was stuck, say), then the count of the repeats of each kind. Handle ignores the errors that
-// come after it.
+// was stuck, say), then the count of the repeats of each kind. Handle
+// ignores the errors that come after it.
 //
 // It returns nil once that summary is written (or there was nothing to
 // write), and an error wrapping ErrReporterPanic if the logger panicked on
-// it, or a ticker could not be made so that repeats waited for it. It
-// returns ctx.Err() as soon as ctx is done, even while the logger is stuck
+// it. It returns ctx.Err() as soon as ctx is done, even while the logger is stuck
 // (a full stderr pipe, say): the work goes on in the background, and the
 // summary is written, after any line the goroutine was writing, when the
 // logger unblocks; the reporter's goroutines end then.
@@ -663,26 +562,14 @@ func (r *ErrorReporter) Shutdown(ctx context.Context) error {
 	close(r.quit)
 	r.mu.Unlock()
 
-	go r.finish()
-	select {
-	case <-r.finished:
-		return r.finalErr
-	case <-ctx.Done():
-		select {
-		case <-r.finished: // both ready: the finished work wins
-			return r.finalErr
-		default:
-			return ctx.Err()
-		}
-	}
+	return r.awaitFinal(ctx, r.finish)
 }
 
-// finish waits for the goroutines and writes the final summary. It runs on
-// its own goroutine so that Shutdown can give up on it.
-func (r *ErrorReporter) finish() {
-	defer close(r.finished)
+// finish waits for the goroutines and writes the final summary, for
+// Shutdown.
+func (r *ErrorReporter) finish() error {
 	r.runs.Wait() // stopped is set: no goroutine starts any more
-	now := r.clock()
+	now := r.readClock()
 	r.mu.Lock()
 	pending := r.takePendingLocked()
 	var lines []errorLine
@@ -704,7 +591,7 @@ func (r *ErrorReporter) finish() {
 	for _, p := range pending {
 		close(p.done)
 	}
-	r.finalErr = errors.Join(runErr, err)
+	return errors.Join(runErr, err)
 }
 
 // errorText returns err's text, cut to maxErrorText bytes. A panic in

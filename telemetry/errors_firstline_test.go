@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/steadylog/steadylog/internal/tick"
 )
 
 // These tests check the first line of a kind is written by the Handle
@@ -84,7 +86,7 @@ func newFirstLineReporter(t *testing.T, w *gatedWriter, wait time.Duration) *Err
 	}))
 	tk := manualErrTicker{c: make(chan time.Time)}
 	r, err := NewErrorReporter(WithErrorLogger(logger),
-		WithErrorTicker(func(time.Duration) Ticker { return tk }, time.Now))
+		withClock(func(time.Duration) tick.Ticker { return tk }, time.Now))
 	require.NoError(t, err)
 	r.firstWait = wait
 	return r

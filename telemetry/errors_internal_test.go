@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/internal/tick"
 )
 
 func TestErrorKey(t *testing.T) {
@@ -55,7 +57,7 @@ func TestErrorReporterDefaults(t *testing.T) {
 // one other, each with a bounded text.
 func TestErrorReporterMemoryIsBounded(t *testing.T) {
 	r, err := NewErrorReporter(WithErrorLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		WithErrorTicker(func(time.Duration) Ticker { return newManualTicker() }, time.Now))
+		withClock(func(time.Duration) tick.Ticker { return newManualTicker() }, time.Now))
 	require.NoError(t, err)
 	for i := range 10_000 {
 		r.Handle(fmt.Errorf("%s %d", strings.Repeat(string(rune('a'+i%26)), 100+i%5000), i))

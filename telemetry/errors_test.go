@@ -21,6 +21,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/steadylog/steadylog/telemetry"
+
+	"github.com/steadylog/steadylog/internal/tick"
 )
 
 // These tests synchronise on what the reporter does — a line reaching the
@@ -70,7 +72,7 @@ func newErrTicker() *errTicker {
 // stops hold, and reads neither.
 func (e *errTicker) C() <-chan time.Time { return e.c }
 func (e *errTicker) Stop()               { signal(e.stops) }
-func (e *errTicker) factory(time.Duration) telemetry.Ticker {
+func (e *errTicker) factory(time.Duration) tick.Ticker {
 	signal(e.made)
 	return e
 }
@@ -101,7 +103,7 @@ func newTestReporter(t *testing.T, opts ...telemetry.ErrorOption) (*telemetry.Er
 	tk := newErrTicker()
 	r, err := telemetry.NewErrorReporter(append([]telemetry.ErrorOption{
 		telemetry.WithErrorLogger(textLogger(lineWriter{lines})),
-		telemetry.WithErrorTicker(tk.factory, fixedClock),
+		telemetry.WithClock(tk.factory, fixedClock),
 	}, opts...)...)
 	require.NoError(t, err)
 	return r, lines, tk
@@ -116,7 +118,7 @@ func shutdownReporter(t *testing.T, r *telemetry.ErrorReporter) {
 
 func TestErrorReporterWritesTheFirstErrorAtOnce(t *testing.T) {
 	r, lines, tk := newTestReporter(t, telemetry.WithErrorAttrs("otel.component.name", "audit-log"))
-	assert.Equal(t, telemetry.DefaultAlertInterval, r.Interval())
+	assert.Equal(t, telemetry.DefaultAlertInterval, telemetry.IntervalOf(r))
 	r.Handle(nil) // ignored: starts nothing
 	assert.Empty(t, tk.made, "no error, no goroutine")
 
@@ -266,7 +268,7 @@ func TestErrorReporterShutdownHonoursDeadlineWhileWriterIsStuck(t *testing.T) {
 	tk := newErrTicker()
 	r, err := telemetry.NewErrorReporter(
 		telemetry.WithErrorLogger(textLogger(w)),
-		telemetry.WithErrorTicker(tk.factory, fixedClock))
+		telemetry.WithClock(tk.factory, fixedClock))
 	require.NoError(t, err)
 
 	r.Handle(errors.New("export failed: connection reset"))
@@ -317,7 +319,7 @@ func TestErrorReporterSurvivesPanics(t *testing.T) {
 	tk := newErrTicker()
 	r, err := telemetry.NewErrorReporter(
 		telemetry.WithErrorLogger(slog.New(attrHandler{lines: lines, panics: &panics})),
-		telemetry.WithErrorTicker(tk.factory, fixedClock))
+		telemetry.WithClock(tk.factory, fixedClock))
 	require.NoError(t, err)
 
 	panics.set(1)
@@ -341,16 +343,16 @@ func TestErrorReporterSurvivesPanics(t *testing.T) {
 }
 
 func TestErrorReporterFailingTicker(t *testing.T) {
-	for name, factory := range map[string]func(time.Duration) telemetry.Ticker{
-		"factory panics": func(time.Duration) telemetry.Ticker { panic("no ticker") },
-		"factory is nil": func(time.Duration) telemetry.Ticker { return nil },
-		"C panics":       func(time.Duration) telemetry.Ticker { return panickyTicker{stop: true} },
+	for name, factory := range map[string]func(time.Duration) tick.Ticker{
+		"factory panics": func(time.Duration) tick.Ticker { panic("no ticker") },
+		"factory is nil": func(time.Duration) tick.Ticker { return nil },
+		"C panics":       func(time.Duration) tick.Ticker { return panickyTicker{stop: true} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			lines := make(chan string, 10)
 			r, err := telemetry.NewErrorReporter(
 				telemetry.WithErrorLogger(textLogger(lineWriter{lines})),
-				telemetry.WithErrorTicker(factory, func() time.Time { panic("no time") }))
+				telemetry.WithClock(factory, func() time.Time { panic("no time") }))
 			require.NoError(t, err)
 			r.Handle(errors.New("first"))
 			assert.Contains(t, recv(t, lines, "the first line"), `count=1 error=first`, "first lines need no ticker")
@@ -370,20 +372,20 @@ func TestErrorReporterRejectsBadOptions(t *testing.T) {
 		"nil logger":    telemetry.WithErrorLogger(nil),
 		"zero interval": telemetry.WithErrorInterval(0),
 		"negative":      telemetry.WithErrorInterval(-time.Second),
-		"nil ticker":    telemetry.WithErrorTicker(nil, time.Now),
-		"nil clock":     telemetry.WithErrorTicker(telemetry.NewTicker, nil),
+		"nil ticker":    telemetry.WithClock(nil, time.Now),
+		"nil clock":     telemetry.WithClock(tick.New, nil),
 		"empty message": telemetry.WithErrorMessage(""),
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, err := telemetry.NewErrorReporter(opt)
-			require.ErrorIs(t, err, telemetry.ErrInvalidErrorOption)
+			require.ErrorIs(t, err, telemetry.ErrInvalidOption)
 			assert.Nil(t, r)
-			assert.True(t, strings.HasPrefix(err.Error(), telemetry.ErrInvalidErrorOption.Error()+": "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), telemetry.ErrInvalidOption.Error()+": "), err.Error())
 		})
 	}
-	r, err := telemetry.NewErrorReporter(nil) // a nil option is skipped
-	require.NoError(t, err)
-	shutdownReporter(t, r)
+	r, err := telemetry.NewErrorReporter(nil)
+	require.ErrorIs(t, err, telemetry.ErrInvalidOption, "a nil option is an invalid option")
+	assert.Nil(t, r)
 }
 
 func TestErrorReporterMessageAndLongText(t *testing.T) {
@@ -427,7 +429,7 @@ func TestErrorReporterConcurrentHandleCountsExactly(t *testing.T) {
 				opts = append(opts, telemetry.WithErrorInterval(time.Millisecond))
 			} else {
 				tk = newErrTicker()
-				opts = append(opts, telemetry.WithErrorTicker(tk.factory, fixedClock))
+				opts = append(opts, telemetry.WithClock(tk.factory, fixedClock))
 			}
 			r, err := telemetry.NewErrorReporter(opts...)
 			require.NoError(t, err)

@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
+	"regexp"
 
 	"github.com/steadylog/steadylog/breaker"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -21,23 +21,24 @@ import (
 func ExampleDropAlerter() {
 	dropped := map[string]uint64{}
 	source := func() map[string]uint64 { return dropped }
-	// Drop the time so the output is stable.
+	// Drop the time, and the span of the message ("in the last 10s"), so
+	// the output is stable.
+	span := regexp.MustCompile(` in the last [^:]+:`)
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
+			switch a.Key {
+			case slog.TimeKey:
 				return slog.Attr{}
+			case slog.MessageKey:
+				return slog.String(a.Key, span.ReplaceAllString(a.Value.String(), ":"))
 			}
 			return a
 		},
 	}))
-	// A clock that moves 10s at each reading, so the output is stable.
-	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { t = t.Add(10 * time.Second); return t }
 	a, err := telemetry.NewDropAlerter(source,
 		telemetry.WithAlertLogger(logger),
 		telemetry.WithAlertNoun("log records"),
-		telemetry.WithAlertAttrs("otel.component.name", "audit-log"),
-		telemetry.WithAlertTicker(telemetry.NewTicker, clock))
+		telemetry.WithAlertAttrs("otel.component.name", "audit-log"))
 	if err != nil {
 		panic(err)
 	}
@@ -45,35 +46,34 @@ func ExampleDropAlerter() {
 	a.Report()
 	fmt.Println(a.Report()) // nothing new: no line
 	dropped["queue_full"] = 1510
-	a.Stop() // a final summary of what is left
+	if err := a.Shutdown(context.Background()); err != nil { // a final summary of what is left
+		panic(err)
+	}
 	// Output:
-	// level=WARN msg="dropped 1520 log records in the last 10s: queue_full=1500, byte_limit=20" dropped=1520 otel.component.name=audit-log
+	// level=WARN msg="dropped 1520 log records: queue_full=1500, byte_limit=20" dropped=1520 otel.component.name=audit-log
 	// false
-	// level=WARN msg="dropped 10 log records in the last 10s: queue_full=10" dropped=10 otel.component.name=audit-log
+	// level=WARN msg="dropped 10 log records: queue_full=10" dropped=10 otel.component.name=audit-log
 }
 
 // An ErrorReporter writes the first error of a kind at once and its
 // repeats as one summary per interval. Errors that differ only in their
 // numbers are one kind.
 func ExampleErrorReporter() {
-	// Drop the time so the output is stable, and tell the example when the
-	// reporter's goroutine has written a line.
+	// Drop the time and the interval a summary covers, so the output is
+	// stable, and tell the example when the reporter's goroutine has
+	// written a line.
 	wrote := make(chan struct{}, 1)
 	logger := slog.New(slog.NewTextHandler(notifyWriter{os.Stdout, wrote}, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
+			if a.Key == slog.TimeKey || a.Key == "interval" {
 				return slog.Attr{}
 			}
 			return a
 		},
 	}))
-	// A clock that moves 10s at each reading, so the output is stable.
-	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { t = t.Add(10 * time.Second); return t }
 	r, err := telemetry.NewErrorReporter(
 		telemetry.WithErrorLogger(logger),
-		telemetry.WithErrorAttrs("otel.component.name", "audit-log"),
-		telemetry.WithErrorTicker(telemetry.NewTicker, clock))
+		telemetry.WithErrorAttrs("otel.component.name", "audit-log"))
 	if err != nil {
 		panic(err)
 	}
@@ -89,7 +89,7 @@ func ExampleErrorReporter() {
 	}
 	// Output:
 	// level=ERROR msg="steadylog: error" count=1 error="export of 512 records failed: connection refused" otel.component.name=audit-log
-	// level=ERROR msg="steadylog: error" count=3 interval=10s error="export of 12 records failed: connection refused" otel.component.name=audit-log
+	// level=ERROR msg="steadylog: error" count=3 error="export of 12 records failed: connection refused" otel.component.name=audit-log
 }
 
 // notifyWriter writes to w and signals each write on wrote.

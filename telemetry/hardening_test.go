@@ -21,6 +21,8 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/telemetry"
+
+	"github.com/steadylog/steadylog/internal/tick"
 )
 
 // guardTimeout bounds every wait of these tests, so that a regression fails
@@ -95,7 +97,7 @@ func newHandTicker() *handTicker {
 
 func (h *handTicker) C() <-chan time.Time { return h.c }
 func (h *handTicker) Stop()               { close(h.stopped) }
-func (h *handTicker) factory(time.Duration) telemetry.Ticker {
+func (h *handTicker) factory(time.Duration) tick.Ticker {
 	return h
 }
 
@@ -146,7 +148,7 @@ func TestShutdownHonoursDeadlineWhileLoggerIsStuck(t *testing.T) {
 			tick := newHandTicker()
 			a, err := telemetry.NewDropAlerter(drops.read,
 				telemetry.WithAlertLogger(slog.New(slog.NewTextHandler(w, nil))),
-				telemetry.WithAlertTicker(tick.factory, fixedClock))
+				telemetry.WithClock(tick.factory, fixedClock))
 			require.NoError(t, err)
 
 			var wantLines []string
@@ -175,7 +177,7 @@ func TestShutdownHonoursDeadlineWhileLoggerIsStuck(t *testing.T) {
 			cancelOver()
 			assert.NoError(t, a.Shutdown(over))
 			stopped := make(chan struct{})
-			go func() { a.Stop(); close(stopped) }()
+			go func() { _ = a.Shutdown(context.Background()); close(stopped) }()
 			recv(t, stopped, "a second Stop to return")
 
 			w.release()
@@ -201,7 +203,7 @@ func TestShutdownWithoutDeadlineWaitsForTheSummary(t *testing.T) {
 	tick := newHandTicker()
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithAlertTicker(tick.factory, fixedClock))
+		telemetry.WithClock(tick.factory, fixedClock))
 	require.NoError(t, err)
 	a.Start()
 	drops.add("byte_limit", 2)
@@ -239,7 +241,7 @@ func TestAlerterSurvivesPanickingHandler(t *testing.T) {
 	tick := newHandTicker()
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines, panics: &panics})),
-		telemetry.WithAlertTicker(tick.factory, fixedClock))
+		telemetry.WithClock(tick.factory, fixedClock))
 	require.NoError(t, err)
 	a.Start()
 
@@ -272,7 +274,7 @@ func TestAlerterSurvivesPanickingSource(t *testing.T) {
 	tick := newHandTicker()
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithAlertTicker(tick.factory, fixedClock))
+		telemetry.WithClock(tick.factory, fixedClock))
 	require.NoError(t, err)
 	a.Start()
 	drops.add("queue_full", 1)
@@ -289,18 +291,18 @@ func TestAlerterSurvivesPanickingSource(t *testing.T) {
 }
 
 func TestAlerterFailingTickerStartsNoGoroutine(t *testing.T) {
-	for name, factory := range map[string]func(time.Duration) telemetry.Ticker{
-		"factory panics":  func(time.Duration) telemetry.Ticker { panic("no ticker") },
-		"factory is nil":  func(time.Duration) telemetry.Ticker { return nil },
-		"C panics":        func(time.Duration) telemetry.Ticker { return panickyTicker{} },
-		"Stop panics too": func(time.Duration) telemetry.Ticker { return panickyTicker{stop: true} },
+	for name, factory := range map[string]func(time.Duration) tick.Ticker{
+		"factory panics":  func(time.Duration) tick.Ticker { panic("no ticker") },
+		"factory is nil":  func(time.Duration) tick.Ticker { return nil },
+		"C panics":        func(time.Duration) tick.Ticker { return panickyTicker{} },
+		"Stop panics too": func(time.Duration) tick.Ticker { return panickyTicker{stop: true} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			lines := make(chan string, 2)
 			var drops dropCounts
 			a, err := telemetry.NewDropAlerter(drops.read,
 				telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-				telemetry.WithAlertTicker(factory, fixedClock))
+				telemetry.WithClock(factory, fixedClock))
 			require.NoError(t, err)
 			a.Start() // must not panic
 			drops.add("queue_full", 1)
@@ -323,8 +325,8 @@ func (p panickyTicker) Stop() {
 
 func TestAlerterPanickingClock(t *testing.T) {
 	_, err := telemetry.NewDropAlerter(func() map[string]uint64 { return nil },
-		telemetry.WithAlertTicker(telemetry.NewTicker, func() time.Time { panic("no time") }))
-	require.ErrorIs(t, err, telemetry.ErrInvalidAlertOption)
+		telemetry.WithClock(tick.New, func() time.Time { panic("no time") }))
+	require.ErrorIs(t, err, telemetry.ErrInvalidOption)
 	require.ErrorIs(t, err, telemetry.ErrAlertPanic)
 
 	// A clock that panics later costs the summaries that read it, not the
@@ -333,7 +335,7 @@ func TestAlerterPanickingClock(t *testing.T) {
 	lines := make(chan string, 2)
 	a, err := telemetry.NewDropAlerter(func() map[string]uint64 { return map[string]uint64{"x": 1} },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithAlertTicker(telemetry.NewTicker, func() time.Time {
+		telemetry.WithClock(tick.New, func() time.Time {
 			if calls.Add(1) == 2 {
 				panic("no time")
 			}
@@ -352,14 +354,14 @@ func TestAlerterHugeInterval(t *testing.T) {
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
 		telemetry.WithAlertInterval(math.MaxInt64))
 	require.NoError(t, err)
-	assert.Equal(t, time.Duration(math.MaxInt64), a.Interval())
+	assert.Equal(t, time.Duration(math.MaxInt64), telemetry.IntervalOf(a))
 	a.Start() // the real ticker accepts it
 	ctx, cancel := context.WithTimeout(context.Background(), guardTimeout)
 	defer cancel()
 	require.NoError(t, a.Shutdown(ctx))
 	assert.Contains(t, recv(t, lines, "the final summary"), "dropped 1 records")
 
-	tk := telemetry.NewTicker(math.MaxInt64)
+	tk := tick.New(math.MaxInt64)
 	tk.Stop()
 }
 
@@ -371,7 +373,7 @@ func TestAlerterBoundsTheLine(t *testing.T) {
 	}
 	a, err := telemetry.NewDropAlerter(func() map[string]uint64 { return src },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithAlertTicker(telemetry.NewTicker, fixedClock))
+		telemetry.WithClock(tick.New, fixedClock))
 	require.NoError(t, err)
 	require.True(t, a.Report())
 	line := recv(t, lines, "the summary")
@@ -382,7 +384,7 @@ func TestAlerterBoundsTheLine(t *testing.T) {
 	src = map[string]uint64{"a": math.MaxUint64, "b": 5}
 	a, err = telemetry.NewDropAlerter(func() map[string]uint64 { return src },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithAlertTicker(telemetry.NewTicker, fixedClock))
+		telemetry.WithClock(tick.New, fixedClock))
 	require.NoError(t, err)
 	require.True(t, a.Report())
 	assert.Contains(t, recv(t, lines, "the summary"), fmt.Sprintf("dropped %d records", uint64(math.MaxUint64)))

@@ -1,6 +1,10 @@
 package telemetry
 
-import "go.opentelemetry.io/otel/attribute"
+import (
+	"slices"
+
+	"go.opentelemetry.io/otel/attribute"
+)
 
 // Metric names and units that the semantic conventions do not define.
 // Those they do define (otel.sdk.processor.log.*) are created with the
@@ -52,12 +56,15 @@ const (
 	KeyDestination = attribute.Key("steadylog.destination")
 )
 
-// DurationBuckets are the explicit histogram bucket boundaries, in
+// DurationBuckets returns the explicit histogram bucket boundaries, in
 // seconds, of MetricExportDuration and MetricQueueWait: from 1 ms, where a
 // local collector answers, to 60 s, past the default export timeout of
 // 30 s. The SDK's default boundaries are meant for milliseconds and would
-// put every export in the first bucket.
-var DurationBuckets = []float64{
+// put every export in the first bucket. Each call returns a new slice,
+// which the caller may change.
+func DurationBuckets() []float64 { return slices.Clone(durationBuckets) }
+
+var durationBuckets = []float64{
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 5, 10, 30, 60,
 }
