@@ -112,67 +112,12 @@ func (o OverflowPolicy) valid() bool {
 	return false
 }
 
-// WithOverflow sets what happens to a record that does not fit: see
-// OverflowPolicy.
-//
-// Default: STEADYLOG_BLRP_ON_QUEUE_FULL, else DropOldest. Block with a
-// timeout ≤ 0 makes New fail.
-func WithOverflow(policy OverflowPolicy) Option {
-	return optionFunc(func(c *config) {
-		if !policy.valid() {
-			c.reject("WithOverflow(%v): the block timeout must be positive", policy)
-			return
-		}
-		c.overflow, c.overflowSet = policy, true
-	})
-}
-
-// WithOverflowFrom sets the overflow policy of records whose severity is
-// at or above threshold; the others follow WithOverflow. Records with an
-// undefined severity (0) are below any threshold.
-//
-// Default: none (every record follows WithOverflow). A threshold outside
-// [log.SeverityTrace1, log.SeverityFatal4], or Block with a timeout ≤ 0,
-// makes New fail.
-func WithOverflowFrom(threshold log.Severity, policy OverflowPolicy) Option {
-	return optionFunc(func(c *config) {
-		if !c.checkSeverity("WithOverflowFrom", threshold) {
-			return
-		}
-		if !policy.valid() {
-			c.reject("WithOverflowFrom(%d, %v): the block timeout must be positive", threshold, policy)
-			return
-		}
-		c.overflowFrom, c.overflowHigh, c.overflowSplit = threshold, policy, true
-	})
-}
-
 // policyFor is the overflow policy of a record of severity sev.
 func (c *config) policyFor(sev log.Severity) OverflowPolicy {
 	if c.overflowSplit && sev >= c.overflowFrom {
 		return c.overflowHigh
 	}
 	return c.overflow
-}
-
-// envOverflow resolves EnvOnQueueFull and EnvBlockTimeout, like the other
-// environment variables: a bad value is reported and the default used.
-func (c *config) envOverflow() OverflowPolicy {
-	s, ok := c.lookupEnv(EnvOnQueueFull)
-	if !ok || s == "" {
-		return DropOldest
-	}
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "drop_oldest", "drop":
-		return DropOldest
-	case "drop_newest":
-		return DropNewest
-	case "block":
-		return Block(c.envMillis(EnvBlockTimeout, DefaultBlockTimeout))
-	}
-	c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want drop_oldest, drop_newest or block; using the default drop_oldest",
-		EnvOnQueueFull, s))
-	return DropOldest
 }
 
 // workerKey marks the contexts of the worker's calls into the exporter.

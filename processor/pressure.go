@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/memguard"
@@ -47,55 +46,6 @@ const DefaultBackPressureHold = time.Second
 // looks again (see waitForRoomLocked).
 const sharedBudgetPoll = 5 * time.Millisecond
 
-// WithBudget makes the processor take the bytes of every record it keeps
-// (queued or in flight, as memguard.RecordSize counts them) from budget as
-// well as from its own byte bound, and give them back when the record is
-// exported, dropped or shut down: processors sharing one budget never hold
-// more than it together, and budget.Used() is 0 once all of them are shut
-// down. When the budget is exhausted, the overflow policy applies as for
-// the processor's own bounds — DropOldest evicts this processor's oldest
-// records (it cannot evict another's), DropNewest refuses, Block waits —
-// and drops count as byte_limit.
-//
-// Default: no shared budget. nil makes New fail.
-func WithBudget(budget *memguard.Budget) Option {
-	return optionFunc(func(c *config) {
-		if budget == nil {
-			c.reject("WithBudget(nil): budget must not be nil")
-			return
-		}
-		c.budget = budget
-	})
-}
-
-// WithHeapMonitor sets the monitor that tells the processor how close the
-// Go heap is to the program's memory limit (GOMEMLIMIT, or the monitor's
-// own WithLimit). While it reports high pressure, the processor keeps at
-// most HeapPressureShare of its byte budget: records beyond that are
-// handled by the overflow policy and counted as heap_pressure, so that the
-// process is not OOM-killed for its logs. The monitor is consulted only
-// when a record would take the processor past that share, so it costs
-// nothing while the queue is small.
-//
-// Default: one monitor shared by every processor of the process, with
-// memguard's defaults (high at 85% of GOMEMLIMIT). Without GOMEMLIMIT it
-// never reports pressure, so the default changes nothing for a program that
-// sets no memory limit. nil makes New fail; see WithoutHeapMonitor.
-func WithHeapMonitor(m *memguard.HeapMonitor) Option {
-	return optionFunc(func(c *config) {
-		if m == nil {
-			c.reject("WithHeapMonitor(nil): monitor must not be nil (use WithoutHeapMonitor)")
-			return
-		}
-		c.heap, c.heapSet = m, true
-	})
-}
-
-// WithoutHeapMonitor turns heap-pressure shedding off.
-func WithoutHeapMonitor() Option {
-	return optionFunc(func(c *config) { c.heap, c.heapSet = nil, true })
-}
-
 var defaultHeap = sync.OnceValue(func() *memguard.HeapMonitor {
 	m, err := memguard.NewHeapMonitor()
 	if err != nil { // cannot happen with the defaults
@@ -103,53 +53,6 @@ var defaultHeap = sync.OnceValue(func() *memguard.HeapMonitor {
 	}
 	return m
 })
-
-// WithBackPressure sets the watermarks of back-pressure, as fractions of
-// the count bound and of the byte bound: it is raised as soon as either
-// bound is filled to high or more, and cleared once both have stayed below
-// low for the hold time (WithBackPressureHold, 1s by default). Going back
-// to low or above during the hold, or past high, continues the same
-// episode: a queue that drains in bursts and refills makes one raised and
-// one cleared, not a pair per burst. Raised, it shows in Stats
-// (BackPressure), in the steadylog.processor.backpressure metric, as a
-// line on the drop-alert logger (at most one raised line per alert
-// interval, and a cleared line after each one written), to the
-// WithBackPressureFunc callback, and, with WithShedBelow, in Enabled —
-// before anything is dropped. All of them see one state, so shedding
-// goes on through the hold.
-//
-// Default: 0.8 and 0.6. Values outside 0 < low ≤ high ≤ 1 make New fail.
-func WithBackPressure(high, low float64) Option {
-	return optionFunc(func(c *config) {
-		if !(low > 0 && low <= high && high <= 1) {
-			c.reject("WithBackPressure(%v, %v): want 0 < low <= high <= 1", high, low)
-			return
-		}
-		c.highMark, c.lowMark = high, low
-	})
-}
-
-// WithBackPressureHold sets how long the queue must stay below the low
-// watermark (WithBackPressure), without going back to it, before
-// back-pressure is cleared. Raising is never delayed: the high watermark
-// is the early warning. Shutdown ends an episode without waiting: once it
-// has begun, back-pressure is cleared as soon as the queue is below low.
-//
-// The hold is timed by a goroutine of the processor's, not by OnEmit; it
-// starts when that goroutine sees the queue below low, so the clearing
-// comes at least d after the queue fell below it.
-//
-// Default: 1s (DefaultBackPressureHold). 0 clears as soon as the queue is
-// below low, as a watermark gap alone does. A negative d makes New fail.
-func WithBackPressureHold(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d < 0 {
-			c.reject("WithBackPressureHold(%v): must not be negative", d)
-			return
-		}
-		c.pressureHold, c.pressureHoldSet = d, true
-	})
-}
 
 // BackPressure is a change of the processor's back-pressure state, as
 // passed to the WithBackPressureFunc callback.
@@ -168,44 +71,6 @@ type BackPressure struct {
 	// episode is two changes, however often the queue crosses the
 	// watermarks within it.
 	Changes uint64
-}
-
-// WithBackPressureFunc sets a function called when back-pressure is raised
-// or cleared, so that a service can react before anything is dropped
-// (slow its intake, sample its debug logs). It is called from a goroutine
-// of the processor's, never from OnEmit, one call at a time; changes that
-// happen while it runs are coalesced into the next call. A panic in it is
-// recovered. It must not block for long: while it runs, later changes wait.
-//
-// Default: none. nil makes New fail.
-func WithBackPressureFunc(fn func(BackPressure)) Option {
-	return optionFunc(func(c *config) {
-		if fn == nil {
-			c.reject("WithBackPressureFunc(nil): function must not be nil")
-			return
-		}
-		c.onPressure = fn
-	})
-}
-
-// WithShedBelow makes Enabled report false, while back-pressure is raised,
-// for records with a severity below threshold, so that the bridge (otelslog,
-// otelzap) never builds them: building a record is about a third of a log
-// call's CPU. Each such answer is counted as received and dropped with
-// reason shed, so the accounting stays exact. (When another processor of
-// the same provider still wants the record, the SDK emits it to every
-// processor: it then reaches OnEmit as well and is counted again.)
-// Records with an undefined severity (0) are below any threshold.
-//
-// Default: off (Enabled always reports true). A threshold outside
-// [log.SeverityTrace1, log.SeverityFatal4] makes New fail.
-func WithShedBelow(threshold log.Severity) Option {
-	return optionFunc(func(c *config) {
-		if !c.checkSeverity("WithShedBelow", threshold) {
-			return
-		}
-		c.shedBelow = threshold
-	})
 }
 
 // bounds are the byte limit one admission is held to and the reason a

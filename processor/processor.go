@@ -14,7 +14,6 @@ import (
 
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/memguard"
-	"github.com/steadylog/steadylog/otlperr"
 )
 
 // Processor is an sdklog.Processor that queues records in memory, bounded
@@ -118,9 +117,6 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
-	}
-	if !cfg.classifySet {
-		cfg.classify = otlperr.Classify
 	}
 	ds, err := resolveDestinations(dests, &cfg)
 	if err != nil {

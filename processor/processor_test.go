@@ -52,6 +52,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		"retry initial":   WithRetryBackoff(0, time.Second),
 		"retry max":       WithRetryBackoff(time.Second, time.Millisecond),
 		"retry elapsed":   WithRetryMaxElapsed(0),
+		"nil option":      nil,
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, err := New(exp, opt)
