@@ -153,7 +153,7 @@ type destination struct {
 type flushRequest struct {
 	ctx    context.Context
 	seq    uint64 // export every record with a sequence number ≤ seq
-	any    bool   // false when nothing was ever stored
+	stored bool   // false when nothing was ever stored
 	result chan error
 }
 
@@ -389,7 +389,7 @@ func (d *destination) run() {
 			_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
 		case req := <-d.flushReq:
 			var err error
-			if req.any {
+			if req.stored {
 				err = d.exportWhile(req.ctx, true, d.upTo(req.seq, true))
 			}
 			req.result <- errors.Join(err, d.callForceFlush(req.ctx))
@@ -403,9 +403,9 @@ func (d *destination) run() {
 
 // upTo returns an exportWhile condition that holds while a record with a
 // sequence number ≤ seq is pending here.
-func (d *destination) upTo(seq uint64, any bool) func() bool {
+func (d *destination) upTo(seq uint64, stored bool) func() bool {
 	return func() bool {
-		if !any || d.pending == 0 {
+		if !stored || d.pending == 0 {
 			return false
 		}
 		first, ok := d.p.st.firstLive(d.next)
@@ -451,7 +451,7 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 				safeHandle(p.cfg.errorHandler, err)
 			}
 		}
-		if err, retrying := d.export(ctx, batch); err != nil && !retrying {
+		if retrying, err := d.export(ctx, batch); err != nil && !retrying {
 			errs = append(errs, err)
 		}
 	}
@@ -509,8 +509,8 @@ func (d *destination) drain() {
 
 // export hands one batch to the exporter and accounts for the outcome:
 // exported; pending again for a retry (retrying is true); or dropped as
-// export_failed.
-func (d *destination) export(parent context.Context, batch []sdklog.Record) (err error, retrying bool) {
+// export_failed. err is the export's error, classified.
+func (d *destination) export(parent context.Context, batch []sdklog.Record) (retrying bool, err error) {
 	p := d.p
 	n := len(batch)
 	// The caller's context ending (a ForceFlush or Shutdown that gives up)
@@ -573,7 +573,7 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 
 	if err == nil {
 		d.attempt, d.lastErr, d.outageStart = 0, nil, time.Time{}
-		return nil, false
+		return false, nil
 	}
 	if retrying && !callerEnded {
 		d.scheduleRetry(err, now, budgetEnd)
@@ -587,5 +587,5 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 		}
 		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sexport of %d records failed (%s): %w", d.label(), n, verb, err))
 	}
-	return err, retrying
+	return retrying, err
 }

@@ -65,7 +65,7 @@
 //
 // Each destination has one worker goroutine that owns its exporter, so
 // Export is never called concurrently with itself. It exports when a full
-// batch (WithMaxBatchSize) or half the byte budget is pending for it, and
+// batch (WithExportMaxBatchSize) or half the byte budget is pending for it, and
 // when the export interval passes; each call gets a context bounded by the
 // export timeout (WithExportTimeout, or Destination.ExportTimeout). A batch
 // is handed to the exporter without being copied (unless evictions left

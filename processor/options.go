@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -36,9 +37,9 @@ const (
 	// service logging 65,000 records a second. 32 MiB keeps the worst case well below the memory
 	// limits of a small container (128–256 MiB).
 	DefaultMaxQueueBytes int64 = 32 << 20
-	// DefaultMaxBatchSize is the default maximum number of records per
+	// DefaultExportMaxBatchSize is the default maximum number of records per
 	// export.
-	DefaultMaxBatchSize = 512
+	DefaultExportMaxBatchSize = 512
 	// DefaultExportInterval is the default longest time a record waits
 	// for a batch to fill before it is exported.
 	DefaultExportInterval = time.Second
@@ -53,10 +54,10 @@ const (
 // that does not parse, is reported to the error handler and the default is
 // used.
 const (
-	EnvMaxQueueSize   = "OTEL_BLRP_MAX_QUEUE_SIZE"
-	EnvMaxBatchSize   = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
-	EnvExportInterval = "OTEL_BLRP_SCHEDULE_DELAY"
-	EnvExportTimeout  = "OTEL_BLRP_EXPORT_TIMEOUT"
+	EnvMaxQueueSize       = "OTEL_BLRP_MAX_QUEUE_SIZE"
+	EnvExportMaxBatchSize = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
+	EnvExportInterval     = "OTEL_BLRP_SCHEDULE_DELAY"
+	EnvExportTimeout      = "OTEL_BLRP_EXPORT_TIMEOUT"
 	// EnvMaxQueueBytes is not in the specification. It is a byte size: a
 	// whole number, optionally followed by a unit, case-insensitive, with
 	// at most one space between: B; KiB, MiB, GiB, TiB and the Kubernetes
@@ -77,9 +78,10 @@ const MaxEnvMilliseconds = int64(math.MaxInt64 / int64(time.Millisecond))
 const MinExportInterval = time.Millisecond
 
 // MinQueueBytes is the smallest valid byte budget: the size, as
-// memguard.RecordSize counts it, of an empty record, which is what a queue
-// slot costs. A smaller budget could hold no record at all.
-var MinQueueBytes = memguard.RecordSize(&sdklog.Record{})
+// memguard.RecordSize counts it, of an empty record — the sdklog.Record
+// struct stored by value, which is what a queue slot holds. A smaller
+// budget could hold no record at all.
+const MinQueueBytes = int64(unsafe.Sizeof(sdklog.Record{}))
 
 // ErrInvalidOption is wrapped by the error New returns for an option given
 // an invalid value.
@@ -218,7 +220,7 @@ func WithMaxQueueBytes(n int64) Option {
 	})
 }
 
-// WithMaxBatchSize sets the maximum number of records in one Export call.
+// WithExportMaxBatchSize sets the maximum number of records in one Export call.
 // An export starts as soon as this many records are queued. A value above
 // the maximum queue size is clamped to it, and so is one above the number
 // of the smallest records (about 620 bytes of slot each) that fit in the
@@ -227,9 +229,9 @@ func WithMaxQueueBytes(n int64) Option {
 //
 // Default: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 512. A value ≤ 0 makes
 // New fail.
-func WithMaxBatchSize(n int) Option {
+func WithExportMaxBatchSize(n int) Option {
 	return optionFunc(func(c *config) {
-		if setting.Positive(c.invalid, "WithMaxBatchSize", n) {
+		if setting.Positive(c.invalid, "WithExportMaxBatchSize", n) {
 			c.set.maxBatchSize = setting.Of(n)
 		}
 	})
@@ -580,10 +582,10 @@ func newConfig(opts []Option) (config, error) {
 	// The default count bound follows the byte budget.
 	c.maxQueueSize = s.maxQueueSize.Resolve(int(min(c.maxQueueBytes/minPackedBytes, math.MaxInt)),
 		c.envInt(EnvMaxQueueSize, "(what the byte budget holds)"))
-	c.maxBatchSize = s.maxBatchSize.Resolve(DefaultMaxBatchSize, c.envInt(EnvMaxBatchSize, strconv.Itoa(DefaultMaxBatchSize)))
+	c.maxBatchSize = s.maxBatchSize.Resolve(DefaultExportMaxBatchSize, c.envInt(EnvExportMaxBatchSize, strconv.Itoa(DefaultExportMaxBatchSize)))
 	c.exportInterval = s.exportInterval.Resolve(DefaultExportInterval, c.envMillis(EnvExportInterval, DefaultExportInterval))
 	c.exportTimeout = s.exportTimeout.Resolve(DefaultExportTimeout, c.envMillis(EnvExportTimeout, DefaultExportTimeout))
-	c.overflow = s.overflow.Resolve(DropOldest, c.envOverflow())
+	c.overflow = s.overflow.Resolve(DropOldest(), c.envOverflow())
 	if sp, ok := s.overflowFrom.Get(); ok {
 		c.overflowSplit, c.overflowFrom, c.overflowHigh = true, sp.from, sp.policy
 	}
@@ -666,9 +668,9 @@ func (c *config) envOverflow() func() (OverflowPolicy, bool) {
 	return setting.Env(c.lookupEnv, EnvOnQueueFull, func(s string) (OverflowPolicy, error) {
 		switch strings.ToLower(strings.TrimSpace(s)) {
 		case "drop_oldest", "drop":
-			return DropOldest, nil
+			return DropOldest(), nil
 		case "drop_newest":
-			return DropNewest, nil
+			return DropNewest(), nil
 		case "block":
 			timeout, ok := c.envMillis(EnvBlockTimeout, DefaultBlockTimeout)()
 			if !ok {

@@ -14,13 +14,13 @@ import (
 
 // OverflowPolicy says what OnEmit does with a record when admitting it
 // would break the queue's count or byte bound. It is a value: compare and
-// copy it freely. The zero value is DropOldest.
+// copy it freely. The zero value is DropOldest().
 //
-//   - DropOldest (the default) evicts the oldest queued records until the
+//   - DropOldest() (the default) evicts the oldest queued records until the
 //     newcomer fits: fresh logs are worth more than a stale backlog. This is
 //     what the SDK's BatchProcessor does, and with WithSeverityEviction it
 //     evicts low-severity records first.
-//   - DropNewest refuses the newcomer and keeps what is queued, as Vector's
+//   - DropNewest() refuses the newcomer and keeps what is queued, as Vector's
 //     when_full: drop_newest does: the backlog is kept in order, the newest
 //     records are lost.
 //   - Block(timeout) makes OnEmit wait for room, up to timeout, for records
@@ -42,7 +42,7 @@ import (
 // another for records at or above a severity — log4j2's async appender
 // blocks for WARN and above and discards INFO and below:
 //
-//	processor.WithOverflow(processor.DropNewest),
+//	processor.WithOverflow(processor.DropNewest()),
 //	processor.WithOverflowFrom(log.SeverityWarn, processor.Block(2*time.Second)),
 type OverflowPolicy struct {
 	kind    overflowKind
@@ -57,12 +57,13 @@ const (
 	overflowBlock
 )
 
-var (
-	// DropOldest evicts the oldest queued records to admit a new one.
-	DropOldest = OverflowPolicy{kind: overflowDropOldest}
-	// DropNewest refuses a new record when the queue is full.
-	DropNewest = OverflowPolicy{kind: overflowDropNewest}
-)
+// DropOldest returns the policy that evicts the oldest queued records to
+// admit a new one: the default.
+func DropOldest() OverflowPolicy { return OverflowPolicy{kind: overflowDropOldest} }
+
+// DropNewest returns the policy that refuses a new record when the queue
+// is full.
+func DropNewest() OverflowPolicy { return OverflowPolicy{kind: overflowDropNewest} }
 
 // Block returns the policy that makes OnEmit wait up to timeout for room.
 // A timeout ≤ 0 is invalid: WithOverflow and WithOverflowFrom then make

@@ -46,9 +46,9 @@ func TestSharedBudget(t *testing.T) {
 	budget, err := memguard.NewBudget(10 * size)
 	require.NoError(t, err)
 	gateA, gateB := make(chan struct{}), make(chan struct{})
-	a := newProcessor(t, &recordingExporter{gate: gateA}, WithBudget(budget), WithMaxBatchSize(4),
+	a := newProcessor(t, &recordingExporter{gate: gateA}, WithBudget(budget), WithExportMaxBatchSize(4),
 		WithExportInterval(time.Hour), WithoutDropAlerts())
-	b := newProcessor(t, &recordingExporter{gate: gateB}, WithBudget(budget), WithMaxBatchSize(4),
+	b := newProcessor(t, &recordingExporter{gate: gateB}, WithBudget(budget), WithExportMaxBatchSize(4),
 		WithExportInterval(time.Hour), WithoutDropAlerts())
 
 	var wg sync.WaitGroup
@@ -208,7 +208,7 @@ func TestBackPressureCallbackIsUserCode(t *testing.T) {
 func TestShedAtSource(t *testing.T) {
 	gate := make(chan struct{})
 	exp := &recordingExporter{gate: gate, entered: make(chan struct{}, 10)}
-	p := newProcessor(t, exp, WithMaxQueueSize(10), WithMaxBatchSize(1), WithExportInterval(time.Hour),
+	p := newProcessor(t, exp, WithMaxQueueSize(10), WithExportMaxBatchSize(1), WithExportInterval(time.Hour),
 		WithShedBelow(log.SeverityWarn), WithoutDropAlerts())
 	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
 	logger := provider.Logger("test")

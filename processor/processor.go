@@ -440,7 +440,7 @@ func (p *Processor) RecordCounts() (exported, dropped uint64) {
 func (p *Processor) ForceFlush(ctx context.Context) error {
 	p.mu.Lock()
 	closed := p.closed
-	seq, any := p.st.lastSeq()
+	seq, stored := p.st.lastSeq()
 	p.mu.Unlock()
 	if closed {
 		return nil
@@ -453,7 +453,7 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 	for i, d := range p.dests {
 		result := make(chan error, 1)
 		select {
-		case d.flushReq <- flushRequest{ctx: ctx, seq: seq, any: any, result: result}:
+		case d.flushReq <- flushRequest{ctx: ctx, seq: seq, stored: stored, result: result}:
 			results[i] = result
 		case <-d.done:
 		case <-ctx.Done():
