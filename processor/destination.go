@@ -333,17 +333,19 @@ func (d *destination) droppedLocked(seq uint64, size int64, reason reasonIndex) 
 }
 
 // abandonLocked counts everything pending here as dropped with reason,
-// and moves past it. p.mu must be held.
-func (d *destination) abandonLocked(reason reasonIndex) {
+// and moves past it. It returns an error when the store and the counters
+// disagree (a bug), for the caller to report once p.mu is released. p.mu
+// must be held.
+func (d *destination) abandonLocked(reason reasonIndex) (mismatch error) {
 	if d.abandoned {
-		return
+		return nil
 	}
 	p := d.p
 	n := p.st.markLostFrom(d.next, reason)
 	if n != d.pending {
-		// The store and the counters disagree: a bug. Count what the
-		// counters say, so the destination's identity holds, and say so.
-		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %saccounting mismatch at shutdown: %d pending, %d stored", d.label(), d.pending, n))
+		// Count what the counters say, so the destination's identity
+		// holds, and say so.
+		mismatch = fmt.Errorf("steadylog/processor: %saccounting mismatch at shutdown: %d pending, %d stored", d.label(), d.pending, n)
 	}
 	d.dropped[reason] += uint64(d.pending)
 	d.pending, d.pendingBytes = 0, 0
@@ -351,6 +353,7 @@ func (d *destination) abandonLocked(reason reasonIndex) {
 	d.next = p.st.nextSeq
 	d.retrying = false
 	p.releaseStoreLocked()
+	return mismatch
 }
 
 // run is the worker: the only goroutine that calls this destination's
@@ -502,8 +505,11 @@ func (d *destination) drain() {
 	ctx := p.stopCtx
 	err := d.exportWhile(ctx, true, func() bool { return d.pending > 0 })
 	p.mu.Lock()
-	d.abandonLocked(idxShutdown)
+	mismatch := d.abandonLocked(idxShutdown)
 	p.mu.Unlock()
+	if mismatch != nil {
+		safeHandle(p.cfg.errorHandler, mismatch)
+	}
 	d.stopErr = errors.Join(err, d.callForceFlush(ctx), d.callShutdown(ctx))
 }
 
@@ -588,4 +594,24 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sexport of %d records failed (%s): %w", d.label(), n, verb, err))
 	}
 	return retrying, err
+}
+
+// wrap names the destination in err when the processor has several.
+func (d *destination) wrap(err error) error {
+	if err == nil || len(d.p.dests) == 1 {
+		return err
+	}
+	return fmt.Errorf("steadylog/processor: destination %q: %w", d.name, err)
+}
+
+// abandon counts everything destination d has not exported yet as
+// dropped by shutdown.
+func (p *Processor) abandon(d *destination) {
+	p.mu.Lock()
+	mismatch := d.abandonLocked(idxShutdown)
+	d.abandoned = true
+	p.mu.Unlock()
+	if mismatch != nil {
+		safeHandle(p.cfg.errorHandler, mismatch)
+	}
 }

@@ -9,18 +9,18 @@ import (
 	"sync"
 	"time"
 
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
-// This file holds what the processor does before it is full: it shares a
-// process-wide byte budget (WithBudget), sheds earlier when the Go heap
-// nears the program's memory limit (WithHeapMonitor), reports a
-// high-watermark as it is crossed and cleared (WithBackPressure,
-// WithBackPressureHold, WithBackPressureFunc), and can shed low-severity
-// records at the source while above it (WithShedBelow).
+// Back-pressure is what the processor reports before it is full: the
+// state raised at the high watermark and cleared below the low one after
+// the hold (WithBackPressure, WithBackPressureHold), delivered by the
+// pressure goroutine (pressureLoop) to WithBackPressureFunc and the alert
+// logger, and read by Enabled to shed at the source (WithShedBelow). The
+// admission stage (admission.go) applies the bounds; this file keeps the
+// state those bounds feed, and gives the shared budget (WithBudget) back
+// as records leave.
 
 // Back-pressure defaults.
 const (
@@ -41,10 +41,6 @@ const (
 // watermark, without a break, before back-pressure is cleared: a queue
 // that drains in bursts and refills within it stays in one episode.
 const DefaultBackPressureHold = time.Second
-
-// sharedBudgetPoll is how often an OnEmit blocked by the shared budget
-// looks again (see waitForRoomLocked).
-const sharedBudgetPoll = 5 * time.Millisecond
 
 var defaultHeap = sync.OnceValue(func() *memguard.HeapMonitor {
 	m, err := memguard.NewHeapMonitor()
@@ -71,47 +67,6 @@ type BackPressure struct {
 	// episode is two changes, however often the queue crosses the
 	// watermarks within it.
 	Changes uint64
-}
-
-// bounds are the byte limit one admission is held to and the reason a
-// record that breaks it is dropped.
-type bounds struct {
-	maxBytes   int64
-	byteReason reasonIndex
-}
-
-// boundsLocked returns the bounds for admitting a record of size bytes:
-// the byte budget, or HeapPressureShare of it while the heap monitor
-// reports high pressure — asked only when the record would take the
-// processor past that share. p.mu must be held.
-func (p *Processor) boundsLocked(size int64) bounds {
-	b := bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit}
-	if p.cfg.heap == nil || p.st.heldBytes+size <= p.heapBound {
-		p.heapShedding = false
-		return b
-	}
-	p.heapShedding = p.cfg.heap.High()
-	if p.heapShedding {
-		b = bounds{maxBytes: p.heapBound, byteReason: idxHeapPressure}
-	}
-	return b
-}
-
-// sharedFitsLocked reports whether size more bytes fit the shared budget.
-func (p *Processor) sharedFitsLocked(size int64) bool {
-	return p.cfg.budget == nil || p.cfg.budget.Limit()-p.cfg.budget.Used() >= size
-}
-
-// acquireLocked takes size bytes from the shared budget, if any.
-func (p *Processor) acquireLocked(size int64) bool {
-	if p.cfg.budget == nil {
-		return true
-	}
-	if !p.cfg.budget.TryAcquire(size) {
-		return false
-	}
-	p.acquired += size
-	return true
 }
 
 // releaseLocked gives back to the shared budget what the processor no
@@ -192,26 +147,6 @@ func watermark(bound int64, fraction float64) int64 {
 		return math.MaxInt64
 	}
 	return max(int64(v), 1)
-}
-
-// shedLocked counts one record shed at the source. p.mu must be held.
-func (p *Processor) shedLocked() {
-	p.received++
-	p.acct.dropped[idxShed]++
-}
-
-// enabled is Enabled's decision: see WithShedBelow.
-func (p *Processor) enabled(param sdklog.EnabledParameters) bool {
-	if p.cfg.shedBelow == 0 || param.Severity >= p.cfg.shedBelow || !p.pressureFlag.Load() {
-		return true
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.pressured || p.closed {
-		return true // cleared meanwhile, or shut down: OnEmit counts it
-	}
-	p.shedLocked()
-	return false
 }
 
 // newHoldTimer is the default config.holdTimer: a time.Timer.

@@ -143,3 +143,49 @@ func (s Stats) String() string {
 	}
 	return out
 }
+
+// Stats returns a consistent snapshot of the processor's accounting.
+func (p *Processor) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	queued, inFlight := p.st.undecided()
+	s := Stats{
+		Received:      p.received,
+		Exported:      p.acct.exported,
+		Queued:        queued,
+		QueuedBytes:   p.st.heldBytes - p.st.pinnedBytes,
+		InFlight:      inFlight,
+		InFlightBytes: p.st.pinnedBytes,
+		Packed:        p.packedRecords,
+		Waiting:       p.waiting,
+
+		BackPressure:        p.pressured,
+		BackPressureChanges: p.pressureChanges,
+
+		Destinations: make([]DestinationStats, len(p.dests)),
+	}
+	for i, n := range p.acct.dropped {
+		if n > 0 {
+			if s.Dropped == nil {
+				s.Dropped = make(map[DropReason]uint64, numReasons)
+			}
+			s.Dropped[reasonIndex(i).reason()] = n
+		}
+	}
+	for i, d := range p.dests {
+		s.Destinations[i] = d.statsLocked()
+	}
+	return s
+}
+
+// RecordCounts returns the records exported and dropped so far. It lets
+// code that only knows interfaces (such as the lifecycle package) report
+// what a shutdown delivered.
+func (p *Processor) RecordCounts() (exported, dropped uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.acct.dropped {
+		dropped += n
+	}
+	return p.acct.exported, dropped
+}

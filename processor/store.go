@@ -560,3 +560,22 @@ func gather(buf []sdklog.Record, c *chunk, from, to int) []sdklog.Record {
 	}
 	return buf
 }
+
+// releaseStoreLocked releases the records every destination has finished,
+// then gives their bytes back and wakes the OnEmit calls waiting for
+// room. p.mu must be held.
+func (p *Processor) releaseStoreLocked() {
+	upTo := p.st.nextSeq
+	for _, d := range p.dests {
+		upTo = min(upTo, d.next)
+	}
+	p.st.release(upTo)
+	p.releaseLocked()
+	p.roomFreedLocked()
+}
+
+func (p *Processor) lastSeq() (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.st.lastSeq()
+}
