@@ -92,13 +92,7 @@ type DestinationStats struct {
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.
-func (s DestinationStats) TotalDropped() uint64 {
-	var n uint64
-	for _, v := range s.Dropped {
-		n += v
-	}
-	return n
-}
+func (s DestinationStats) TotalDropped() uint64 { return sumDropped(s.Dropped) }
 
 // destination is the state of one Destination. Fields marked "p.mu" are
 // guarded by the processor's mutex; fields marked "worker" are owned by
@@ -283,14 +277,7 @@ func (d *destination) statsLocked() DestinationStats {
 		InFlight:    d.bn,
 		Retrying:    d.retrying,
 		OutageSpent: d.outageSpent,
-	}
-	for i, n := range d.dropped {
-		if n > 0 {
-			if s.Dropped == nil {
-				s.Dropped = make(map[DropReason]uint64, numReasons)
-			}
-			s.Dropped[reasonIndex(i).reason()] = n
-		}
+		Dropped:     droppedMap(&d.dropped),
 	}
 	return s
 }

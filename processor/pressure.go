@@ -263,7 +263,7 @@ func (p *Processor) logPressure(logger *slog.Logger, ev BackPressure) {
 	msg := fmt.Sprintf("log queue back-pressure cleared: %d records queued", ev.Queued)
 	if ev.Raised {
 		msg = fmt.Sprintf("log queue back-pressure raised: %d of %d records, %s of %s queued and in flight",
-			ev.Queued, p.cfg.maxQueueSize, approxSize(ev.QueuedBytes+ev.InFlightBytes), approxSize(p.cfg.maxQueueBytes))
+			ev.Queued, p.cfg.maxQueueSize, formatSize(ev.QueuedBytes+ev.InFlightBytes), formatSize(p.cfg.maxQueueBytes))
 	}
 	logger.LogAttrs(context.Background(), slog.LevelWarn, msg,
 		slog.Bool("backpressure", ev.Raised), slog.String("otel.component.name", p.tel.name))
@@ -278,18 +278,4 @@ func (p *Processor) stopPressure(ctx context.Context) {
 	case <-p.pressureDone:
 	case <-ctx.Done():
 	}
-}
-
-// approxSize renders n bytes for a person: "812 B", "261.4 KiB", "32 MiB".
-func approxSize(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v, i := float64(n), 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 || v == math.Trunc(v) {
-		return fmt.Sprintf("%d %s", int64(v), units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
 }

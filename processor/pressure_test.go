@@ -296,11 +296,3 @@ func TestSharedBudgetWithFanout(t *testing.T) {
 	require.Len(t, a.exported(), 10)
 	require.Len(t, b.exported(), 10)
 }
-
-func TestApproxSize(t *testing.T) {
-	for n, want := range map[int64]string{
-		0: "0 B", 812: "812 B", 1024: "1 KiB", 267696: "261.4 KiB", 32 << 20: "32 MiB", 1<<63 - 1: "8 EiB",
-	} {
-		assert.Equal(t, want, approxSize(n), n)
-	}
-}

@@ -124,13 +124,7 @@ type Stats struct {
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.
-func (s Stats) TotalDropped() uint64 {
-	var n uint64
-	for _, v := range s.Dropped {
-		n += v
-	}
-	return n
-}
+func (s Stats) TotalDropped() uint64 { return sumDropped(s.Dropped) }
 
 // String formats the snapshot on one line, reasons in DropReasons order.
 func (s Stats) String() string {
@@ -162,15 +156,8 @@ func (p *Processor) Stats() Stats {
 		BackPressure:        p.pressured,
 		BackPressureChanges: p.pressureChanges,
 
+		Dropped:      droppedMap(&p.acct.dropped),
 		Destinations: make([]DestinationStats, len(p.dests)),
-	}
-	for i, n := range p.acct.dropped {
-		if n > 0 {
-			if s.Dropped == nil {
-				s.Dropped = make(map[DropReason]uint64, numReasons)
-			}
-			s.Dropped[reasonIndex(i).reason()] = n
-		}
 	}
 	for i, d := range p.dests {
 		s.Destinations[i] = d.statsLocked()
@@ -188,4 +175,28 @@ func (p *Processor) RecordCounts() (exported, dropped uint64) {
 		dropped += n
 	}
 	return p.acct.exported, dropped
+}
+
+// sumDropped is the sum of the counts of m.
+func sumDropped(m map[DropReason]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// droppedMap turns counters indexed by reasonIndex into a Dropped
+// map: the reasons with drops, or nil.
+func droppedMap(counts *[numReasons]uint64) map[DropReason]uint64 {
+	var m map[DropReason]uint64
+	for i, n := range counts {
+		if n > 0 {
+			if m == nil {
+				m = make(map[DropReason]uint64, numReasons)
+			}
+			m[reasonIndex(i).reason()] = n
+		}
+	}
+	return m
 }
