@@ -369,9 +369,8 @@ func (p *Processor) enforceBoundsLocked() {
 //     newcomer fits: fresh logs are worth more than a stale backlog. This is
 //     what the SDK's BatchProcessor does, and with WithSeverityEviction it
 //     evicts low-severity records first.
-//   - DropNewest() refuses the newcomer and keeps what is queued, as Vector's
-//     when_full: drop_newest does: the backlog is kept in order, the newest
-//     records are lost.
+//   - DropNewest() refuses the newcomer and keeps what is queued: the
+//     backlog is kept in order, the newest records are lost.
 //   - Block(timeout) makes OnEmit wait for room, up to timeout, for records
 //     that must not be lost (audit, billing): the caller is slowed to the
 //     exporter's pace. When the timeout passes, the caller's context ends or
@@ -388,8 +387,8 @@ func (p *Processor) enforceBoundsLocked() {
 // needs, so a hung destination cannot make a healthy one refuse or wait.
 //
 // WithOverflow sets the policy for every record; WithOverflowFrom sets
-// another for records at or above a severity — log4j2's async appender
-// blocks for WARN and above and discards INFO and below:
+// another for records at or above a severity, for instance to block for
+// WARN and above and discard INFO and below:
 //
 //	processor.WithOverflow(processor.DropNewest()),
 //	processor.WithOverflowFrom(log.SeverityWarn, processor.Block(2*time.Second)),

@@ -26,7 +26,7 @@
 // The queue has two bounds: a number of records (WithMaxQueueSize) and a
 // number of bytes (WithMaxQueueBytes). When a record would break the byte
 // bound, the store first packs its oldest queued records — encodes them,
-// to about a fifth of their size, and decodes them again for export
+// to a fraction of their size, and decodes them again for export
 // (Stats.Packed counts them) — which loses nothing. When admitting a
 // record would still break either bound, its overflow policy decides (WithOverflow, WithOverflowFrom): by
 // default the oldest queued records are evicted until it fits, since fresh

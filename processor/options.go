@@ -31,11 +31,7 @@ const (
 	// bound, the count bound follows it: as many records as the budget
 	// holds at the smallest size a queued record can have, packed, so the
 	// byte budget is the bound that applies. When it is full, the oldest
-	// records are packed (encoded) before any is evicted: the default
-	// holds about 245,000 small records (a short message and three
-	// attributes), where the SDK's count bound of 2048 holds 30 ms of a
-	// service logging 65,000 records a second. 32 MiB keeps the worst case well below the memory
-	// limits of a small container (128–256 MiB).
+	// records are packed (encoded) before any is evicted.
 	DefaultMaxQueueBytes int64 = 32 << 20
 	// DefaultExportMaxBatchSize is the default maximum number of records per
 	// export.
@@ -79,8 +75,9 @@ const MinExportInterval = time.Millisecond
 
 // MinQueueBytes is the smallest valid byte budget: the size, as
 // memguard.RecordSize counts it, of an empty record — the sdklog.Record
-// struct stored by value, which is what a queue slot holds. A smaller
-// budget could hold no record at all.
+// struct stored by value in a queue slot (584 bytes on 64-bit platforms
+// with go.opentelemetry.io/otel/sdk/log v1.47.0). A smaller budget could
+// hold no record at all.
 const MinQueueBytes = int64(unsafe.Sizeof(sdklog.Record{}))
 
 // ErrInvalidOption is wrapped by the error New returns for an option given
@@ -186,10 +183,7 @@ func (c *config) validSeverity(opt string, threshold log.Severity) bool {
 // Default: OTEL_BLRP_MAX_QUEUE_SIZE, else what the byte budget holds at
 // the smallest size a queued record can have, packed (WithMaxQueueBytes /
 // 32 B: 1,048,576 with the default 32 MiB), so that the byte budget is the
-// bound that applies.
-// This departs from the SDK's 2048, which holds a fraction of a second of
-// a busy service's logs and leaves the byte budget idle. A value ≤ 0 makes
-// New fail.
+// bound that applies. A value ≤ 0 makes New fail.
 func WithMaxQueueSize(n int) Option {
 	return optionFunc(func(c *config) {
 		if setting.Positive(c.invalid, "WithMaxQueueSize", n) {
@@ -220,12 +214,14 @@ func WithMaxQueueBytes(n int64) Option {
 	})
 }
 
-// WithExportMaxBatchSize sets the maximum number of records in one Export call.
-// An export starts as soon as this many records are queued. A value above
-// the maximum queue size is clamped to it, and so is one above the number
-// of the smallest records (about 620 bytes of slot each) that fit in the
-// byte budget, since such a batch could never fill: about 54,000 for the
-// default 32 MiB, 1,700 for 1 MiB.
+// WithExportMaxBatchSize sets the maximum number of records in one Export
+// call, as the SDK's option of the same name does. An export starts as
+// soon as this many records are queued. A value above the maximum queue
+// size is clamped to it, and so is one above the number of queue slots
+// the byte budget holds, since such a batch could never fill: a slot is
+// MinQueueBytes plus 24 bytes of bookkeeping (608 bytes on 64-bit
+// platforms with sdk/log v1.47.0), so the default 32 MiB holds 55,188
+// and 1 MiB 1,724.
 //
 // Default: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 512. A value ≤ 0 makes
 // New fail.
@@ -433,8 +429,7 @@ func WithBackPressureFunc(fn func(BackPressure)) Option {
 
 // WithShedBelow makes Enabled report false, while back-pressure is raised,
 // for records with a severity below threshold, so that the bridge (otelslog,
-// otelzap) never builds them: building a record is about a third of a log
-// call's CPU. Each such answer is counted as received and dropped with
+// otelzap) never builds them. Each such answer is counted as received and dropped with
 // reason shed, so the accounting stays exact. (When another processor of
 // the same provider still wants the record, the SDK emits it to every
 // processor: it then reaches OnEmit as well and is counted again.)

@@ -12,22 +12,15 @@ import (
 	"github.com/steadylog/steadylog/retry"
 )
 
-// Retry defaults. The backoff is short because long outages are the
-// circuit breaker's job (exporter.WithBreaker): the processor's own retry
-// rides out blips of a few seconds without losing the batch.
+// Retry defaults (see WithRetryBackoff and WithRetryMaxElapsed). The
+// processor's own retry rides out blips of a few seconds without losing
+// the batch; long outages are the circuit breaker's job
+// (exporter.WithBreaker). DESIGN.md explains the values.
 const (
 	// DefaultRetryInitial is the default wait after the first transient
 	// export failure.
 	DefaultRetryInitial = 100 * time.Millisecond
 	// DefaultRetryMax is the default longest wait between two attempts.
-	// It is short because an attempt against a collector that is down
-	// costs little (a refused connection), while every moment spent
-	// waiting after the collector is back costs records once the queue
-	// overflows: against a collector killed for 3 s and up for 2 s, at
-	// 10,000 records/s with the default queue, a 5 s cap delivered nothing
-	// in two windows out of three, a 1 s cap delivered 12% less than the
-	// SDK's BatchProcessor, and 500 ms as much as it. Long outages are the
-	// breaker's job (exporter.WithBreaker).
 	DefaultRetryMax = 500 * time.Millisecond
 	// DefaultRetryMaxElapsed is the default longest time a batch is
 	// retried, counted from its first failure. It matches the OTLP

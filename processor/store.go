@@ -124,8 +124,9 @@ type slotMeta struct {
 // record with no more than that has no attribute slice to clone.
 const inlineAttrs = 5
 
-// slotBytes is what one slot costs: the record stored by value and its
-// metadata.
+// slotBytes is what one slot costs: the record stored by value
+// (MinQueueBytes, which the byte budget counts) and its slotMeta (which it
+// does not): 608 bytes on 64-bit platforms with sdk/log v1.47.0.
 const slotBytes = int64(unsafe.Sizeof(sdklog.Record{}) + unsafe.Sizeof(slotMeta{}))
 
 // minChunkSlots is the number of slots a new chunk starts with; it doubles
