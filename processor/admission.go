@@ -421,25 +421,6 @@ func Block(timeout time.Duration) OverflowPolicy {
 	return OverflowPolicy{kind: overflowBlock, timeout: timeout}
 }
 
-// DefaultBlockTimeout is the timeout of the block policy when it is chosen
-// through the environment (EnvOnQueueFull=block) without
-// EnvBlockTimeout.
-const DefaultBlockTimeout = 5 * time.Second
-
-// Environment variables of the overflow policy. They are steadylog's own
-// until the OpenTelemetry specification settles: PR #5181 proposes
-// OTEL_BLRP_ON_QUEUE_FULL=DROP|BLOCK and
-// OTEL_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT (milliseconds), which map to
-// these with DROP as drop_oldest (what the Go SDK does when full).
-const (
-	// EnvOnQueueFull is drop_oldest (or drop), drop_newest or block,
-	// in any case.
-	EnvOnQueueFull = "STEADYLOG_BLRP_ON_QUEUE_FULL"
-	// EnvBlockTimeout is the block policy's timeout, in whole
-	// milliseconds.
-	EnvBlockTimeout = "STEADYLOG_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT"
-)
-
 // String returns "drop_oldest", "drop_newest" or "block(TIMEOUT)".
 func (o OverflowPolicy) String() string {
 	switch o.kind {

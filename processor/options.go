@@ -64,6 +64,25 @@ const (
 	EnvMaxQueueBytes = "STEADYLOG_BLRP_MAX_QUEUE_BYTES"
 )
 
+// Environment variables of the overflow policy. They are steadylog's own
+// until the OpenTelemetry specification settles: PR #5181 proposes
+// OTEL_BLRP_ON_QUEUE_FULL=DROP|BLOCK and
+// OTEL_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT (milliseconds), which map to
+// these with DROP as drop_oldest (what the Go SDK does when full).
+const (
+	// EnvOnQueueFull is drop_oldest (or drop), drop_newest or block,
+	// in any case.
+	EnvOnQueueFull = "STEADYLOG_BLRP_ON_QUEUE_FULL"
+	// EnvBlockTimeout is the block policy's timeout, in whole
+	// milliseconds.
+	EnvBlockTimeout = "STEADYLOG_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT"
+)
+
+// DefaultBlockTimeout is the timeout of the block policy when it is chosen
+// through the environment (EnvOnQueueFull=block) without
+// EnvBlockTimeout.
+const DefaultBlockTimeout = 5 * time.Second
+
 // MaxEnvMilliseconds is the largest duration, in milliseconds, that a
 // duration environment variable may hold: the longest time.Duration
 // (about 292 years). Larger values would overflow, so they are refused.
