@@ -19,8 +19,10 @@ import (
 // decide whether it is kept, making room for it in the store when the
 // queue is full — by packing, then by evicting what only lagging
 // destinations still need, then as its overflow policy says (evict the
-// oldest, refuse the newcomer, or wait under Block). Everything here runs
-// on the emitting goroutine, under p.mu.
+// oldest, refuse the newcomer, or wait under Block). It runs on the
+// emitting goroutine, under p.mu (released only while waiting under
+// Block); a worker uses makeRoomLocked too, through enforceBoundsLocked,
+// after each export, for the records that are queued again.
 
 // Enabled reports true: the processor takes every record, and counts the
 // ones it cannot keep. (Answering false after Shutdown would hide those
