@@ -21,7 +21,7 @@ func newSteadyPipeline(t *testing.T, kind exporterKind) (*sdklog.LoggerProvider,
 	exp := newTestExporter(t, kind)
 	p, err := processor.New(exp,
 		processor.WithMaxQueueSize(10*steadyRecords),
-		processor.WithMaxBatchSize(10),
+		processor.WithExportMaxBatchSize(10),
 		processor.WithExportInterval(time.Hour),
 		processor.WithErrorHandler(func(error) {}))
 	require.NoError(t, err)

@@ -51,7 +51,7 @@ func emitBody(l log.Logger, body string) {
 // down, the queue is drained and the exporter shut down.
 func TestBlockEndsWhenTheWatchedProviderShutsDown(t *testing.T) {
 	exp := newHungExporter()
-	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(2), processor.WithMaxBatchSize(1),
+	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(2), processor.WithExportMaxBatchSize(1),
 		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.Block(time.Minute)))...)
 	require.NoError(t, err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
@@ -93,7 +93,7 @@ func TestBlockEndsWhenTheWatchedProviderShutsDown(t *testing.T) {
 // that fit are still admitted.
 func TestStopBlockingEndsWaitsAndLaterWaits(t *testing.T) {
 	exp := newHungExporter()
-	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1), processor.WithMaxBatchSize(1),
+	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1), processor.WithExportMaxBatchSize(1),
 		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.Block(time.Minute)))...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("in flight")))
@@ -127,7 +127,7 @@ func sizedRec(bodyBytes int) *sdklog.Record {
 // records stay and only the newcomer is dropped.
 func TestUnfittableRecordEvictsNothing(t *testing.T) {
 	exp := newHungExporter()
-	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueBytes(100<<10), processor.WithMaxBatchSize(1),
+	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueBytes(100<<10), processor.WithExportMaxBatchSize(1),
 		processor.WithMaxQueueSize(100), processor.WithExportInterval(time.Hour), processor.WithoutHeapMonitor())...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), sizedRec(60<<10)))
@@ -162,7 +162,7 @@ func TestUnfittableRecordUnderHeapPressureEvictsNothing(t *testing.T) {
 	high, err := memguard.NewHeapMonitor(memguard.WithLimit(1)) // always under pressure
 	require.NoError(t, err)
 	exp := newHungExporter()
-	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueBytes(100<<10), processor.WithMaxBatchSize(100),
+	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueBytes(100<<10), processor.WithExportMaxBatchSize(100),
 		processor.WithMaxQueueSize(100), processor.WithExportInterval(time.Hour), processor.WithHeapMonitor(high))...)
 	require.NoError(t, err)
 	for i := range 5 {
@@ -182,7 +182,7 @@ func TestUnfittableRecordUnderHeapPressureEvictsNothing(t *testing.T) {
 // and when they are enough it evicts just those.
 func TestSeverityEvictionDecidesBeforeEvicting(t *testing.T) {
 	exp := newHungExporter()
-	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(100), processor.WithMaxBatchSize(1),
+	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(100), processor.WithExportMaxBatchSize(1),
 		processor.WithMaxQueueBytes(100<<10), processor.WithExportInterval(time.Hour), processor.WithoutHeapMonitor(),
 		processor.WithSeverityEviction(log.SeverityWarn))...)
 	require.NoError(t, err)
@@ -223,7 +223,7 @@ func TestStoreWideDropReasonIsTheFirstDrop(t *testing.T) {
 	p, err := processor.NewWithDestinations([]processor.Destination{
 		{Name: "failing", Exporter: failing},
 		{Name: "lagging", Exporter: lag},
-	}, append(quiet(), processor.WithMaxQueueSize(queue), processor.WithMaxBatchSize(batch),
+	}, append(quiet(), processor.WithMaxQueueSize(queue), processor.WithExportMaxBatchSize(batch),
 		processor.WithExportInterval(time.Hour))...)
 	require.NoError(t, err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
@@ -271,14 +271,14 @@ func (e *permanentExporter) Shutdown(context.Context) error   { return nil }
 // every record, DropNewest refuses nothing and Block never waits.
 func TestLaggardCannotStarveTheHealthyUnderAnyPolicy(t *testing.T) {
 	const n, queue, batch = 60, 20, 10
-	for _, policy := range []processor.OverflowPolicy{processor.DropOldest, processor.DropNewest, processor.Block(time.Minute)} {
+	for _, policy := range []processor.OverflowPolicy{processor.DropOldest(), processor.DropNewest(), processor.Block(time.Minute)} {
 		t.Run(policy.String(), func(t *testing.T) {
 			healthy := newBodyExporter(n)
 			hung := newHungExporter()
 			p, err := processor.NewWithDestinations([]processor.Destination{
 				{Name: "hung", Exporter: hung},
 				{Name: "healthy", Exporter: healthy},
-			}, append(quiet(), processor.WithMaxQueueSize(queue), processor.WithMaxBatchSize(batch),
+			}, append(quiet(), processor.WithMaxQueueSize(queue), processor.WithExportMaxBatchSize(batch),
 				processor.WithExportInterval(time.Hour), processor.WithOverflow(policy))...)
 			require.NoError(t, err)
 			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
@@ -324,8 +324,8 @@ func TestLaggardCannotStarveTheHealthyUnderAnyPolicy(t *testing.T) {
 // newcomer is refused, or waits, and nothing queued is evicted.
 func TestSingleDestinationPoliciesUnchanged(t *testing.T) {
 	exp := newHungExporter()
-	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(2), processor.WithMaxBatchSize(1),
-		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.DropNewest))...)
+	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(2), processor.WithExportMaxBatchSize(1),
+		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.DropNewest()))...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("in flight")))
 	entered(t, exp.entered)
@@ -346,7 +346,7 @@ func TestSingleDestinationPoliciesUnchanged(t *testing.T) {
 // is accounted for.
 func TestBlockedEmittersUnderProviderShutdown(t *testing.T) {
 	exp := newHungExporter()
-	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(8), processor.WithMaxBatchSize(4),
+	p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(8), processor.WithExportMaxBatchSize(4),
 		processor.WithExportInterval(time.Hour), processor.WithOverflow(processor.Block(time.Hour)))...)
 	require.NoError(t, err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
@@ -385,7 +385,7 @@ func TestBlockEndsWhenLifecycleShutsDown(t *testing.T) {
 	for _, strategy := range []lifecycle.Strategy{lifecycle.Flush, lifecycle.Immediate} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			exp := newHungExporter()
-			p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1), processor.WithMaxBatchSize(1),
+			p, err := processor.New(exp, append(quiet(), processor.WithMaxQueueSize(1), processor.WithExportMaxBatchSize(1),
 				processor.WithExportInterval(time.Hour), processor.WithExportTimeout(time.Hour),
 				processor.WithOverflow(processor.Block(time.Hour)))...)
 			require.NoError(t, err)

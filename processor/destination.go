@@ -92,13 +92,7 @@ type DestinationStats struct {
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.
-func (s DestinationStats) TotalDropped() uint64 {
-	var n uint64
-	for _, v := range s.Dropped {
-		n += v
-	}
-	return n
-}
+func (s DestinationStats) TotalDropped() uint64 { return sumDropped(s.Dropped) }
 
 // destination is the state of one Destination. Fields marked "p.mu" are
 // guarded by the processor's mutex; fields marked "worker" are owned by
@@ -153,7 +147,7 @@ type destination struct {
 type flushRequest struct {
 	ctx    context.Context
 	seq    uint64 // export every record with a sequence number ≤ seq
-	any    bool   // false when nothing was ever stored
+	stored bool   // false when nothing was ever stored
 	result chan error
 }
 
@@ -283,14 +277,7 @@ func (d *destination) statsLocked() DestinationStats {
 		InFlight:    d.bn,
 		Retrying:    d.retrying,
 		OutageSpent: d.outageSpent,
-	}
-	for i, n := range d.dropped {
-		if n > 0 {
-			if s.Dropped == nil {
-				s.Dropped = make(map[DropReason]uint64, numReasons)
-			}
-			s.Dropped[reasonIndex(i).reason()] = n
-		}
+		Dropped:     droppedMap(&d.dropped),
 	}
 	return s
 }
@@ -333,17 +320,19 @@ func (d *destination) droppedLocked(seq uint64, size int64, reason reasonIndex) 
 }
 
 // abandonLocked counts everything pending here as dropped with reason,
-// and moves past it. p.mu must be held.
-func (d *destination) abandonLocked(reason reasonIndex) {
+// and moves past it. It returns an error when the store and the counters
+// disagree (a bug), for the caller to report once p.mu is released. p.mu
+// must be held.
+func (d *destination) abandonLocked(reason reasonIndex) (mismatch error) {
 	if d.abandoned {
-		return
+		return nil
 	}
 	p := d.p
 	n := p.st.markLostFrom(d.next, reason)
 	if n != d.pending {
-		// The store and the counters disagree: a bug. Count what the
-		// counters say, so the destination's identity holds, and say so.
-		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %saccounting mismatch at shutdown: %d pending, %d stored", d.label(), d.pending, n))
+		// Count what the counters say, so the destination's identity
+		// holds, and say so.
+		mismatch = fmt.Errorf("steadylog/processor: %saccounting mismatch at shutdown: %d pending, %d stored", d.label(), d.pending, n)
 	}
 	d.dropped[reason] += uint64(d.pending)
 	d.pending, d.pendingBytes = 0, 0
@@ -351,6 +340,7 @@ func (d *destination) abandonLocked(reason reasonIndex) {
 	d.next = p.st.nextSeq
 	d.retrying = false
 	p.releaseStoreLocked()
+	return mismatch
 }
 
 // run is the worker: the only goroutine that calls this destination's
@@ -389,7 +379,7 @@ func (d *destination) run() {
 			_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
 		case req := <-d.flushReq:
 			var err error
-			if req.any {
+			if req.stored {
 				err = d.exportWhile(req.ctx, true, d.upTo(req.seq, true))
 			}
 			req.result <- errors.Join(err, d.callForceFlush(req.ctx))
@@ -403,9 +393,9 @@ func (d *destination) run() {
 
 // upTo returns an exportWhile condition that holds while a record with a
 // sequence number ≤ seq is pending here.
-func (d *destination) upTo(seq uint64, any bool) func() bool {
+func (d *destination) upTo(seq uint64, stored bool) func() bool {
 	return func() bool {
-		if !any || d.pending == 0 {
+		if !stored || d.pending == 0 {
 			return false
 		}
 		first, ok := d.p.st.firstLive(d.next)
@@ -451,7 +441,7 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 				safeHandle(p.cfg.errorHandler, err)
 			}
 		}
-		if err, retrying := d.export(ctx, batch); err != nil && !retrying {
+		if retrying, err := d.export(ctx, batch); err != nil && !retrying {
 			errs = append(errs, err)
 		}
 	}
@@ -502,15 +492,18 @@ func (d *destination) drain() {
 	ctx := p.stopCtx
 	err := d.exportWhile(ctx, true, func() bool { return d.pending > 0 })
 	p.mu.Lock()
-	d.abandonLocked(idxShutdown)
+	mismatch := d.abandonLocked(idxShutdown)
 	p.mu.Unlock()
+	if mismatch != nil {
+		safeHandle(p.cfg.errorHandler, mismatch)
+	}
 	d.stopErr = errors.Join(err, d.callForceFlush(ctx), d.callShutdown(ctx))
 }
 
 // export hands one batch to the exporter and accounts for the outcome:
 // exported; pending again for a retry (retrying is true); or dropped as
-// export_failed.
-func (d *destination) export(parent context.Context, batch []sdklog.Record) (err error, retrying bool) {
+// export_failed. err is the export's error, classified.
+func (d *destination) export(parent context.Context, batch []sdklog.Record) (retrying bool, err error) {
 	p := d.p
 	n := len(batch)
 	// The caller's context ending (a ForceFlush or Shutdown that gives up)
@@ -573,7 +566,7 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 
 	if err == nil {
 		d.attempt, d.lastErr, d.outageStart = 0, nil, time.Time{}
-		return nil, false
+		return false, nil
 	}
 	if retrying && !callerEnded {
 		d.scheduleRetry(err, now, budgetEnd)
@@ -587,5 +580,25 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (err
 		}
 		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sexport of %d records failed (%s): %w", d.label(), n, verb, err))
 	}
-	return err, retrying
+	return retrying, err
+}
+
+// wrap names the destination in err when the processor has several.
+func (d *destination) wrap(err error) error {
+	if err == nil || len(d.p.dests) == 1 {
+		return err
+	}
+	return fmt.Errorf("steadylog/processor: destination %q: %w", d.name, err)
+}
+
+// abandon counts everything destination d has not exported yet as
+// dropped by shutdown.
+func (p *Processor) abandon(d *destination) {
+	p.mu.Lock()
+	mismatch := d.abandonLocked(idxShutdown)
+	d.abandoned = true
+	p.mu.Unlock()
+	if mismatch != nil {
+		safeHandle(p.cfg.errorHandler, mismatch)
+	}
 }

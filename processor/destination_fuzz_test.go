@@ -180,7 +180,7 @@ func FuzzDestinations(f *testing.F) {
 		if len(program) == 0 {
 			return
 		}
-		for _, policy := range []OverflowPolicy{DropOldest, DropNewest, Block(100 * time.Microsecond)} {
+		for _, policy := range []OverflowPolicy{DropOldest(), DropNewest(), Block(100 * time.Microsecond)} {
 			runDestinationsProgram(t, program, policy)
 		}
 	})
@@ -199,7 +199,7 @@ func runDestinationsProgram(t *testing.T, program []byte, policy OverflowPolicy)
 		}
 		opts := []Option{
 			WithMaxQueueSize(queue),
-			WithMaxBatchSize(int(cfg/32)%queue + 1),
+			WithExportMaxBatchSize(int(cfg/32)%queue + 1),
 			WithExportInterval(time.Hour),
 			WithExportTimeout(time.Hour),
 			WithErrorHandler(func(error) {}),
@@ -304,7 +304,7 @@ func packingProgram() []byte {
 func TestDestinationsProgramPacks(t *testing.T) {
 	before := packedTotal.Load()
 	for range 10 {
-		for _, policy := range []OverflowPolicy{DropOldest, DropNewest, Block(100 * time.Microsecond)} {
+		for _, policy := range []OverflowPolicy{DropOldest(), DropNewest(), Block(100 * time.Microsecond)} {
 			runDestinationsProgram(t, packingProgram(), policy)
 		}
 		if packedTotal.Load() > before {

@@ -199,7 +199,7 @@ func TestLaggardEvictionCountsOnlyForTheLaggard(t *testing.T) {
 	p, err := processor.NewWithDestinations([]processor.Destination{
 		{Name: "laggard", Exporter: hung},
 		{Name: "healthy", Exporter: healthy},
-	}, append(quiet(), processor.WithMaxQueueSize(queue), processor.WithMaxBatchSize(batch),
+	}, append(quiet(), processor.WithMaxQueueSize(queue), processor.WithExportMaxBatchSize(batch),
 		processor.WithExportInterval(time.Hour))...)
 	require.NoError(t, err)
 	emitted := 0
@@ -280,7 +280,7 @@ func TestDestinationsInvariantUnderConcurrentEmitters(t *testing.T) {
 		{Name: "fast", Exporter: fast},
 		{Name: "flaky", Exporter: flaky},
 		{Name: "slow", Exporter: slow},
-	}, append(quiet(), processor.WithMaxQueueSize(256), processor.WithMaxBatchSize(32),
+	}, append(quiet(), processor.WithMaxQueueSize(256), processor.WithExportMaxBatchSize(32),
 		processor.WithRetryBackoff(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, err)
 	var wg sync.WaitGroup

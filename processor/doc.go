@@ -26,7 +26,7 @@
 // The queue has two bounds: a number of records (WithMaxQueueSize) and a
 // number of bytes (WithMaxQueueBytes). When a record would break the byte
 // bound, the store first packs its oldest queued records — encodes them,
-// to about a fifth of their size, and decodes them again for export
+// to a fraction of their size, and decodes them again for export
 // (Stats.Packed counts them) — which loses nothing. When admitting a
 // record would still break either bound, its overflow policy decides (WithOverflow, WithOverflowFrom): by
 // default the oldest queued records are evicted until it fits, since fresh
@@ -65,7 +65,7 @@
 //
 // Each destination has one worker goroutine that owns its exporter, so
 // Export is never called concurrently with itself. It exports when a full
-// batch (WithMaxBatchSize) or half the byte budget is pending for it, and
+// batch (WithExportMaxBatchSize) or half the byte budget is pending for it, and
 // when the export interval passes; each call gets a context bounded by the
 // export timeout (WithExportTimeout, or Destination.ExportTimeout). A batch
 // is handed to the exporter without being copied (unless evictions left

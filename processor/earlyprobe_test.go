@@ -45,7 +45,7 @@ func TestOpenBreakerIsProbedEarlyWhileRecordsAreDropped(t *testing.T) {
 	exp.down.Store(true)
 	b := breaker.New(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
 	p, err := processor.New(exporter.WithBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(20),
-		processor.WithMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 20*time.Millisecond))...)
+		processor.WithExportMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 20*time.Millisecond))...)
 	require.NoError(t, err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
 	l := lp.Logger("test")
@@ -81,7 +81,7 @@ func TestOpenBreakerIsNotProbedEarlyWhileNothingIsLost(t *testing.T) {
 	exp.down.Store(true)
 	b := breaker.New(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
 	p, err := processor.New(exporter.WithBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(1000),
-		processor.WithMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 2*time.Millisecond))...)
+		processor.WithExportMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, err)
 	for i := range 10 {
 		require.NoError(t, p.OnEmit(context.Background(), rec(strconv.Itoa(i))))

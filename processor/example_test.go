@@ -70,7 +70,7 @@ func Example_recordTooLarge() {
 func ExampleWithOverflow() {
 	budget, _ := memguard.NewBudget(64 << 20)
 	audit, _ := processor.New(printExporter{},
-		processor.WithOverflow(processor.DropNewest),
+		processor.WithOverflow(processor.DropNewest()),
 		processor.WithOverflowFrom(log.SeverityWarn, processor.Block(2*time.Second)),
 		processor.WithBudget(budget))
 	app, _ := processor.New(printExporter{}, processor.WithBudget(budget))

@@ -42,66 +42,73 @@ import (
 // The counters are JSON integers; a consumer parsing numbers as float64
 // (JavaScript, jq) reads them exactly up to 2^53.
 func (s Stats) MarshalJSON() ([]byte, error) {
+	j := statsJSON{
+		Received:            s.Received,
+		Exported:            s.Exported,
+		Dropped:             droppedJSON(s.Dropped),
+		DroppedTotal:        s.TotalDropped(),
+		Queued:              s.Queued,
+		QueuedBytes:         s.QueuedBytes,
+		InFlight:            s.InFlight,
+		InFlightBytes:       s.InFlightBytes,
+		Packed:              s.Packed,
+		Waiting:             s.Waiting,
+		BackPressure:        s.BackPressure,
+		BackPressureChanges: s.BackPressureChanges,
+		Destinations:        make([]destinationJSON, len(s.Destinations)), // [] rather than null
+	}
+	for i, d := range s.Destinations {
+		j.Destinations[i] = destinationJSON{
+			Name: d.Name, Received: d.Received, Exported: d.Exported,
+			Dropped: droppedJSON(d.Dropped), DroppedTotal: d.TotalDropped(),
+			Queued: d.Queued, InFlight: d.InFlight, Retrying: d.Retrying, OutageSpent: d.OutageSpent,
+		}
+	}
+	return json.Marshal(j)
+}
+
+// statsJSON is the JSON shape of Stats, both ways: its fields are the keys
+// MarshalJSON documents, in order.
+type statsJSON struct {
+	Received            uint64            `json:"received"`
+	Exported            uint64            `json:"exported"`
+	Dropped             droppedJSON       `json:"dropped"`
+	DroppedTotal        uint64            `json:"dropped_total"` // derived: ignored when decoding
+	Queued              int               `json:"queued"`
+	QueuedBytes         int64             `json:"queued_bytes"`
+	InFlight            int               `json:"in_flight"`
+	InFlightBytes       int64             `json:"in_flight_bytes"`
+	Packed              uint64            `json:"packed"`
+	Waiting             int               `json:"waiting"`
+	BackPressure        bool              `json:"backpressure"`
+	BackPressureChanges uint64            `json:"backpressure_changes"`
+	Destinations        []destinationJSON `json:"destinations"`
+}
+
+// destinationJSON is the JSON shape of DestinationStats.
+type destinationJSON struct {
+	Name         string      `json:"name"`
+	Received     uint64      `json:"received"`
+	Exported     uint64      `json:"exported"`
+	Dropped      droppedJSON `json:"dropped"`
+	DroppedTotal uint64      `json:"dropped_total"` // derived: ignored when decoding
+	Queued       int         `json:"queued"`
+	InFlight     int         `json:"in_flight"`
+	Retrying     bool        `json:"retrying"`
+	OutageSpent  bool        `json:"outage_spent"`
+}
+
+// droppedJSON is a "dropped" object. It encodes every reason of
+// DropReasons, in order, with 0 for a reason with no drops, then any other
+// reason, sorted: encoding/json would sort them all and leave out the
+// missing ones.
+type droppedJSON map[DropReason]uint64
+
+func (m droppedJSON) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	b.Grow(384)
-	b.WriteString(`{"received":`)
-	b.WriteString(strconv.FormatUint(s.Received, 10))
-	b.WriteString(`,"exported":`)
-	b.WriteString(strconv.FormatUint(s.Exported, 10))
-	b.WriteString(`,"dropped":`)
-	if err := writeDropped(&b, s.Dropped); err != nil {
+	if err := writeDropped(&b, m); err != nil {
 		return nil, err
 	}
-	b.WriteString(`,"dropped_total":`)
-	b.WriteString(strconv.FormatUint(s.TotalDropped(), 10))
-	b.WriteString(`,"queued":`)
-	b.WriteString(strconv.Itoa(s.Queued))
-	b.WriteString(`,"queued_bytes":`)
-	b.WriteString(strconv.FormatInt(s.QueuedBytes, 10))
-	b.WriteString(`,"in_flight":`)
-	b.WriteString(strconv.Itoa(s.InFlight))
-	b.WriteString(`,"in_flight_bytes":`)
-	b.WriteString(strconv.FormatInt(s.InFlightBytes, 10))
-	b.WriteString(`,"packed":`)
-	b.WriteString(strconv.FormatUint(s.Packed, 10))
-	b.WriteString(`,"waiting":`)
-	b.WriteString(strconv.Itoa(s.Waiting))
-	b.WriteString(`,"backpressure":`)
-	b.WriteString(strconv.FormatBool(s.BackPressure))
-	b.WriteString(`,"backpressure_changes":`)
-	b.WriteString(strconv.FormatUint(s.BackPressureChanges, 10))
-	b.WriteString(`,"destinations":[`)
-	for i, d := range s.Destinations {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		name, err := json.Marshal(d.Name)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString(`{"name":`)
-		b.Write(name)
-		b.WriteString(`,"received":`)
-		b.WriteString(strconv.FormatUint(d.Received, 10))
-		b.WriteString(`,"exported":`)
-		b.WriteString(strconv.FormatUint(d.Exported, 10))
-		b.WriteString(`,"dropped":`)
-		if err := writeDropped(&b, d.Dropped); err != nil {
-			return nil, err
-		}
-		b.WriteString(`,"dropped_total":`)
-		b.WriteString(strconv.FormatUint(d.TotalDropped(), 10))
-		b.WriteString(`,"queued":`)
-		b.WriteString(strconv.Itoa(d.Queued))
-		b.WriteString(`,"in_flight":`)
-		b.WriteString(strconv.Itoa(d.InFlight))
-		b.WriteString(`,"retrying":`)
-		b.WriteString(strconv.FormatBool(d.Retrying))
-		b.WriteString(`,"outage_spent":`)
-		b.WriteString(strconv.FormatBool(d.OutageSpent))
-		b.WriteByte('}')
-	}
-	b.WriteString("]}")
 	return b.Bytes(), nil
 }
 
@@ -139,33 +146,6 @@ func droppedKeys(m map[DropReason]uint64) []DropReason {
 	}
 	slices.Sort(extra)
 	return append(keys, extra...)
-}
-
-// statsJSON is the decoding side of the encoding MarshalJSON documents.
-type statsJSON struct {
-	Received            uint64                `json:"received"`
-	Exported            uint64                `json:"exported"`
-	Dropped             map[DropReason]uint64 `json:"dropped"`
-	Queued              int                   `json:"queued"`
-	QueuedBytes         int64                 `json:"queued_bytes"`
-	InFlight            int                   `json:"in_flight"`
-	InFlightBytes       int64                 `json:"in_flight_bytes"`
-	Packed              uint64                `json:"packed"`
-	Waiting             int                   `json:"waiting"`
-	BackPressure        bool                  `json:"backpressure"`
-	BackPressureChanges uint64                `json:"backpressure_changes"`
-	Destinations        []destinationJSON     `json:"destinations"`
-}
-
-type destinationJSON struct {
-	Name        string                `json:"name"`
-	Received    uint64                `json:"received"`
-	Exported    uint64                `json:"exported"`
-	Dropped     map[DropReason]uint64 `json:"dropped"`
-	Queued      int                   `json:"queued"`
-	InFlight    int                   `json:"in_flight"`
-	Retrying    bool                  `json:"retrying"`
-	OutageSpent bool                  `json:"outage_spent"`
 }
 
 // nonZero returns the entries of m with drops, or nil.

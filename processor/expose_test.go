@@ -350,7 +350,7 @@ func TestStatsHandlerRejectsOtherMethods(t *testing.T) {
 // batch in flight.
 func TestStatsHandlerDoesNotWaitForExporter(t *testing.T) {
 	exp := &exposeExporter{entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	proc, err := processor.New(exp, processor.WithMaxBatchSize(1), processor.WithExportInterval(time.Hour))
+	proc, err := processor.New(exp, processor.WithExportMaxBatchSize(1), processor.WithExportInterval(time.Hour))
 	require.NoError(t, err)
 	require.NoError(t, proc.OnEmit(context.Background(), exposeRecord("stuck")))
 	<-exp.entered // the export of the full batch is under way, and blocked

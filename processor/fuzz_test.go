@@ -49,7 +49,7 @@ func FuzzProcessor(f *testing.F) {
 		queue := int(program[0]%16) + 1
 		opts := []Option{
 			WithMaxQueueSize(queue),
-			WithMaxBatchSize(int(program[0]/16)%queue + 1),
+			WithExportMaxBatchSize(int(program[0]/16)%queue + 1),
 			WithExportInterval(time.Hour),
 			WithErrorHandler(func(error) {}),
 		}

@@ -202,12 +202,12 @@ func TestHardeningMaxIntSizes(t *testing.T) {
 		invariant(t, p.Stats())
 	}
 	t.Run("options", func(t *testing.T) {
-		check(t, processor.WithMaxQueueSize(math.MaxInt), processor.WithMaxBatchSize(math.MaxInt),
+		check(t, processor.WithMaxQueueSize(math.MaxInt), processor.WithExportMaxBatchSize(math.MaxInt),
 			processor.WithMaxQueueBytes(math.MaxInt64))
 	})
 	t.Run("env", func(t *testing.T) {
 		t.Setenv(processor.EnvMaxQueueSize, fmt.Sprint(math.MaxInt))
-		t.Setenv(processor.EnvMaxBatchSize, fmt.Sprint(math.MaxInt))
+		t.Setenv(processor.EnvExportMaxBatchSize, fmt.Sprint(math.MaxInt))
 		t.Setenv(processor.EnvMaxQueueBytes, fmt.Sprint(int64(math.MaxInt64)))
 		check(t)
 	})
@@ -232,7 +232,7 @@ func TestHardeningByteBudgetBoundsSlots(t *testing.T) {
 	gate := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	exp := &gatedExporter{gate: gate, entered: entered}
-	opts := append(quiet(), processor.WithMaxQueueSize(100_000), processor.WithMaxBatchSize(100_000),
+	opts := append(quiet(), processor.WithMaxQueueSize(100_000), processor.WithExportMaxBatchSize(100_000),
 		processor.WithMaxQueueBytes(budget), processor.WithExportInterval(time.Hour))
 	before := heapInUse()
 	p, err := processor.New(exp, opts...)
@@ -498,7 +498,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add("", "", "", "", "", int64(math.MinInt64), int64(583), int64(-5), int64(1))
 	f.Fuzz(func(t *testing.T, queue, batch, interval, timeout, bytes string, optQueue, optBytes, optBatch, optDur int64) {
 		env := map[string]string{
-			processor.EnvMaxQueueSize: queue, processor.EnvMaxBatchSize: batch,
+			processor.EnvMaxQueueSize: queue, processor.EnvExportMaxBatchSize: batch,
 			processor.EnvExportInterval: interval, processor.EnvExportTimeout: timeout,
 			processor.EnvMaxQueueBytes: bytes,
 		}
@@ -513,7 +513,7 @@ func FuzzConfig(f *testing.F) {
 			opts = append(opts, processor.WithMaxQueueBytes(optBytes))
 		}
 		if optBatch != 0 {
-			opts = append(opts, processor.WithMaxBatchSize(int(optBatch)))
+			opts = append(opts, processor.WithExportMaxBatchSize(int(optBatch)))
 		}
 		if optDur != 0 {
 			// Export timeouts shorter than a scheduler hiccup make the

@@ -6,12 +6,17 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/steadylog/steadylog/internal/setting"
 	"github.com/steadylog/steadylog/memguard"
+	"github.com/steadylog/steadylog/otlperr"
+	"github.com/steadylog/steadylog/retry"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
@@ -26,15 +31,11 @@ const (
 	// bound, the count bound follows it: as many records as the budget
 	// holds at the smallest size a queued record can have, packed, so the
 	// byte budget is the bound that applies. When it is full, the oldest
-	// records are packed (encoded) before any is evicted: the default
-	// holds about 245,000 small records (a short message and three
-	// attributes), where the SDK's count bound of 2048 holds 30 ms of a
-	// service logging 65,000 records a second. 32 MiB keeps the worst case well below the memory
-	// limits of a small container (128–256 MiB).
+	// records are packed (encoded) before any is evicted.
 	DefaultMaxQueueBytes int64 = 32 << 20
-	// DefaultMaxBatchSize is the default maximum number of records per
+	// DefaultExportMaxBatchSize is the default maximum number of records per
 	// export.
-	DefaultMaxBatchSize = 512
+	DefaultExportMaxBatchSize = 512
 	// DefaultExportInterval is the default longest time a record waits
 	// for a batch to fill before it is exported.
 	DefaultExportInterval = time.Second
@@ -49,10 +50,10 @@ const (
 // that does not parse, is reported to the error handler and the default is
 // used.
 const (
-	EnvMaxQueueSize   = "OTEL_BLRP_MAX_QUEUE_SIZE"
-	EnvMaxBatchSize   = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
-	EnvExportInterval = "OTEL_BLRP_SCHEDULE_DELAY"
-	EnvExportTimeout  = "OTEL_BLRP_EXPORT_TIMEOUT"
+	EnvMaxQueueSize       = "OTEL_BLRP_MAX_QUEUE_SIZE"
+	EnvExportMaxBatchSize = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
+	EnvExportInterval     = "OTEL_BLRP_SCHEDULE_DELAY"
+	EnvExportTimeout      = "OTEL_BLRP_EXPORT_TIMEOUT"
 	// EnvMaxQueueBytes is not in the specification. It is a byte size: a
 	// whole number, optionally followed by a unit, case-insensitive, with
 	// at most one space between: B; KiB, MiB, GiB, TiB and the Kubernetes
@@ -62,6 +63,25 @@ const (
 	// refused. At least MinQueueBytes.
 	EnvMaxQueueBytes = "STEADYLOG_BLRP_MAX_QUEUE_BYTES"
 )
+
+// Environment variables of the overflow policy. They are steadylog's own
+// until the OpenTelemetry specification settles: PR #5181 proposes
+// OTEL_BLRP_ON_QUEUE_FULL=DROP|BLOCK and
+// OTEL_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT (milliseconds), which map to
+// these with DROP as drop_oldest (what the Go SDK does when full).
+const (
+	// EnvOnQueueFull is drop_oldest (or drop), drop_newest or block,
+	// in any case.
+	EnvOnQueueFull = "STEADYLOG_BLRP_ON_QUEUE_FULL"
+	// EnvBlockTimeout is the block policy's timeout, in whole
+	// milliseconds.
+	EnvBlockTimeout = "STEADYLOG_BLRP_BLOCK_ON_QUEUE_FULL_TIMEOUT"
+)
+
+// DefaultBlockTimeout is the timeout of the block policy when it is chosen
+// through the environment (EnvOnQueueFull=block) without
+// EnvBlockTimeout.
+const DefaultBlockTimeout = 5 * time.Second
 
 // MaxEnvMilliseconds is the largest duration, in milliseconds, that a
 // duration environment variable may hold: the longest time.Duration
@@ -73,9 +93,11 @@ const MaxEnvMilliseconds = int64(math.MaxInt64 / int64(time.Millisecond))
 const MinExportInterval = time.Millisecond
 
 // MinQueueBytes is the smallest valid byte budget: the size, as
-// memguard.RecordSize counts it, of an empty record, which is what a queue
-// slot costs. A smaller budget could hold no record at all.
-var MinQueueBytes = memguard.RecordSize(&sdklog.Record{})
+// memguard.RecordSize counts it, of an empty record — the sdklog.Record
+// struct stored by value in a queue slot (584 bytes on 64-bit platforms
+// with go.opentelemetry.io/otel/sdk/log v1.47.0). A smaller budget could
+// hold no record at all.
+const MinQueueBytes = int64(unsafe.Sizeof(sdklog.Record{}))
 
 // ErrInvalidOption is wrapped by the error New returns for an option given
 // an invalid value.
@@ -84,7 +106,9 @@ var ErrInvalidOption = errors.New("steadylog/processor: invalid option")
 // ErrNilExporter is returned by New when the exporter is nil.
 var ErrNilExporter = errors.New("steadylog/processor: exporter is nil")
 
-// Option configures a Processor.
+// Option configures a Processor. Options are applied in order, the later
+// overriding the earlier; an option given an invalid value, or a nil
+// Option, makes New fail with an error wrapping ErrInvalidOption.
 type Option interface {
 	apply(*config)
 }
@@ -93,57 +117,82 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// config holds the resolved settings. A zero field means "not set by an
-// option"; explicit non-positive values are recorded in invalid so New can
-// reject them instead of silently applying a default.
+// values holds what the options set. newConfig resolves each, option →
+// environment variable → default, into the fields of config that the
+// processor reads.
+type values struct {
+	maxQueueSize    setting.Value[int]
+	maxQueueBytes   setting.Value[int64]
+	maxBatchSize    setting.Value[int]
+	exportInterval  setting.Value[time.Duration]
+	exportTimeout   setting.Value[time.Duration]
+	overflow        setting.Value[OverflowPolicy]
+	overflowFrom    setting.Value[severityPolicy]
+	evictBelow      setting.Value[log.Severity]
+	heap            setting.Value[*memguard.HeapMonitor] // set to nil by WithoutHeapMonitor
+	watermarks      setting.Value[watermarks]
+	pressureHold    setting.Value[time.Duration]
+	retryBackoff    setting.Value[backoffBounds]
+	retryMaxElapsed setting.Value[time.Duration]
+	classify        setting.Value[retry.Classifier] // set to nil: no classification
+}
+
+// severityPolicy is the overflow policy of records at or above a severity
+// (WithOverflowFrom).
+type severityPolicy struct {
+	from   log.Severity
+	policy OverflowPolicy
+}
+
+// watermarks are the fractions of WithBackPressure.
+type watermarks struct{ high, low float64 }
+
+// backoffBounds are the waits of WithRetryBackoff.
+type backoffBounds struct{ initial, ceiling time.Duration }
+
+// config holds the resolved settings, read-only once New returns.
 type config struct {
+	set     values          // what the options set
+	invalid *setting.Errors // the invalid values options were given
+
 	maxQueueSize     int
 	maxQueueBytes    int64
 	maxBatchSize     int
 	exportInterval   time.Duration
 	exportTimeout    time.Duration
+	severityEviction bool // WithSeverityEviction was given
 	evictBelow       log.Severity
-	severityEviction bool
 	errorHandler     func(error)
 	errs             errorsConfig // the default error handler; see errors.go
 	retryInitial     time.Duration
 	retryMax         time.Duration
 	noRetry          bool
 	retryMaxElapsed  time.Duration
-	classify         func(error) error // see WithErrorClassifier
-	classifySet      bool
-	overflow         OverflowPolicy // records below overflowFrom, or all
-	overflowSet      bool
-	overflowSplit    bool // WithOverflowFrom was given
+	classify         retry.Classifier // nil: no classification (see WithErrorClassifier)
+	overflow         OverflowPolicy   // records below overflowFrom, or all
+	overflowSplit    bool             // WithOverflowFrom was given
 	overflowFrom     log.Severity
 	overflowHigh     OverflowPolicy
 	budget           *memguard.Budget
 	heap             *memguard.HeapMonitor
-	heapSet          bool
 	highMark         float64
 	lowMark          float64
-	pressureHold     time.Duration // see WithBackPressureHold
-	pressureHoldSet  bool
+	pressureHold     time.Duration                                  // see WithBackPressureHold
 	holdTimer        func(time.Duration) (<-chan time.Time, func()) // nil: a time.Timer; tests replace it
 	onPressure       func(BackPressure)
 	shedBelow        log.Severity
 	tel              telemetryConfig
-	invalid          []error
 	lookupEnv        func(string) (string, bool)
 }
 
-func (c *config) reject(format string, args ...any) {
-	c.invalid = append(c.invalid, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
-}
+// reject records an invalid value given to an option, for the options
+// declared beside the settings they feed (telemetry.go, errors.go).
+func (c *config) reject(format string, args ...any) { c.invalid.Reject(format, args...) }
 
-// checkSeverity rejects a severity threshold of option opt outside the
+// validSeverity rejects a severity threshold of option opt outside the
 // defined range, and reports whether it was valid.
-func (c *config) checkSeverity(opt string, threshold log.Severity) bool {
-	if threshold < log.SeverityTrace1 || threshold > log.SeverityFatal4 {
-		c.reject("%s(%d): severity must be within [%d, %d]", opt, threshold, log.SeverityTrace1, log.SeverityFatal4)
-		return false
-	}
-	return true
+func (c *config) validSeverity(opt string, threshold log.Severity) bool {
+	return setting.Between(c.invalid, opt, int(threshold), int(log.SeverityTrace1), int(log.SeverityFatal4))
 }
 
 // WithMaxQueueSize sets the maximum number of records the queue holds.
@@ -153,17 +202,12 @@ func (c *config) checkSeverity(opt string, threshold log.Severity) bool {
 // Default: OTEL_BLRP_MAX_QUEUE_SIZE, else what the byte budget holds at
 // the smallest size a queued record can have, packed (WithMaxQueueBytes /
 // 32 B: 1,048,576 with the default 32 MiB), so that the byte budget is the
-// bound that applies.
-// This departs from the SDK's 2048, which holds a fraction of a second of
-// a busy service's logs and leaves the byte budget idle. A value ≤ 0 makes
-// New fail.
+// bound that applies. A value ≤ 0 makes New fail.
 func WithMaxQueueSize(n int) Option {
 	return optionFunc(func(c *config) {
-		if n <= 0 {
-			c.reject("WithMaxQueueSize(%d): must be positive", n)
-			return
+		if setting.Positive(c.invalid, "WithMaxQueueSize", n) {
+			c.set.maxQueueSize = setting.Of(n)
 		}
-		c.maxQueueSize = n
 	})
 }
 
@@ -182,29 +226,29 @@ func WithMaxQueueSize(n int) Option {
 func WithMaxQueueBytes(n int64) Option {
 	return optionFunc(func(c *config) {
 		if n < MinQueueBytes {
-			c.reject("WithMaxQueueBytes(%d): must be at least %d bytes, the size of the smallest record", n, MinQueueBytes)
+			c.invalid.Reject("WithMaxQueueBytes(%d): must be at least %d bytes, the size of the smallest record", n, MinQueueBytes)
 			return
 		}
-		c.maxQueueBytes = n
+		c.set.maxQueueBytes = setting.Of(n)
 	})
 }
 
-// WithMaxBatchSize sets the maximum number of records in one Export call.
-// An export starts as soon as this many records are queued. A value above
-// the maximum queue size is clamped to it, and so is one above the number
-// of the smallest records (about 620 bytes of slot each) that fit in the
-// byte budget, since such a batch could never fill: about 54,000 for the
-// default 32 MiB, 1,700 for 1 MiB.
+// WithExportMaxBatchSize sets the maximum number of records in one Export
+// call, as the SDK's option of the same name does. An export starts as
+// soon as this many records are queued. A value above the maximum queue
+// size is clamped to it, and so is one above the number of queue slots
+// the byte budget holds, since such a batch could never fill: a slot is
+// MinQueueBytes plus 24 bytes of bookkeeping (608 bytes on 64-bit
+// platforms with sdk/log v1.47.0), so the default 32 MiB holds 55,188
+// and 1 MiB 1,724.
 //
 // Default: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 512. A value ≤ 0 makes
 // New fail.
-func WithMaxBatchSize(n int) Option {
+func WithExportMaxBatchSize(n int) Option {
 	return optionFunc(func(c *config) {
-		if n <= 0 {
-			c.reject("WithMaxBatchSize(%d): must be positive", n)
-			return
+		if setting.Positive(c.invalid, "WithExportMaxBatchSize", n) {
+			c.set.maxBatchSize = setting.Of(n)
 		}
-		c.maxBatchSize = n
 	})
 }
 
@@ -217,10 +261,10 @@ func WithMaxBatchSize(n int) Option {
 func WithExportInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < MinExportInterval {
-			c.reject("WithExportInterval(%v): must be at least %v", d, MinExportInterval)
+			c.invalid.Reject("WithExportInterval(%v): must be at least %v", d, MinExportInterval)
 			return
 		}
-		c.exportInterval = d
+		c.set.exportInterval = setting.Of(d)
 	})
 }
 
@@ -235,11 +279,44 @@ func WithExportInterval(d time.Duration) Option {
 // makes New fail.
 func WithExportTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
-		if d <= 0 {
-			c.reject("WithExportTimeout(%v): must be positive", d)
+		if setting.Positive(c.invalid, "WithExportTimeout", d) {
+			c.set.exportTimeout = setting.Of(d)
+		}
+	})
+}
+
+// WithOverflow sets what happens to a record that does not fit: see
+// OverflowPolicy.
+//
+// Default: STEADYLOG_BLRP_ON_QUEUE_FULL, else DropOldest. Block with a
+// timeout ≤ 0 makes New fail.
+func WithOverflow(policy OverflowPolicy) Option {
+	return optionFunc(func(c *config) {
+		if !policy.valid() {
+			c.invalid.Reject("WithOverflow(%v): the block timeout must be positive", policy)
 			return
 		}
-		c.exportTimeout = d
+		c.set.overflow = setting.Of(policy)
+	})
+}
+
+// WithOverflowFrom sets the overflow policy of records whose severity is
+// at or above threshold; the others follow WithOverflow. Records with an
+// undefined severity (0) are below any threshold.
+//
+// Default: none (every record follows WithOverflow). A threshold outside
+// [log.SeverityTrace1, log.SeverityFatal4], or Block with a timeout ≤ 0,
+// makes New fail.
+func WithOverflowFrom(threshold log.Severity, policy OverflowPolicy) Option {
+	return optionFunc(func(c *config) {
+		if !c.validSeverity("WithOverflowFrom", threshold) {
+			return
+		}
+		if !policy.valid() {
+			c.invalid.Reject("WithOverflowFrom(%d, %v): the block timeout must be positive", threshold, policy)
+			return
+		}
+		c.set.overflowFrom = setting.Of(severityPolicy{threshold, policy})
 	})
 }
 
@@ -255,12 +332,212 @@ func WithExportTimeout(d time.Duration) Option {
 // [log.SeverityTrace1, log.SeverityFatal4] makes New fail.
 func WithSeverityEviction(threshold log.Severity) Option {
 	return optionFunc(func(c *config) {
-		if !c.checkSeverity("WithSeverityEviction", threshold) {
+		if c.validSeverity("WithSeverityEviction", threshold) {
+			c.set.evictBelow = setting.Of(threshold)
+		}
+	})
+}
+
+// WithBudget makes the processor take the bytes of every record it keeps
+// (queued or in flight, as memguard.RecordSize counts them) from budget as
+// well as from its own byte bound, and give them back when the record is
+// exported, dropped or shut down: processors sharing one budget never hold
+// more than it together, and budget.Used() is 0 once all of them are shut
+// down. When the budget is exhausted, the overflow policy applies as for
+// the processor's own bounds — DropOldest evicts this processor's oldest
+// records (it cannot evict another's), DropNewest refuses, Block waits —
+// and drops count as byte_limit.
+//
+// Default: no shared budget. nil makes New fail.
+func WithBudget(budget *memguard.Budget) Option {
+	return optionFunc(func(c *config) {
+		if setting.NotNil(c.invalid, "WithBudget", budget) {
+			c.budget = budget
+		}
+	})
+}
+
+// WithHeapMonitor sets the monitor that tells the processor how close the
+// Go heap is to the program's memory limit (GOMEMLIMIT, or the monitor's
+// own WithLimit). While it reports high pressure, the processor keeps at
+// most HeapPressureShare of its byte budget: records beyond that are
+// handled by the overflow policy and counted as heap_pressure, so that the
+// process is not OOM-killed for its logs. The monitor is consulted only
+// when a record would take the processor past that share, so it costs
+// nothing while the queue is small.
+//
+// Default: one monitor shared by every processor of the process, with
+// memguard's defaults (high at 85% of GOMEMLIMIT). Without GOMEMLIMIT it
+// never reports pressure, so the default changes nothing for a program that
+// sets no memory limit. nil makes New fail; see WithoutHeapMonitor.
+func WithHeapMonitor(m *memguard.HeapMonitor) Option {
+	return optionFunc(func(c *config) {
+		if m == nil {
+			c.invalid.Reject("WithHeapMonitor(nil): must not be nil (use WithoutHeapMonitor)")
 			return
 		}
-		c.evictBelow = threshold
-		c.severityEviction = true
+		c.set.heap = setting.Of(m)
 	})
+}
+
+// WithoutHeapMonitor turns heap-pressure shedding off.
+func WithoutHeapMonitor() Option {
+	return optionFunc(func(c *config) { c.set.heap = setting.Of[*memguard.HeapMonitor](nil) })
+}
+
+// WithBackPressure sets the watermarks of back-pressure, as fractions of
+// the count bound and of the byte bound: it is raised as soon as either
+// bound is filled to high or more, and cleared once both have stayed below
+// low for the hold time (WithBackPressureHold, 1s by default). Going back
+// to low or above during the hold, or past high, continues the same
+// episode: a queue that drains in bursts and refills makes one raised and
+// one cleared, not a pair per burst. Raised, it shows in Stats
+// (BackPressure), in the steadylog.processor.backpressure metric, as a
+// line on the drop-alert logger (at most one raised line per alert
+// interval, and a cleared line after each one written), to the
+// WithBackPressureFunc callback, and, with WithShedBelow, in Enabled —
+// before anything is dropped. All of them see one state, so shedding
+// goes on through the hold.
+//
+// Default: 0.8 and 0.6. Values outside 0 < low ≤ high ≤ 1 make New fail.
+func WithBackPressure(high, low float64) Option {
+	return optionFunc(func(c *config) {
+		if !(low > 0 && low <= high && high <= 1) {
+			c.invalid.Reject("WithBackPressure(%v, %v): want 0 < low <= high <= 1", high, low)
+			return
+		}
+		c.set.watermarks = setting.Of(watermarks{high: high, low: low})
+	})
+}
+
+// WithBackPressureHold sets how long the queue must stay below the low
+// watermark (WithBackPressure), without going back to it, before
+// back-pressure is cleared. Raising is never delayed: the high watermark
+// is the early warning. Shutdown ends an episode without waiting: once it
+// has begun, back-pressure is cleared as soon as the queue is below low.
+//
+// The hold is timed by a goroutine of the processor's, not by OnEmit; it
+// starts when that goroutine sees the queue below low, so the clearing
+// comes at least d after the queue fell below it.
+//
+// Default: 1s (DefaultBackPressureHold). 0 clears as soon as the queue is
+// below low, as a watermark gap alone does. A negative d makes New fail.
+func WithBackPressureHold(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if setting.NonNegative(c.invalid, "WithBackPressureHold", d) {
+			c.set.pressureHold = setting.Of(d)
+		}
+	})
+}
+
+// WithBackPressureFunc sets a function called when back-pressure is raised
+// or cleared, so that a service can react before anything is dropped
+// (slow its intake, sample its debug logs). It is called from a goroutine
+// of the processor's, never from OnEmit, one call at a time; changes that
+// happen while it runs are coalesced into the next call. A panic in it is
+// recovered. It must not block for long: while it runs, later changes wait.
+//
+// Default: none. nil makes New fail.
+func WithBackPressureFunc(fn func(BackPressure)) Option {
+	return optionFunc(func(c *config) {
+		if setting.NotNil(c.invalid, "WithBackPressureFunc", fn) {
+			c.onPressure = fn
+		}
+	})
+}
+
+// WithShedBelow makes Enabled report false, while back-pressure is raised,
+// for records with a severity below threshold, so that the bridge (otelslog,
+// otelzap) never builds them. Each such answer is counted as received and dropped with
+// reason shed, so the accounting stays exact. (When another processor of
+// the same provider still wants the record, the SDK emits it to every
+// processor: it then reaches OnEmit as well and is counted again.)
+// Records with an undefined severity (0) are below any threshold.
+//
+// Default: off (Enabled always reports true). A threshold outside
+// [log.SeverityTrace1, log.SeverityFatal4] makes New fail.
+func WithShedBelow(threshold log.Severity) Option {
+	return optionFunc(func(c *config) {
+		if c.validSeverity("WithShedBelow", threshold) {
+			c.shedBelow = threshold
+		}
+	})
+}
+
+// WithRetryBackoff sets the wait before retrying a batch whose export
+// failed transiently: initial after the first failure, doubling (with
+// ±20% jitter) up to ceiling. A failure that carries a server-requested delay
+// (retry.After) waits at least that long; a refusal by an open
+// breaker waits until the breaker admits a probe. No wait, whatever its
+// source, reaches past the end of the outage's retry budget
+// (WithRetryMaxElapsed): a Retry-After of ten hours means one last attempt
+// when that time is up.
+//
+// A retried batch stays pending: it is the destination's oldest, older
+// than everything queued since, so while the store keeps admitting and
+// overflows, the retried records are the first evicted. Errors marked
+// retry.Permanent, and exporter panics, are not retried: their records
+// are dropped as export_failed.
+//
+// Default: on, with 100ms and 500ms. Non-positive values, or ceiling < initial,
+// make New fail.
+func WithRetryBackoff(initial, ceiling time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if initial <= 0 || ceiling < initial {
+			c.invalid.Reject("WithRetryBackoff(%v, %v): want 0 < initial <= ceiling", initial, ceiling)
+			return
+		}
+		c.set.retryBackoff = setting.Of(backoffBounds{initial: initial, ceiling: ceiling})
+	})
+}
+
+// WithRetryMaxElapsed sets the retry budget of an outage: how long a
+// destination retries, counted from its first failure after a success
+// (waits for an open breaker and server-requested delays included: they
+// are cut short at this limit). When it is spent, the batch being retried
+// is dropped as export_failed, and every later batch gets one attempt,
+// without a backoff wait, until an export succeeds: an outage of seconds
+// is ridden out, a long one fails fast instead of holding stale records,
+// and Shutdown with a context that never ends, against a dead backend,
+// ends in about one budget however many batches are pending.
+//
+// Default: 1 minute. A value ≤ 0 makes New fail.
+func WithRetryMaxElapsed(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if setting.Positive(c.invalid, "WithRetryMaxElapsed", d) {
+			c.set.retryMaxElapsed = setting.Of(d)
+		}
+	})
+}
+
+// WithoutRetry drops a batch whose export fails (export_failed) instead of
+// retrying it.
+func WithoutRetry() Option {
+	return optionFunc(func(c *config) { c.noRetry = true })
+}
+
+// WithErrorClassifier sets the function that marks export errors before
+// the processor decides what to do with them: an error marked
+// retry.Permanent is not retried (its batch is dropped as export_failed),
+// and one marked retry.After waits at least that long. The result must
+// wrap err. nil turns classification off: every error but a panic is then
+// retried.
+//
+// It is each destination's only classifier, applied once per error, and
+// its breaker sees its verdict: a breaker decorator below the processor
+// (Destination.Breaker, or an exporter.WithBreaker the exporter was
+// wrapped in) applies it, in place of its own
+// (exporter.WithStandaloneClassifier), to the exporter's error before
+// counting the call, and the processor does not classify that error again.
+// An error no breaker classified — an exporter without one, a breaker's
+// refusal, a failover's combined error — is classified by the processor.
+//
+// Default: otlperr.Classify, the OTLP exporters' classification
+// (HTTP 4xx other than 429 and gRPC InvalidArgument and the like are
+// permanent; Retry-After and RetryInfo are honoured), with or without a
+// breaker. Other errors pass through it unchanged.
+func WithErrorClassifier(classify retry.Classifier) Option {
+	return optionFunc(func(c *config) { c.set.classify = setting.Of(classify) })
 }
 
 // WithErrorHandler sets the function that receives export errors and
@@ -287,25 +564,19 @@ func WithSeverityEviction(threshold log.Severity) Option {
 // A nil h makes New fail.
 func WithErrorHandler(h func(error)) Option {
 	return optionFunc(func(c *config) {
-		if h == nil {
-			c.reject("WithErrorHandler(nil): handler must not be nil")
-			return
+		if setting.NotNil(c.invalid, "WithErrorHandler", h) {
+			c.errorHandler, c.errs.logger = h, nil
 		}
-		c.errorHandler, c.errs.logger = h, nil
 	})
 }
 
 // newConfig resolves settings option → environment variable → default and
 // returns the errors of invalid options.
 func newConfig(opts []Option) (config, error) {
-	c := config{lookupEnv: os.LookupEnv}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
-		}
-	}
-	if len(c.invalid) > 0 {
-		return c, errors.Join(c.invalid...)
+	c := config{invalid: setting.NewErrors(ErrInvalidOption), lookupEnv: os.LookupEnv}
+	setting.Apply(c.invalid, opts, func(o Option) { o.apply(&c) })
+	if err := c.invalid.Err(); err != nil {
+		return c, err
 	}
 	if c.tel.name == "" {
 		// Resolved here, not when telemetry starts, so that the error
@@ -316,43 +587,27 @@ func newConfig(opts []Option) (config, error) {
 	if err := c.startErrors(); err != nil {
 		return c, err
 	}
-	if c.retryInitial == 0 {
-		c.retryInitial, c.retryMax = DefaultRetryInitial, DefaultRetryMax
+	s := &c.set
+	b := s.retryBackoff.Resolve(backoffBounds{initial: DefaultRetryInitial, ceiling: DefaultRetryMax})
+	c.retryInitial, c.retryMax = b.initial, b.ceiling
+	c.retryMaxElapsed = s.retryMaxElapsed.Resolve(DefaultRetryMaxElapsed)
+	c.classify = s.classify.Resolve(otlperr.Classify)
+	c.maxQueueBytes = s.maxQueueBytes.Resolve(DefaultMaxQueueBytes, c.envBytes(EnvMaxQueueBytes, DefaultMaxQueueBytes))
+	// The default count bound follows the byte budget.
+	c.maxQueueSize = s.maxQueueSize.Resolve(int(min(c.maxQueueBytes/minPackedBytes, math.MaxInt)),
+		c.envInt(EnvMaxQueueSize, "(what the byte budget holds)"))
+	c.maxBatchSize = s.maxBatchSize.Resolve(DefaultExportMaxBatchSize, c.envInt(EnvExportMaxBatchSize, strconv.Itoa(DefaultExportMaxBatchSize)))
+	c.exportInterval = s.exportInterval.Resolve(DefaultExportInterval, c.envMillis(EnvExportInterval, DefaultExportInterval))
+	c.exportTimeout = s.exportTimeout.Resolve(DefaultExportTimeout, c.envMillis(EnvExportTimeout, DefaultExportTimeout))
+	c.overflow = s.overflow.Resolve(DropOldest(), c.envOverflow())
+	if sp, ok := s.overflowFrom.Get(); ok {
+		c.overflowSplit, c.overflowFrom, c.overflowHigh = true, sp.from, sp.policy
 	}
-	if c.retryMaxElapsed == 0 {
-		c.retryMaxElapsed = DefaultRetryMaxElapsed
-	}
-	if c.maxQueueBytes == 0 {
-		c.maxQueueBytes = c.envBytes(EnvMaxQueueBytes, DefaultMaxQueueBytes)
-	}
-	if c.maxQueueSize == 0 {
-		// 0: the default, which follows the byte budget.
-		c.maxQueueSize = int(c.envIntRange(EnvMaxQueueSize, 0, 1, math.MaxInt))
-	}
-	if c.maxQueueSize == 0 {
-		c.maxQueueSize = int(min(c.maxQueueBytes/minPackedBytes, math.MaxInt))
-	}
-	if c.maxBatchSize == 0 {
-		c.maxBatchSize = int(c.envInt(EnvMaxBatchSize, DefaultMaxBatchSize, math.MaxInt))
-	}
-	if c.exportInterval == 0 {
-		c.exportInterval = c.envMillis(EnvExportInterval, DefaultExportInterval)
-	}
-	if c.exportTimeout == 0 {
-		c.exportTimeout = c.envMillis(EnvExportTimeout, DefaultExportTimeout)
-	}
-	if !c.overflowSet {
-		c.overflow = c.envOverflow()
-	}
-	if !c.heapSet {
-		c.heap = defaultHeap()
-	}
-	if c.highMark == 0 {
-		c.highMark, c.lowMark = DefaultHighWatermark, DefaultLowWatermark
-	}
-	if !c.pressureHoldSet {
-		c.pressureHold = DefaultBackPressureHold
-	}
+	c.evictBelow, c.severityEviction = s.evictBelow.Get()
+	c.heap = s.heap.Resolve(nil, func() (*memguard.HeapMonitor, bool) { return defaultHeap(), true })
+	w := s.watermarks.Resolve(watermarks{high: DefaultHighWatermark, low: DefaultLowWatermark})
+	c.highMark, c.lowMark = w.high, w.low
+	c.pressureHold = s.pressureHold.Resolve(DefaultBackPressureHold)
 	if c.holdTimer == nil {
 		c.holdTimer = newHoldTimer
 	}
@@ -371,69 +626,74 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
-// envInt reads a positive integer no larger than limit from the
-// environment. An unparsable, non-positive or too large value falls back
-// to def and is reported to the error handler: a typo in a deployment
-// manifest must be visible, but must not stop the service from logging.
-func (c *config) envInt(key string, def, limit int64) int64 {
-	return c.envIntRange(key, def, 1, limit)
+// The environment variables are read through setting.Env: a value that is
+// unset or empty gives none; one that does not parse, or is out of range,
+// is reported to the error handler and the default is used — a typo in a
+// deployment manifest must be visible, but must not stop the service from
+// logging.
+
+// envWarn reports a bad environment variable, naming the default used in
+// its place (def, in the units people write).
+func (c *config) envWarn(def string) func(error) {
+	return func(err error) { c.warn(fmt.Errorf("steadylog/processor: ignoring %w %s", err, def)) }
 }
 
-// envIntRange reads an integer in [lo, hi] from the environment, like
-// envInt.
-func (c *config) envIntRange(key string, def, lo, hi int64) int64 {
-	s, ok := c.lookupEnv(key)
-	if !ok || s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < lo || v > hi {
-		deflt := strconv.FormatInt(def, 10)
-		if def == 0 {
-			deflt = "(what the byte budget holds)"
+// envInt reads a positive integer that fits an int from the environment.
+func (c *config) envInt(key, def string) func() (int, bool) {
+	return setting.Env(c.lookupEnv, key, func(s string) (int, error) {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 1 || v > math.MaxInt {
+			return 0, fmt.Errorf("want an integer from %d to %d", 1, math.MaxInt)
 		}
-		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want an integer from %d to %d; using the default %s",
-			key, s, lo, hi, deflt))
-		return def
-	}
-	return v
+		return int(v), nil
+	}, c.envWarn(def))
 }
 
 // envBytes reads a byte size (see parseSize: 64MiB, 512KiB, 1GiB, 64Mi,
-// plain bytes) of at least MinQueueBytes from the environment, like
-// envInt. The message names the variable, the value, what is wrong and
-// the default, in the units people write.
-func (c *config) envBytes(key string, def int64) int64 {
-	s, ok := c.lookupEnv(key)
-	if !ok || s == "" {
-		return def
-	}
-	v, err := parseSize(s)
-	if err == nil && v < MinQueueBytes {
-		err = fmt.Errorf("size %q is %d bytes, below the smallest record (%d bytes)", s, v, MinQueueBytes)
-	}
-	if err != nil {
-		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: %v; want a size such as 64MiB, 512KiB or a plain number of bytes; using the default %s",
-			key, s, err, formatSize(def)))
-		return def
-	}
-	return v
+// plain bytes) of at least MinQueueBytes from the environment.
+func (c *config) envBytes(key string, def int64) func() (int64, bool) {
+	return setting.Env(c.lookupEnv, key, func(s string) (int64, error) {
+		v, err := parseSize(s)
+		if err == nil && v < MinQueueBytes {
+			err = fmt.Errorf("size %q is %d bytes, below the smallest record (%d bytes)", s, v, MinQueueBytes)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%v; want a size such as 64MiB, 512KiB or a plain number of bytes", err)
+		}
+		return v, nil
+	}, c.envWarn(formatSize(def)))
 }
 
 // envMillis reads a duration in whole milliseconds, from 1 to
-// MaxEnvMilliseconds, from the environment, like envInt.
-func (c *config) envMillis(key string, def time.Duration) time.Duration {
-	s, ok := c.lookupEnv(key)
-	if !ok || s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 || v > MaxEnvMilliseconds {
-		c.warn(fmt.Errorf("steadylog/processor: ignoring %s=%q: want whole milliseconds from 1 to %d; using the default %d (%v)",
-			key, s, MaxEnvMilliseconds, def/time.Millisecond, def))
-		return def
-	}
-	return time.Duration(v) * time.Millisecond
+// MaxEnvMilliseconds, from the environment.
+func (c *config) envMillis(key string, def time.Duration) func() (time.Duration, bool) {
+	return setting.Env(c.lookupEnv, key, func(s string) (time.Duration, error) {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v <= 0 || v > MaxEnvMilliseconds {
+			return 0, fmt.Errorf("want whole milliseconds from 1 to %d", MaxEnvMilliseconds)
+		}
+		return time.Duration(v) * time.Millisecond, nil
+	}, c.envWarn(fmt.Sprintf("%d (%v)", def/time.Millisecond, def)))
+}
+
+// envOverflow reads the overflow policy from EnvOnQueueFull and, for
+// block, its timeout from EnvBlockTimeout.
+func (c *config) envOverflow() func() (OverflowPolicy, bool) {
+	return setting.Env(c.lookupEnv, EnvOnQueueFull, func(s string) (OverflowPolicy, error) {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "drop_oldest", "drop":
+			return DropOldest(), nil
+		case "drop_newest":
+			return DropNewest(), nil
+		case "block":
+			timeout, ok := c.envMillis(EnvBlockTimeout, DefaultBlockTimeout)()
+			if !ok {
+				timeout = DefaultBlockTimeout
+			}
+			return Block(timeout), nil
+		}
+		return OverflowPolicy{}, errors.New("want drop_oldest, drop_newest or block")
+	}, c.envWarn("drop_oldest"))
 }
 
 // warn reports a configuration problem to the error handler, which is user

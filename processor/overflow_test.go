@@ -19,17 +19,17 @@ func TestOverflowOptions(t *testing.T) {
 		"block 0":          WithOverflow(Block(0)),
 		"block negative":   WithOverflow(Block(-time.Second)),
 		"from block 0":     WithOverflowFrom(log.SeverityWarn, Block(0)),
-		"from severity 0":  WithOverflowFrom(0, DropNewest),
-		"from severity 99": WithOverflowFrom(99, DropNewest),
+		"from severity 0":  WithOverflowFrom(0, DropNewest()),
+		"from severity 99": WithOverflowFrom(99, DropNewest()),
 		"unknown policy":   WithOverflow(OverflowPolicy{kind: 42}),
 	} {
 		_, err := New(&recordingExporter{}, opt)
 		require.ErrorIs(t, err, ErrInvalidOption, name)
 	}
-	c, err := newConfig([]Option{WithOverflow(DropNewest), WithOverflowFrom(log.SeverityWarn, Block(time.Second))})
+	c, err := newConfig([]Option{WithOverflow(DropNewest()), WithOverflowFrom(log.SeverityWarn, Block(time.Second))})
 	require.NoError(t, err)
-	assert.Equal(t, DropNewest, c.policyFor(log.SeverityInfo))
-	assert.Equal(t, DropNewest, c.policyFor(0))
+	assert.Equal(t, DropNewest(), c.policyFor(log.SeverityInfo))
+	assert.Equal(t, DropNewest(), c.policyFor(0))
 	assert.Equal(t, Block(time.Second), c.policyFor(log.SeverityWarn))
 	assert.Equal(t, Block(time.Second), c.policyFor(log.SeverityFatal4))
 	assert.Equal(t, "block(1s)", Block(time.Second).String())
@@ -40,10 +40,10 @@ func TestOverflowEnvironment(t *testing.T) {
 	var reported []error
 	handler := WithErrorHandler(func(err error) { reported = append(reported, err) })
 	for value, want := range map[string]OverflowPolicy{
-		"":            DropOldest,
-		"drop":        DropOldest,
-		"DROP_OLDEST": DropOldest,
-		"drop_newest": DropNewest,
+		"":            DropOldest(),
+		"drop":        DropOldest(),
+		"DROP_OLDEST": DropOldest(),
+		"drop_newest": DropNewest(),
 		" Block ":     Block(DefaultBlockTimeout),
 	} {
 		t.Setenv(EnvOnQueueFull, value)
@@ -56,15 +56,15 @@ func TestOverflowEnvironment(t *testing.T) {
 	c, err := newConfig([]Option{handler})
 	require.NoError(t, err)
 	assert.Equal(t, Block(250*time.Millisecond), c.overflow)
-	c, err = newConfig([]Option{handler, WithOverflow(DropNewest)})
+	c, err = newConfig([]Option{handler, WithOverflow(DropNewest())})
 	require.NoError(t, err)
-	assert.Equal(t, DropNewest, c.overflow, "an option beats the environment")
+	assert.Equal(t, DropNewest(), c.overflow, "an option beats the environment")
 	require.Empty(t, reported)
 
 	t.Setenv(EnvOnQueueFull, "wait")
 	c, err = newConfig([]Option{handler})
 	require.NoError(t, err)
-	assert.Equal(t, DropOldest, c.overflow)
+	assert.Equal(t, DropOldest(), c.overflow)
 	require.Len(t, reported, 1)
 	assert.Contains(t, reported[0].Error(), EnvOnQueueFull)
 	assert.Contains(t, reported[0].Error(), `"wait"`)
@@ -72,7 +72,7 @@ func TestOverflowEnvironment(t *testing.T) {
 
 // DropNewest keeps the oldest records, in order, and refuses the newest.
 func TestDropNewestKeepsTheOldest(t *testing.T) {
-	p, exp, gate := blockedWorker(t, 4, WithMaxQueueSize(4), WithOverflow(DropNewest))
+	p, exp, gate := blockedWorker(t, 4, WithMaxQueueSize(4), WithOverflow(DropNewest()))
 	for i := range 8 {
 		emit(t, p, fmt.Sprint(i), log.SeverityInfo)
 	}
@@ -201,7 +201,7 @@ func (e *selfLoggingExporter) Shutdown(context.Context) error   { return nil }
 
 func TestBlockDoesNotDeadlockOnItsOwnWorker(t *testing.T) {
 	exp := &selfLoggingExporter{full: make(chan struct{})}
-	p := newProcessor(t, exp, WithMaxQueueSize(2), WithMaxBatchSize(2), WithExportInterval(time.Hour),
+	p := newProcessor(t, exp, WithMaxQueueSize(2), WithExportMaxBatchSize(2), WithExportInterval(time.Hour),
 		WithOverflow(Block(time.Hour)), WithoutDropAlerts())
 	exp.p.Store(p)
 	// A full batch goes out; its export logs only once two more records
@@ -230,7 +230,7 @@ func TestBlockDoesNotDeadlockOnItsOwnWorker(t *testing.T) {
 }
 
 func TestOverflowFromSeverity(t *testing.T) {
-	p, _, gate := blockedWorker(t, 1, WithMaxQueueSize(1), WithOverflow(DropNewest),
+	p, _, gate := blockedWorker(t, 1, WithMaxQueueSize(1), WithOverflow(DropNewest()),
 		WithOverflowFrom(log.SeverityWarn, Block(time.Hour)))
 	emit(t, p, "a", log.SeverityInfo) // fills the queue
 	emit(t, p, "info", log.SeverityInfo)
@@ -250,10 +250,10 @@ func TestOverflowFromSeverity(t *testing.T) {
 // Every policy keeps the accounting exact under 16 emitting goroutines,
 // and Block with an exporter that keeps up on average loses nothing.
 func TestOverflowPoliciesUnderLoad(t *testing.T) {
-	for _, pol := range []OverflowPolicy{DropOldest, DropNewest, Block(10 * time.Second)} {
+	for _, pol := range []OverflowPolicy{DropOldest(), DropNewest(), Block(10 * time.Second)} {
 		t.Run(pol.String(), func(t *testing.T) {
 			exp := &countingSlowExporter{delay: 200 * time.Microsecond}
-			p := newProcessor(t, exp, WithMaxQueueSize(64), WithMaxBatchSize(16), WithExportInterval(time.Millisecond),
+			p := newProcessor(t, exp, WithMaxQueueSize(64), WithExportMaxBatchSize(16), WithExportInterval(time.Millisecond),
 				WithOverflow(pol), WithoutDropAlerts())
 			const goroutines, each = 16, 500
 			var wg sync.WaitGroup
@@ -311,9 +311,9 @@ func (e *countingSlowExporter) Shutdown(context.Context) error   { return nil }
 // queue has room: the same OnEmit for each policy, with a queue that never
 // fills.
 func BenchmarkOnEmitOverflow(b *testing.B) {
-	for _, pol := range []OverflowPolicy{DropOldest, DropNewest, Block(time.Second)} {
+	for _, pol := range []OverflowPolicy{DropOldest(), DropNewest(), Block(time.Second)} {
 		b.Run("policy="+pol.String(), func(b *testing.B) {
-			p, err := New(discardExporter{}, WithOverflow(pol), WithMaxQueueSize(1<<20), WithMaxBatchSize(512),
+			p, err := New(discardExporter{}, WithOverflow(pol), WithMaxQueueSize(1<<20), WithExportMaxBatchSize(512),
 				WithoutDropAlerts())
 			require.NoError(b, err)
 			r := record("benchmark record body of ordinary length", log.SeverityInfo)

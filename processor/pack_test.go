@@ -109,7 +109,7 @@ func checkRecord(t *testing.T, i int, got *sdklog.Record, res *resource.Resource
 func TestPackingHoldsMoreThanTheBudgetHoldsUnpacked(t *testing.T) {
 	const budget = 256 << 10
 	exp := newKeepingExporter()
-	p, err := processor.New(exp, processor.WithMaxQueueBytes(budget), processor.WithMaxBatchSize(64))
+	p, err := processor.New(exp, processor.WithMaxQueueBytes(budget), processor.WithExportMaxBatchSize(64))
 	require.NoError(t, err)
 	res := resource.NewSchemaless(attribute.String("service.name", "pack"))
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p), sdklog.WithResource(res))
@@ -168,7 +168,7 @@ func TestPackedRecordsKeepTheirResourceAndScope(t *testing.T) {
 	p, err := processor.NewWithDestinations([]processor.Destination{
 		{Name: "hung", Exporter: hung},
 		{Name: "fast", Exporter: fast},
-	}, processor.WithMaxQueueBytes(256<<10), processor.WithMaxBatchSize(64))
+	}, processor.WithMaxQueueBytes(256<<10), processor.WithExportMaxBatchSize(64))
 	require.NoError(t, err)
 	resA := resource.NewSchemaless(attribute.String("service.name", "a"))
 	resB := resource.NewSchemaless(attribute.String("service.name", "b"))
@@ -222,7 +222,7 @@ func TestPackedRecordsKeepTheirResourceAndScope(t *testing.T) {
 // back): the byte budget then evicts, as without packing, and counts it.
 func TestUnpackableRecordsAreEvictedAsBefore(t *testing.T) {
 	exp := newKeepingExporter()
-	p, err := processor.New(exp, processor.WithMaxQueueBytes(64<<10), processor.WithMaxBatchSize(16))
+	p, err := processor.New(exp, processor.WithMaxQueueBytes(64<<10), processor.WithExportMaxBatchSize(16))
 	require.NoError(t, err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p), sdklog.WithAttributeCountLimit(2))
 	logger := lp.Logger("limited")

@@ -9,19 +9,18 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/log"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
-// This file holds what the processor does before it is full: it shares a
-// process-wide byte budget (WithBudget), sheds earlier when the Go heap
-// nears the program's memory limit (WithHeapMonitor), reports a
-// high-watermark as it is crossed and cleared (WithBackPressure,
-// WithBackPressureHold, WithBackPressureFunc), and can shed low-severity
-// records at the source while above it (WithShedBelow).
+// Back-pressure is what the processor reports before it is full: the
+// state raised at the high watermark and cleared below the low one after
+// the hold (WithBackPressure, WithBackPressureHold), delivered by the
+// pressure goroutine (pressureLoop) to WithBackPressureFunc and the alert
+// logger, and read by Enabled to shed at the source (WithShedBelow). The
+// admission stage (admission.go) applies the bounds; this file keeps the
+// state those bounds feed, and gives the shared budget (WithBudget) back
+// as records leave.
 
 // Back-pressure defaults.
 const (
@@ -43,59 +42,6 @@ const (
 // that drains in bursts and refills within it stays in one episode.
 const DefaultBackPressureHold = time.Second
 
-// sharedBudgetPoll is how often an OnEmit blocked by the shared budget
-// looks again (see waitForRoomLocked).
-const sharedBudgetPoll = 5 * time.Millisecond
-
-// WithBudget makes the processor take the bytes of every record it keeps
-// (queued or in flight, as memguard.RecordSize counts them) from budget as
-// well as from its own byte bound, and give them back when the record is
-// exported, dropped or shut down: processors sharing one budget never hold
-// more than it together, and budget.Used() is 0 once all of them are shut
-// down. When the budget is exhausted, the overflow policy applies as for
-// the processor's own bounds — DropOldest evicts this processor's oldest
-// records (it cannot evict another's), DropNewest refuses, Block waits —
-// and drops count as byte_limit.
-//
-// Default: no shared budget. nil makes New fail.
-func WithBudget(budget *memguard.Budget) Option {
-	return optionFunc(func(c *config) {
-		if budget == nil {
-			c.reject("WithBudget(nil): budget must not be nil")
-			return
-		}
-		c.budget = budget
-	})
-}
-
-// WithHeapMonitor sets the monitor that tells the processor how close the
-// Go heap is to the program's memory limit (GOMEMLIMIT, or the monitor's
-// own WithLimit). While it reports high pressure, the processor keeps at
-// most HeapPressureShare of its byte budget: records beyond that are
-// handled by the overflow policy and counted as heap_pressure, so that the
-// process is not OOM-killed for its logs. The monitor is consulted only
-// when a record would take the processor past that share, so it costs
-// nothing while the queue is small.
-//
-// Default: one monitor shared by every processor of the process, with
-// memguard's defaults (high at 85% of GOMEMLIMIT). Without GOMEMLIMIT it
-// never reports pressure, so the default changes nothing for a program that
-// sets no memory limit. nil makes New fail; see WithoutHeapMonitor.
-func WithHeapMonitor(m *memguard.HeapMonitor) Option {
-	return optionFunc(func(c *config) {
-		if m == nil {
-			c.reject("WithHeapMonitor(nil): monitor must not be nil (use WithoutHeapMonitor)")
-			return
-		}
-		c.heap, c.heapSet = m, true
-	})
-}
-
-// WithoutHeapMonitor turns heap-pressure shedding off.
-func WithoutHeapMonitor() Option {
-	return optionFunc(func(c *config) { c.heap, c.heapSet = nil, true })
-}
-
 var defaultHeap = sync.OnceValue(func() *memguard.HeapMonitor {
 	m, err := memguard.NewHeapMonitor()
 	if err != nil { // cannot happen with the defaults
@@ -103,53 +49,6 @@ var defaultHeap = sync.OnceValue(func() *memguard.HeapMonitor {
 	}
 	return m
 })
-
-// WithBackPressure sets the watermarks of back-pressure, as fractions of
-// the count bound and of the byte bound: it is raised as soon as either
-// bound is filled to high or more, and cleared once both have stayed below
-// low for the hold time (WithBackPressureHold, 1s by default). Going back
-// to low or above during the hold, or past high, continues the same
-// episode: a queue that drains in bursts and refills makes one raised and
-// one cleared, not a pair per burst. Raised, it shows in Stats
-// (BackPressure), in the steadylog.processor.backpressure metric, as a
-// line on the drop-alert logger (at most one raised line per alert
-// interval, and a cleared line after each one written), to the
-// WithBackPressureFunc callback, and, with WithShedBelow, in Enabled —
-// before anything is dropped. All of them see one state, so shedding
-// goes on through the hold.
-//
-// Default: 0.8 and 0.6. Values outside 0 < low ≤ high ≤ 1 make New fail.
-func WithBackPressure(high, low float64) Option {
-	return optionFunc(func(c *config) {
-		if !(low > 0 && low <= high && high <= 1) {
-			c.reject("WithBackPressure(%v, %v): want 0 < low <= high <= 1", high, low)
-			return
-		}
-		c.highMark, c.lowMark = high, low
-	})
-}
-
-// WithBackPressureHold sets how long the queue must stay below the low
-// watermark (WithBackPressure), without going back to it, before
-// back-pressure is cleared. Raising is never delayed: the high watermark
-// is the early warning. Shutdown ends an episode without waiting: once it
-// has begun, back-pressure is cleared as soon as the queue is below low.
-//
-// The hold is timed by a goroutine of the processor's, not by OnEmit; it
-// starts when that goroutine sees the queue below low, so the clearing
-// comes at least d after the queue fell below it.
-//
-// Default: 1s (DefaultBackPressureHold). 0 clears as soon as the queue is
-// below low, as a watermark gap alone does. A negative d makes New fail.
-func WithBackPressureHold(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d < 0 {
-			c.reject("WithBackPressureHold(%v): must not be negative", d)
-			return
-		}
-		c.pressureHold, c.pressureHoldSet = d, true
-	})
-}
 
 // BackPressure is a change of the processor's back-pressure state, as
 // passed to the WithBackPressureFunc callback.
@@ -168,85 +67,6 @@ type BackPressure struct {
 	// episode is two changes, however often the queue crosses the
 	// watermarks within it.
 	Changes uint64
-}
-
-// WithBackPressureFunc sets a function called when back-pressure is raised
-// or cleared, so that a service can react before anything is dropped
-// (slow its intake, sample its debug logs). It is called from a goroutine
-// of the processor's, never from OnEmit, one call at a time; changes that
-// happen while it runs are coalesced into the next call. A panic in it is
-// recovered. It must not block for long: while it runs, later changes wait.
-//
-// Default: none. nil makes New fail.
-func WithBackPressureFunc(fn func(BackPressure)) Option {
-	return optionFunc(func(c *config) {
-		if fn == nil {
-			c.reject("WithBackPressureFunc(nil): function must not be nil")
-			return
-		}
-		c.onPressure = fn
-	})
-}
-
-// WithShedBelow makes Enabled report false, while back-pressure is raised,
-// for records with a severity below threshold, so that the bridge (otelslog,
-// otelzap) never builds them: building a record is about a third of a log
-// call's CPU. Each such answer is counted as received and dropped with
-// reason shed, so the accounting stays exact. (When another processor of
-// the same provider still wants the record, the SDK emits it to every
-// processor: it then reaches OnEmit as well and is counted again.)
-// Records with an undefined severity (0) are below any threshold.
-//
-// Default: off (Enabled always reports true). A threshold outside
-// [log.SeverityTrace1, log.SeverityFatal4] makes New fail.
-func WithShedBelow(threshold log.Severity) Option {
-	return optionFunc(func(c *config) {
-		if !c.checkSeverity("WithShedBelow", threshold) {
-			return
-		}
-		c.shedBelow = threshold
-	})
-}
-
-// bounds are the byte limit one admission is held to and the reason a
-// record that breaks it is dropped.
-type bounds struct {
-	maxBytes   int64
-	byteReason reasonIndex
-}
-
-// boundsLocked returns the bounds for admitting a record of size bytes:
-// the byte budget, or HeapPressureShare of it while the heap monitor
-// reports high pressure — asked only when the record would take the
-// processor past that share. p.mu must be held.
-func (p *Processor) boundsLocked(size int64) bounds {
-	b := bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit}
-	if p.cfg.heap == nil || p.st.heldBytes+size <= p.heapBound {
-		p.heapShedding = false
-		return b
-	}
-	p.heapShedding = p.cfg.heap.High()
-	if p.heapShedding {
-		b = bounds{maxBytes: p.heapBound, byteReason: idxHeapPressure}
-	}
-	return b
-}
-
-// sharedFitsLocked reports whether size more bytes fit the shared budget.
-func (p *Processor) sharedFitsLocked(size int64) bool {
-	return p.cfg.budget == nil || p.cfg.budget.Limit()-p.cfg.budget.Used() >= size
-}
-
-// acquireLocked takes size bytes from the shared budget, if any.
-func (p *Processor) acquireLocked(size int64) bool {
-	if p.cfg.budget == nil {
-		return true
-	}
-	if !p.cfg.budget.TryAcquire(size) {
-		return false
-	}
-	p.acquired += size
-	return true
 }
 
 // releaseLocked gives back to the shared budget what the processor no
@@ -327,26 +147,6 @@ func watermark(bound int64, fraction float64) int64 {
 		return math.MaxInt64
 	}
 	return max(int64(v), 1)
-}
-
-// shedLocked counts one record shed at the source. p.mu must be held.
-func (p *Processor) shedLocked() {
-	p.received++
-	p.acct.dropped[idxShed]++
-}
-
-// enabled is Enabled's decision: see WithShedBelow.
-func (p *Processor) enabled(param sdklog.EnabledParameters) bool {
-	if p.cfg.shedBelow == 0 || param.Severity >= p.cfg.shedBelow || !p.pressureFlag.Load() {
-		return true
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.pressured || p.closed {
-		return true // cleared meanwhile, or shut down: OnEmit counts it
-	}
-	p.shedLocked()
-	return false
 }
 
 // newHoldTimer is the default config.holdTimer: a time.Timer.
@@ -463,7 +263,7 @@ func (p *Processor) logPressure(logger *slog.Logger, ev BackPressure) {
 	msg := fmt.Sprintf("log queue back-pressure cleared: %d records queued", ev.Queued)
 	if ev.Raised {
 		msg = fmt.Sprintf("log queue back-pressure raised: %d of %d records, %s of %s queued and in flight",
-			ev.Queued, p.cfg.maxQueueSize, approxSize(ev.QueuedBytes+ev.InFlightBytes), approxSize(p.cfg.maxQueueBytes))
+			ev.Queued, p.cfg.maxQueueSize, formatSize(ev.QueuedBytes+ev.InFlightBytes), formatSize(p.cfg.maxQueueBytes))
 	}
 	logger.LogAttrs(context.Background(), slog.LevelWarn, msg,
 		slog.Bool("backpressure", ev.Raised), slog.String("otel.component.name", p.tel.name))
@@ -478,18 +278,4 @@ func (p *Processor) stopPressure(ctx context.Context) {
 	case <-p.pressureDone:
 	case <-ctx.Done():
 	}
-}
-
-// approxSize renders n bytes for a person: "812 B", "261.4 KiB", "32 MiB".
-func approxSize(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v, i := float64(n), 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 || v == math.Trunc(v) {
-		return fmt.Sprintf("%d %s", int64(v), units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
 }

@@ -100,7 +100,7 @@ func newHoldRig(t *testing.T, opts ...Option) *holdRig {
 	t.Helper()
 	r := &holdRig{exp: newStepExporter(), events: make(chan BackPressure, 100), lines: pressureLines{c: make(chan string, 100)}}
 	r.p = newProcessor(t, r.exp, append([]Option{
-		WithMaxQueueSize(10), WithMaxBatchSize(1), WithExportInterval(time.Hour),
+		WithMaxQueueSize(10), WithExportMaxBatchSize(1), WithExportInterval(time.Hour),
 		WithBackPressureFunc(func(bp BackPressure) { r.events <- bp }),
 		WithDropAlerts(slog.New(r.lines), time.Hour),
 	}, opts...)...)

@@ -46,9 +46,9 @@ func TestSharedBudget(t *testing.T) {
 	budget, err := memguard.NewBudget(10 * size)
 	require.NoError(t, err)
 	gateA, gateB := make(chan struct{}), make(chan struct{})
-	a := newProcessor(t, &recordingExporter{gate: gateA}, WithBudget(budget), WithMaxBatchSize(4),
+	a := newProcessor(t, &recordingExporter{gate: gateA}, WithBudget(budget), WithExportMaxBatchSize(4),
 		WithExportInterval(time.Hour), WithoutDropAlerts())
-	b := newProcessor(t, &recordingExporter{gate: gateB}, WithBudget(budget), WithMaxBatchSize(4),
+	b := newProcessor(t, &recordingExporter{gate: gateB}, WithBudget(budget), WithExportMaxBatchSize(4),
 		WithExportInterval(time.Hour), WithoutDropAlerts())
 
 	var wg sync.WaitGroup
@@ -208,7 +208,7 @@ func TestBackPressureCallbackIsUserCode(t *testing.T) {
 func TestShedAtSource(t *testing.T) {
 	gate := make(chan struct{})
 	exp := &recordingExporter{gate: gate, entered: make(chan struct{}, 10)}
-	p := newProcessor(t, exp, WithMaxQueueSize(10), WithMaxBatchSize(1), WithExportInterval(time.Hour),
+	p := newProcessor(t, exp, WithMaxQueueSize(10), WithExportMaxBatchSize(1), WithExportInterval(time.Hour),
 		WithShedBelow(log.SeverityWarn), WithoutDropAlerts())
 	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
 	logger := provider.Logger("test")
@@ -295,12 +295,4 @@ func TestSharedBudgetWithFanout(t *testing.T) {
 	require.Zero(t, budget.Used())
 	require.Len(t, a.exported(), 10)
 	require.Len(t, b.exported(), 10)
-}
-
-func TestApproxSize(t *testing.T) {
-	for n, want := range map[int64]string{
-		0: "0 B", 812: "812 B", 1024: "1 KiB", 267696: "261.4 KiB", 32 << 20: "32 MiB", 1<<63 - 1: "8 EiB",
-	} {
-		assert.Equal(t, want, approxSize(n), n)
-	}
 }

@@ -3,34 +3,52 @@ package processor
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
-	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/exporter"
-	"github.com/steadylog/steadylog/memguard"
-	"github.com/steadylog/steadylog/otlperr"
 )
 
 // Processor is an sdklog.Processor that queues records in memory, bounded
-// by count and by bytes, and exports them in batches from one worker
-// goroutine. See the package documentation for the full contract.
+// by count and by bytes, and exports them in batches to one or more
+// destinations. See the package documentation for the full contract.
 //
 // All methods are safe for concurrent use.
+//
+// Goroutines. A record's path crosses these, and each owns what it alone
+// touches (DESIGN.md, Concurrency):
+//   - the emitting goroutines: Enabled and OnEmit admit records under mu
+//     (admission.go); under Block, OnEmit waits for room with mu released;
+//   - one worker per destination (destination.run), started by New: the
+//     only goroutine that calls that destination's exporter, so its calls
+//     never overlap; it owns the destination's fields marked "worker",
+//     takes mu to pin a batch and to account for its outcome, and calls the
+//     exporter without it;
+//   - the pressure goroutine (pressureLoop), started by New: it delivers
+//     back-pressure changes to WithBackPressureFunc and the alert logger and
+//     times the hold, taking mu only to read the state;
+//   - the drop alerter's goroutine (telemetry.DropAlerter, unless
+//     WithoutDropAlerts), started by New: it reads Stats once per interval;
+//   - the default error handler's goroutine (telemetry.ErrorReporter,
+//     unless WithErrorHandler), started at the first error and ended an
+//     interval or two after the last.
+//
+// Shutdown closes stop, waits for the workers within its context, then
+// stops the pressure goroutine, the error handler and the drop alerter.
 type Processor struct {
-	cfg   config
-	tel   telemetryState
+	cfg   config         // read-only after New
+	tel   telemetryState // see telemetry.go
 	dests []*destination // fixed at New
 
-	// mu guards everything below it and the destinations' p.mu fields.
-	// Every accounting transition — a record received, evicted, pinned
-	// for export, exported or dropped — happens under mu, which is what
-	// makes Stats a consistent snapshot.
+	// mu guards everything below it, the store and the fields of each
+	// destination marked "p.mu". It is one mutex on purpose: admitting one
+	// record updates the store and every destination's count, and Stats
+	// is a consistent snapshot because every accounting transition — a
+	// record received, evicted, pinned for export, exported or dropped —
+	// happens under it. It is held for bookkeeping only, never across a
+	// call into an exporter, the back-pressure callback or a logger.
 	mu                  sync.Mutex
 	st                  *store
 	acct                accounts // store-wide: exported, and dropped by reason
@@ -50,18 +68,18 @@ type Processor struct {
 	room                chan struct{} // closed when room is freed; nil while nobody waits
 
 	pressureFlag atomic.Bool   // pressured, for Enabled's lock-free read
-	pressureWake chan struct{} // a back-pressure change to deliver
-	pressureQuit chan struct{}
-	pressureDone chan struct{}
+	pressureWake chan struct{} // a back-pressure change for the pressure goroutine
+	pressureQuit chan struct{} // closed by Shutdown: the pressure goroutine ends
+	pressureDone chan struct{} // closed by the pressure goroutine when it ends
 
 	provider atomic.Pointer[sdklog.LoggerProvider] // see WatchProvider
 
-	stop    chan struct{}   // closed by Shutdown
+	stop    chan struct{}   // closed by Shutdown: the workers drain and end
 	stopCtx context.Context // Shutdown's context, published by closing stop
 }
 
 // New returns a Processor that exports through exporter and starts its
-// worker goroutine. Register it with sdklog.WithProcessor and call
+// goroutines (see Processor). Register it with sdklog.WithProcessor and call
 // Shutdown (directly, or through the LoggerProvider) when done.
 //
 // When exporter is a fan-out (exporter.Fanout or exporter.NewFanout), each
@@ -94,7 +112,8 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 }
 
 // NewWithDestinations returns a Processor that delivers every record to
-// each of dests, and starts one worker goroutine per destination.
+// each of dests, and starts its goroutines: one worker per destination,
+// and those listed on Processor.
 //
 // Records are stored once, whatever the number of destinations, and the
 // count and byte bounds apply to that store. Each destination exports
@@ -118,9 +137,6 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
-	}
-	if !cfg.classifySet {
-		cfg.classify = otlperr.Classify
 	}
 	ds, err := resolveDestinations(dests, &cfg)
 	if err != nil {
@@ -151,289 +167,6 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 	return p, nil
 }
 
-// Enabled reports true: the processor takes every record, and counts the
-// ones it cannot keep. (Answering false after Shutdown would hide those
-// records from the already_shutdown count.) The exception is WithShedBelow:
-// while back-pressure is raised, Enabled reports false for records below
-// its threshold, and counts each as shed.
-func (p *Processor) Enabled(_ context.Context, param sdklog.EnabledParameters) bool {
-	return p.enabled(param)
-}
-
-// OnEmit queues a clone of r. It never blocks on the exporter or on I/O
-// unless the record's overflow policy is Block: when the queue is full it
-// evicts the oldest record (DropOldest, the default; see
-// WithSeverityEviction), refuses r (DropNewest) or waits for room (Block,
-// until the timeout, ctx's end or Shutdown), and counts every drop. It
-// always returns nil; drops are counted in Stats, not reported as errors,
-// because the SDK would route an error to the global handler on every log
-// call.
-func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	if r == nil {
-		return nil
-	}
-	size := memguard.RecordSize(r)
-	sev := r.Severity()
-	owned := r
-	if r.AttributesLen() > inlineAttrs {
-		// Attributes beyond the inline array live in a slice the caller
-		// may reuse: clone it. Cloning allocates, so it happens before the
-		// mutex is taken, where a GC assist cannot stretch the critical
-		// section every emitter waits on.
-		clone := r.Clone()
-		owned = &clone
-	}
-
-	p.mu.Lock()
-	switch {
-	case p.closed:
-		p.received++
-		p.acct.dropped[idxAlreadyShutdown]++
-		p.mu.Unlock()
-		return nil
-	case size > p.cfg.maxQueueBytes:
-		p.received++
-		p.acct.dropped[idxRecordTooLarge]++
-		p.mu.Unlock()
-		return nil
-	}
-	admitted := p.admitLocked(ctx, size, sev)
-	p.received++ // counted once decided: a record waiting under Block is not received yet
-	if !admitted {
-		p.mu.Unlock()
-		return nil
-	}
-	p.st.push(owned, size, sev)
-	p.pushedLocked()
-	notify := false
-	for _, d := range p.dests { // none is abandoned: that needs Shutdown, which closed admission
-		d.pending++
-		d.pendingBytes += size
-		if !d.wakePending && d.dueLocked() {
-			d.wakePending = true
-			notify = true
-			select {
-			case d.wake <- struct{}{}:
-			default:
-			}
-		}
-	}
-	p.mu.Unlock()
-	if notify {
-		// Yield once per batch so the worker, just made runnable on this
-		// P, runs now rather than after every other runnable emitter: with
-		// many emitting goroutines on few cores the worker is otherwise
-		// starved and the queue overflows. A yield is not a wait — this
-		// goroutine is runnable again at once.
-		runtime.Gosched()
-	}
-	return nil
-}
-
-// makeRoomLocked evicts stored records until one more record of size
-// bytes fits (incoming), or until the store is within its bounds again
-// (!incoming, after a retried batch became queued again). b are the bounds
-// to meet; an incoming record must also fit the shared budget, if any.
-//
-// What may be evicted depends on policy (the incoming record's overflow
-// policy; DropOldest when !incoming). Under every policy, records that
-// only lagging destinations still need — those the destination furthest
-// ahead has finished — go first, oldest first: they are the laggards'
-// drops, and a destination that hangs cannot make the others refuse or
-// wait. Then DropOldest evicts the oldest records (low-severity ones
-// first with WithSeverityEviction); DropNewest and Block evict nothing
-// more.
-//
-// An incoming record that eviction cannot make fit — it does not fit
-// beside the batches in flight, or severity-aware eviction finds too few
-// records below the threshold — evicts nothing: makeRoomLocked decides
-// first, then evicts. It then returns false and the reason the record is
-// dropped, which the caller counts.
-//
-// Each eviction counts as queue_full when the count bound forced it, else
-// as b's byte reason (byte_limit, or heap_pressure) or byte_limit for the
-// shared budget — store-wide, unless a destination had dropped the record
-// already, and for each destination that had not finished it. p.mu must
-// be held.
-func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, b bounds, policy overflowKind) (bool, reasonIndex) {
-	extra := 0
-	if incoming {
-		extra = 1
-	}
-	// Packing frees bytes without losing a record: it comes first.
-	p.packForRoomLocked(size, b, incoming)
-	lagging := p.laggardsOnlyBelowLocked()
-	if incoming {
-		if ok, reason := p.canMakeRoomLocked(size, sev, b, policy, lagging); !ok {
-			return false, reason
-		}
-	}
-	for {
-		var reason reasonIndex
-		switch {
-		case p.st.queued()+extra > p.cfg.maxQueueSize:
-			reason = idxQueueFull
-		case p.st.heldBytes+size > b.maxBytes:
-			reason = b.byteReason
-		case incoming && !p.sharedFitsLocked(size):
-			reason = idxByteLimit
-		default:
-			return true, 0
-		}
-		ev, ok := p.st.evict(lagging, false, 0)
-		if !ok && policy == overflowDropOldest {
-			if p.cfg.severityEviction {
-				ev, ok = p.st.evict(math.MaxUint64, true, p.cfg.evictBelow)
-				if !ok && incoming && sev < p.cfg.evictBelow {
-					return false, reason // not reached: canMakeRoomLocked said it fits
-				}
-			}
-			if !ok {
-				ev, ok = p.st.evict(math.MaxUint64, false, 0)
-			}
-		}
-		if !ok {
-			// Nothing evictable is left: the batches in flight hold the
-			// rest (not reached for an incoming record).
-			return !incoming, reason
-		}
-		if !ev.lost {
-			p.acct.dropped[reason]++
-		}
-		for _, d := range p.dests {
-			d.droppedLocked(ev.seq, ev.size, reason)
-		}
-		p.releaseLocked()
-	}
-}
-
-// laggardsOnlyBelowLocked returns the position of the destination furthest
-// ahead: every record numbered below it has been finished there, so only
-// destinations behind it still need it. With one destination it is 0:
-// nobody lags. p.mu must be held.
-func (p *Processor) laggardsOnlyBelowLocked() uint64 {
-	if len(p.dests) < 2 {
-		return 0
-	}
-	var lead uint64
-	for _, d := range p.dests {
-		if !d.abandoned {
-			lead = max(lead, d.next)
-		}
-	}
-	return lead
-}
-
-// canMakeRoomLocked reports whether evicting what policy allows (see
-// makeRoomLocked) would let one more record of size bytes and severity sev
-// fit b and the shared budget, without evicting anything; when it would
-// not, it returns the reason the record is dropped. p.mu must be held.
-func (p *Processor) canMakeRoomLocked(size int64, sev log.Severity, b bounds, policy overflowKind, lagging uint64) (bool, reasonIndex) {
-	countNeed := int64(p.st.queued()) + 1 - int64(p.cfg.maxQueueSize)
-	byteNeed := p.st.heldBytes + size - b.maxBytes
-	sharedNeed := int64(math.MinInt64)
-	if p.cfg.budget != nil {
-		sharedNeed = size - (p.cfg.budget.Limit() - p.cfg.budget.Used())
-	}
-	fits := func() bool { return countNeed <= 0 && byteNeed <= 0 && sharedNeed <= 0 }
-	if fits() {
-		return true, 0
-	}
-	reason := p.overflowReasonLocked(size, b)
-	if policy == overflowDropOldest && (!p.cfg.severityEviction || sev >= p.cfg.evictBelow) {
-		// Every queued record may go: the most eviction can free is all of
-		// them, and one slot is always enough for the count bound.
-		queuedBytes := p.st.heldBytes - p.st.pinnedBytes
-		if byteNeed <= queuedBytes && sharedNeed <= queuedBytes {
-			return true, 0
-		}
-		return false, reason
-	}
-	// Only some records may go: add them up in eviction order, and stop as
-	// soon as enough would be freed.
-	take := func(sz int64) bool {
-		countNeed--
-		byteNeed -= sz
-		if sharedNeed != math.MinInt64 {
-			sharedNeed -= sz
-		}
-		return !fits()
-	}
-	p.st.evictable(0, lagging, false, 0, take)
-	if !fits() && policy == overflowDropOldest { // severity-aware, for a record below the threshold
-		p.st.evictable(lagging, math.MaxUint64, true, p.cfg.evictBelow, take)
-	}
-	if fits() {
-		return true, 0
-	}
-	return false, reason
-}
-
-// enforceBoundsLocked evicts until the store is within its bounds. p.mu
-// must be held.
-func (p *Processor) enforceBoundsLocked() {
-	p.makeRoomLocked(0, 0, false, bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit}, overflowDropOldest)
-}
-
-// releaseStoreLocked releases the records every destination has finished,
-// then gives their bytes back and wakes the OnEmit calls waiting for
-// room. p.mu must be held.
-func (p *Processor) releaseStoreLocked() {
-	upTo := p.st.nextSeq
-	for _, d := range p.dests {
-		upTo = min(upTo, d.next)
-	}
-	p.st.release(upTo)
-	p.releaseLocked()
-	p.roomFreedLocked()
-}
-
-// Stats returns a consistent snapshot of the processor's accounting.
-func (p *Processor) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	queued, inFlight := p.st.undecided()
-	s := Stats{
-		Received:      p.received,
-		Exported:      p.acct.exported,
-		Queued:        queued,
-		QueuedBytes:   p.st.heldBytes - p.st.pinnedBytes,
-		InFlight:      inFlight,
-		InFlightBytes: p.st.pinnedBytes,
-		Packed:        p.packedRecords,
-		Waiting:       p.waiting,
-
-		BackPressure:        p.pressured,
-		BackPressureChanges: p.pressureChanges,
-
-		Destinations: make([]DestinationStats, len(p.dests)),
-	}
-	for i, n := range p.acct.dropped {
-		if n > 0 {
-			if s.Dropped == nil {
-				s.Dropped = make(map[DropReason]uint64, numReasons)
-			}
-			s.Dropped[reasonIndex(i).reason()] = n
-		}
-	}
-	for i, d := range p.dests {
-		s.Destinations[i] = d.statsLocked()
-	}
-	return s
-}
-
-// RecordCounts returns the records exported and dropped so far. It lets
-// code that only knows interfaces (such as the lifecycle package) report
-// what a shutdown delivered.
-func (p *Processor) RecordCounts() (exported, dropped uint64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, n := range p.acct.dropped {
-		dropped += n
-	}
-	return p.acct.exported, dropped
-}
-
 // ForceFlush exports every record queued before the call, to every
 // destination, then calls the exporters' ForceFlush. It returns early with
 // ctx's error when ctx ends first, and with an error wrapping
@@ -444,7 +177,7 @@ func (p *Processor) RecordCounts() (exported, dropped uint64) {
 func (p *Processor) ForceFlush(ctx context.Context) error {
 	p.mu.Lock()
 	closed := p.closed
-	seq, any := p.st.lastSeq()
+	seq, stored := p.st.lastSeq()
 	p.mu.Unlock()
 	if closed {
 		return nil
@@ -457,7 +190,7 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 	for i, d := range p.dests {
 		result := make(chan error, 1)
 		select {
-		case d.flushReq <- flushRequest{ctx: ctx, seq: seq, any: any, result: result}:
+		case d.flushReq <- flushRequest{ctx: ctx, seq: seq, stored: stored, result: result}:
 			results[i] = result
 		case <-d.done:
 		case <-ctx.Done():
@@ -481,14 +214,6 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// wrap names the destination in err when the processor has several.
-func (d *destination) wrap(err error) error {
-	if err == nil || len(d.p.dests) == 1 {
-		return err
-	}
-	return fmt.Errorf("steadylog/processor: destination %q: %w", d.name, err)
 }
 
 // Shutdown stops admission (later records count as already_shutdown),
@@ -553,19 +278,4 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return errors.Join(errs...)
-}
-
-// abandon counts everything destination d has not exported yet as
-// dropped by shutdown.
-func (p *Processor) abandon(d *destination) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	d.abandonLocked(idxShutdown)
-	d.abandoned = true
-}
-
-func (p *Processor) lastSeq() (uint64, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.st.lastSeq()
 }

@@ -22,7 +22,7 @@ import (
 func blockedWorker(t *testing.T, batch int, opts ...Option) (*Processor, *recordingExporter, chan struct{}) {
 	t.Helper()
 	exp := &recordingExporter{entered: make(chan struct{}, 64), gate: make(chan struct{})}
-	opts = append([]Option{WithMaxBatchSize(batch), WithExportInterval(time.Hour)}, opts...)
+	opts = append([]Option{WithExportMaxBatchSize(batch), WithExportInterval(time.Hour)}, opts...)
 	p := newProcessor(t, exp, opts...)
 	for i := 0; i < batch; i++ {
 		emit(t, p, fmt.Sprintf("w%d", i), log.SeverityInfo)
@@ -42,7 +42,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 	for name, opt := range map[string]Option{
 		"queue size":      WithMaxQueueSize(0),
 		"queue bytes":     WithMaxQueueBytes(-1),
-		"batch size":      WithMaxBatchSize(-5),
+		"batch size":      WithExportMaxBatchSize(-5),
 		"interval":        WithExportInterval(0),
 		"interval < 1ms":  WithExportInterval(time.Millisecond - 1),
 		"timeout":         WithExportTimeout(-time.Second),
@@ -52,6 +52,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		"retry initial":   WithRetryBackoff(0, time.Second),
 		"retry max":       WithRetryBackoff(time.Second, time.Millisecond),
 		"retry elapsed":   WithRetryMaxElapsed(0),
+		"nil option":      nil,
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, err := New(exp, opt)
@@ -70,13 +71,13 @@ func TestConfigResolution(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int(DefaultMaxQueueBytes/minPackedBytes), c.maxQueueSize, "the count bound follows the byte budget")
 		assert.Equal(t, DefaultMaxQueueBytes, c.maxQueueBytes)
-		assert.Equal(t, DefaultMaxBatchSize, c.maxBatchSize)
+		assert.Equal(t, DefaultExportMaxBatchSize, c.maxBatchSize)
 		assert.Equal(t, DefaultExportInterval, c.exportInterval)
 		assert.Equal(t, DefaultExportTimeout, c.exportTimeout)
 	})
 	t.Run("environment", func(t *testing.T) {
 		t.Setenv(EnvMaxQueueSize, "100")
-		t.Setenv(EnvMaxBatchSize, "10")
+		t.Setenv(EnvExportMaxBatchSize, "10")
 		t.Setenv(EnvExportInterval, "250")
 		t.Setenv(EnvExportTimeout, "1500")
 		t.Setenv(EnvMaxQueueBytes, "65536")
@@ -107,11 +108,12 @@ func TestConfigResolution(t *testing.T) {
 		assert.Contains(t, reported[1].Error(), EnvExportTimeout)
 	})
 	t.Run("batch clamped to what the budget holds", func(t *testing.T) {
-		c, err := newConfig([]Option{handler, WithMaxQueueBytes(10 * slotBytes), WithMaxBatchSize(64)})
+		c, err := newConfig([]Option{handler, WithMaxQueueBytes(10 * slotBytes), WithExportMaxBatchSize(64)})
 		require.NoError(t, err)
 		assert.Equal(t, 10, c.maxBatchSize)
 	})
 	t.Run("budget below one record", func(t *testing.T) {
+		assert.Equal(t, memguard.RecordSize(&sdklog.Record{}), MinQueueBytes, "MinQueueBytes is the size of an empty record")
 		_, err := newConfig([]Option{handler, WithMaxQueueBytes(MinQueueBytes - 1)})
 		require.ErrorIs(t, err, ErrInvalidOption)
 		require.ErrorContains(t, err, "smallest record")
@@ -124,7 +126,7 @@ func TestConfigResolution(t *testing.T) {
 		assert.Contains(t, reported[0].Error(), EnvMaxQueueBytes)
 	})
 	t.Run("batch clamped to queue", func(t *testing.T) {
-		c, err := newConfig([]Option{handler, WithMaxQueueSize(8), WithMaxBatchSize(64)})
+		c, err := newConfig([]Option{handler, WithMaxQueueSize(8), WithExportMaxBatchSize(64)})
 		require.NoError(t, err)
 		assert.Equal(t, 8, c.maxBatchSize)
 	})
@@ -268,7 +270,7 @@ func TestSeverityEvictionSkipsTombstonesAcrossChunks(t *testing.T) {
 
 func TestExportStartsOnFullBatch(t *testing.T) {
 	exp := &recordingExporter{entered: make(chan struct{}, 1)}
-	p := newProcessor(t, exp, WithMaxBatchSize(10), WithExportInterval(time.Hour))
+	p := newProcessor(t, exp, WithExportMaxBatchSize(10), WithExportInterval(time.Hour))
 	for i := 0; i < 9; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
 	}
@@ -289,7 +291,7 @@ func TestExportStartsOnFullBatch(t *testing.T) {
 
 func TestExportStartsOnInterval(t *testing.T) {
 	exp := &recordingExporter{entered: make(chan struct{}, 1)}
-	p := newProcessor(t, exp, WithMaxBatchSize(100), WithExportInterval(10*time.Millisecond))
+	p := newProcessor(t, exp, WithExportMaxBatchSize(100), WithExportInterval(10*time.Millisecond))
 	emit(t, p, "lonely", log.SeverityInfo)
 	select {
 	case <-exp.entered:
@@ -308,7 +310,7 @@ func TestFailedAndPanickingExportsAreCounted(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var mu sync.Mutex
 			var errs []error
-			p := newProcessor(t, exp, WithMaxBatchSize(5), WithoutRetry(), WithErrorHandler(func(err error) {
+			p := newProcessor(t, exp, WithExportMaxBatchSize(5), WithoutRetry(), WithErrorHandler(func(err error) {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -431,7 +433,7 @@ func TestInvariantUnderLoad(t *testing.T) {
 	for name, mk := range kinds {
 		t.Run(name, func(t *testing.T) {
 			exp := mk()
-			p := newProcessor(t, exp, WithMaxQueueSize(256), WithMaxBatchSize(32),
+			p := newProcessor(t, exp, WithMaxQueueSize(256), WithExportMaxBatchSize(32),
 				WithExportInterval(time.Millisecond), WithErrorHandler(func(error) {}),
 				WithRetryBackoff(time.Millisecond, 5*time.Millisecond))
 			const goroutines, perG = 16, 2000

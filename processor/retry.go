@@ -12,106 +12,21 @@ import (
 	"github.com/steadylog/steadylog/retry"
 )
 
-// Retry defaults. The backoff is short because long outages are the
-// circuit breaker's job (exporter.WithBreaker): the processor's own retry
-// rides out blips of a few seconds without losing the batch.
+// Retry defaults (see WithRetryBackoff and WithRetryMaxElapsed). The
+// processor's own retry rides out blips of a few seconds without losing
+// the batch; long outages are the circuit breaker's job
+// (exporter.WithBreaker). DESIGN.md explains the values.
 const (
 	// DefaultRetryInitial is the default wait after the first transient
 	// export failure.
 	DefaultRetryInitial = 100 * time.Millisecond
 	// DefaultRetryMax is the default longest wait between two attempts.
-	// It is short because an attempt against a collector that is down
-	// costs little (a refused connection), while every moment spent
-	// waiting after the collector is back costs records once the queue
-	// overflows: against a collector killed for 3 s and up for 2 s, at
-	// 10,000 records/s with the default queue, a 5 s cap delivered nothing
-	// in two windows out of three, a 1 s cap delivered 12% less than the
-	// SDK's BatchProcessor, and 500 ms as much as it. Long outages are the
-	// breaker's job (exporter.WithBreaker).
 	DefaultRetryMax = 500 * time.Millisecond
 	// DefaultRetryMaxElapsed is the default longest time a batch is
 	// retried, counted from its first failure. It matches the OTLP
 	// exporters' own retry budget.
 	DefaultRetryMaxElapsed = time.Minute
 )
-
-// WithRetryBackoff sets the wait before retrying a batch whose export
-// failed transiently: initial after the first failure, doubling (with
-// ±20% jitter) up to max. A failure that carries a server-requested delay
-// (retry.After) waits at least that long; a refusal by an open
-// breaker waits until the breaker admits a probe. No wait, whatever its
-// source, reaches past the end of the outage's retry budget
-// (WithRetryMaxElapsed): a Retry-After of ten hours means one last attempt
-// when that time is up.
-//
-// A retried batch stays pending: it is the destination's oldest, older
-// than everything queued since, so while the store keeps admitting and
-// overflows, the retried records are the first evicted. Errors marked
-// retry.Permanent, and exporter panics, are not retried: their records
-// are dropped as export_failed.
-//
-// Default: on, with 100ms and 500ms. Non-positive values, or max < initial,
-// make New fail.
-func WithRetryBackoff(initial, max time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if initial <= 0 || max < initial {
-			c.reject("WithRetryBackoff(%v, %v): want 0 < initial <= max", initial, max)
-			return
-		}
-		c.retryInitial, c.retryMax = initial, max
-	})
-}
-
-// WithRetryMaxElapsed sets the retry budget of an outage: how long a
-// destination retries, counted from its first failure after a success
-// (waits for an open breaker and server-requested delays included: they
-// are cut short at this limit). When it is spent, the batch being retried
-// is dropped as export_failed, and every later batch gets one attempt,
-// without a backoff wait, until an export succeeds: an outage of seconds
-// is ridden out, a long one fails fast instead of holding stale records,
-// and Shutdown with a context that never ends, against a dead backend,
-// ends in about one budget however many batches are pending.
-//
-// Default: 1 minute. A value ≤ 0 makes New fail.
-func WithRetryMaxElapsed(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d <= 0 {
-			c.reject("WithRetryMaxElapsed(%v): must be positive", d)
-			return
-		}
-		c.retryMaxElapsed = d
-	})
-}
-
-// WithoutRetry drops a batch whose export fails (export_failed) instead of
-// retrying it.
-func WithoutRetry() Option {
-	return optionFunc(func(c *config) { c.noRetry = true })
-}
-
-// WithErrorClassifier sets the function that marks export errors before
-// the processor decides what to do with them: an error marked
-// retry.Permanent is not retried (its batch is dropped as export_failed),
-// and one marked retry.After waits at least that long. The result must
-// wrap err. nil turns classification off: every error but a panic is then
-// retried.
-//
-// It is each destination's only classifier, applied once per error, and
-// its breaker sees its verdict: a breaker decorator below the processor
-// (Destination.Breaker, or an exporter.WithBreaker the exporter was
-// wrapped in) applies it, in place of its own
-// (exporter.WithStandaloneClassifier), to the exporter's error before
-// counting the call, and the processor does not classify that error again.
-// An error no breaker classified — an exporter without one, a breaker's
-// refusal, a failover's combined error — is classified by the processor.
-//
-// Default: otlperr.Classify, the OTLP exporters' classification
-// (HTTP 4xx other than 429 and gRPC InvalidArgument and the like are
-// permanent; Retry-After and RetryInfo are honoured), with or without a
-// breaker. Other errors pass through it unchanged.
-func WithErrorClassifier(classify retry.Classifier) Option {
-	return optionFunc(func(c *config) { c.classify, c.classifySet = classify, true })
-}
 
 // classify applies the error classifier, which is user code: a panic in it
 // keeps the error unclassified and adds the panic to it.

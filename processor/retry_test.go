@@ -59,7 +59,7 @@ func failFirst(n int64) func() bool {
 
 func TestTransientFailureKeepsBatchAtHead(t *testing.T) {
 	exp := &flakyExporter{failing: failFirst(3), err: errBackend}
-	p := newProcessor(t, exp, WithMaxBatchSize(10), WithExportInterval(time.Hour),
+	p := newProcessor(t, exp, WithExportMaxBatchSize(10), WithExportInterval(time.Hour),
 		WithRetryBackoff(time.Millisecond, 2*time.Millisecond), WithErrorHandler(func(error) {}))
 	for i := 0; i < 25; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
@@ -79,7 +79,7 @@ func TestTransientFailureKeepsBatchAtHead(t *testing.T) {
 
 func TestPermanentFailureIsNotRetried(t *testing.T) {
 	exp := &flakyExporter{failing: func() bool { return true }, err: retry.Permanent(errors.New("400 Bad Request"))}
-	p := newProcessor(t, exp, WithMaxBatchSize(10), WithExportInterval(time.Hour), WithErrorHandler(func(error) {}))
+	p := newProcessor(t, exp, WithExportMaxBatchSize(10), WithExportInterval(time.Hour), WithErrorHandler(func(error) {}))
 	for i := 0; i < 5; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
 	}
@@ -91,7 +91,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 
 func TestRetryGivesUpAfterMaxElapsed(t *testing.T) {
 	exp := &flakyExporter{failing: func() bool { return true }, err: errBackend}
-	p := newProcessor(t, exp, WithMaxBatchSize(5), WithErrorHandler(func(error) {}),
+	p := newProcessor(t, exp, WithExportMaxBatchSize(5), WithErrorHandler(func(error) {}),
 		WithRetryBackoff(time.Millisecond, time.Millisecond), WithRetryMaxElapsed(30*time.Millisecond))
 	for i := 0; i < 5; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
@@ -112,7 +112,7 @@ func TestRetryGivesUpAfterMaxElapsed(t *testing.T) {
 func TestRetriedBatchIsEvictedFirst(t *testing.T) {
 	exp := &flakyExporter{failing: func() bool { return true }, err: errBackend}
 	failed := make(chan error, 16)
-	p := newProcessor(t, exp, WithMaxQueueSize(4), WithMaxBatchSize(2), WithExportInterval(time.Hour),
+	p := newProcessor(t, exp, WithMaxQueueSize(4), WithExportMaxBatchSize(2), WithExportInterval(time.Hour),
 		WithRetryBackoff(time.Hour, time.Hour), WithErrorHandler(func(err error) { failed <- err }))
 	emit(t, p, "a", log.SeverityInfo)
 	emit(t, p, "b", log.SeverityInfo) // a full batch: exported, fails, requeued
@@ -140,7 +140,7 @@ func TestRetriedBatchIsEvictedFirst(t *testing.T) {
 func TestOpenBreakerFailsFlushAndShutdownFast(t *testing.T) {
 	backend := &flakyExporter{failing: func() bool { return true }, err: syscall.ECONNREFUSED}
 	b := breaker.New(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: time.Hour, MaxOpenTimeout: time.Hour})
-	p := newProcessor(t, exporter.WithBreaker(backend, b), WithMaxBatchSize(5), WithExportInterval(time.Hour),
+	p := newProcessor(t, exporter.WithBreaker(backend, b), WithExportMaxBatchSize(5), WithExportInterval(time.Hour),
 		WithRetryBackoff(time.Millisecond, time.Millisecond), WithErrorHandler(func(error) {}))
 	for i := 0; i < 5; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
@@ -225,7 +225,7 @@ func (e *ctxExporter) Export(ctx context.Context, recs []sdklog.Record) error {
 // delayed by a failure that was the caller's.
 func TestCallerDeadlineIsNotABackendFailure(t *testing.T) {
 	exp := &ctxExporter{}
-	p := newProcessor(t, exp, WithMaxBatchSize(10), WithExportInterval(time.Hour),
+	p := newProcessor(t, exp, WithExportMaxBatchSize(10), WithExportInterval(time.Hour),
 		WithRetryBackoff(time.Hour, time.Hour), WithErrorHandler(func(error) {}))
 	for i := 0; i < 3; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)

@@ -192,8 +192,11 @@ func isSizeExponent(u string) bool {
 	return true
 }
 
-// formatSize renders n in the largest binary unit that divides it exactly ("32MiB", "512KiB", "1GiB", "584B"), for messages.
-// parseSize(formatSize(n)) == n for every n >= 0.
+// formatSize renders n in the largest binary unit that divides it exactly
+// ("32MiB", "512KiB", "1GiB", "584B"): the one byte formatter of the
+// package's messages and log lines. Sizes are shown exactly, so that
+// parseSize(formatSize(n)) == n for every n >= 0: a figure read in a
+// message can be written back into STEADYLOG_BLRP_MAX_QUEUE_BYTES.
 func formatSize(n int64) string {
 	if n != 0 {
 		for _, u := range [...]struct {

@@ -124,13 +124,7 @@ type Stats struct {
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.
-func (s Stats) TotalDropped() uint64 {
-	var n uint64
-	for _, v := range s.Dropped {
-		n += v
-	}
-	return n
-}
+func (s Stats) TotalDropped() uint64 { return sumDropped(s.Dropped) }
 
 // String formats the snapshot on one line, reasons in DropReasons order.
 func (s Stats) String() string {
@@ -142,4 +136,67 @@ func (s Stats) String() string {
 		}
 	}
 	return out
+}
+
+// Stats returns a consistent snapshot of the processor's accounting.
+func (p *Processor) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	queued, inFlight := p.st.undecided()
+	s := Stats{
+		Received:      p.received,
+		Exported:      p.acct.exported,
+		Queued:        queued,
+		QueuedBytes:   p.st.heldBytes - p.st.pinnedBytes,
+		InFlight:      inFlight,
+		InFlightBytes: p.st.pinnedBytes,
+		Packed:        p.packedRecords,
+		Waiting:       p.waiting,
+
+		BackPressure:        p.pressured,
+		BackPressureChanges: p.pressureChanges,
+
+		Dropped:      droppedMap(&p.acct.dropped),
+		Destinations: make([]DestinationStats, len(p.dests)),
+	}
+	for i, d := range p.dests {
+		s.Destinations[i] = d.statsLocked()
+	}
+	return s
+}
+
+// RecordCounts returns the records exported and dropped so far. It lets
+// code that only knows interfaces (such as the lifecycle package) report
+// what a shutdown delivered.
+func (p *Processor) RecordCounts() (exported, dropped uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.acct.dropped {
+		dropped += n
+	}
+	return p.acct.exported, dropped
+}
+
+// sumDropped is the sum of the counts of m.
+func sumDropped(m map[DropReason]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// droppedMap turns counters indexed by reasonIndex into a Dropped
+// map: the reasons with drops, or nil.
+func droppedMap(counts *[numReasons]uint64) map[DropReason]uint64 {
+	var m map[DropReason]uint64
+	for i, n := range counts {
+		if n > 0 {
+			if m == nil {
+				m = make(map[DropReason]uint64, numReasons)
+			}
+			m[reasonIndex(i).reason()] = n
+		}
+	}
+	return m
 }

@@ -126,8 +126,9 @@ type slotMeta struct {
 // record with no more than that has no attribute slice to clone.
 const inlineAttrs = sdkrecord.InlineAttrs
 
-// slotBytes is what one slot costs: the record stored by value and its
-// metadata.
+// slotBytes is what one slot costs: the record stored by value
+// (MinQueueBytes, which the byte budget counts) and its slotMeta (which it
+// does not): 608 bytes on 64-bit platforms with sdk/log v1.47.0.
 const slotBytes = int64(unsafe.Sizeof(sdklog.Record{}) + unsafe.Sizeof(slotMeta{}))
 
 // minChunkSlots is the number of slots a new chunk starts with; it doubles
@@ -561,4 +562,23 @@ func gather(buf []sdklog.Record, c *chunk, from, to int) []sdklog.Record {
 		}
 	}
 	return buf
+}
+
+// releaseStoreLocked releases the records every destination has finished,
+// then gives their bytes back and wakes the OnEmit calls waiting for
+// room. p.mu must be held.
+func (p *Processor) releaseStoreLocked() {
+	upTo := p.st.nextSeq
+	for _, d := range p.dests {
+		upTo = min(upTo, d.next)
+	}
+	p.st.release(upTo)
+	p.releaseLocked()
+	p.roomFreedLocked()
+}
+
+func (p *Processor) lastSeq() (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.st.lastSeq()
 }

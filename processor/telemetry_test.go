@@ -117,7 +117,7 @@ func TestMetricsAgreeWithStatsForEveryDropReason(t *testing.T) {
 	huge := strings.Repeat("h", int(budget))
 
 	exp := newScriptedExporter()
-	p := newProcessor(t, exp, WithMaxQueueSize(4), WithMaxBatchSize(2), WithMaxQueueBytes(budget),
+	p := newProcessor(t, exp, WithMaxQueueSize(4), WithExportMaxBatchSize(2), WithMaxQueueBytes(budget),
 		WithExportInterval(time.Hour), WithoutRetry(), WithMeterProvider(mp), WithName("pipeline"),
 		WithoutDropAlerts())
 	ctx := context.Background()
@@ -190,7 +190,7 @@ func TestMetricsFollowTheQueue(t *testing.T) {
 	mp, reader := newMeterProvider(t)
 	gate := make(chan struct{})
 	exp := &recordingExporter{gate: gate, entered: make(chan struct{}, 100)}
-	p := newProcessor(t, exp, WithMaxBatchSize(1), WithExportInterval(time.Hour), WithMeterProvider(mp), WithoutDropAlerts())
+	p := newProcessor(t, exp, WithExportMaxBatchSize(1), WithExportInterval(time.Hour), WithMeterProvider(mp), WithoutDropAlerts())
 	emit(t, p, "a", log.SeverityInfo) // in flight, held by the gate
 	<-exp.entered
 	emit(t, p, "b", log.SeverityInfo)
@@ -320,7 +320,7 @@ func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	clock := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	gate := make(chan struct{})
 	exp := &recordingExporter{gate: gate, entered: make(chan struct{}, 100)}
-	p := newProcessor(t, exp, WithMaxQueueSize(2), WithMaxBatchSize(1), WithName("audit"),
+	p := newProcessor(t, exp, WithMaxQueueSize(2), WithExportMaxBatchSize(1), WithName("audit"),
 		WithDropAlerts(slog.New(lineHandler{lines}), 10*time.Second),
 		optionFunc(func(c *config) {
 			c.tel.alertClock = tick.Clock{NewTicker: func(time.Duration) tick.Ticker { return ticker }, Now: clock.now}
@@ -387,7 +387,7 @@ func BenchmarkExportedMetrics(b *testing.B) {
 	p, err := New(&recordingExporter{}, WithMeterProvider(mp), WithoutDropAlerts())
 	require.NoError(b, err)
 	defer func() { _ = p.Shutdown(context.Background()) }()
-	recs := make([]sdklog.Record, DefaultMaxBatchSize)
+	recs := make([]sdklog.Record, DefaultExportMaxBatchSize)
 	for i := range recs {
 		recs[i] = *observed("r")
 	}
