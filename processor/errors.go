@@ -31,43 +31,6 @@ type errorsConfig struct {
 	reporter *telemetry.ErrorReporter
 }
 
-// WithErrorLog sets where the processor's default error handler writes
-// and how often: export errors and configuration warnings are written to
-// logger at level Error, the first error of a kind at once, its repeats as
-// one summary line per interval with their count and the latest error:
-//
-//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): … connect: connection refused" otel.component.name=audit-log
-//	level=ERROR msg="steadylog: error" count=23 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): … connect: connection refused" otel.component.name=audit-log
-//
-// Errors that differ only in their numbers (record counts, addresses,
-// status codes) are one kind; telemetry.ErrorReporter documents the rule
-// and its bounds. The lines are written on the handler's own goroutine:
-// the worker (or New) waits for the first line of a kind, so that it is
-// out when the report returns, but at most telemetry.FirstLineWait
-// (100ms), and not at all while logger is stuck; repeats never wait.
-// Shutdown writes a last summary of what was not written yet. logger must not feed this
-// processor (for instance through otelslog): an error report would become
-// one more record for the pipeline that failed to export it.
-//
-// Default: on, every 10s (telemetry.DefaultAlertInterval), to a log/slog text
-// handler on os.Stderr (telemetry.DefaultAlertLogger), which depends on
-// nothing the failing pipeline does. WithErrorHandler replaces it; of the
-// two, the last given applies. A nil logger or an interval ≤ 0 makes New
-// fail.
-func WithErrorLog(logger *slog.Logger, interval time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if logger == nil {
-			c.reject("WithErrorLog(nil, %v): logger must not be nil", interval)
-			return
-		}
-		if interval <= 0 {
-			c.reject("WithErrorLog(%v): interval must be positive", interval)
-			return
-		}
-		c.errs.logger, c.errs.interval, c.errorHandler = logger, interval, nil
-	})
-}
-
 // startErrors makes the default error handler, unless WithErrorHandler
 // gave one. The reporter starts no goroutine until the first error, and
 // its goroutine ends by itself an interval or two after the last one, so a

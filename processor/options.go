@@ -3,6 +3,7 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"unsafe"
 
 	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/internal/setting"
@@ -187,7 +189,6 @@ type config struct {
 
 // reject records an invalid value given to an option, for the options
 // declared beside the settings they feed (telemetry.go, errors.go).
-func (c *config) reject(format string, args ...any) { c.invalid.Reject(format, args...) }
 
 // validSeverity rejects a severity threshold of option opt outside the
 // defined range, and reports whether it was valid.
@@ -699,3 +700,101 @@ func (c *config) envOverflow() func() (OverflowPolicy, bool) {
 // warn reports a configuration problem to the error handler, which is user
 // code: a panic in it must not fail New.
 func (c *config) warn(err error) { safeHandle(c.errorHandler, err) }
+
+// WithMeterProvider makes the processor report metrics about itself
+// through mp: queue size and capacity in records and bytes, records
+// processed by outcome (exported, or dropped with the DropReason as
+// error.type), and histograms of export duration and queue wait. The
+// telemetry package documents each metric.
+//
+// The counters and gauges are observed from Stats when mp collects, so
+// they always agree with Stats and OnEmit pays nothing for them; the
+// histograms are recorded by the worker goroutine, once per export and for
+// up to 32 evenly spaced records of each batch, without allocating.
+//
+// Default: no metrics, at no cost. nil makes New fail.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if setting.NotNil(c.invalid, "WithMeterProvider", mp) {
+			c.tel.meterProvider = mp
+		}
+	})
+}
+
+// WithName sets the otel.component.name of the processor's metrics and
+// drop alerts, for example "audit-log". Give each processor of a process
+// its own name.
+//
+// Default: "steadylog_batching_log_processor/<n>", where n counts the
+// processors created in the process, from 0. An empty name makes New fail.
+func WithName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name == "" {
+			c.invalid.Reject("WithName(\"\"): must not be empty")
+			return
+		}
+		c.tel.name = name
+	})
+}
+
+// WithDropAlerts sets where drop alerts go and how often. When records are
+// dropped, the processor writes one summary line at level Warn to logger,
+// at most once per interval:
+//
+//	dropped 1520 log records in the last 10s: queue_full=1500, byte_limit=20
+//
+// The check runs on its own goroutine, so OnEmit never waits for logger,
+// and it keeps reporting while the exporter hangs. Shutdown writes a last
+// summary of the drops not reported yet. logger must not feed this
+// processor (for instance through otelslog): the alert would be dropped
+// with the records it reports.
+//
+// Default: on, every 10s, to a log/slog text handler on os.Stderr, which
+// depends on nothing the failing pipeline does. A nil logger or an
+// interval ≤ 0 makes New fail.
+func WithDropAlerts(logger *slog.Logger, interval time.Duration) Option {
+	return optionFunc(func(c *config) {
+		ok := setting.NotNil(c.invalid, "WithDropAlerts", logger)
+		if setting.Positive(c.invalid, "WithDropAlerts", interval) && ok {
+			c.tel.alertLogger, c.tel.alertInterval, c.tel.noAlerts = logger, interval, false
+		}
+	})
+}
+
+// WithoutDropAlerts turns drop alerts off. Drops are still counted in
+// Stats and, with WithMeterProvider, in the metrics.
+func WithoutDropAlerts() Option {
+	return optionFunc(func(c *config) { c.tel.noAlerts = true })
+}
+
+// WithErrorLog sets where the processor's default error handler writes
+// and how often: export errors and configuration warnings are written to
+// logger at level Error, the first error of a kind at once, its repeats as
+// one summary line per interval with their count and the latest error:
+//
+//	level=ERROR msg="steadylog: error" count=1 error="steadylog/processor: export of 512 records failed (will be retried): … connect: connection refused" otel.component.name=audit-log
+//	level=ERROR msg="steadylog: error" count=23 interval=10s error="steadylog/processor: export of 498 records failed (will be retried): … connect: connection refused" otel.component.name=audit-log
+//
+// Errors that differ only in their numbers (record counts, addresses,
+// status codes) are one kind; telemetry.ErrorReporter documents the rule
+// and its bounds. The lines are written on the handler's own goroutine:
+// the worker (or New) waits for the first line of a kind, so that it is
+// out when the report returns, but at most telemetry.FirstLineWait
+// (100ms), and not at all while logger is stuck; repeats never wait.
+// Shutdown writes a last summary of what was not written yet. logger must not feed this
+// processor (for instance through otelslog): an error report would become
+// one more record for the pipeline that failed to export it.
+//
+// Default: on, every 10s (telemetry.DefaultAlertInterval), to a log/slog text
+// handler on os.Stderr (telemetry.DefaultAlertLogger), which depends on
+// nothing the failing pipeline does. WithErrorHandler replaces it; of the
+// two, the last given applies. A nil logger or an interval ≤ 0 makes New
+// fail.
+func WithErrorLog(logger *slog.Logger, interval time.Duration) Option {
+	return optionFunc(func(c *config) {
+		ok := setting.NotNil(c.invalid, "WithErrorLog", logger)
+		if setting.Positive(c.invalid, "WithErrorLog", interval) && ok {
+			c.errs.logger, c.errs.interval, c.errorHandler = logger, interval, nil
+		}
+	})
+}
