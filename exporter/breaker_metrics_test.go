@@ -55,7 +55,7 @@ func TestWithBreakerMeterProviderReportsStateAndTransitions(t *testing.T) {
 	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
 
 	clk := newFakeClock()
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		Name: "otlp-primary", ConsecutiveFailures: 1, OpenTimeout: 10, Clock: clk,
 		Rand: func() float64 { return 0 },
 	})

@@ -15,7 +15,7 @@ import (
 )
 
 func newTestBreaker(clk *fakeClock, consecutive int) *breaker.Breaker {
-	return breaker.New(breaker.Config{
+	return breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: consecutive, OpenTimeout: 10 * time.Second,
 		Clock: clk, Rand: func() float64 { return 0 },
 	})
@@ -164,7 +164,7 @@ func TestWithBreakerFlushAndShutdownBypassBreaker(t *testing.T) {
 }
 
 func TestWithBreakerNilArguments(t *testing.T) {
-	b := breaker.New(breaker.Config{})
+	b := breaker.MustNew(breaker.Config{})
 	assert.PanicsWithValue(t, "exporter: WithBreaker called with a nil exporter", func() { WithBreaker(nil, b) })
 	assert.PanicsWithValue(t, "exporter: WithBreaker called with a nil *breaker.Breaker", func() { WithBreaker(&fakeExporter{}, nil) })
 }
@@ -173,6 +173,6 @@ func TestNamed(t *testing.T) {
 	exp := Named("audit", &fakeExporter{})
 	assert.Equal(t, "audit", nameOf(exp))
 	assert.Equal(t, "*exporter.fakeExporter", nameOf(&fakeExporter{}))
-	assert.Equal(t, "audit", nameOf(WithBreaker(exp, breaker.New(breaker.Config{}))), "WithBreaker keeps the inner name")
+	assert.Equal(t, "audit", nameOf(WithBreaker(exp, breaker.MustNew(breaker.Config{}))), "WithBreaker keeps the inner name")
 	assert.PanicsWithValue(t, "exporter: Named called with a nil exporter", func() { Named("x", nil) })
 }

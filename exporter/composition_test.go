@@ -66,7 +66,7 @@ func TestFanoutMembersFlattensNestedFanouts(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, []sdklog.Exporter{na, b, fo}, members)
 
-	members, ok = exporter.FanoutMembers(exporter.WithBreaker(exporter.Fanout(a, b), breaker.New(breaker.Config{})))
+	members, ok = exporter.FanoutMembers(exporter.WithBreaker(exporter.Fanout(a, b), breaker.MustNew(breaker.Config{})))
 	assert.False(t, ok, "a fan-out behind a breaker is one exporter")
 	assert.Nil(t, members)
 	_, ok = exporter.FanoutMembers(na)
@@ -85,7 +85,7 @@ func TestCheckDistinct(t *testing.T) {
 		"in a nested fanout": {[]sdklog.Exporter{x, exporter.Fanout(&plainExporter{}, e), e}, "at 1.1 and at 2"},
 		"named":              {[]sdklog.Exporter{exporter.Named("n", e), e}, "at 0 and at 1"},
 		"behind breakers": {[]sdklog.Exporter{
-			exporter.WithBreaker(e, breaker.New(breaker.Config{})), exporter.WithBreaker(e, breaker.New(breaker.Config{})),
+			exporter.WithBreaker(e, breaker.MustNew(breaker.Config{})), exporter.WithBreaker(e, breaker.MustNew(breaker.Config{})),
 		}, "at 0 and at 1"},
 		"fallback and member": {[]sdklog.Exporter{exporter.Failover(x, e), e}, "at 0.1 and at 1"},
 		"equal values":        {[]sdklog.Exporter{valueExporter{1}, valueExporter{2}, valueExporter{1}}, "at 0 and at 2"},

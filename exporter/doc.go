@@ -27,7 +27,7 @@
 // The decorators compose. A typical production set-up guards the OTLP
 // exporter with a breaker and falls back to a local file:
 //
-//	b := breaker.New(breaker.Config{Name: "collector"})
+//	b := breaker.MustNew(breaker.Config{Name: "collector"})
 //	exp := exporter.Failover(
 //		exporter.WithBreaker(otlpExporter, b),
 //		exporter.Named("spool", fileExporter),

@@ -53,7 +53,7 @@ func (c *stepClock) Now() time.Time { return c.t }
 
 func ExampleWithBreaker() {
 	backend := &countingExporter{err: errors.New("connection refused")}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 2})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2})
 	exp := exporter.WithBreaker(backend, b)
 
 	batch := make([]sdklog.Record, 10)
@@ -83,7 +83,7 @@ func ExampleNewFanout() {
 
 func ExampleFailover() {
 	clock := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Minute, Clock: clock,
 		Rand: func() float64 { return 0 },
 	})

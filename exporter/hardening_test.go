@@ -16,7 +16,7 @@ import (
 func TestHardeningTypedNilMembers(t *testing.T) {
 	var typed *fakeExporter
 	ok := &fakeExporter{}
-	b := breaker.New(breaker.Config{})
+	b := breaker.MustNew(breaker.Config{})
 	require.PanicsWithValue(t, "exporter: WithBreaker called with a nil exporter", func() { WithBreaker(typed, b) })
 	require.PanicsWithValue(t, "exporter: Named called with a nil exporter", func() { Named("x", typed) })
 	require.PanicsWithValue(t, "exporter: Failover called with a nil primary exporter", func() { Failover(typed, ok) })
@@ -40,7 +40,7 @@ func TestHardeningPanickingName(t *testing.T) {
 // gRPC status does not wrap context.Canceled) is not charged to the
 // backend: the caller gave up.
 func TestHardeningCancelledCallIsNotAFailure(t *testing.T) {
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 	inner := &fakeExporter{export: func(ctx context.Context, _ int) error {
 		<-ctx.Done()
 		return errors.New("rpc error: code = Canceled desc = context canceled")

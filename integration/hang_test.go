@@ -90,7 +90,7 @@ func TestHangSIGSTOP(t *testing.T) {
 	col := harness.StartCollector(t, otelcol)
 	otlp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(col.HTTPAddr), otlploghttp.WithInsecure())
 	require.NoError(t, err)
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		Name:                "collector",
 		ConsecutiveFailures: 2,
 		OpenTimeout:         hangOpenTimeout,

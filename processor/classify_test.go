@@ -32,12 +32,12 @@ func TestProcessorClassifierIsTheBreakersOnly(t *testing.T) {
 		},
 		"two nested breakers": func(exp *countingExporter, b *breaker.Breaker, standalone retry.Classifier) processor.Destination {
 			inner := exporter.WithBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))
-			return processor.Destination{Exporter: exporter.WithBreaker(inner, breaker.New(breaker.Config{ConsecutiveFailures: 1}))}
+			return processor.Destination{Exporter: exporter.WithBreaker(inner, breaker.MustNew(breaker.Config{ConsecutiveFailures: 1}))}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			exp := &countingExporter{fail: func() error { return errBackend }}
-			b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+			b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 			var calls, standaloneCalls atomic.Int64
 			classify := func(err error) error {
 				calls.Add(1)
@@ -70,7 +70,7 @@ func TestProcessorClassifierIsTheBreakersOnly(t *testing.T) {
 // it, so the processor does, once.
 func TestProcessorClassifiesWhatNoBreakerDid(t *testing.T) {
 	exp := &countingExporter{}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 	_ = b.Execute(func() error { return errBackend }) // open
 	var calls atomic.Int64
 	classify := func(err error) error {
@@ -97,7 +97,7 @@ func TestDefaultClassifierReachesTheBreaker(t *testing.T) {
 	defer srv.Close()
 	exp, err := otlploghttp.New(context.Background(), otlploghttp.WithEndpointURL(srv.URL+"/wrong/path"))
 	require.NoError(t, err)
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 	p, err := processor.New(exporter.WithBreaker(exp, b), quiet()...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("x")))

@@ -139,7 +139,7 @@ func TestDeepNestedFanoutFlattensInOrder(t *testing.T) {
 // into a WithBreaker, as the godoc says.
 func TestFanoutInsideBreakerIsOneDestination(t *testing.T) {
 	a, b := newBodyExporter(10), newBodyExporter(10)
-	p, err := processor.New(exporter.WithBreaker(exporter.Fanout(a, b), breaker.New(breaker.Config{})), quiet()...)
+	p, err := processor.New(exporter.WithBreaker(exporter.Fanout(a, b), breaker.MustNew(breaker.Config{})), quiet()...)
 	require.NoError(t, err)
 	s := emitThrough(t, p, 10)
 	require.Len(t, s.Destinations, 1)
@@ -192,7 +192,7 @@ func TestSharedExporterIsRefused(t *testing.T) {
 		"same exporter":            {{Name: "a", Exporter: e}, {Name: "b", Exporter: e}},
 		"named and bare":           {{Exporter: exporter.Named("a", e)}, {Exporter: e}},
 		"inside a failover":        {{Exporter: exporter.Failover(x, e)}, {Exporter: e}},
-		"behind breakers":          {{Exporter: e, Breaker: breaker.New(breaker.Config{})}, {Exporter: e, Breaker: breaker.New(breaker.Config{})}},
+		"behind breakers":          {{Exporter: e, Breaker: breaker.MustNew(breaker.Config{})}, {Exporter: e, Breaker: breaker.MustNew(breaker.Config{})}},
 		"same wrapper value twice": {{Exporter: exporter.Named("n", x)}, {Exporter: e}, {Exporter: exporter.Named("m", x)}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -482,7 +482,7 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 	}
 	// Derived names are made unique, not refused: two members of one type
 	// behind breakers report the same Name().
-	b1, b2 := breaker.New(breaker.Config{}), breaker.New(breaker.Config{})
+	b1, b2 := breaker.MustNew(breaker.Config{}), breaker.MustNew(breaker.Config{})
 	p, err := processor.New(exporter.Fanout(exporter.WithBreaker(ok, b1), exporter.WithBreaker(ok2, b2)), quiet()...)
 	require.NoError(t, err)
 	s := p.Stats()
@@ -501,7 +501,7 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 func TestDestinationNamesTimeoutAndBreaker(t *testing.T) {
 	deadlines := make(chan time.Duration, 1)
 	slow := &countingExporter{latency: time.Hour, deadlines: deadlines}
-	b := breaker.New(breaker.Config{Name: "guard", ConsecutiveFailures: 1, OpenTimeout: time.Hour})
+	b := breaker.MustNew(breaker.Config{Name: "guard", ConsecutiveFailures: 1, OpenTimeout: time.Hour})
 	other := newBodyExporter(1)
 	p, err := processor.NewWithDestinations([]processor.Destination{
 		{Exporter: exporter.Named("named", other)},

@@ -52,7 +52,7 @@ func run(ctx context.Context, records int) error {
 	if err != nil {
 		return fmt.Errorf("otlploggrpc: %w", err)
 	}
-	b := breaker.New(breaker.Config{Name: "collector"})
+	b := breaker.MustNew(breaker.Config{Name: "collector"})
 	proc, err := processor.New(exporter.WithBreaker(exp, b),
 		processor.WithExportTimeout(10*time.Second),
 	)

@@ -187,7 +187,7 @@ func finalLine(emitted uint64, b *breaker.Breaker, st processor.Stats) (string, 
 // breaker turns a dead or hung collector into fast errors instead of an
 // export timeout per batch, and its state shows on the demo dashboard.
 func newPipeline(exp sdklog.Exporter, mp metric.MeterProvider, opts ...processor.Option) (*processor.Processor, *breaker.Breaker, error) {
-	b := breaker.New(breaker.Config{Name: breakerName})
+	b := breaker.MustNew(breaker.Config{Name: breakerName})
 	guarded := exporter.WithBreaker(exp, b, exporter.WithBreakerMeterProvider(mp))
 	proc, err := processor.New(guarded, append([]processor.Option{processor.WithMeterProvider(mp)}, opts...)...)
 	if err != nil {

@@ -113,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.Join(err, mp.Shutdown(context.Background()))
 	}
 	guarded := exporter.WithBreaker(&slowExporter{Exporter: logExp, delay: o.exportDelay},
-		breaker.New(breaker.Config{Name: "stdout"}), exporter.WithBreakerMeterProvider(mp))
+		breaker.MustNew(breaker.Config{Name: "stdout"}), exporter.WithBreakerMeterProvider(mp))
 	p, err := processor.New(guarded,
 		processor.WithMaxQueueSize(o.queue),
 		processor.WithMeterProvider(mp),

@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	b := breaker.New(breaker.Config{Name: "collector"})
+	b := breaker.MustNew(breaker.Config{Name: "collector"})
 	proc, err := processor.New(exporter.WithBreaker(otlp, b), processor.WithExportTimeout(10*time.Second))
 	if err != nil {
 		return err

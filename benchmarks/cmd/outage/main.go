@@ -180,7 +180,7 @@ func scenario(impl string, s settings) (Result, error) {
 	case "sdk":
 		proc = sdklog.NewBatchProcessor(be, sdklog.WithMaxQueueSize(s.queue))
 	case "steadylog":
-		b := breaker.New(breaker.Config{ConsecutiveFailures: 3, OpenTimeout: 500 * time.Millisecond})
+		b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 3, OpenTimeout: 500 * time.Millisecond})
 		p, err := processor.New(exporter.WithBreaker(be, b), processor.WithMaxQueueSize(s.queue),
 			processor.WithErrorHandler(func(error) {}), processor.WithoutDropAlerts())
 		if err != nil {
