@@ -28,7 +28,7 @@ func (lateExporter) Shutdown(context.Context) error   { return nil }
 // and reports success; the batch itself still counts as accepted.
 func TestLateSuccessCountsAsFailure(t *testing.T) {
 	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2})
-	exp := WithBreaker(lateExporter{}, b)
+	exp := MustBreaker(lateExporter{}, b)
 	for range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		require.NoError(t, exp.Export(ctx, nil), "the exporter's own result is returned")

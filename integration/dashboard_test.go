@@ -122,7 +122,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	b := breaker.MustNew(breaker.Config{Name: "collector"})
 	// A queue of 256 records takes bursts of 1000: most of each burst is
 	// dropped (queue_full), so the drop panels have series.
-	proc, err := processor.New(exporter.WithBreaker(otlp, b, exporter.WithBreakerMeterProvider(meters)),
+	proc, err := processor.New(exporter.MustBreaker(otlp, b, exporter.WithBreakerMeterProvider(meters)),
 		processor.WithName("dashboard"),
 		processor.WithMeterProvider(meters),
 		processor.WithMaxQueueSize(256),
@@ -139,7 +139,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	require.NoError(t, err)
 	deadBreaker := breaker.MustNew(breaker.Config{Name: "audit", ConsecutiveFailures: 2, OpenTimeout: 500 * time.Millisecond,
 		MaxOpenTimeout: time.Second})
-	deadProc, err := processor.New(exporter.WithBreaker(dead, deadBreaker, exporter.WithBreakerMeterProvider(meters)),
+	deadProc, err := processor.New(exporter.MustBreaker(dead, deadBreaker, exporter.WithBreakerMeterProvider(meters)),
 		processor.WithName("audit"),
 		processor.WithMeterProvider(meters),
 		processor.WithExportInterval(100*time.Millisecond),

@@ -99,7 +99,7 @@ func TestHangSIGSTOP(t *testing.T) {
 		MaxOpenTimeout: 2 * hangOpenTimeout,
 	})
 	errs := &errorCounter{}
-	proc, err := processor.New(exporter.WithBreaker(otlp, b),
+	proc, err := processor.New(exporter.MustBreaker(otlp, b),
 		processor.WithExportTimeout(hangExportTimeout),
 		processor.WithMaxQueueSize(1_000_000), // the byte budget is the bound that matters here
 		processor.WithMaxQueueBytes(hangMaxQueueBytes),

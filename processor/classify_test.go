@@ -27,12 +27,12 @@ func TestProcessorClassifierIsTheBreakersOnly(t *testing.T) {
 		"Destination.Breaker": func(exp *countingExporter, b *breaker.Breaker, _ retry.Classifier) processor.Destination {
 			return processor.Destination{Exporter: exp, Breaker: b}
 		},
-		"exporter.WithBreaker": func(exp *countingExporter, b *breaker.Breaker, standalone retry.Classifier) processor.Destination {
-			return processor.Destination{Exporter: exporter.WithBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))}
+		"exporter.NewBreaker": func(exp *countingExporter, b *breaker.Breaker, standalone retry.Classifier) processor.Destination {
+			return processor.Destination{Exporter: exporter.MustBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))}
 		},
 		"two nested breakers": func(exp *countingExporter, b *breaker.Breaker, standalone retry.Classifier) processor.Destination {
-			inner := exporter.WithBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))
-			return processor.Destination{Exporter: exporter.WithBreaker(inner, breaker.MustNew(breaker.Config{ConsecutiveFailures: 1}))}
+			inner := exporter.MustBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))
+			return processor.Destination{Exporter: exporter.MustBreaker(inner, breaker.MustNew(breaker.Config{ConsecutiveFailures: 1}))}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -89,7 +89,7 @@ func TestProcessorClassifiesWhatNoBreakerDid(t *testing.T) {
 }
 
 // With the default classifier, a breaker below the processor still knows
-// an OTLP 404 is not the backend's fault, though exporter.WithBreaker has
+// an OTLP 404 is not the backend's fault, though exporter.NewBreaker has
 // no classifier of its own by default: the processor's otlperr.Classify is
 // the one it applies.
 func TestDefaultClassifierReachesTheBreaker(t *testing.T) {
@@ -98,7 +98,7 @@ func TestDefaultClassifierReachesTheBreaker(t *testing.T) {
 	exp, err := otlploghttp.New(context.Background(), otlploghttp.WithEndpointURL(srv.URL+"/wrong/path"))
 	require.NoError(t, err)
 	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
-	p, err := processor.New(exporter.WithBreaker(exp, b), quiet()...)
+	p, err := processor.New(exporter.MustBreaker(exp, b), quiet()...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("x")))
 	err = p.ForceFlush(context.Background())

@@ -44,7 +44,7 @@ func TestOpenBreakerIsProbedEarlyWhileRecordsAreDropped(t *testing.T) {
 	exp := &switchExporter{}
 	exp.down.Store(true)
 	b := breaker.MustNew(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
-	p, err := processor.New(exporter.WithBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(20),
+	p, err := processor.New(exporter.MustBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(20),
 		processor.WithMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 20*time.Millisecond))...)
 	require.NoError(t, err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
@@ -80,7 +80,7 @@ func TestOpenBreakerIsNotProbedEarlyWhileNothingIsLost(t *testing.T) {
 	exp := &switchExporter{}
 	exp.down.Store(true)
 	b := breaker.MustNew(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
-	p, err := processor.New(exporter.WithBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(1000),
+	p, err := processor.New(exporter.MustBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(1000),
 		processor.WithMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, err)
 	for i := range 10 {

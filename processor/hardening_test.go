@@ -132,7 +132,7 @@ func TestHardeningRetryAfterIsCapped(t *testing.T) {
 // the batch's retry time too, so Shutdown without a deadline ends.
 func TestHardeningHugeBreakerWaitDoesNotHangShutdown(t *testing.T) {
 	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: 1000 * time.Hour, MaxOpenTimeout: 1000 * time.Hour})
-	exp := exporter.WithBreaker(&countingExporter{fail: func() error { return errors.New("down") }}, b)
+	exp := exporter.MustBreaker(&countingExporter{fail: func() error { return errors.New("down") }}, b)
 	p, err := processor.New(exp, append(quiet(), processor.WithRetryMaxElapsed(200*time.Millisecond))...)
 	require.NoError(t, err)
 	for i := range 5 {
@@ -443,7 +443,7 @@ func TestHardeningStuckAlertLoggerAndShutdownDeadline(t *testing.T) {
 func TestHardeningCallerDeadlineIsNotBackendFailure(t *testing.T) {
 	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 5})
 	inner := &countingExporter{latency: 100 * time.Millisecond}
-	p, err := processor.New(exporter.WithBreaker(inner, b), quiet()...)
+	p, err := processor.New(exporter.MustBreaker(inner, b), quiet()...)
 	require.NoError(t, err)
 	for i := range 5 {
 		require.NoError(t, p.OnEmit(context.Background(), rec(fmt.Sprint(i))))
@@ -468,7 +468,7 @@ func TestHardeningCallerDeadlineIsNotBackendFailure(t *testing.T) {
 func TestHardeningExportTimeoutIsBackendFailure(t *testing.T) {
 	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2})
 	inner := &countingExporter{latency: time.Hour}
-	p, err := processor.New(exporter.WithBreaker(inner, b), append(quiet(), processor.WithExportTimeout(10*time.Millisecond),
+	p, err := processor.New(exporter.MustBreaker(inner, b), append(quiet(), processor.WithExportTimeout(10*time.Millisecond),
 		processor.WithRetryBackoff(time.Millisecond, time.Millisecond))...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("a")))

@@ -13,7 +13,7 @@ import (
 )
 
 // Retry defaults. The backoff is short because long outages are the
-// circuit breaker's job (exporter.WithBreaker): the processor's own retry
+// circuit breaker's job (exporter.NewBreaker): the processor's own retry
 // rides out blips of a few seconds without losing the batch.
 const (
 	// DefaultRetryInitial is the default wait after the first transient
@@ -27,7 +27,7 @@ const (
 	// 10,000 records/s with the default queue, a 5 s cap delivered nothing
 	// in two windows out of three, a 1 s cap delivered 12% less than the
 	// SDK's BatchProcessor, and 500 ms as much as it. Long outages are the
-	// breaker's job (exporter.WithBreaker).
+	// breaker's job (exporter.NewBreaker).
 	DefaultRetryMax = 500 * time.Millisecond
 	// DefaultRetryMaxElapsed is the default longest time a batch is
 	// retried, counted from its first failure. It matches the OTLP
@@ -98,7 +98,7 @@ func WithoutRetry() Option {
 //
 // It is each destination's only classifier, applied once per error, and
 // its breaker sees its verdict: a breaker decorator below the processor
-// (Destination.Breaker, or an exporter.WithBreaker the exporter was
+// (Destination.Breaker, or an exporter.NewBreaker the exporter was
 // wrapped in) applies it, in place of its own
 // (exporter.WithStandaloneClassifier), to the exporter's error before
 // counting the call, and the processor does not classify that error again.

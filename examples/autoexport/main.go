@@ -51,7 +51,7 @@ func run(ctx context.Context) (processor.Stats, error) {
 		return processor.Stats{}, nil
 	}
 	b := breaker.MustNew(breaker.Config{Name: "logs"})
-	proc, err := processor.New(exporter.WithBreaker(exp, b))
+	proc, err := processor.New(exporter.MustBreaker(exp, b))
 	if err != nil {
 		return processor.Stats{}, err
 	}

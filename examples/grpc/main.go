@@ -53,7 +53,7 @@ func run(ctx context.Context, records int) error {
 		return fmt.Errorf("otlploggrpc: %w", err)
 	}
 	b := breaker.MustNew(breaker.Config{Name: "collector"})
-	proc, err := processor.New(exporter.WithBreaker(exp, b),
+	proc, err := processor.New(exporter.MustBreaker(exp, b),
 		processor.WithExportTimeout(10*time.Second),
 	)
 	if err != nil {

@@ -186,7 +186,7 @@ func serviceMain(args []string) error {
 		} else {
 			// As most users run it: a breaker with its defaults, no options.
 			brk = breaker.MustNew(breaker.Config{})
-			steady, err = processor.New(exporter.WithBreaker(counter, brk))
+			steady, err = processor.New(exporter.MustBreaker(counter, brk))
 			if err != nil {
 				return err
 			}
