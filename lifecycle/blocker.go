@@ -7,18 +7,18 @@ import (
 )
 
 // errStopBlockingHung is why a StopBlocking call was abandoned.
-var errStopBlockingHung = errors.New("lifecycle: StopBlocking did not return")
+var errStopBlockingHung = errors.New("steadylog/lifecycle: StopBlocking did not return")
 
 // blockerRef is a Blocker found in a component: the component itself (where
 // is empty), a member of a Group ("group member 1", at any depth) or the
-// counter given to WithCounts ("counter").
+// counter given to Counted ("counter").
 type blockerRef struct {
 	where string
 	b     Blocker
 }
 
 // collectBlockers appends to dst the Blockers that c stands for: c itself,
-// or what a Group or WithCounts wraps. A Group's members are collected once:
+// or what a Group or Counted wraps. A Group's members are collected once:
 // later collections (the Group's own Shutdown after a shutdown of this
 // package) find nothing.
 func collectBlockers(c Component, where string, dst []blockerRef) []blockerRef {

@@ -158,7 +158,7 @@ func TestBlockerCalledWhenContextEndsMidFlush(t *testing.T) {
 	assert.Less(t, indexOf(calls, "logs.flush"), stop, "%q", calls)
 }
 
-// A Group's members and the counter given to WithCounts are Blockers too;
+// A Group's members and the counter given to Counted are Blockers too;
 // each Blocker is called once, also when the Group's own Shutdown runs
 // after the shutdown's StopBlocking phase or the same processor is both
 // the component and its counter.
@@ -174,17 +174,17 @@ func TestBlockerInGroupAndWithCounts(t *testing.T) {
 		"nested Group": func(j *journal, p *blockingProcessor) lifecycle.Component {
 			return lifecycle.Group(newFake("provider", j, fast, fast), lifecycle.Group(newFake("other", j, fast, fast), p))
 		},
-		"WithCounts": func(j *journal, p *blockingProcessor) lifecycle.Component {
-			return lifecycle.WithCounts(newFake("provider", j, fast, fast), p)
+		"Counted": func(j *journal, p *blockingProcessor) lifecycle.Component {
+			return lifecycle.Counted(newFake("provider", j, fast, fast), p)
 		},
-		"WithCounts of a Group": func(j *journal, p *blockingProcessor) lifecycle.Component {
-			return lifecycle.WithCounts(newFake("provider", j, fast, fast), lifecycle.Group(p).(lifecycle.RecordCounter))
+		"Counted of a Group": func(j *journal, p *blockingProcessor) lifecycle.Component {
+			return lifecycle.Counted(newFake("provider", j, fast, fast), lifecycle.Group(p).(lifecycle.RecordCounter))
 		},
-		"WithCounts, counter only": func(j *journal, p *blockingProcessor) lifecycle.Component {
-			return lifecycle.WithCounts(newFake("provider", j, fast, fast), counterOnly{p, p})
+		"Counted, counter only": func(j *journal, p *blockingProcessor) lifecycle.Component {
+			return lifecycle.Counted(newFake("provider", j, fast, fast), counterOnly{p, p})
 		},
-		"WithCounts of itself": func(_ *journal, p *blockingProcessor) lifecycle.Component {
-			return lifecycle.WithCounts(p, p)
+		"Counted of itself": func(_ *journal, p *blockingProcessor) lifecycle.Component {
+			return lifecycle.Counted(p, p)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestBlockerGroupShutdownDirect(t *testing.T) {
 
 // The case Blocker exists for: a provider whose Shutdown waits for an
 // OnEmit blocked in its processor. Group(provider, processor) and
-// WithCounts(provider, processor) shut down well within their deadline,
+// Counted(provider, processor) shut down well within their deadline,
 // and the processor's Shutdown gets a live context, through every path.
 func TestBlockerUnblocksProviderShutdown(t *testing.T) {
 	const deadline = 5 * time.Second
@@ -245,7 +245,7 @@ func TestBlockerUnblocksProviderShutdown(t *testing.T) {
 		},
 	}
 	for pathName, shut := range paths {
-		for _, wrap := range []string{"Group", "WithCounts"} {
+		for _, wrap := range []string{"Group", "Counted"} {
 			if pathName == "Group.Shutdown" && wrap != "Group" {
 				continue
 			}
@@ -257,7 +257,7 @@ func TestBlockerUnblocksProviderShutdown(t *testing.T) {
 				if wrap == "Group" {
 					c = lifecycle.Group(provider, proc)
 				} else {
-					c = lifecycle.WithCounts(provider, proc)
+					c = lifecycle.Counted(provider, proc)
 				}
 				start := time.Now()
 				err := shut(t, c)
@@ -290,7 +290,7 @@ func TestBlockerPanics(t *testing.T) {
 	f := le.Failures[0]
 	assert.Equal(t, "bad", f.Name)
 	assert.Equal(t, lifecycle.OpStopBlocking, f.Op)
-	assert.Contains(t, f.Error(), "bad stop_blocking: lifecycle: panicked: stop blocking boom")
+	assert.Contains(t, f.Error(), "bad stop_blocking: steadylog/lifecycle: panicked: stop blocking boom")
 	assert.Equal(t, int32(1), good.calls.Load())
 	assert.Contains(t, j.list(), "bad.shutdown", "still shut down")
 	assert.Contains(t, j.list(), "good.shutdown")
@@ -303,13 +303,13 @@ func TestBlockerPanics(t *testing.T) {
 	_, err = lifecycle.ShutdownNamed(ctxWithTimeout(t, 10*time.Second), lifecycle.Immediate,
 		lifecycle.Named("logs", lifecycle.Group(newFake("provider", j2, fast, fast), member)))
 	require.ErrorIs(t, err, lifecycle.ErrPanicked)
-	assert.Contains(t, err.Error(), "logs stop_blocking: group member 1: lifecycle: panicked: stop blocking boom")
+	assert.Contains(t, err.Error(), "logs stop_blocking: group member 1: steadylog/lifecycle: panicked: stop blocking boom")
 	assert.Contains(t, j2.list(), "member.shutdown")
 
 	direct := newBlockingProcessor("direct", nil, panics)
 	err = lifecycle.Group(newFake("provider", nil, fast, fast), direct).Shutdown(context.Background())
 	require.ErrorIs(t, err, lifecycle.ErrPanicked)
-	assert.Contains(t, err.Error(), "group member 1: stop_blocking: lifecycle: panicked: stop blocking boom")
+	assert.Contains(t, err.Error(), "group member 1: stop_blocking: steadylog/lifecycle: panicked: stop blocking boom")
 }
 
 // A StopBlocking that does not return is abandoned after AbandonMargin:
@@ -340,7 +340,7 @@ func TestBlockerHungIsAbandoned(t *testing.T) {
 	took = time.Since(start)
 	assert.Less(t, took, lifecycle.AbandonMargin+schedTolerance)
 	require.ErrorIs(t, err, lifecycle.ErrAbandoned)
-	assert.Contains(t, err.Error(), "group member 0: stop_blocking: lifecycle: abandoned")
+	assert.Contains(t, err.Error(), "group member 0: stop_blocking: steadylog/lifecycle: abandoned")
 }
 
 func TestOpStopBlockingString(t *testing.T) {

@@ -155,7 +155,7 @@ type countsCall struct {
 }
 
 // errCountsHung is why a RecordCounts reading was abandoned.
-var errCountsHung = errors.New("lifecycle: RecordCounts did not return")
+var errCountsHung = errors.New("steadylog/lifecycle: RecordCounts did not return")
 
 func readCounts(rc RecordCounter) *countsCall {
 	r := &countsCall{done: make(chan struct{})}
