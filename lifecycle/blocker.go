@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
-	"time"
 )
 
 // errStopBlockingHung is why a StopBlocking call was abandoned.
@@ -119,7 +118,7 @@ func stopBlocking(refs []blockerRef) []blockResult {
 	if len(calls) == 0 {
 		return nil
 	}
-	timer := time.NewTimer(AbandonMargin)
+	timer := marginClock.NewTimer(AbandonMargin)
 	defer timer.Stop()
 	expired := false
 	var failed []blockResult
@@ -127,7 +126,7 @@ func stopBlocking(refs []blockerRef) []blockResult {
 		if !expired {
 			select {
 			case <-c.done:
-			case <-timer.C:
+			case <-timer.C():
 				expired = true
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
 	"github.com/steadylog/steadylog/internal/setting"
 )
 
@@ -37,7 +36,6 @@ type config struct {
 	timeout     time.Duration
 	hookTimeout time.Duration
 	signals     []os.Signal
-	clock       fakeclock.Clock // the system clock; tests set a fake one
 }
 
 func defaultConfig() config {
@@ -46,7 +44,6 @@ func defaultConfig() config {
 		timeout:     DefaultTimeout,
 		hookTimeout: DefaultHookTimeout,
 		signals:     DefaultSignals(),
-		clock:       fakeclock.Real(),
 	}
 }
 
