@@ -110,7 +110,7 @@ type breakerExporter struct {
 	classify retry.Classifier
 }
 
-// Name lets Fanout and Failover attribute errors to the inner exporter.
+// Name lets a fan-out or failover attribute errors to the inner exporter.
 func (e *breakerExporter) Name() string { return nameOf(e.exp) }
 
 func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) error {

@@ -111,7 +111,7 @@ func TestCheckDistinct(t *testing.T) {
 	require.NoError(t, exporter.CheckDistinct(e, x, exporter.MustFanout(&plainExporter{}), valueExporter{1}, valueExporter{2}))
 }
 
-// Failover refuses one exporter as both primary and fallback: its Shutdown
+// NewFailover refuses one exporter as both primary and fallback: its Shutdown
 // would be called twice.
 func TestFailoverRefusesTheSameExporterTwice(t *testing.T) {
 	e, x := &plainExporter{}, &plainExporter{}

@@ -19,7 +19,7 @@ import (
 )
 
 // Tests of how exporters composed with package exporter (nested fan-outs,
-// Named, Failover) become destinations, through a real LoggerProvider.
+// Named, failover) become destinations, through a real LoggerProvider.
 
 // failFirstExporter fails its first n Export calls with a transient error,
 // then delivers to its bodyExporter.
@@ -112,8 +112,8 @@ func TestNestedFanoutMembersAreIndependentDestinations(t *testing.T) {
 }
 
 // Deep nesting, Named around a fan-out (at the top and inside), and a
-// Failover member: each leaf is a destination, in order, and receives each
-// record once; the Failover is one destination whose fallback delivers.
+// failover member: each leaf is a destination, in order, and receives each
+// record once; the failover is one destination whose fallback delivers.
 func TestDeepNestedFanoutFlattensInOrder(t *testing.T) {
 	a, b, c, d := newBodyExporter(10), newBodyExporter(10), newBodyExporter(10), newBodyExporter(10)
 	primary, fallback := newFailFirst(1000, 0), newBodyExporter(10)
@@ -126,7 +126,7 @@ func TestDeepNestedFanoutFlattensInOrder(t *testing.T) {
 	require.NoError(t, err)
 	s := emitThrough(t, p, 10)
 
-	// b has no name: its position; the Failover has none either.
+	// b has no name: its position; the failover has none either.
 	assert.Equal(t, []string{"a", "1", "c", "3", "d"}, names(s))
 	for _, e := range []*bodyExporter{a, b, c, fallback, d} {
 		requireOnce(t, e, 10)
@@ -239,7 +239,7 @@ func TestNonComparableExportersAreAccepted(t *testing.T) {
 	requireAllExported(t, s, 10)
 }
 
-// Item 7: a panicking primary error handler of a Failover does not turn a
+// Item 7: a panicking primary error handler of a failover does not turn a
 // delivered batch into a failure. Before, the panic escaped Export and the
 // processor counted exported=0, export_failed=10 though the fallback held
 // all ten records.
