@@ -18,7 +18,7 @@ import (
 //
 //   - impl=sdk: one SDK BatchProcessor per destination (the SDK's way to
 //     send to two places: each processor copies the record);
-//   - impl=steadylog: processor.New(exp), or processor.New(exporter.Fanout(a, b)),
+//   - impl=steadylog: processor.New(exp), or processor.New(exporter.MustFanout(a, b)),
 //     which stores each record once and gives each member a destination;
 //   - impl=noop: a do-nothing processor, the cost of everything else, to
 //     subtract.
@@ -78,7 +78,7 @@ func destinationsProcessors(b *testing.B, impl string, exps []*harness.CountingE
 			for i, e := range exps {
 				members[i] = e
 			}
-			exp = exporter.Fanout(members...)
+			exp = exporter.MustFanout(members...)
 		}
 		p, err := processor.New(exp, processor.WithoutDropAlerts())
 		if err != nil {

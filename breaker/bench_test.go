@@ -3,7 +3,7 @@ package breaker
 import "testing"
 
 func BenchmarkAllowDone(b *testing.B) {
-	br := New(Config{})
+	br := MustNew(Config{})
 	b.ReportAllocs()
 	for b.Loop() {
 		done, err := br.Allow()
@@ -15,7 +15,7 @@ func BenchmarkAllowDone(b *testing.B) {
 }
 
 func BenchmarkAllowRefused(b *testing.B) {
-	br := New(Config{ConsecutiveFailures: 1})
+	br := MustNew(Config{ConsecutiveFailures: 1})
 	_ = br.Execute(func() error { return errBackend })
 	b.ReportAllocs()
 	for b.Loop() {
@@ -26,7 +26,7 @@ func BenchmarkAllowRefused(b *testing.B) {
 }
 
 func BenchmarkExecuteParallel(b *testing.B) {
-	br := New(Config{})
+	br := MustNew(Config{})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -9,7 +9,7 @@ import (
 )
 
 // Breaker is a circuit breaker. It is safe for concurrent use. Create one
-// with [New]; the zero Breaker is not usable.
+// with [New] or [MustNew]; the zero Breaker is not usable.
 type Breaker struct {
 	cfg Config // defaulted and validated
 
@@ -47,25 +47,32 @@ type Breaker struct {
 }
 
 // errPanicked is the outcome Execute reports when fn panics.
-var errPanicked = errors.New("breaker: call panicked")
+var errPanicked = errors.New("steadylog/breaker: call panicked")
 
 // New returns a Closed breaker configured by cfg, whose zero fields take
-// their documented defaults.
-//
-// New panics if cfg is invalid, with the error [Config.Validate] returns, as
-// [regexp.MustCompile] does: a breaker's configuration is almost always a
-// constant of the program, so a mistake is a programming error. Call
-// Validate first to handle a configuration read at run time.
-func New(cfg Config) *Breaker {
+// their documented defaults. If cfg is invalid, New returns the error
+// [Config.Validate] returns, and no breaker.
+func New(cfg Config) (*Breaker, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
 	b := &Breaker{cfg: c, onStateChg: c.OnStateChange}
 	if c.WindowKind == TimeWindow {
 		b.win = newTimeWindow(c.WindowDuration)
 	} else {
 		b.win = newCountWindow(c.WindowSize)
+	}
+	return b, nil
+}
+
+// MustNew is like [New] but panics with New's error if cfg is invalid, for
+// a configuration that is a constant of the program, as
+// [regexp.MustCompile] is for a constant expression.
+func MustNew(cfg Config) *Breaker {
+	b, err := New(cfg)
+	if err != nil {
+		panic(err)
 	}
 	return b
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steadylog/steadylog/internal/fakeclock"
+
 	"github.com/steadylog/steadylog/retry"
 )
 
@@ -31,7 +33,7 @@ func TestEnumStrings(t *testing.T) {
 }
 
 func TestNewBreakerIsClosedAndAdmits(t *testing.T) {
-	b := New(Config{})
+	b := MustNew(Config{})
 	assert.Equal(t, Closed, b.State())
 	assert.True(t, b.RetryAt().IsZero())
 	done, err := b.Allow()
@@ -49,7 +51,7 @@ func TestNewBreakerIsClosedAndAdmits(t *testing.T) {
 func TestEveryTransition(t *testing.T) {
 	clk := newFakeClock()
 	var rec transitions
-	b := New(Config{
+	b := MustNew(Config{
 		Name: "otlp", ConsecutiveFailures: 2, OpenTimeout: time.Second, Clock: clk,
 		Rand: noJitter, OnStateChange: rec.record,
 	})
@@ -87,7 +89,7 @@ func TestEveryTransition(t *testing.T) {
 }
 
 func TestConsecutiveFailuresResetBySuccess(t *testing.T) {
-	b := New(Config{ConsecutiveFailures: 3, Clock: newFakeClock()})
+	b := MustNew(Config{ConsecutiveFailures: 3, Clock: newFakeClock()})
 	failN(t, b, 2)
 	succeedN(t, b, 1)
 	failN(t, b, 2)
@@ -99,7 +101,7 @@ func TestConsecutiveFailuresResetBySuccess(t *testing.T) {
 
 func TestFailureRateCountWindow(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: math.MaxInt, WindowSize: 4, MinimumCalls: 4,
 		FailureRateThreshold: 0.75, Clock: clk,
 	})
@@ -114,7 +116,7 @@ func TestFailureRateCountWindow(t *testing.T) {
 }
 
 func TestFailureRateNeedsMinimumCalls(t *testing.T) {
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: math.MaxInt, MinimumCalls: 10, FailureRateThreshold: 0.5,
 		Clock: newFakeClock(),
 	})
@@ -125,7 +127,7 @@ func TestFailureRateNeedsMinimumCalls(t *testing.T) {
 }
 
 func TestFailureRateThresholdIsInclusive(t *testing.T) {
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: math.MaxInt, WindowSize: 10, MinimumCalls: 4,
 		FailureRateThreshold: 0.5, Clock: newFakeClock(),
 	})
@@ -140,7 +142,7 @@ func TestFailureRateThresholdIsInclusive(t *testing.T) {
 
 func TestFailureRateTimeWindow(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: math.MaxInt, WindowKind: TimeWindow, WindowDuration: 10 * time.Second,
 		MinimumCalls: 4, FailureRateThreshold: 0.5, Clock: clk,
 	})
@@ -187,7 +189,7 @@ func TestCountWindowReset(t *testing.T) {
 
 func TestSlowCallRate(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: math.MaxInt, MinimumCalls: 4, SlowCallDuration: time.Second,
 		SlowCallRateThreshold: 0.5, Clock: clk,
 	})
@@ -205,7 +207,7 @@ func TestSlowCallRate(t *testing.T) {
 
 func TestSlowCallDefaultNeedsEveryCallSlow(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{Clock: clk}) // 10 s, 100%, minimum 10
+	b := MustNew(Config{Clock: clk}) // 10 s, 100%, minimum 10
 	for range 9 {
 		call(t, b, clk, 11*time.Second, nil)
 	}
@@ -219,7 +221,7 @@ func TestSlowCallDefaultNeedsEveryCallSlow(t *testing.T) {
 
 func TestIgnoredCallsAreNotSlow(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{SlowCallDuration: time.Second, MinimumCalls: 1, Clock: clk})
+	b := MustNew(Config{SlowCallDuration: time.Second, MinimumCalls: 1, Clock: clk})
 	call(t, b, clk, time.Hour, context.Canceled)
 	assert.Zero(t, b.Counts().SlowCalls)
 	assert.Equal(t, Closed, b.State())
@@ -227,7 +229,7 @@ func TestIgnoredCallsAreNotSlow(t *testing.T) {
 
 // tripAndWait trips an already-failing-prone breaker (ConsecutiveFailures: 1)
 // and returns the Open wait it chose.
-func openWait(t *testing.T, b *Breaker, clk *fakeClock) time.Duration {
+func openWait(t *testing.T, b *Breaker, clk *fakeclock.Fake) time.Duration {
 	t.Helper()
 	require.Equal(t, Open, b.State())
 	return b.RetryAt().Sub(clk.Now())
@@ -235,7 +237,7 @@ func openWait(t *testing.T, b *Breaker, clk *fakeClock) time.Duration {
 
 func TestBackoffGrowsToCapAndResetsOnClose(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: 5 * time.Second,
 		Clock: clk, Rand: noJitter,
 	})
@@ -259,7 +261,7 @@ func TestBackoffGrowsToCapAndResetsOnClose(t *testing.T) {
 
 func TestBackoffMultiplierOneKeepsWaitConstant(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{ConsecutiveFailures: 1, OpenTimeout: 3 * time.Second, BackoffMultiplier: 1, Clock: clk, Rand: noJitter})
+	b := MustNew(Config{ConsecutiveFailures: 1, OpenTimeout: 3 * time.Second, BackoffMultiplier: 1, Clock: clk, Rand: noJitter})
 	failN(t, b, 1)
 	for range 3 {
 		w := openWait(t, b, clk)
@@ -286,7 +288,7 @@ func TestJitterBounds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
-			b := New(Config{
+			b := MustNew(Config{
 				ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second, Jitter: tc.jitter,
 				Clock: clk, Rand: func() float64 { return tc.r },
 			})
@@ -304,7 +306,7 @@ func TestJitterStaysWithinBoundsAndCap(t *testing.T) {
 	clk := newFakeClock()
 	seq := []float64{0.9, 0.1, 0.5, 0.99, 0.3, 0.7}
 	i := 0
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: 4 * time.Second,
 		Jitter: 0.3, Clock: clk, Rand: func() float64 { r := seq[i%len(seq)]; i++; return r },
 	})
@@ -325,22 +327,22 @@ func TestRetryAfterLengthensWait(t *testing.T) {
 	clk := newFakeClock()
 	cfg := Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: time.Minute, Clock: clk, Rand: noJitter}
 
-	b := New(cfg)
+	b := MustNew(cfg)
 	require.Error(t, b.Execute(func() error { return retry.After(errBackend, 30*time.Second) }))
 	assert.Equal(t, 30*time.Second, openWait(t, b, clk), "server delay longer than the backoff wins")
 
-	b = New(cfg)
+	b = MustNew(cfg)
 	require.Error(t, b.Execute(func() error { return retry.After(errBackend, 100*time.Millisecond) }))
 	assert.Equal(t, time.Second, openWait(t, b, clk), "a shorter server delay does not shorten the wait")
 
-	b = New(cfg)
+	b = MustNew(cfg)
 	require.Error(t, b.Execute(func() error { return retry.After(errBackend, 24*time.Hour) }))
 	assert.Equal(t, time.Minute, openWait(t, b, clk), "capped at MaxOpenTimeout")
 }
 
 func TestRetryAfterFromLateCallExtendsOpenWait(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter})
+	b := MustNew(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter})
 	slow, err := b.Allow() // admitted while Closed
 	require.NoError(t, err)
 	failN(t, b, 1) // trips: wait 1 s
@@ -352,7 +354,7 @@ func TestRetryAfterFromLateCallExtendsOpenWait(t *testing.T) {
 
 func TestHalfOpenProbeLimit(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenMaxCalls: 3, HalfOpenSuccesses: 2,
 		Clock: clk, Rand: noJitter,
 	})
@@ -407,7 +409,7 @@ func TestHalfOpenProbeLimit(t *testing.T) {
 
 func TestHalfOpenIgnoredProbeFreesSlot(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter})
+	b := MustNew(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter})
 	failN(t, b, 1)
 	clk.Advance(time.Second)
 
@@ -425,7 +427,7 @@ func TestHalfOpenIgnoredProbeFreesSlot(t *testing.T) {
 
 func TestStaleCallCannotCloseOpenBreaker(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 1, Clock: clk, Rand: noJitter})
+	b := MustNew(Config{ConsecutiveFailures: 1, HalfOpenMaxCalls: 1, Clock: clk, Rand: noJitter})
 	stale, err := b.Allow() // admitted while Closed
 	require.NoError(t, err)
 	failN(t, b, 1)
@@ -457,7 +459,7 @@ func TestDefaultClassify(t *testing.T) {
 
 func TestClassifierDecidesWhatTrips(t *testing.T) {
 	t.Run("canceled and permanent never trip", func(t *testing.T) {
-		b := New(Config{ConsecutiveFailures: 2, MinimumCalls: 1, Clock: newFakeClock()})
+		b := MustNew(Config{ConsecutiveFailures: 2, MinimumCalls: 1, Clock: newFakeClock()})
 		for range 50 {
 			_ = b.Execute(func() error { return context.Canceled })
 			_ = b.Execute(func() error { return retry.Permanent(errBackend) })
@@ -468,14 +470,14 @@ func TestClassifierDecidesWhatTrips(t *testing.T) {
 		assert.Zero(t, c.Failures)
 	})
 	t.Run("deadline exceeded trips", func(t *testing.T) {
-		b := New(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
+		b := MustNew(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
 		for range 2 {
 			_ = b.Execute(func() error { return context.DeadlineExceeded })
 		}
 		assert.Equal(t, Open, b.State())
 	})
 	t.Run("ignored calls do not break a run of failures", func(t *testing.T) {
-		b := New(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
+		b := MustNew(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
 		failN(t, b, 1)
 		_ = b.Execute(func() error { return context.Canceled })
 		failN(t, b, 1)
@@ -483,7 +485,7 @@ func TestClassifierDecidesWhatTrips(t *testing.T) {
 	})
 	t.Run("custom classifier", func(t *testing.T) {
 		errBusy := errors.New("busy")
-		b := New(Config{
+		b := MustNew(Config{
 			ConsecutiveFailures: 2, Clock: newFakeClock(),
 			Classify: func(err error) Outcome {
 				if errors.Is(err, errBusy) {
@@ -501,7 +503,7 @@ func TestClassifierDecidesWhatTrips(t *testing.T) {
 }
 
 func TestDoneTwiceIsIgnoredAndRefusalDoneIsNoop(t *testing.T) {
-	b := New(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
+	b := MustNew(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
 	done, err := b.Allow()
 	require.NoError(t, err)
 	done(errBackend)
@@ -522,7 +524,7 @@ func TestDoneTwiceIsIgnoredAndRefusalDoneIsNoop(t *testing.T) {
 }
 
 func TestExecute(t *testing.T) {
-	b := New(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
+	b := MustNew(Config{ConsecutiveFailures: 2, Clock: newFakeClock()})
 	assert.NoError(t, b.Execute(func() error { return nil }))
 	assert.ErrorIs(t, b.Execute(func() error { return errBackend }), errBackend)
 
@@ -542,7 +544,7 @@ func TestExecute(t *testing.T) {
 
 func TestRetryAt(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{ConsecutiveFailures: 1, OpenTimeout: 4 * time.Second, Clock: clk, Rand: noJitter})
+	b := MustNew(Config{ConsecutiveFailures: 1, OpenTimeout: 4 * time.Second, Clock: clk, Rand: noJitter})
 	assert.True(t, b.RetryAt().IsZero())
 	failN(t, b, 1)
 	assert.Equal(t, clk.Now().Add(4*time.Second), b.RetryAt())
@@ -555,7 +557,7 @@ func TestOnStateChangeMayCallBreaker(t *testing.T) {
 	clk := newFakeClock()
 	var seen []State
 	var b *Breaker
-	b = New(Config{
+	b = MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter,
 		OnStateChange: func(_ string, _, to State) {
 			seen = append(seen, b.State()) // would deadlock if called under the lock
@@ -573,7 +575,7 @@ func TestOnStateChangeCallbackCausingTransitionKeepsOrder(t *testing.T) {
 	clk := newFakeClock()
 	var rec transitions
 	var b *Breaker
-	b = New(Config{
+	b = MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter,
 		OnStateChange: func(name string, from, to State) {
 			rec.record(name, from, to)
@@ -591,7 +593,7 @@ func TestOnStateChangePanicDoesNotWedgeNotifications(t *testing.T) {
 	clk := newFakeClock()
 	var rec transitions
 	panicked := false
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter,
 		OnStateChange: func(name string, from, to State) {
 			if !panicked {
@@ -611,7 +613,7 @@ func TestOnStateChangePanicDoesNotWedgeNotifications(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	clk := newFakeClock()
 	var changes atomic.Int64
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: 3, OpenTimeout: time.Millisecond, HalfOpenMaxCalls: 2, WindowSize: 20,
 		Clock: clk, OnStateChange: func(string, State, State) { changes.Add(1) },
 	})
@@ -653,7 +655,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func TestClassifierPanicCountsAsFailure(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: noJitter,
 		Classify: func(err error) Outcome {
 			if err != nil {
@@ -674,7 +676,7 @@ func TestClassifierPanicCountsAsFailure(t *testing.T) {
 }
 
 func TestUnknownOutcomeIsIgnored(t *testing.T) {
-	b := New(Config{ConsecutiveFailures: 1, Clock: newFakeClock(), Classify: func(error) Outcome { return 42 }})
+	b := MustNew(Config{ConsecutiveFailures: 1, Clock: newFakeClock(), Classify: func(error) Outcome { return 42 }})
 	failN(t, b, 3)
 	assert.Equal(t, Closed, b.State())
 	assert.Equal(t, uint64(3), b.Counts().Ignored)
@@ -683,7 +685,7 @@ func TestUnknownOutcomeIsIgnored(t *testing.T) {
 func TestHungProbeReopensAfterHalfOpenMaxWait(t *testing.T) {
 	clk := newFakeClock()
 	var rec transitions
-	b := New(Config{
+	b := MustNew(Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenMaxWait: 30 * time.Second,
 		Clock: clk, Rand: noJitter, OnStateChange: rec.record,
 	})
@@ -712,7 +714,7 @@ func TestHungProbeReopensAfterHalfOpenMaxWait(t *testing.T) {
 
 func TestHalfOpenWithoutProbesWaitsForTraffic(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenMaxWait: time.Second, Clock: clk, Rand: noJitter})
+	b := MustNew(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenMaxWait: time.Second, Clock: clk, Rand: noJitter})
 	failN(t, b, 1)
 	clk.Advance(time.Hour)
 	assert.Equal(t, HalfOpen, b.State(), "no probe in flight: nothing to time out")

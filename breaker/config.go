@@ -2,10 +2,11 @@ package breaker
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/steadylog/steadylog/internal/setting"
 )
 
 // Defaults applied by [New] to the zero fields of a [Config].
@@ -27,16 +28,16 @@ const (
 
 // MaxWindowSize is the largest valid [Config.WindowSize]: 1<<20 calls, a
 // ring of 1 MiB (one byte a call), allocated by [New]. WindowSize sizes an
-// allocation, so it needs a bound — math.MaxInt made New panic, and values
-// just below made it allocate gigabytes — and a window of a million calls
+// allocation, so it needs a bound — math.MaxInt could not be allocated, and
+// values just below would allocate gigabytes — and a window of a million calls
 // is already one that reacts to an outage only after a million calls; a
 // longer memory is the job of a TimeWindow, whose memory does not grow with
 // its span.
 const MaxWindowSize = 1 << 20
 
 // ErrInvalidConfig is the sentinel of every error of [Config.Validate] (and
-// so of New's panic): errors.Is(err, ErrInvalidConfig) holds for each.
-var ErrInvalidConfig = errors.New("breaker: invalid Config")
+// so of [New]'s): errors.Is(err, ErrInvalidConfig) holds for each.
+var ErrInvalidConfig = errors.New("steadylog/breaker: invalid Config")
 
 // timeWindowBuckets is the number of buckets a TimeWindow is split into: the
 // window slides in steps of WindowDuration/timeWindowBuckets. Buckets keep
@@ -217,138 +218,105 @@ func (c Config) Validate() error {
 	return err
 }
 
-func rateOK(r float64) bool { return r == 0 || (r > 0 && r <= 1) }
-
 // withDefaults validates c and returns it with every zero field defaulted.
+// The fields are checked one by one first; their relations are checked
+// after defaulting, so that a single explicit field that clashes with a
+// default is caught too.
 func (c Config) withDefaults() (Config, error) {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...)))
+	errs := setting.NewErrors(ErrInvalidConfig)
+	c.checkFields(errs)
+	if err := errs.Err(); err != nil {
+		return c, err
 	}
-	if c.ConsecutiveFailures < 0 {
-		bad("ConsecutiveFailures is %d, must be >= 0", c.ConsecutiveFailures)
-	}
-	if !rateOK(c.FailureRateThreshold) {
-		bad("FailureRateThreshold is %v, must be in (0, 1] (or 0 for the default)", c.FailureRateThreshold)
-	}
+	c.setDefaults()
+	c.checkRelations(errs)
+	return c, errs.Err()
+}
+
+// checkFields rejects each field's invalid values on its own.
+func (c Config) checkFields(errs *setting.Errors) {
+	setting.NonNegative(errs, "ConsecutiveFailures", c.ConsecutiveFailures)
+	checkRate(errs, "FailureRateThreshold", c.FailureRateThreshold)
 	if c.WindowKind != CountWindow && c.WindowKind != TimeWindow {
-		bad("WindowKind is %v, must be CountWindow or TimeWindow", c.WindowKind)
+		errs.Reject("WindowKind(%v): must be CountWindow or TimeWindow", c.WindowKind)
 	}
-	if c.WindowSize < 0 {
-		bad("WindowSize is %d, must be >= 0", c.WindowSize)
-	}
-	if c.WindowSize > MaxWindowSize {
-		bad("WindowSize is %d, must be at most MaxWindowSize (%d): New allocates a byte per call", c.WindowSize, MaxWindowSize)
-	}
-	if c.WindowDuration < 0 {
-		bad("WindowDuration is %v, must be >= 0", c.WindowDuration)
-	}
+	setting.Between(errs, "WindowSize", c.WindowSize, 0, MaxWindowSize)
+	setting.NonNegative(errs, "WindowDuration", c.WindowDuration)
 	if c.WindowKind == CountWindow && c.WindowDuration != 0 {
-		bad("WindowDuration is set (%v) but WindowKind is CountWindow; set WindowKind: TimeWindow or WindowSize", c.WindowDuration)
+		errs.Reject("WindowDuration(%v): set, but WindowKind is CountWindow; set WindowKind: TimeWindow, or WindowSize", c.WindowDuration)
 	}
 	if c.WindowKind == TimeWindow && c.WindowSize != 0 {
-		bad("WindowSize is set (%d) but WindowKind is TimeWindow; set WindowKind: CountWindow or WindowDuration", c.WindowSize)
+		errs.Reject("WindowSize(%d): set, but WindowKind is TimeWindow; set WindowKind: CountWindow, or WindowDuration", c.WindowSize)
 	}
-	if c.MinimumCalls < 0 {
-		bad("MinimumCalls is %d, must be >= 0", c.MinimumCalls)
-	}
-	if c.SlowCallDuration < 0 {
-		bad("SlowCallDuration is %v, must be >= 0", c.SlowCallDuration)
-	}
-	if !rateOK(c.SlowCallRateThreshold) {
-		bad("SlowCallRateThreshold is %v, must be in (0, 1] (or 0 for the default)", c.SlowCallRateThreshold)
-	}
-	if c.OpenTimeout < 0 {
-		bad("OpenTimeout is %v, must be >= 0", c.OpenTimeout)
-	}
-	if c.MaxOpenTimeout < 0 {
-		bad("MaxOpenTimeout is %v, must be >= 0", c.MaxOpenTimeout)
-	}
+	setting.NonNegative(errs, "MinimumCalls", c.MinimumCalls)
+	setting.NonNegative(errs, "SlowCallDuration", c.SlowCallDuration)
+	checkRate(errs, "SlowCallRateThreshold", c.SlowCallRateThreshold)
+	setting.NonNegative(errs, "OpenTimeout", c.OpenTimeout)
+	setting.NonNegative(errs, "MaxOpenTimeout", c.MaxOpenTimeout)
 	if c.BackoffMultiplier != 0 && !(c.BackoffMultiplier >= 1 && c.BackoffMultiplier <= math.MaxFloat64) { // also rejects NaN
-		bad("BackoffMultiplier is %v, must be finite and >= 1 (or 0 for the default)", c.BackoffMultiplier)
+		errs.Reject("BackoffMultiplier(%v): must be finite and at least 1 (or 0 for the default)", c.BackoffMultiplier)
 	}
-	if !(c.Jitter >= 0 && c.Jitter <= 1) {
-		bad("Jitter is %v, must be in [0, 1]", c.Jitter)
-	}
-	if c.HalfOpenMaxCalls < 0 {
-		bad("HalfOpenMaxCalls is %d, must be >= 0", c.HalfOpenMaxCalls)
-	}
-	if c.HalfOpenSuccesses < 0 {
-		bad("HalfOpenSuccesses is %d, must be >= 0", c.HalfOpenSuccesses)
-	}
-	if c.HalfOpenMaxWait < 0 {
-		bad("HalfOpenMaxWait is %v, must be >= 0", c.HalfOpenMaxWait)
-	}
-	if len(errs) > 0 {
-		return c, errors.Join(errs...)
-	}
+	setting.Between(errs, "Jitter", c.Jitter, 0, 1)
+	setting.NonNegative(errs, "HalfOpenMaxCalls", c.HalfOpenMaxCalls)
+	setting.NonNegative(errs, "HalfOpenSuccesses", c.HalfOpenSuccesses)
+	setting.NonNegative(errs, "HalfOpenMaxWait", c.HalfOpenMaxWait)
+}
 
-	// Defaults.
-	if c.ConsecutiveFailures == 0 {
-		c.ConsecutiveFailures = DefaultConsecutiveFailures
+// checkRate rejects a rate outside (0, 1]; 0 means the default.
+func checkRate(errs *setting.Errors, field string, r float64) {
+	if r != 0 && setting.Positive(errs, field, r) { // a NaN passes Positive and fails Between
+		setting.Between(errs, field, r, 0, 1)
 	}
-	if c.FailureRateThreshold == 0 {
-		c.FailureRateThreshold = DefaultFailureRateThreshold
+}
+
+// setDefaults gives every zero field its default. Some defaults depend on
+// other fields: MinimumCalls on WindowSize, MaxOpenTimeout on OpenTimeout,
+// HalfOpenSuccesses on HalfOpenMaxCalls.
+func (c *Config) setDefaults() {
+	orDefault(&c.ConsecutiveFailures, DefaultConsecutiveFailures)
+	orDefault(&c.FailureRateThreshold, DefaultFailureRateThreshold)
+	if c.WindowKind == CountWindow {
+		orDefault(&c.WindowSize, DefaultWindowSize)
+		orDefault(&c.MinimumCalls, min(DefaultMinimumCalls, c.WindowSize))
+	} else {
+		orDefault(&c.WindowDuration, DefaultWindowDuration)
+		orDefault(&c.MinimumCalls, DefaultMinimumCalls)
 	}
-	if c.WindowKind == CountWindow && c.WindowSize == 0 {
-		c.WindowSize = DefaultWindowSize
-	}
-	if c.WindowKind == TimeWindow && c.WindowDuration == 0 {
-		c.WindowDuration = DefaultWindowDuration
-	}
-	if c.MinimumCalls == 0 {
-		c.MinimumCalls = DefaultMinimumCalls
-		if c.WindowKind == CountWindow {
-			c.MinimumCalls = min(c.MinimumCalls, c.WindowSize)
-		}
-	}
-	if c.SlowCallDuration == 0 {
-		c.SlowCallDuration = DefaultSlowCallDuration
-	}
-	if c.SlowCallRateThreshold == 0 {
-		c.SlowCallRateThreshold = DefaultSlowCallRateThreshold
-	}
-	if c.OpenTimeout == 0 {
-		c.OpenTimeout = DefaultOpenTimeout
-	}
-	if c.MaxOpenTimeout == 0 {
-		c.MaxOpenTimeout = max(DefaultMaxOpenTimeout, c.OpenTimeout)
-	}
-	if c.BackoffMultiplier == 0 {
-		c.BackoffMultiplier = DefaultBackoffMultiplier
-	}
-	if c.Jitter == 0 {
-		c.Jitter = DefaultJitter
-	}
-	if c.HalfOpenMaxCalls == 0 {
-		c.HalfOpenMaxCalls = DefaultHalfOpenMaxCalls
-	}
-	if c.HalfOpenSuccesses == 0 {
-		c.HalfOpenSuccesses = c.HalfOpenMaxCalls
-	}
-	if c.HalfOpenMaxWait == 0 {
-		c.HalfOpenMaxWait = DefaultHalfOpenMaxWait
-	}
+	orDefault(&c.SlowCallDuration, DefaultSlowCallDuration)
+	orDefault(&c.SlowCallRateThreshold, DefaultSlowCallRateThreshold)
+	orDefault(&c.OpenTimeout, DefaultOpenTimeout)
+	orDefault(&c.MaxOpenTimeout, max(DefaultMaxOpenTimeout, c.OpenTimeout))
+	orDefault(&c.BackoffMultiplier, DefaultBackoffMultiplier)
+	orDefault(&c.Jitter, DefaultJitter)
+	orDefault(&c.HalfOpenMaxCalls, DefaultHalfOpenMaxCalls)
+	orDefault(&c.HalfOpenSuccesses, c.HalfOpenMaxCalls)
+	orDefault(&c.HalfOpenMaxWait, DefaultHalfOpenMaxWait)
 	if c.Classify == nil {
 		c.Classify = DefaultClassify
 	}
-	if c.Clock == nil {
-		c.Clock = realClock{}
-	}
+	orDefault[Clock](&c.Clock, realClock{})
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
+}
 
-	// Relations between fields, checked after defaulting so that a single
-	// explicit field that clashes with a default is caught too.
+// orDefault sets *v to def if *v is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// checkRelations rejects defaulted fields that contradict each other.
+func (c Config) checkRelations(errs *setting.Errors) {
 	if c.WindowKind == CountWindow && c.MinimumCalls > c.WindowSize {
-		bad("MinimumCalls (%d) exceeds WindowSize (%d): the rate conditions could never trip", c.MinimumCalls, c.WindowSize)
+		errs.Reject("MinimumCalls (%d) exceeds WindowSize (%d): the rate conditions could never trip", c.MinimumCalls, c.WindowSize)
 	}
 	if c.MaxOpenTimeout < c.OpenTimeout {
-		bad("MaxOpenTimeout (%v) is smaller than OpenTimeout (%v)", c.MaxOpenTimeout, c.OpenTimeout)
+		errs.Reject("MaxOpenTimeout (%v) is smaller than OpenTimeout (%v)", c.MaxOpenTimeout, c.OpenTimeout)
 	}
 	if c.HalfOpenSuccesses > c.HalfOpenMaxCalls {
-		bad("HalfOpenSuccesses (%d) exceeds HalfOpenMaxCalls (%d): the breaker could never close", c.HalfOpenSuccesses, c.HalfOpenMaxCalls)
+		errs.Reject("HalfOpenSuccesses (%d) exceeds HalfOpenMaxCalls (%d): the breaker could never close", c.HalfOpenSuccesses, c.HalfOpenMaxCalls)
 	}
-	return c, errors.Join(errs...)
 }

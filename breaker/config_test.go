@@ -60,39 +60,42 @@ func TestInvalidConfig(t *testing.T) {
 		cfg   Config
 		field string
 	}{
-		{Config{ConsecutiveFailures: -1}, "ConsecutiveFailures is -1"},
+		{Config{ConsecutiveFailures: -1}, "ConsecutiveFailures(-1)"},
 		{Config{FailureRateThreshold: -0.1}, "FailureRateThreshold"},
-		{Config{FailureRateThreshold: 1.5}, "FailureRateThreshold is 1.5"},
+		{Config{FailureRateThreshold: 1.5}, "FailureRateThreshold(1.5)"},
 		{Config{FailureRateThreshold: math.NaN()}, "FailureRateThreshold"},
 		{Config{WindowKind: 3}, "WindowKind"},
-		{Config{WindowSize: -5}, "WindowSize is -5"},
-		{Config{WindowKind: TimeWindow, WindowDuration: -time.Second}, "WindowDuration is -1s"},
-		{Config{WindowDuration: time.Second}, "WindowDuration is set"},
-		{Config{WindowKind: TimeWindow, WindowSize: 10}, "WindowSize is set"},
-		{Config{MinimumCalls: -1}, "MinimumCalls is -1"},
+		{Config{WindowSize: -5}, "WindowSize(-5)"},
+		{Config{WindowKind: TimeWindow, WindowDuration: -time.Second}, "WindowDuration(-1s)"},
+		{Config{WindowDuration: time.Second}, "WindowDuration(1s): set"},
+		{Config{WindowKind: TimeWindow, WindowSize: 10}, "WindowSize(10): set"},
+		{Config{MinimumCalls: -1}, "MinimumCalls(-1)"},
 		{Config{WindowSize: 5, MinimumCalls: 6}, "MinimumCalls (6) exceeds WindowSize (5)"},
 		{Config{MinimumCalls: 101}, "MinimumCalls (101) exceeds WindowSize (100)"},
 		{Config{SlowCallDuration: -1}, "SlowCallDuration"},
-		{Config{SlowCallRateThreshold: 2}, "SlowCallRateThreshold is 2"},
-		{Config{OpenTimeout: -time.Second}, "OpenTimeout is -1s"},
-		{Config{MaxOpenTimeout: -time.Second}, "MaxOpenTimeout is -1s"},
+		{Config{SlowCallRateThreshold: 2}, "SlowCallRateThreshold(2)"},
+		{Config{OpenTimeout: -time.Second}, "OpenTimeout(-1s)"},
+		{Config{MaxOpenTimeout: -time.Second}, "MaxOpenTimeout(-1s)"},
 		{Config{OpenTimeout: time.Minute, MaxOpenTimeout: time.Second}, "MaxOpenTimeout (1s) is smaller than OpenTimeout (1m0s)"},
-		{Config{BackoffMultiplier: 0.5}, "BackoffMultiplier is 0.5"},
+		{Config{BackoffMultiplier: 0.5}, "BackoffMultiplier(0.5)"},
 		{Config{BackoffMultiplier: math.NaN()}, "BackoffMultiplier"},
-		{Config{Jitter: -0.1}, "Jitter is -0.1"},
-		{Config{Jitter: 1.1}, "Jitter is 1.1"},
-		{Config{HalfOpenMaxCalls: -2}, "HalfOpenMaxCalls is -2"},
-		{Config{HalfOpenSuccesses: -1}, "HalfOpenSuccesses is -1"},
-		{Config{HalfOpenMaxWait: -time.Second}, "HalfOpenMaxWait is -1s"},
+		{Config{Jitter: -0.1}, "Jitter(-0.1)"},
+		{Config{Jitter: 1.1}, "Jitter(1.1)"},
+		{Config{HalfOpenMaxCalls: -2}, "HalfOpenMaxCalls(-2)"},
+		{Config{HalfOpenSuccesses: -1}, "HalfOpenSuccesses(-1)"},
+		{Config{HalfOpenMaxWait: -time.Second}, "HalfOpenMaxWait(-1s)"},
 		{Config{HalfOpenMaxCalls: 2, HalfOpenSuccesses: 3}, "HalfOpenSuccesses (3) exceeds HalfOpenMaxCalls (2)"},
 		{Config{HalfOpenSuccesses: 2}, "HalfOpenSuccesses (2) exceeds HalfOpenMaxCalls (1)"},
 	} {
 		t.Run(tc.field, func(t *testing.T) {
 			err := tc.cfg.Validate()
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "breaker: invalid Config: ")
+			assert.Contains(t, err.Error(), "steadylog/breaker: invalid Config: ")
 			assert.Contains(t, err.Error(), tc.field)
-			assert.PanicsWithError(t, err.Error(), func() { New(tc.cfg) })
+			b, nerr := New(tc.cfg)
+			assert.Nil(t, b)
+			assert.EqualError(t, nerr, err.Error())
+			assert.PanicsWithError(t, err.Error(), func() { MustNew(tc.cfg) })
 		})
 	}
 }
@@ -115,6 +118,6 @@ func TestBoundaryValuesAreValid(t *testing.T) {
 		{HalfOpenMaxCalls: 5, HalfOpenSuccesses: 5},
 	} {
 		assert.NoError(t, cfg.Validate(), "%+v", cfg)
-		assert.NotPanics(t, func() { New(cfg) })
+		assert.NotPanics(t, func() { MustNew(cfg) })
 	}
 }

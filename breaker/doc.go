@@ -2,12 +2,10 @@
 // a backend that is failing, gives it time to recover, and probes it before
 // letting traffic through again.
 //
-// steadylog puts a breaker in front of an exporter so that a dead or
-// overloaded collector costs the application nothing but a fast error:
-// batches are not sent into a black hole for thirty seconds each, retries do
-// not pile onto a backend that has asked for a pause, and the pipeline knows
-// when to try again. The package has no OpenTelemetry dependency; it works
-// for any call that returns an error.
+// Put in front of an exporter (see package exporter), a breaker turns a
+// failing backend into a fast error that says when to try again. The
+// package has no OpenTelemetry dependency; it guards any call that returns
+// an error.
 //
 // # States
 //
@@ -42,8 +40,7 @@
 //
 // The breaker owns no goroutine and no timer: it reads its [Clock] when it is
 // called, so an Open breaker whose wait has passed reports HalfOpen the next
-// time it is asked. This makes it cheap and lets tests drive it with a fake
-// clock.
+// time it is asked.
 //
 // # Outcomes
 //
@@ -73,8 +70,8 @@
 // NaN and infinite floats, a WindowSize above [MaxWindowSize], and
 // contradictory settings are errors; [Config.Validate] reports them with
 // the field's name, its value and the limit, each wrapping
-// [ErrInvalidConfig], and [New] panics with the same error, as
-// regexp.MustCompile does.
+// [ErrInvalidConfig]. [New] returns the same error; [MustNew], for a
+// Config that is a constant of the program, panics with it.
 //
 // # Limits
 //
@@ -113,51 +110,4 @@
 // in the goroutine that called the breaker. The breaker starts no goroutine,
 // so no other goroutine can be killed by it. See each field's doc for the
 // details.
-//
-// # Compared with other circuit breakers
-//
-// The table compares the features above with sony/gobreaker v2,
-// failsafe-go's circuitbreaker package and resilience4j's CircuitBreaker.
-// "Custom" means the library offers a hook in which the user can write the
-// behaviour, but does not provide it.
-//
-//	Feature                        gobreaker v2          failsafe-go             resilience4j                 steadylog breaker
-//	-----------------------------  --------------------  ----------------------  ---------------------------  ---------------------------
-//	Consecutive-failure trip       yes (default > 5)     yes (threshold)         no (count window of N at     yes (default 5)
-//	                                                                             100% approximates it)
-//	Failure-rate trip              custom (ReadyToTrip)  yes                     yes                          yes
-//	Count-based sliding window     no                    yes (k of last n)       yes                          yes
-//	Time-based sliding window      yes (BucketPeriod)    yes (period)            yes                          yes
-//	Minimum number of calls        custom (ReadyToTrip)  yes                     yes                          yes
-//	Slow-call rate trip            no                    no                      yes                          yes
-//	Open wait                      fixed Timeout (60 s)  fixed, or DelayFunc     fixed, or interval function  exponential (default 5 s x2)
-//	Exponential backoff of wait    no                    custom (DelayFunc)      yes (interval function)      yes
-//	Jitter on the wait             no                    custom (DelayFunc)      yes (random backoff)         yes, injectable source
-//	Cap on the wait                no                    custom (DelayFunc)      yes                          yes (default 2 min)
-//	Backoff reset on close         n/a                   custom                  yes                          yes
-//	Server-requested delay         no                    custom (DelayFunc on    no                           yes (retry.After)
-//	                                                     the last error)
-//	Half-open probe limit          yes (MaxRequests)     yes (success capacity)  yes                          yes (HalfOpenMaxCalls)
-//	Probes needed to close         = MaxRequests         success threshold       failure rate of probes       HalfOpenSuccesses
-//	One failed probe reopens       yes                   yes (threshold)         rate-based                   yes
-//	Hung probes time out           no                    no                      yes (max wait in half-open)  yes (HalfOpenMaxWait)
-//	Error classification           success/failure       success/failure         record/ignore/success        success/failure/ignored
-//	                               (IsSuccessful)        (HandleIf)              predicates                   (Classify)
-//	Caller cancellation ignored    custom, as success    custom, as success      custom (ignoreExceptions)    yes, by default
-//	Permanent errors ignored       custom, as success    custom, as success      custom (ignoreExceptions)    yes, by default (retry.Permanent)
-//	State-change callback          yes                   yes (per state too)     yes (event publisher)        yes, ordered, outside lock
-//	Counts for telemetry           requests, successes,  executions, failures,   calls, failures, slow,       cumulative requests,
-//	                               failures, runs        successes, rates        not permitted                successes, failures, ignored,
-//	                                                                                                          slow, rejected, trips, runs
-//	Rejected-call count            no                    no                      yes (not permitted)          yes
-//	When to retry                  no                    RemainingDelay          no                           RetryAt, OpenError.RetryAt
-//	Two-step use (Allow/done)      yes (TwoStep)         yes (permit/record)     yes (acquire/onResult)       yes (Allow)
-//	Panics count as failures       yes                   not documented          n/a (exceptions count)       yes (Execute; exporter pkg)
-//	Injectable clock               no                    no (internal)           yes (timestamp function)     yes (Clock)
-//	Config validated with errors   no (silently fixed)   no                      yes (exceptions)             yes (Validate)
-//	Background goroutine/timer     no                    no                      optional                     no
-//
-// Outside this list, gobreaker v2 can share a breaker's state through Redis,
-// and resilience4j has forced-open and disabled states; steadylog's breaker
-// guards one exporter in one process and has neither.
 package breaker

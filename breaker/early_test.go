@@ -7,24 +7,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steadylog/steadylog/internal/fakeclock"
+
 	"github.com/steadylog/steadylog/retry"
 )
 
-func openBreaker(t *testing.T, cfg Config) (*Breaker, *fakeClock) {
+func openBreaker(t *testing.T, cfg Config) (*Breaker, *fakeclock.Fake) {
 	t.Helper()
 	c := newFakeClock()
 	cfg.Clock, cfg.Rand = c, noJitter
 	if cfg.ConsecutiveFailures == 0 {
 		cfg.ConsecutiveFailures = 1
 	}
-	b := New(cfg)
+	b := MustNew(cfg)
 	failN(t, b, cfg.ConsecutiveFailures)
 	require.Equal(t, Open, b.State())
 	return b, c
 }
 
 func TestAllowEarlyIsAllowUnlessOpen(t *testing.T) {
-	b := New(Config{})
+	b := MustNew(Config{})
 	done, err := b.AllowEarly()
 	require.NoError(t, err)
 	done(nil)

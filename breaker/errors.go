@@ -8,7 +8,7 @@ import (
 // ErrOpen is the sentinel of every refusal: errors.Is(err, ErrOpen) reports
 // whether err comes from a breaker that refused a call. The error actually
 // returned is an [*OpenError], which also tells when to try again.
-var ErrOpen = errors.New("breaker: circuit open")
+var ErrOpen = errors.New("steadylog/breaker: circuit open")
 
 // OpenError is returned by [Breaker.Allow] and [Breaker.Execute] when the
 // breaker refuses a call; errors.Is(err, ErrOpen) is true.
@@ -25,9 +25,9 @@ type OpenError struct {
 // Error describes the refusal.
 func (e *OpenError) Error() string {
 	if e.State == HalfOpen {
-		return "breaker: circuit half-open, all probe calls in flight; retry at " + e.RetryAt.Format(time.RFC3339Nano)
+		return "steadylog/breaker: circuit half-open, all probe calls in flight; retry at " + e.RetryAt.Format(time.RFC3339Nano)
 	}
-	return "breaker: circuit open; retry at " + e.RetryAt.Format(time.RFC3339Nano)
+	return "steadylog/breaker: circuit open; retry at " + e.RetryAt.Format(time.RFC3339Nano)
 }
 
 // Unwrap returns [ErrOpen].

@@ -18,7 +18,7 @@ func TestOpenError(t *testing.T) {
 	var oe *OpenError
 	require.ErrorAs(t, fmt.Errorf("export: %w", err), &oe)
 	assert.Equal(t, at, oe.RetryAt)
-	assert.Equal(t, "breaker: circuit open; retry at 2026-05-06T07:08:09Z", err.Error())
+	assert.Equal(t, "steadylog/breaker: circuit open; retry at 2026-05-06T07:08:09Z", err.Error())
 	assert.Contains(t, (&OpenError{State: HalfOpen, RetryAt: at}).Error(), "half-open")
 	assert.Equal(t, ErrOpen, errors.Unwrap(err))
 }

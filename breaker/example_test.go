@@ -31,7 +31,7 @@ func (c *manualClock) Advance(d time.Duration) {
 
 func Example() {
 	clock := &manualClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		Name:                "collector",
 		ConsecutiveFailures: 3,
 		OpenTimeout:         5 * time.Second,
@@ -68,7 +68,7 @@ func Example() {
 // Allow and done split a call in two, for callers that cannot wrap the call
 // in a function.
 func ExampleBreaker_Allow() {
-	b := breaker.New(breaker.Config{})
+	b := breaker.MustNew(breaker.Config{})
 	done, err := b.Allow()
 	if err != nil {
 		fmt.Println("not now:", err)
@@ -84,14 +84,14 @@ func ExampleBreaker_Allow() {
 func ExampleConfig_Validate() {
 	err := breaker.Config{FailureRateThreshold: 50}.Validate()
 	fmt.Println(err)
-	// Output: breaker: invalid Config: FailureRateThreshold is 50, must be in (0, 1] (or 0 for the default)
+	// Output: steadylog/breaker: invalid Config: FailureRateThreshold(50): must be within [0, 1]
 }
 
 // A failure carrying the server's requested delay keeps the breaker open at
 // least that long.
 func Example_retryAfter() {
 	clock := &manualClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1, Clock: clock, Rand: func() float64 { return 0 }})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1, Clock: clock, Rand: func() float64 { return 0 }})
 	_ = b.Execute(func() error {
 		return retry.After(errors.New("429 Too Many Requests"), 30*time.Second)
 	})
@@ -101,7 +101,7 @@ func Example_retryAfter() {
 
 // Errors the backend is not to blame for do not count against it.
 func Example_permanent() {
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 	_ = b.Execute(func() error { return retry.Permanent(errors.New("400 Bad Request")) })
 	fmt.Println(b.State(), b.Counts().Ignored)
 	// Output: closed 1

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/fakeclock"
 	"github.com/steadylog/steadylog/retry"
 )
 
@@ -21,6 +22,9 @@ import (
 // panics or exits.
 
 var errDown = errors.New("backend down")
+
+// clockStart is where the fake clocks of these tests start.
+var clockStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func zeroDraw() float64 { return 0 }
 
@@ -52,12 +56,12 @@ func TestHugeOpenTimeoutStaysOpen(t *testing.T) {
 		"2^62, doubled past the cap":       {OpenTimeout: 1 << 62, MaxOpenTimeout: math.MaxInt64},
 	} {
 		t.Run(name, func(t *testing.T) {
-			clk := breaker.NewFakeClock()
+			clk := fakeclock.New(clockStart)
 			cfg.ConsecutiveFailures, cfg.Clock = 1, clk
 			if cfg.Rand == nil {
 				cfg.Rand = zeroDraw
 			}
-			b := breaker.New(cfg)
+			b := breaker.MustNew(cfg)
 			for trip := 1; trip <= 3; trip++ {
 				require.ErrorIs(t, b.Execute(fail), errDown)
 				require.Equal(t, breaker.Open, b.State(), "trip %d: a just-tripped breaker must be Open", trip)
@@ -73,8 +77,8 @@ func TestHugeOpenTimeoutStaysOpen(t *testing.T) {
 
 func TestBackoffGrowsToCapWithExtremeMultipliers(t *testing.T) {
 	for _, m := range []float64{1, 1 + 1e-12, 1.5, 1e300, math.MaxFloat64} {
-		clk := breaker.NewFakeClock()
-		b := breaker.New(breaker.Config{
+		clk := fakeclock.New(clockStart)
+		b := breaker.MustNew(breaker.Config{
 			ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: math.MaxInt64,
 			BackoffMultiplier: m, Clock: clk, Rand: zeroDraw,
 		})
@@ -106,18 +110,18 @@ func TestExtremeRetryAfter(t *testing.T) {
 		{"minus one", 0, -1, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := breaker.NewFakeClock()
+			clk := fakeclock.New(clockStart)
 			cfg := breaker.Config{
 				ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: tc.maxOpen,
 				Clock: clk, Rand: zeroDraw,
 			}
-			b := breaker.New(cfg)
+			b := breaker.MustNew(cfg)
 			require.Error(t, b.Execute(func() error { return retry.After(errDown, tc.delay) }))
 			assert.Equal(t, tc.wantWait, refusedOpen(t, b).Sub(clk.Now()), "tripping call")
 
 			// The same delay on a call admitted before the trip and
 			// finished after it.
-			b = breaker.New(cfg)
+			b = breaker.MustNew(cfg)
 			late, err := b.Allow()
 			require.NoError(t, err)
 			require.Error(t, b.Execute(fail))
@@ -132,20 +136,20 @@ func TestValidateRejectsUnboundedOrNonFiniteValues(t *testing.T) {
 		cfg  breaker.Config
 		want string
 	}{
-		{breaker.Config{WindowSize: breaker.MaxWindowSize + 1}, "WindowSize is 1048577, must be at most MaxWindowSize (1048576)"},
-		{breaker.Config{WindowSize: math.MaxInt}, "WindowSize is 9223372036854775807, must be at most MaxWindowSize (1048576)"},
-		{breaker.Config{BackoffMultiplier: math.Inf(1)}, "BackoffMultiplier is +Inf, must be finite"},
-		{breaker.Config{BackoffMultiplier: math.NaN()}, "BackoffMultiplier is NaN"},
-		{breaker.Config{FailureRateThreshold: math.Inf(1)}, "FailureRateThreshold is +Inf"},
-		{breaker.Config{SlowCallRateThreshold: math.NaN()}, "SlowCallRateThreshold is NaN"},
-		{breaker.Config{Jitter: math.Inf(-1)}, "Jitter is -Inf"},
-		{breaker.Config{Jitter: math.NaN()}, "Jitter is NaN"},
+		{breaker.Config{WindowSize: breaker.MaxWindowSize + 1}, "WindowSize(1048577): must be within [0, 1048576]"},
+		{breaker.Config{WindowSize: math.MaxInt}, "WindowSize(9223372036854775807): must be within [0, 1048576]"},
+		{breaker.Config{BackoffMultiplier: math.Inf(1)}, "BackoffMultiplier(+Inf): must be finite"},
+		{breaker.Config{BackoffMultiplier: math.NaN()}, "BackoffMultiplier(NaN)"},
+		{breaker.Config{FailureRateThreshold: math.Inf(1)}, "FailureRateThreshold(+Inf)"},
+		{breaker.Config{SlowCallRateThreshold: math.NaN()}, "SlowCallRateThreshold(NaN)"},
+		{breaker.Config{Jitter: math.Inf(-1)}, "Jitter(-Inf)"},
+		{breaker.Config{Jitter: math.NaN()}, "Jitter(NaN)"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			err := tc.cfg.Validate()
 			require.ErrorIs(t, err, breaker.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), "breaker: invalid Config: "+tc.want)
-			assert.PanicsWithError(t, err.Error(), func() { breaker.New(tc.cfg) })
+			assert.Contains(t, err.Error(), "steadylog/breaker: invalid Config: "+tc.want)
+			assert.PanicsWithError(t, err.Error(), func() { breaker.MustNew(tc.cfg) })
 		})
 	}
 }
@@ -165,8 +169,8 @@ func TestExtremeValidConfigs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, cfg.Validate())
-			cfg.Clock = breaker.NewFakeClock()
-			b := breaker.New(cfg)
+			cfg.Clock = fakeclock.New(clockStart)
+			b := breaker.MustNew(cfg)
 			for range 10 {
 				require.ErrorIs(t, b.Execute(fail), errDown)
 			}
@@ -184,8 +188,8 @@ func TestTimeWindowAtClockExtremes(t *testing.T) {
 		"before 1970":       time.Unix(-1, 0),
 	} {
 		t.Run(name, func(t *testing.T) {
-			clk := breaker.NewFakeClockAt(start)
-			b := breaker.New(breaker.Config{
+			clk := fakeclock.New(start)
+			b := breaker.MustNew(breaker.Config{
 				ConsecutiveFailures: math.MaxInt, WindowKind: breaker.TimeWindow, WindowDuration: 10,
 				MinimumCalls: 3, Clock: clk, Rand: zeroDraw,
 			})
@@ -200,8 +204,8 @@ func TestTimeWindowAtClockExtremes(t *testing.T) {
 // Buckets are numbered by rounding down, so the one holding 1969-12-31
 // 23:59:59.5 ends at 1970 and has left a 10 s window by 00:00:09.5.
 func TestTimeWindowBucketsBefore1970(t *testing.T) {
-	clk := breaker.NewFakeClockAt(time.Unix(0, -int64(500*time.Millisecond)))
-	b := breaker.New(breaker.Config{
+	clk := fakeclock.New(time.Unix(0, -int64(500*time.Millisecond)))
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: math.MaxInt, WindowKind: breaker.TimeWindow, WindowDuration: 10 * time.Second,
 		MinimumCalls: 2, Clock: clk, Rand: zeroDraw,
 	})
@@ -258,7 +262,7 @@ func stillWorks(t *testing.T, b *breaker.Breaker, want breaker.State) {
 
 // trapClock wraps a FakeClock; armed, its next reading panics or exits.
 type trapClock struct {
-	clk  *breaker.FakeClock
+	clk  *fakeclock.Fake
 	trap atomic.Int32 // trapNone, trapPanic or trapGoexit, for the next reading only
 }
 
@@ -279,8 +283,8 @@ func (c *trapClock) Now() time.Time {
 }
 
 func TestPanickingClockDoesNotWedge(t *testing.T) {
-	clk := &trapClock{clk: breaker.NewFakeClock()}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw})
+	clk := &trapClock{clk: fakeclock.New(clockStart)}
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw})
 
 	for _, method := range []func(){
 		func() { _, _ = b.Allow() },
@@ -313,8 +317,8 @@ func TestPanickingClockDoesNotWedge(t *testing.T) {
 }
 
 func TestExitingClockDoesNotWedge(t *testing.T) {
-	clk := &trapClock{clk: breaker.NewFakeClock()}
-	b := breaker.New(breaker.Config{Clock: clk})
+	clk := &trapClock{clk: fakeclock.New(clockStart)}
+	b := breaker.MustNew(breaker.Config{Clock: clk})
 	clk.trap.Store(trapGoexit)
 	e := inGoroutine(t, func() { _ = b.State() })
 	require.False(t, e.returned)
@@ -323,9 +327,9 @@ func TestExitingClockDoesNotWedge(t *testing.T) {
 }
 
 func TestPanickingRandStillTrips(t *testing.T) {
-	clk := breaker.NewFakeClock()
+	clk := fakeclock.New(clockStart)
 	var trap atomic.Bool
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk,
 		Rand: func() float64 {
 			if trap.Swap(false) {
@@ -348,9 +352,9 @@ func TestPanickingRandStillTrips(t *testing.T) {
 }
 
 func TestPanickingOnStateChangeInAllowFreesTheProbe(t *testing.T) {
-	clk := breaker.NewFakeClock()
+	clk := fakeclock.New(clockStart)
 	var trap atomic.Bool
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenMaxWait: time.Hour, Clock: clk, Rand: zeroDraw,
 		OnStateChange: func(_ string, _, to breaker.State) {
 			if to == breaker.HalfOpen && trap.Swap(false) {
@@ -370,13 +374,13 @@ func TestPanickingOnStateChangeInAllowFreesTheProbe(t *testing.T) {
 }
 
 func TestPanickingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
-	clk := breaker.NewFakeClock()
+	clk := fakeclock.New(clockStart)
 	var mu sync.Mutex
 	var got []string
 	entered, release := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool
 	first.Store(true)
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw,
 		OnStateChange: func(_ string, from, to breaker.State) {
 			mu.Lock()
@@ -413,10 +417,10 @@ func TestPanickingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
 }
 
 func TestExitingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
-	clk := breaker.NewFakeClock()
+	clk := fakeclock.New(clockStart)
 	var mu sync.Mutex
 	var got []string
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw,
 		OnStateChange: func(_ string, from, to breaker.State) {
 			if to == breaker.Open {
@@ -440,11 +444,11 @@ func TestExitingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
 // A callback that blocks while other goroutines keep changing the state
 // must not make the queue of changes grow without bound.
 func TestBlockedOnStateChangeQueueIsBounded(t *testing.T) {
-	clk := breaker.NewFakeClock()
+	clk := fakeclock.New(clockStart)
 	type change struct{ from, to breaker.State }
 	var got []change // written only by the delivering goroutine, read after it ends
 	entered, release := make(chan struct{}), make(chan struct{})
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw,
 		OnStateChange: func(_ string, from, to breaker.State) {
 			got = append(got, change{from, to})
@@ -529,7 +533,7 @@ func FuzzConfig(f *testing.F) {
 		openTimeout, maxOpenTimeout int64, multiplier, jitter float64,
 		halfOpenCalls, halfOpenSuccesses int, halfOpenMaxWait int64, draw float64, retryAfter, start int64,
 	) {
-		clk := breaker.NewFakeClockAt(time.Unix(0, start))
+		clk := fakeclock.New(time.Unix(0, start))
 		cfg := breaker.Config{
 			ConsecutiveFailures: consecutive, FailureRateThreshold: failureRate,
 			WindowSize: windowSize, WindowDuration: time.Duration(windowDuration), MinimumCalls: minimumCalls,
@@ -545,10 +549,10 @@ func FuzzConfig(f *testing.F) {
 		}
 		if err := cfg.Validate(); err != nil {
 			require.ErrorIs(t, err, breaker.ErrInvalidConfig)
-			require.PanicsWithError(t, err.Error(), func() { breaker.New(cfg) })
+			require.PanicsWithError(t, err.Error(), func() { breaker.MustNew(cfg) })
 			return
 		}
-		b := breaker.New(cfg)
+		b := breaker.MustNew(cfg)
 
 		// The defaults, to know how many failures trip the breaker and how
 		// long it may stay open. Every call fails at once, so the failure
@@ -668,8 +672,8 @@ func (panickyError) Error() string { return "panicky" }
 func (panickyError) Unwrap() error { panic("unwrap bug") }
 
 func TestPanickingErrorUnwrapCountsAsFailure(t *testing.T) {
-	clk := breaker.NewFakeClock()
-	b := breaker.New(breaker.Config{
+	clk := fakeclock.New(clockStart)
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw,
 		Classify: func(err error) breaker.Outcome { // does not unwrap
 			if err == nil {
@@ -691,9 +695,9 @@ func TestPanickingErrorUnwrapCountsAsFailure(t *testing.T) {
 func TestEndOfTimeNeverGoesBackwards(t *testing.T) {
 	const unixToInternal = (1969*365 + 1969/4 - 1969/100 + 1969/400) * 24 * 60 * 60
 	end := time.Unix(math.MaxInt64-unixToInternal, 999_999_999)
-	require.True(t, end.After(end.Add(-1)), "end is representable")
-	clk := breaker.NewFakeClockAt(end)
-	b := breaker.New(breaker.Config{
+	require.True(t, end.After(end.Add(-1)), "end(representable)")
+	clk := fakeclock.New(end)
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: 1500 * time.Millisecond, BackoffMultiplier: 1, Clock: clk, Rand: zeroDraw,
 	})
 	require.ErrorIs(t, b.Execute(fail), errDown)

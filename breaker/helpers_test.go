@@ -7,28 +7,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/internal/fakeclock"
 )
 
-// fakeClock is a Clock that moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock returns a clock that moves only when told to.
+func newFakeClock() *fakeclock.Fake {
+	return fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 var errBackend = errors.New("backend down")
@@ -37,7 +22,7 @@ var errBackend = errors.New("backend down")
 func noJitter() float64 { return 0 }
 
 // call makes one admitted call that takes d on the clock and returns err.
-func call(t *testing.T, b *Breaker, c *fakeClock, d time.Duration, err error) {
+func call(t *testing.T, b *Breaker, c *fakeclock.Fake, d time.Duration, err error) {
 	t.Helper()
 	done, aerr := b.Allow()
 	require.NoError(t, aerr, "call refused")

@@ -12,7 +12,7 @@ import (
 func TestTransitionsCountEveryChange(t *testing.T) {
 	clk := newFakeClock()
 	var rec transitions
-	b := New(Config{
+	b := MustNew(Config{
 		Name: "otlp", ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk,
 		Rand: noJitter, OnStateChange: rec.record,
 	})
@@ -45,7 +45,7 @@ func TestTransitionsCountEveryChange(t *testing.T) {
 }
 
 func TestStateNameAndEachTransition(t *testing.T) {
-	b := New(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: newFakeClock(), Rand: noJitter})
+	b := MustNew(Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: newFakeClock(), Rand: noJitter})
 	assert.Equal(t, "closed", b.StateName())
 	_ = b.Execute(func() error { return errBackend })
 	assert.Equal(t, "open", b.StateName())

@@ -11,12 +11,13 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/internal/classifyctx"
+	"github.com/steadylog/steadylog/internal/setting"
 	"github.com/steadylog/steadylog/retry"
 )
 
-// BreakerOption configures [WithBreaker].
+// BreakerOption configures [NewBreaker].
 type BreakerOption interface {
-	apply(*breakerConfig)
+	applyBreaker(*breakerConfig, *setting.Errors)
 }
 
 type breakerConfig struct {
@@ -24,9 +25,9 @@ type breakerConfig struct {
 	meterProvider metric.MeterProvider // see breaker_metrics.go
 }
 
-type breakerOptionFunc func(*breakerConfig)
+type breakerOptionFunc func(*breakerConfig, *setting.Errors)
 
-func (f breakerOptionFunc) apply(c *breakerConfig) { f(c) }
+func (f breakerOptionFunc) applyBreaker(c *breakerConfig, errs *setting.Errors) { f(c, errs) }
 
 // WithStandaloneClassifier sets the function that marks the inner
 // exporter's errors (with [retry.Permanent] and [retry.After]) before they
@@ -45,10 +46,10 @@ func (f breakerOptionFunc) apply(c *breakerConfig) { f(c) }
 // The breaker applies it in place of this one, once per error, and the
 // processor does not classify that error again.
 func WithStandaloneClassifier(classify retry.Classifier) BreakerOption {
-	return breakerOptionFunc(func(c *breakerConfig) { c.classify = classify })
+	return breakerOptionFunc(func(c *breakerConfig, _ *setting.Errors) { c.classify = classify })
 }
 
-// WithBreaker returns exp guarded by the circuit breaker b.
+// NewBreaker returns exp guarded by the circuit breaker b.
 //
 // Export asks b for permission first. When b refuses (it is open, or
 // half-open with its probes taken), Export returns at once, without calling
@@ -72,25 +73,35 @@ func WithStandaloneClassifier(classify retry.Classifier) BreakerOption {
 // reach the exporter even when its backend is down, and exp must honour
 // their context. Panics in them are recovered too.
 //
-// WithBreaker panics if exp or b is nil: that is a programming error, found
-// at start-up rather than at the first export.
-func WithBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption) sdklog.Exporter {
+// NewBreaker returns an error if exp or b is nil, or an option is invalid
+// (wrapping [ErrInvalidOption]).
+func NewBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption) (sdklog.Exporter, error) {
 	if isNil(exp) {
-		panic("exporter: WithBreaker called with a nil exporter")
+		return nil, errors.New("steadylog/exporter: NewBreaker: the exporter is nil")
 	}
 	if b == nil {
-		panic("exporter: WithBreaker called with a nil *breaker.Breaker")
+		return nil, errors.New("steadylog/exporter: NewBreaker: the *breaker.Breaker is nil")
 	}
 	var cfg breakerConfig
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&cfg)
-		}
+	errs := setting.NewErrors(ErrInvalidOption)
+	setting.Apply(errs, opts, func(o BreakerOption) { o.applyBreaker(&cfg, errs) })
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	if cfg.meterProvider != nil {
 		observeBreaker(cfg.meterProvider, b)
 	}
-	return &breakerExporter{exp: exp, b: b, classify: cfg.classify}
+	return &breakerExporter{exp: exp, b: b, classify: cfg.classify}, nil
+}
+
+// MustBreaker is like [NewBreaker] but panics with its error, for
+// exporters composed inline in one expression.
+func MustBreaker(exp sdklog.Exporter, b *breaker.Breaker, opts ...BreakerOption) sdklog.Exporter {
+	e, err := NewBreaker(exp, b, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return e
 }
 
 type breakerExporter struct {
@@ -99,7 +110,7 @@ type breakerExporter struct {
 	classify retry.Classifier
 }
 
-// Name lets Fanout and Failover attribute errors to the inner exporter.
+// Name lets a fan-out or failover attribute errors to the inner exporter.
 func (e *breakerExporter) Name() string { return nameOf(e.exp) }
 
 func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) error {
@@ -109,7 +120,7 @@ func (e *breakerExporter) Export(ctx context.Context, records []sdklog.Record) e
 	}
 	done, err := allow()
 	if err != nil {
-		return fmt.Errorf("exporter: batch of %d records not sent to %s: %w", len(records), nameOf(e.exp), err)
+		return fmt.Errorf("steadylog/exporter: batch of %d records not sent to %s: %w", len(records), nameOf(e.exp), err)
 	}
 	err = safeExport(ctx, e.exp, records)
 	if err != nil {

@@ -20,7 +20,7 @@ func TestWithBreakerUsesTheProcessorsClassifier(t *testing.T) {
 	b1, b2 := newTestBreaker(newFakeClock(), 1), newTestBreaker(newFakeClock(), 1)
 	var own, ctxCalls int
 	ownClassifier := WithStandaloneClassifier(func(err error) error { own++; return err })
-	exp := WithBreaker(WithBreaker(inner, b1, ownClassifier), b2, ownClassifier)
+	exp := MustBreaker(MustBreaker(inner, b1, ownClassifier), b2, ownClassifier)
 
 	ctx := classifyctx.With(context.Background(), func(err error) error { ctxCalls++; return retry.Permanent(err) })
 	err := exp.Export(ctx, makeRecords(t, 1))

@@ -27,8 +27,8 @@ func (lateExporter) Shutdown(context.Context) error   { return nil }
 // timeout trips the breaker even when the exporter ignores its deadline
 // and reports success; the batch itself still counts as accepted.
 func TestLateSuccessCountsAsFailure(t *testing.T) {
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 2})
-	exp := WithBreaker(lateExporter{}, b)
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2})
+	exp := MustBreaker(lateExporter{}, b)
 	for range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		require.NoError(t, exp.Export(ctx, nil), "the exporter's own result is returned")

@@ -7,10 +7,11 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/setting"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
-// WithBreakerMeterProvider makes [WithBreaker] report the breaker's state
+// WithBreakerMeterProvider makes [NewBreaker] report the breaker's state
 // and state changes as metrics of mp (steadylog.breaker.state and
 // steadylog.breaker.transitions; see the telemetry package). They are
 // observed from the breaker's snapshots at collection time, so Export pays
@@ -18,21 +19,19 @@ import (
 // "steadylog_circuit_breaker/<n>" when it has none. Wrap each breaker with
 // this option once: a breaker observed twice is reported twice.
 //
-// Default: no metrics. WithBreaker panics when mp is nil, as it does for a
-// nil breaker: a programming error found at start-up. An error from the
-// MeterProvider is reported to otel.Handle, and the exporter works
-// without the metrics.
+// Default: no metrics. A nil mp is an invalid option: NewBreaker returns
+// an error wrapping [ErrInvalidOption]. An error from the MeterProvider is
+// reported to otel.Handle, and the exporter works without the metrics.
 func WithBreakerMeterProvider(mp metric.MeterProvider) BreakerOption {
-	return breakerOptionFunc(func(c *breakerConfig) {
-		if mp == nil {
-			panic("exporter: WithBreakerMeterProvider called with a nil metric.MeterProvider")
+	return breakerOptionFunc(func(c *breakerConfig, errs *setting.Errors) {
+		if setting.NotNil(errs, "WithBreakerMeterProvider", mp) {
+			c.meterProvider = mp
 		}
-		c.meterProvider = mp
 	})
 }
 
 func observeBreaker(mp metric.MeterProvider, b *breaker.Breaker) {
 	if _, err := telemetry.ObserveBreaker(mp, b); err != nil {
-		otel.Handle(fmt.Errorf("exporter: breaker metrics: %w", err))
+		otel.Handle(fmt.Errorf("steadylog/exporter: breaker metrics: %w", err))
 	}
 }

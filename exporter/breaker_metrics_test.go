@@ -55,11 +55,11 @@ func TestWithBreakerMeterProviderReportsStateAndTransitions(t *testing.T) {
 	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
 
 	clk := newFakeClock()
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		Name: "otlp-primary", ConsecutiveFailures: 1, OpenTimeout: 10, Clock: clk,
 		Rand: func() float64 { return 0 },
 	})
-	exp := WithBreaker(&fakeExporter{export: failing(errBackend)}, b, WithBreakerMeterProvider(mp))
+	exp := MustBreaker(&fakeExporter{export: failing(errBackend)}, b, WithBreakerMeterProvider(mp))
 
 	state, name := int64Points(t, reader, "steadylog.breaker.state")
 	assert.Equal(t, "otlp-primary", name, "the breaker's name names the series")
@@ -87,13 +87,17 @@ func TestWithBreakerMeterProviderUnnamedBreakerGetsComponentName(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
-	_ = WithBreaker(&fakeExporter{}, newTestBreaker(newFakeClock(), 1), WithBreakerMeterProvider(mp))
+	_ = MustBreaker(&fakeExporter{}, newTestBreaker(newFakeClock(), 1), WithBreakerMeterProvider(mp))
 	_, name := int64Points(t, reader, "steadylog.breaker.state")
 	assert.Regexp(t, `^steadylog_circuit_breaker/\d+$`, name)
 }
 
-func TestWithBreakerMeterProviderNilPanics(t *testing.T) {
-	assert.PanicsWithValue(t, "exporter: WithBreakerMeterProvider called with a nil metric.MeterProvider", func() {
-		WithBreaker(&fakeExporter{}, newTestBreaker(newFakeClock(), 1), WithBreakerMeterProvider(nil))
+func TestWithBreakerMeterProviderNilIsAnInvalidOption(t *testing.T) {
+	exp, err := NewBreaker(&fakeExporter{}, newTestBreaker(newFakeClock(), 1), WithBreakerMeterProvider(nil))
+	assert.Nil(t, exp)
+	require.ErrorIs(t, err, ErrInvalidOption)
+	assert.EqualError(t, err, "steadylog/exporter: invalid option: WithBreakerMeterProvider(nil): must not be nil")
+	assert.PanicsWithError(t, err.Error(), func() {
+		MustBreaker(&fakeExporter{}, newTestBreaker(newFakeClock(), 1), WithBreakerMeterProvider(nil))
 	})
 }

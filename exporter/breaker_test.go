@@ -10,12 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/fakeclock"
 	"github.com/steadylog/steadylog/otlperr"
 	"github.com/steadylog/steadylog/retry"
 )
 
-func newTestBreaker(clk *fakeClock, consecutive int) *breaker.Breaker {
-	return breaker.New(breaker.Config{
+func newTestBreaker(clk *fakeclock.Fake, consecutive int) *breaker.Breaker {
+	return breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: consecutive, OpenTimeout: 10 * time.Second,
 		Clock: clk, Rand: func() float64 { return 0 },
 	})
@@ -24,7 +25,7 @@ func newTestBreaker(clk *fakeClock, consecutive int) *breaker.Breaker {
 func TestWithBreakerPassesThrough(t *testing.T) {
 	inner := &fakeExporter{}
 	b := newTestBreaker(newFakeClock(), 2)
-	exp := WithBreaker(inner, b)
+	exp := MustBreaker(inner, b)
 	recs := makeRecords(t, 3)
 	require.NoError(t, exp.Export(context.Background(), recs))
 	assert.Equal(t, [][]string{{"0", "1", "2"}}, inner.Batches())
@@ -40,7 +41,7 @@ func TestWithBreakerOpenReturnsAtOnceWithoutCallingInner(t *testing.T) {
 	clk := newFakeClock()
 	inner := &fakeExporter{export: failing(errBackend)}
 	b := newTestBreaker(clk, 2)
-	exp := WithBreaker(inner, b)
+	exp := MustBreaker(inner, b)
 	recs := makeRecords(t, 2)
 
 	for range 2 {
@@ -77,7 +78,7 @@ func TestWithBreakerRecoversPanic(t *testing.T) {
 	errValue := errors.New("nil map")
 	inner := &fakeExporter{export: func(context.Context, int) error { panic(errValue) }}
 	b := newTestBreaker(newFakeClock(), 1)
-	exp := WithBreaker(inner, b)
+	exp := MustBreaker(inner, b)
 
 	var err error
 	require.NotPanics(t, func() { err = exp.Export(context.Background(), makeRecords(t, 1)) })
@@ -87,7 +88,7 @@ func TestWithBreakerRecoversPanic(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "Export", pe.Method)
 	assert.Contains(t, string(pe.Stack), "fakeExporter")
-	assert.Equal(t, "exporter: Export panicked: nil map", err.Error())
+	assert.Equal(t, "steadylog/exporter: Export panicked: nil map", err.Error())
 	assert.Equal(t, breaker.Open, b.State(), "the panic counted as a failure")
 }
 
@@ -97,14 +98,14 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 	t.Run("default classifier leaves errors alone", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
-		err := WithBreaker(inner, b).Export(context.Background(), makeRecords(t, 1))
+		err := MustBreaker(inner, b).Export(context.Background(), makeRecords(t, 1))
 		assert.Same(t, errBad, err)
 		assert.Equal(t, breaker.Open, b.State())
 	})
 	t.Run("OTLP classifier marks OTLP errors", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
-		err := WithBreaker(inner, b, WithStandaloneClassifier(otlperr.Classify)).Export(context.Background(), makeRecords(t, 1))
+		err := MustBreaker(inner, b, WithStandaloneClassifier(otlperr.Classify)).Export(context.Background(), makeRecords(t, 1))
 		assert.True(t, retry.IsPermanent(err), "the caller sees the mark too")
 		assert.ErrorIs(t, err, errBad)
 		assert.Equal(t, breaker.Closed, b.State(), "a 400 is not the backend's fault")
@@ -113,14 +114,14 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 	t.Run("nil classifier leaves errors alone", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBad)}
 		b := newTestBreaker(newFakeClock(), 1)
-		err := WithBreaker(inner, b, WithStandaloneClassifier(nil), nil).Export(context.Background(), makeRecords(t, 1))
+		err := MustBreaker(inner, b, WithStandaloneClassifier(nil)).Export(context.Background(), makeRecords(t, 1))
 		assert.Same(t, errBad, err)
 		assert.Equal(t, breaker.Open, b.State())
 	})
 	t.Run("custom classifier", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBackend)}
 		b := newTestBreaker(newFakeClock(), 1)
-		exp := WithBreaker(inner, b, WithStandaloneClassifier(func(err error) error {
+		exp := MustBreaker(inner, b, WithStandaloneClassifier(func(err error) error {
 			return retry.After(err, time.Minute)
 		}))
 		err := exp.Export(context.Background(), makeRecords(t, 1))
@@ -131,7 +132,7 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 	t.Run("panicking classifier still reports the call", func(t *testing.T) {
 		inner := &fakeExporter{export: failing(errBackend)}
 		b := newTestBreaker(newFakeClock(), 1)
-		exp := WithBreaker(inner, b, WithStandaloneClassifier(func(error) error { panic("bug") }))
+		exp := MustBreaker(inner, b, WithStandaloneClassifier(func(error) error { panic("bug") }))
 		err := exp.Export(context.Background(), makeRecords(t, 1))
 		assert.ErrorIs(t, err, errBackend)
 		assert.ErrorIs(t, err, ErrPanic)
@@ -143,7 +144,7 @@ func TestWithBreakerClassifiesErrors(t *testing.T) {
 func TestWithBreakerFlushAndShutdownBypassBreaker(t *testing.T) {
 	inner := &fakeExporter{export: failing(errBackend)}
 	b := newTestBreaker(newFakeClock(), 1)
-	exp := WithBreaker(inner, b)
+	exp := MustBreaker(inner, b)
 	_ = exp.Export(context.Background(), nil)
 	require.Equal(t, breaker.Open, b.State())
 
@@ -163,16 +164,22 @@ func TestWithBreakerFlushAndShutdownBypassBreaker(t *testing.T) {
 	assert.Equal(t, "stop bug", pe.Value)
 }
 
-func TestWithBreakerNilArguments(t *testing.T) {
-	b := breaker.New(breaker.Config{})
-	assert.PanicsWithValue(t, "exporter: WithBreaker called with a nil exporter", func() { WithBreaker(nil, b) })
-	assert.PanicsWithValue(t, "exporter: WithBreaker called with a nil *breaker.Breaker", func() { WithBreaker(&fakeExporter{}, nil) })
+func TestNewBreakerNilArguments(t *testing.T) {
+	b := breaker.MustNew(breaker.Config{})
+	_, err := NewBreaker(nil, b)
+	assert.EqualError(t, err, "steadylog/exporter: NewBreaker: the exporter is nil")
+	_, err = NewBreaker(&fakeExporter{}, nil)
+	assert.EqualError(t, err, "steadylog/exporter: NewBreaker: the *breaker.Breaker is nil")
+	_, err = NewBreaker(&fakeExporter{}, b, nil)
+	require.ErrorIs(t, err, ErrInvalidOption)
+	assert.EqualError(t, err, "steadylog/exporter: invalid option: option 0 is nil")
+	assert.PanicsWithError(t, "steadylog/exporter: NewBreaker: the exporter is nil", func() { MustBreaker(nil, b) })
 }
 
 func TestNamed(t *testing.T) {
 	exp := Named("audit", &fakeExporter{})
 	assert.Equal(t, "audit", nameOf(exp))
 	assert.Equal(t, "*exporter.fakeExporter", nameOf(&fakeExporter{}))
-	assert.Equal(t, "audit", nameOf(WithBreaker(exp, breaker.New(breaker.Config{}))), "WithBreaker keeps the inner name")
-	assert.PanicsWithValue(t, "exporter: Named called with a nil exporter", func() { Named("x", nil) })
+	assert.Equal(t, "audit", nameOf(MustBreaker(exp, breaker.MustNew(breaker.Config{}))), "NewBreaker keeps the inner name")
+	assert.Nil(t, Named("x", nil), "Named of nil is nil, for the constructor it is given to to report")
 }

@@ -58,15 +58,15 @@ func (holder) Shutdown(context.Context) error                { return nil }
 func TestFanoutMembersFlattensNestedFanouts(t *testing.T) {
 	a, b, c, d := &plainExporter{}, &plainExporter{}, &plainExporter{}, &plainExporter{}
 	na := exporter.Named("a", a)
-	fo := exporter.Failover(c, d)
-	members, ok := exporter.FanoutMembers(exporter.Named("top", exporter.Fanout(
-		exporter.Fanout(na, exporter.Named("inner", exporter.Fanout(b))),
+	fo := exporter.MustFailover(c, d)
+	members, ok := exporter.FanoutMembers(exporter.Named("top", exporter.MustFanout(
+		exporter.MustFanout(na, exporter.Named("inner", exporter.MustFanout(b))),
 		fo,
 	)))
 	require.True(t, ok)
 	assert.Equal(t, []sdklog.Exporter{na, b, fo}, members)
 
-	members, ok = exporter.FanoutMembers(exporter.WithBreaker(exporter.Fanout(a, b), breaker.New(breaker.Config{})))
+	members, ok = exporter.FanoutMembers(exporter.MustBreaker(exporter.MustFanout(a, b), breaker.MustNew(breaker.Config{})))
 	assert.False(t, ok, "a fan-out behind a breaker is one exporter")
 	assert.Nil(t, members)
 	_, ok = exporter.FanoutMembers(na)
@@ -82,12 +82,12 @@ func TestCheckDistinct(t *testing.T) {
 		at   string // the second place, in the message
 	}{
 		"twice":              {[]sdklog.Exporter{e, e}, "at 0 and at 1"},
-		"in a nested fanout": {[]sdklog.Exporter{x, exporter.Fanout(&plainExporter{}, e), e}, "at 1.1 and at 2"},
+		"in a nested fanout": {[]sdklog.Exporter{x, exporter.MustFanout(&plainExporter{}, e), e}, "at 1.1 and at 2"},
 		"named":              {[]sdklog.Exporter{exporter.Named("n", e), e}, "at 0 and at 1"},
 		"behind breakers": {[]sdklog.Exporter{
-			exporter.WithBreaker(e, breaker.New(breaker.Config{})), exporter.WithBreaker(e, breaker.New(breaker.Config{})),
+			exporter.MustBreaker(e, breaker.MustNew(breaker.Config{})), exporter.MustBreaker(e, breaker.MustNew(breaker.Config{})),
 		}, "at 0 and at 1"},
-		"fallback and member": {[]sdklog.Exporter{exporter.Failover(x, e), e}, "at 0.1 and at 1"},
+		"fallback and member": {[]sdklog.Exporter{exporter.MustFailover(x, e), e}, "at 0.1 and at 1"},
 		"equal values":        {[]sdklog.Exporter{valueExporter{1}, valueExporter{2}, valueExporter{1}}, "at 0 and at 2"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestCheckDistinct(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.at)
 			_, err = exporter.NewFanout(tc.exps...)
 			require.ErrorIs(t, err, exporter.ErrDuplicateExporter)
-			assert.Panics(t, func() { exporter.Fanout(tc.exps...) })
+			assert.Panics(t, func() { exporter.MustFanout(tc.exps...) })
 		})
 	}
 
@@ -108,16 +108,16 @@ func TestCheckDistinct(t *testing.T) {
 		_, err := exporter.NewFanout(f, f, h, h)
 		require.NoError(t, err)
 	})
-	require.NoError(t, exporter.CheckDistinct(e, x, exporter.Fanout(&plainExporter{}), valueExporter{1}, valueExporter{2}))
+	require.NoError(t, exporter.CheckDistinct(e, x, exporter.MustFanout(&plainExporter{}), valueExporter{1}, valueExporter{2}))
 }
 
-// Failover refuses one exporter as both primary and fallback: its Shutdown
+// NewFailover refuses one exporter as both primary and fallback: its Shutdown
 // would be called twice.
 func TestFailoverRefusesTheSameExporterTwice(t *testing.T) {
 	e, x := &plainExporter{}, &plainExporter{}
-	assert.Panics(t, func() { exporter.Failover(e, e) })
-	assert.Panics(t, func() { exporter.Failover(exporter.Fanout(e, x), exporter.Named("e", e)) })
-	f := exporter.Failover(e, x)
+	assert.Panics(t, func() { exporter.MustFailover(e, e) })
+	assert.Panics(t, func() { exporter.MustFailover(exporter.MustFanout(e, x), exporter.Named("e", e)) })
+	f := exporter.MustFailover(e, x)
 	require.NoError(t, f.Shutdown(context.Background()))
 	assert.Equal(t, int64(1), e.shutdowns.Load())
 }
@@ -126,7 +126,7 @@ func TestFailoverRefusesTheSameExporterTwice(t *testing.T) {
 func TestFailoverPanickingPrimaryErrorHandler(t *testing.T) {
 	primary, fallback := &plainExporter{fail: true}, &plainExporter{}
 	var called atomic.Int64
-	f := exporter.Failover(primary, fallback, exporter.WithPrimaryErrorHandler(func(err error) {
+	f := exporter.MustFailover(primary, fallback, exporter.WithPrimaryErrorHandler(func(err error) {
 		called.Add(1)
 		panic(err)
 	}))

@@ -11,13 +11,13 @@ import (
 
 // ErrDuplicateExporter is wrapped by the error [CheckDistinct] returns, and
 // with it [NewFanout]'s, when one exporter is used twice.
-var ErrDuplicateExporter = errors.New("exporter: the same exporter is used twice")
+var ErrDuplicateExporter = errors.New("steadylog/exporter: the same exporter is used twice")
 
 // CheckDistinct returns an error wrapping [ErrDuplicateExporter] when one
 // exporter is reached twice from exps: among exps themselves, or among the
 // exporters the decorators of this package wrap — a fan-out's members, a
-// [Failover]'s primary and fallback, the exporter inside [Named] or
-// [WithBreaker] — at any depth. Otherwise it returns nil.
+// failover's primary and fallback, the exporter inside [Named] or
+// [NewBreaker] — at any depth. Otherwise it returns nil.
 //
 // Used twice, an exporter would have its Export run concurrently with
 // itself (by a fan-out, which calls its members concurrently, or by two of
@@ -31,8 +31,8 @@ var ErrDuplicateExporter = errors.New("exporter: the same exporter is used twice
 // panic. Two equal values of a struct type count as the same exporter.
 //
 // The error names both places as dotted paths of positions: "1.0" is the
-// first member of exps[1], a fan-out or a Failover (whose member 0 is the
-// primary and 1 the fallback); Named and WithBreaker add no position.
+// first member of exps[1], a fan-out or a failover (whose member 0 is the
+// primary and 1 the fallback); Named and NewBreaker add no position.
 func CheckDistinct(exps ...sdklog.Exporter) error {
 	seen := make(map[sdklog.Exporter]string)
 	var walk func(exp sdklog.Exporter, path string) error

@@ -2,15 +2,15 @@
 // ([go.opentelemetry.io/otel/sdk/log.Exporter]) so that a failing backend
 // costs the application as little as possible.
 //
-//   - [WithBreaker] guards an exporter with a circuit breaker from package
+//   - [NewBreaker] guards an exporter with a circuit breaker from package
 //     breaker: while the backend is down, Export fails at once with an
 //     error wrapping [breaker.ErrOpen] instead of tying up the export
 //     goroutine until a timeout, and the breaker probes the backend before
 //     letting traffic through again.
-//   - [NewFanout] (and [Fanout]) send each batch to several exporters — a
+//   - [NewFanout] sends each batch to several exporters — a
 //     collector and an audit file, say — isolated from each other: an
 //     error, a panic or a hang in one never delays or harms the others.
-//   - [Failover] sends batches to a fallback (stdout, a file, a second
+//   - [NewFailover] sends batches to a fallback (stdout, a file, a second
 //     collector) while the primary fails, and back to the primary once it
 //     works again.
 //
@@ -18,7 +18,7 @@
 // package retry's vocabulary ([retry.Permanent], [retry.After]); package
 // otlperr marks the OTLP exporters' errors so. Under steadylog's processor
 // the processor's classifier is the one every breaker below it applies;
-// elsewhere, give WithBreaker one with [WithStandaloneClassifier].
+// elsewhere, give NewBreaker one with [WithStandaloneClassifier].
 //
 // Every decorator recovers panics of the exporters it wraps and returns them
 // as [*PanicError], and attributes errors of several exporters to each one
@@ -27,14 +27,14 @@
 // The decorators compose. A typical production set-up guards the OTLP
 // exporter with a breaker and falls back to a local file:
 //
-//	b := breaker.New(breaker.Config{Name: "collector"})
-//	exp := exporter.Failover(
-//		exporter.WithBreaker(otlpExporter, b),
+//	b := breaker.MustNew(breaker.Config{Name: "collector"})
+//	exp := exporter.MustFailover(
+//		exporter.MustBreaker(otlpExporter, b),
 //		exporter.Named("spool", fileExporter),
 //	)
 //
-// Misuse found at construction — a nil exporter or breaker, or one
-// exporter used twice in a fan-out or failover (see [CheckDistinct]) —
-// panics with a message saying so, except in NewFanout, whose list often
-// comes from configuration and which returns an error instead.
+// Misuse found at construction — a nil exporter or breaker, one exporter
+// used twice in a fan-out or failover (see [CheckDistinct]), an invalid
+// option — is an error of the New… constructor; the Must… forms, for
+// exporters composed inline, panic with it.
 package exporter

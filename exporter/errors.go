@@ -7,13 +7,17 @@ import (
 
 // ErrPanic is the sentinel of every [*PanicError]: errors.Is(err, ErrPanic)
 // reports whether an exporter call failed because the exporter panicked.
-var ErrPanic = errors.New("exporter: panic")
+var ErrPanic = errors.New("steadylog/exporter: panic")
 
-// ErrBusy is reported by a [Fanout] member that is still running an earlier
+// ErrInvalidOption is wrapped by the error a constructor returns for each
+// invalid option it was given.
+var ErrInvalidOption = errors.New("steadylog/exporter: invalid option")
+
+// ErrBusy is reported by a fan-out member that is still running an earlier
 // Export (it hung past that call's deadline); the member is skipped for the
 // new batch, because an Exporter's Export must never run concurrently with
 // itself.
-var ErrBusy = errors.New("exporter: still busy with an earlier batch; batch skipped")
+var ErrBusy = errors.New("steadylog/exporter: still busy with an earlier batch; batch skipped")
 
 // PanicError is returned in place of a panic raised by a decorated
 // exporter. The decorators recover panics so that one faulty exporter cannot
@@ -30,7 +34,7 @@ type PanicError struct {
 
 // Error describes the panic; it does not include the stack.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("exporter: %s panicked: %v", e.Method, e.Value)
+	return fmt.Sprintf("steadylog/exporter: %s panicked: %v", e.Method, e.Value)
 }
 
 // Unwrap returns [ErrPanic], or the panic value when it is an error, so that
@@ -42,7 +46,8 @@ func (e *PanicError) Unwrap() []error {
 	return []error{ErrPanic}
 }
 
-// MemberError attributes an error to one member of a [Fanout] or [Failover].
+// MemberError attributes an error to one member of a fan-out or failover
+// ([NewFanout], [NewFailover]).
 type MemberError struct {
 	// Index is the member's position in the arguments, from 0.
 	Index int

@@ -51,14 +51,17 @@ type stepClock struct{ t time.Time }
 
 func (c *stepClock) Now() time.Time { return c.t }
 
-func ExampleWithBreaker() {
+func ExampleNewBreaker() {
 	backend := &countingExporter{err: errors.New("connection refused")}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 2})
-	exp := exporter.WithBreaker(backend, b)
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2})
+	exp, err := exporter.NewBreaker(backend, b)
+	if err != nil {
+		panic(err)
+	}
 
 	batch := make([]sdklog.Record, 10)
 	for range 3 {
-		err := exp.Export(context.Background(), batch)
+		err = exp.Export(context.Background(), batch)
 		fmt.Println("open:", errors.Is(err, breaker.ErrOpen), "state:", b.State())
 	}
 	// Output:
@@ -81,14 +84,15 @@ func ExampleNewFanout() {
 	// collector got 5
 }
 
-func ExampleFailover() {
+// The Must… forms compose decorators inline.
+func ExampleMustFailover() {
 	clock := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Minute, Clock: clock,
 		Rand: func() float64 { return 0 },
 	})
 	collector, spool := &countingExporter{}, &countingExporter{}
-	exp := exporter.Failover(exporter.WithBreaker(collector, b), spool)
+	exp := exporter.MustFailover(exporter.MustBreaker(collector, b), spool)
 	batch := make([]sdklog.Record, 1)
 
 	collector.fail(errors.New("503 Service Unavailable"))

@@ -6,21 +6,22 @@ import (
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/steadylog/steadylog/internal/setting"
 	"github.com/steadylog/steadylog/retry"
 )
 
-// FailoverOption configures [Failover].
+// FailoverOption configures [NewFailover].
 type FailoverOption interface {
-	apply(*failoverConfig)
+	applyFailover(*failoverConfig, *setting.Errors)
 }
 
 type failoverConfig struct {
 	onPrimaryError func(error)
 }
 
-type failoverOptionFunc func(*failoverConfig)
+type failoverOptionFunc func(*failoverConfig, *setting.Errors)
 
-func (f failoverOptionFunc) apply(c *failoverConfig) { f(c) }
+func (f failoverOptionFunc) applyFailover(c *failoverConfig, errs *setting.Errors) { f(c, errs) }
 
 // WithPrimaryErrorHandler sets a function called with the primary's error
 // whenever a batch went to the fallback and the fallback delivered it (so
@@ -31,18 +32,18 @@ func (f failoverOptionFunc) apply(c *failoverConfig) { f(c) }
 // left to report its own failure (steadylog's processor treats its error
 // handler the same way). Default nil: not reported.
 func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
-	return failoverOptionFunc(func(c *failoverConfig) { c.onPrimaryError = handle })
+	return failoverOptionFunc(func(c *failoverConfig, _ *setting.Errors) { c.onPrimaryError = handle })
 }
 
-// Failover returns an exporter that sends each batch to primary and, when
+// NewFailover returns an exporter that sends each batch to primary and, when
 // primary fails, to fallback (a stdout or file exporter, a second
 // collector).
 //
-// The usual primary is a [WithBreaker] exporter: while its breaker is open,
+// The usual primary is a [NewBreaker] exporter: while its breaker is open,
 // the primary refuses at once with an error wrapping [breaker.ErrOpen], and
 // batches flow to the fallback without waiting on the broken backend; once
 // the breaker admits calls again and the primary succeeds, batches return to
-// it. There is no state in Failover itself: each batch tries the primary
+// it. There is no state in the failover itself: each batch tries the primary
 // first, and the breaker decides how cheap that try is.
 //
 // Any primary error sends the batch to the fallback — a refusal, a timeout,
@@ -58,30 +59,41 @@ func WithPrimaryErrorHandler(handle func(err error)) FailoverOption {
 // breaker and an export timeout shorter than ctx's.
 //
 // ForceFlush and Shutdown go to both, concurrently and isolated as in
-// [NewFanout]. Failover panics if either exporter is nil, or if one
-// exporter is used twice, as both or inside both (see [CheckDistinct]):
-// its Shutdown would be called twice.
-func Failover(primary, fallback sdklog.Exporter, opts ...FailoverOption) sdklog.Exporter {
+// [NewFanout]. NewFailover returns an error if either exporter is nil, if
+// one exporter is used twice, as both or inside both (see [CheckDistinct]):
+// its Shutdown would be called twice, or if an option is invalid (wrapping
+// [ErrInvalidOption]).
+func NewFailover(primary, fallback sdklog.Exporter, opts ...FailoverOption) (sdklog.Exporter, error) {
 	if isNil(primary) {
-		panic("exporter: Failover called with a nil primary exporter")
+		return nil, errors.New("steadylog/exporter: NewFailover: the primary exporter is nil")
 	}
 	if isNil(fallback) {
-		panic("exporter: Failover called with a nil fallback exporter")
+		return nil, errors.New("steadylog/exporter: NewFailover: the fallback exporter is nil")
 	}
 	if err := CheckDistinct(primary, fallback); err != nil {
-		panic(err)
+		return nil, err
 	}
 	var cfg failoverConfig
-	for _, o := range opts {
-		if o != nil {
-			o.apply(&cfg)
-		}
+	errs := setting.NewErrors(ErrInvalidOption)
+	setting.Apply(errs, opts, func(o FailoverOption) { o.applyFailover(&cfg, errs) })
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return &failover{
 		primary:        &member{index: 0, name: nameOf(primary), exp: primary},
 		fallback:       &member{index: 1, name: nameOf(fallback), exp: fallback},
 		onPrimaryError: cfg.onPrimaryError,
+	}, nil
+}
+
+// MustFailover is like [NewFailover] but panics with its error, for
+// exporters composed inline in one expression.
+func MustFailover(primary, fallback sdklog.Exporter, opts ...FailoverOption) sdklog.Exporter {
+	f, err := NewFailover(primary, fallback, opts...)
+	if err != nil {
+		panic(err)
 	}
+	return f
 }
 
 type failover struct {

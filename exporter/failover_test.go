@@ -15,7 +15,7 @@ import (
 
 func TestFailoverPrimaryHealthy(t *testing.T) {
 	primary, fallback := &fakeExporter{}, &fakeExporter{}
-	f := Failover(primary, fallback)
+	f := MustFailover(primary, fallback)
 	require.NoError(t, f.Export(context.Background(), makeRecords(t, 2)))
 	assert.Equal(t, [][]string{{"0", "1"}}, primary.Batches())
 	assert.Zero(t, fallback.Calls())
@@ -24,8 +24,8 @@ func TestFailoverPrimaryHealthy(t *testing.T) {
 func TestFailoverOnPrimaryError(t *testing.T) {
 	primary, fallback := &fakeExporter{export: failing(errBackend)}, &fakeExporter{}
 	var reported []error
-	f := Failover(Named("otlp", primary), Named("file", fallback),
-		WithPrimaryErrorHandler(func(err error) { reported = append(reported, err) }), nil)
+	f := MustFailover(Named("otlp", primary), Named("file", fallback),
+		WithPrimaryErrorHandler(func(err error) { reported = append(reported, err) }))
 	require.NoError(t, f.Export(context.Background(), makeRecords(t, 2)), "the fallback delivered the batch")
 	assert.Equal(t, [][]string{{"0", "1"}}, fallback.Batches())
 	require.Len(t, reported, 1)
@@ -35,7 +35,7 @@ func TestFailoverOnPrimaryError(t *testing.T) {
 
 func TestFailoverBothFail(t *testing.T) {
 	errFile := errors.New("disk full")
-	f := Failover(Named("otlp", &fakeExporter{export: failing(errBackend)}), Named("file", &fakeExporter{export: failing(errFile)}))
+	f := MustFailover(Named("otlp", &fakeExporter{export: failing(errBackend)}), Named("file", &fakeExporter{export: failing(errFile)}))
 	err := f.Export(context.Background(), makeRecords(t, 1))
 	assert.ErrorIs(t, err, errBackend)
 	assert.ErrorIs(t, err, errFile)
@@ -45,7 +45,7 @@ func TestFailoverBothFail(t *testing.T) {
 func TestFailoverPermanentErrorDoesNotFallBack(t *testing.T) {
 	bad := retry.Permanent(errors.New("400 Bad Request"))
 	fallback := &fakeExporter{}
-	f := Failover(&fakeExporter{export: failing(bad)}, fallback)
+	f := MustFailover(&fakeExporter{export: failing(bad)}, fallback)
 	err := f.Export(context.Background(), makeRecords(t, 1))
 	assert.True(t, retry.IsPermanent(err))
 	assert.Zero(t, fallback.Calls(), "the fallback would get the same bad data")
@@ -54,11 +54,11 @@ func TestFailoverPermanentErrorDoesNotFallBack(t *testing.T) {
 func TestFailoverPanics(t *testing.T) {
 	boom := func(context.Context, int) error { panic("boom") }
 	fallback := &fakeExporter{}
-	f := Failover(&fakeExporter{export: boom}, fallback)
+	f := MustFailover(&fakeExporter{export: boom}, fallback)
 	require.NoError(t, f.Export(context.Background(), makeRecords(t, 1)))
 	assert.Equal(t, 1, fallback.Calls())
 
-	f = Failover(&fakeExporter{export: boom}, &fakeExporter{export: boom})
+	f = MustFailover(&fakeExporter{export: boom}, &fakeExporter{export: boom})
 	err := f.Export(context.Background(), makeRecords(t, 1))
 	assert.ErrorIs(t, err, ErrPanic)
 	assert.Contains(t, err.Error(), "exporter 0")
@@ -72,7 +72,7 @@ func TestFailoverSwitchesWithBreaker(t *testing.T) {
 	inner := &fakeExporter{}
 	b := newTestBreaker(clk, 2)
 	fallback := &fakeExporter{}
-	f := Failover(WithBreaker(inner, b), fallback)
+	f := MustFailover(MustBreaker(inner, b), fallback)
 	recs := makeRecords(t, 1)
 	export := func() { require.NoError(t, f.Export(context.Background(), recs)) }
 	tally := func() (int, int) { return inner.Calls(), fallback.Calls() }
@@ -121,7 +121,7 @@ func assertTally(t *testing.T, tally func() (int, int), primary, fallback int, m
 func TestFailoverFlushAndShutdownReachBoth(t *testing.T) {
 	primary := &fakeExporter{flush: func(context.Context) error { panic("x") }}
 	fallback := &fakeExporter{}
-	f := Failover(primary, fallback)
+	f := MustFailover(primary, fallback)
 	assert.ErrorIs(t, f.ForceFlush(context.Background()), ErrPanic)
 	require.NoError(t, f.Shutdown(context.Background()))
 	for _, e := range []*fakeExporter{primary, fallback} {
@@ -132,6 +132,11 @@ func TestFailoverFlushAndShutdownReachBoth(t *testing.T) {
 }
 
 func TestFailoverNilArguments(t *testing.T) {
-	assert.PanicsWithValue(t, "exporter: Failover called with a nil primary exporter", func() { Failover(nil, &fakeExporter{}) })
-	assert.PanicsWithValue(t, "exporter: Failover called with a nil fallback exporter", func() { Failover(&fakeExporter{}, nil) })
+	_, err := NewFailover(nil, &fakeExporter{})
+	assert.EqualError(t, err, "steadylog/exporter: NewFailover: the primary exporter is nil")
+	_, err = NewFailover(&fakeExporter{}, nil)
+	assert.EqualError(t, err, "steadylog/exporter: NewFailover: the fallback exporter is nil")
+	_, err = NewFailover(&fakeExporter{}, &fakeExporter{}, nil)
+	require.ErrorIs(t, err, ErrInvalidOption)
+	assert.PanicsWithError(t, "steadylog/exporter: NewFailover: the primary exporter is nil", func() { MustFailover(nil, &fakeExporter{}) })
 }

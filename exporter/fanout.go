@@ -11,7 +11,7 @@ import (
 )
 
 // ErrNoExporters is returned by [NewFanout] when it is given no exporter.
-var ErrNoExporters = errors.New("exporter: fan-out needs at least one exporter")
+var ErrNoExporters = errors.New("steadylog/exporter: fan-out needs at least one exporter")
 
 // NewFanout returns an exporter that sends each batch to every one of exps.
 //
@@ -54,8 +54,8 @@ var ErrNoExporters = errors.New("exporter: fan-out needs at least one exporter")
 // [ErrDuplicateExporter] when one exporter is used twice, directly or
 // inside a member (see [CheckDistinct]): Export would run it concurrently
 // with itself. It returns an error rather than panicking because fan-out
-// lists are often assembled from configuration at run time; [Fanout] is the
-// panicking form for fixed lists.
+// lists are often assembled from configuration at run time; [MustFanout] is
+// the panicking form for fixed lists.
 func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 	if len(exps) == 0 {
 		return nil, ErrNoExporters
@@ -63,7 +63,7 @@ func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 	f := &fanout{members: make([]*member, len(exps))}
 	for i, exp := range exps {
 		if isNil(exp) {
-			return nil, fmt.Errorf("exporter: fan-out member %d is nil", i)
+			return nil, fmt.Errorf("steadylog/exporter: fan-out member %d is nil", i)
 		}
 		f.members[i] = &member{index: i, name: nameOf(exp), exp: exp}
 	}
@@ -73,9 +73,9 @@ func NewFanout(exps ...sdklog.Exporter) (sdklog.Exporter, error) {
 	return f, nil
 }
 
-// Fanout is like [NewFanout] but panics on an invalid list, as
+// MustFanout is like [NewFanout] but panics with its error, as
 // regexp.MustCompile does, for lists fixed in the program.
-func Fanout(exps ...sdklog.Exporter) sdklog.Exporter {
+func MustFanout(exps ...sdklog.Exporter) sdklog.Exporter {
 	f, err := NewFanout(exps...)
 	if err != nil {
 		panic(err)
@@ -88,7 +88,7 @@ type fanout struct {
 }
 
 // FanoutMembers returns the exporters a fan-out made by [NewFanout] or
-// [Fanout] delivers to, in order, and true; for any other exporter it
+// [MustFanout] delivers to, in order, and true; for any other exporter it
 // returns nil and false. steadylog's processor uses it to give each of
 // them a destination of its own.
 //
@@ -96,7 +96,7 @@ type fanout struct {
 // replaced by its own members, recursively, so none of the exporters
 // returned is a fan-out. A fan-out wrapped in [Named] counts as a fan-out
 // (its name is not passed on to its members). A fan-out inside another
-// decorator — [WithBreaker], [Failover] — is not looked into: that
+// decorator — [NewBreaker], [NewFailover] — is not looked into: that
 // decorator calls it as one exporter.
 func FanoutMembers(exp sdklog.Exporter) ([]sdklog.Exporter, bool) {
 	f, ok := asFanout(exp)

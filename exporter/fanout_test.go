@@ -15,13 +15,13 @@ func TestNewFanoutInvalid(t *testing.T) {
 	_, err := NewFanout()
 	assert.ErrorIs(t, err, ErrNoExporters)
 	_, err = NewFanout(&fakeExporter{}, nil)
-	assert.EqualError(t, err, "exporter: fan-out member 1 is nil")
-	assert.PanicsWithError(t, ErrNoExporters.Error(), func() { Fanout() })
+	assert.EqualError(t, err, "steadylog/exporter: fan-out member 1 is nil")
+	assert.PanicsWithError(t, ErrNoExporters.Error(), func() { MustFanout() })
 }
 
 func TestFanoutSendsEveryBatchToEveryMember(t *testing.T) {
 	a, b := &fakeExporter{}, &fakeExporter{}
-	f := Fanout(a, b)
+	f := MustFanout(a, b)
 	recs := makeRecords(t, 4)
 	require.NoError(t, f.Export(context.Background(), recs))
 	require.NoError(t, f.Export(context.Background(), recs[:1]))
@@ -36,7 +36,7 @@ func TestFanoutGivesEachMemberItsOwnSlice(t *testing.T) {
 		seen <- &records[0]
 		return nil
 	}
-	f := Fanout(exportFunc(grab), exportFunc(grab))
+	f := MustFanout(exportFunc(grab), exportFunc(grab))
 	recs := makeRecords(t, 2)
 	require.NoError(t, f.Export(context.Background(), recs))
 	p1, p2 := <-seen, <-seen
@@ -54,7 +54,7 @@ func (exportFunc) Shutdown(context.Context) error                        { retur
 
 func TestFanoutAttributesErrors(t *testing.T) {
 	errA := errors.New("a failed")
-	f := Fanout(
+	f := MustFanout(
 		Named("ok", &fakeExporter{}),
 		Named("collector", &fakeExporter{export: failing(errA)}),
 		&fakeExporter{export: failing(errBackend)},
@@ -118,7 +118,7 @@ func TestFanoutIsolatesPanicAndHang(t *testing.T) {
 		received <- b[len(b)-1]
 		return nil
 	}
-	f := Fanout(Named("panics", panicking), Named("hangs", hung), Named("healthy", healthy))
+	f := MustFanout(Named("panics", panicking), Named("hangs", hung), Named("healthy", healthy))
 	recs := makeRecords(t, 3)
 
 	// First batch: Export must return once ctx is done, although the hung
@@ -134,7 +134,7 @@ func TestFanoutIsolatesPanicAndHang(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrPanic)
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Contains(t, err.Error(), "exporter 0 (panics): exporter: Export panicked: exporter bug")
+	assert.Contains(t, err.Error(), "exporter 0 (panics): steadylog/exporter: Export panicked: exporter bug")
 	assert.Contains(t, err.Error(), "exporter 1 (hangs): did not finish: context canceled")
 	assert.NotContains(t, err.Error(), "healthy")
 
@@ -163,7 +163,7 @@ func TestFanoutIsolatesPanicAndHang(t *testing.T) {
 func TestFanoutReturnsByDeadlineWithHungMember(t *testing.T) {
 	hung := newHungExporter()
 	healthy := &fakeExporter{}
-	f := Fanout(hung, healthy)
+	f := MustFanout(hung, healthy)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	err := f.Export(ctx, makeRecords(t, 1))
@@ -182,7 +182,7 @@ func TestFanoutFlushAndShutdownIsolation(t *testing.T) {
 	hangs := func(context.Context) error { <-release; return nil }
 	panics := func(context.Context) error { panic("boom") }
 	healthy := &fakeExporter{}
-	f := Fanout(
+	f := MustFanout(
 		&fakeExporter{flush: panics, stop: panics},
 		&fakeExporter{flush: hangs, stop: hangs},
 		healthy,
@@ -205,7 +205,7 @@ func TestFanoutFlushAndShutdownIsolation(t *testing.T) {
 
 func TestFanoutFlushAndShutdownAllSucceed(t *testing.T) {
 	a, b := &fakeExporter{}, &fakeExporter{}
-	f := Fanout(a, b)
+	f := MustFanout(a, b)
 	require.NoError(t, f.ForceFlush(context.Background()))
 	require.NoError(t, f.Shutdown(context.Background()))
 	for _, e := range []*fakeExporter{a, b} {

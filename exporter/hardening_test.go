@@ -16,12 +16,16 @@ import (
 func TestHardeningTypedNilMembers(t *testing.T) {
 	var typed *fakeExporter
 	ok := &fakeExporter{}
-	b := breaker.New(breaker.Config{})
-	require.PanicsWithValue(t, "exporter: WithBreaker called with a nil exporter", func() { WithBreaker(typed, b) })
-	require.PanicsWithValue(t, "exporter: Named called with a nil exporter", func() { Named("x", typed) })
-	require.PanicsWithValue(t, "exporter: Failover called with a nil primary exporter", func() { Failover(typed, ok) })
-	require.PanicsWithValue(t, "exporter: Failover called with a nil fallback exporter", func() { Failover(ok, typed) })
-	_, err := NewFanout(ok, typed)
+	b := breaker.MustNew(breaker.Config{})
+	_, err := NewBreaker(typed, b)
+	require.EqualError(t, err, "steadylog/exporter: NewBreaker: the exporter is nil")
+	_, err = NewBreaker(Named("x", typed), b)
+	require.EqualError(t, err, "steadylog/exporter: NewBreaker: the exporter is nil", "Named passes a nil on")
+	_, err = NewFailover(typed, ok)
+	require.EqualError(t, err, "steadylog/exporter: NewFailover: the primary exporter is nil")
+	_, err = NewFailover(ok, typed)
+	require.EqualError(t, err, "steadylog/exporter: NewFailover: the fallback exporter is nil")
+	_, err = NewFanout(ok, typed)
 	require.ErrorContains(t, err, "fan-out member 1 is nil")
 }
 
@@ -40,12 +44,12 @@ func TestHardeningPanickingName(t *testing.T) {
 // gRPC status does not wrap context.Canceled) is not charged to the
 // backend: the caller gave up.
 func TestHardeningCancelledCallIsNotAFailure(t *testing.T) {
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 	inner := &fakeExporter{export: func(ctx context.Context, _ int) error {
 		<-ctx.Done()
 		return errors.New("rpc error: code = Canceled desc = context canceled")
 	}}
-	exp := WithBreaker(inner, b)
+	exp := MustBreaker(inner, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := exp.Export(ctx, []sdklog.Record{{}})

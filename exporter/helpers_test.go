@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/internal/fakeclock"
 )
 
 // collector is a Processor that keeps clones of the records emitted to it,
@@ -133,22 +135,5 @@ func failing(err error) func(context.Context, int) error {
 	return func(context.Context, int) error { return err }
 }
 
-// fakeClock is a breaker.Clock that moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1700000000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newFakeClock returns a breaker.Clock that moves only when told to.
+func newFakeClock() *fakeclock.Fake { return fakeclock.New(time.Unix(1700000000, 0)) }

@@ -61,12 +61,15 @@ func nameOf(exp sdklog.Exporter) string {
 // isNil reports whether exp is nil, typed nil included (see nilness.Is).
 func isNil(exp sdklog.Exporter) bool { return nilness.Is(exp) }
 
-// Named returns exp with a name, used to attribute its errors in a [Fanout]
-// or [Failover] ("exporter 1 (audit-file): ..."). Without a name, a member
-// is named by its Go type, such as "*otlploghttp.Exporter".
+// Named returns exp with a name, used to attribute its errors in a fan-out
+// or failover ("exporter 1 (audit-file): ..."). Without a name, a member is
+// named by its Go type, such as "*otlploghttp.Exporter".
+//
+// Named of a nil exporter (typed nil included) is nil, so that the
+// constructor it is handed to reports the nil exporter.
 func Named(name string, exp sdklog.Exporter) sdklog.Exporter {
 	if isNil(exp) {
-		panic("exporter: Named called with a nil exporter")
+		return nil
 	}
 	return &namedExporter{Exporter: exp, name: name}
 }

@@ -119,10 +119,10 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		sdkmetric.NewPeriodicReader(metricExp, sdkmetric.WithInterval(500*time.Millisecond))))
 	otlp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(col.HTTPAddr), otlploghttp.WithInsecure())
 	require.NoError(t, err)
-	b := breaker.New(breaker.Config{Name: "collector"})
+	b := breaker.MustNew(breaker.Config{Name: "collector"})
 	// A queue of 256 records takes bursts of 1000: most of each burst is
 	// dropped (queue_full), so the drop panels have series.
-	proc, err := processor.New(exporter.WithBreaker(otlp, b, exporter.WithBreakerMeterProvider(meters)),
+	proc, err := processor.New(exporter.MustBreaker(otlp, b, exporter.WithBreakerMeterProvider(meters)),
 		processor.WithName("dashboard"),
 		processor.WithMeterProvider(meters),
 		processor.WithMaxQueueSize(256),
@@ -137,9 +137,9 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	dead, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(deadAddr), otlploghttp.WithInsecure(),
 		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
 	require.NoError(t, err)
-	deadBreaker := breaker.New(breaker.Config{Name: "audit", ConsecutiveFailures: 2, OpenTimeout: 500 * time.Millisecond,
+	deadBreaker := breaker.MustNew(breaker.Config{Name: "audit", ConsecutiveFailures: 2, OpenTimeout: 500 * time.Millisecond,
 		MaxOpenTimeout: time.Second})
-	deadProc, err := processor.New(exporter.WithBreaker(dead, deadBreaker, exporter.WithBreakerMeterProvider(meters)),
+	deadProc, err := processor.New(exporter.MustBreaker(dead, deadBreaker, exporter.WithBreakerMeterProvider(meters)),
 		processor.WithName("audit"),
 		processor.WithMeterProvider(meters),
 		processor.WithExportInterval(100*time.Millisecond),

@@ -90,7 +90,7 @@ func TestHangSIGSTOP(t *testing.T) {
 	col := harness.StartCollector(t, otelcol)
 	otlp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(col.HTTPAddr), otlploghttp.WithInsecure())
 	require.NoError(t, err)
-	b := breaker.New(breaker.Config{
+	b := breaker.MustNew(breaker.Config{
 		Name:                "collector",
 		ConsecutiveFailures: 2,
 		OpenTimeout:         hangOpenTimeout,
@@ -99,7 +99,7 @@ func TestHangSIGSTOP(t *testing.T) {
 		MaxOpenTimeout: 2 * hangOpenTimeout,
 	})
 	errs := &errorCounter{}
-	proc, err := processor.New(exporter.WithBreaker(otlp, b),
+	proc, err := processor.New(exporter.MustBreaker(otlp, b),
 		processor.WithExportTimeout(hangExportTimeout),
 		processor.WithMaxQueueSize(1_000_000), // the byte budget is the bound that matters here
 		processor.WithMaxQueueBytes(hangMaxQueueBytes),

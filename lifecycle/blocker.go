@@ -3,22 +3,21 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
-	"time"
 )
 
 // errStopBlockingHung is why a StopBlocking call was abandoned.
-var errStopBlockingHung = errors.New("lifecycle: StopBlocking did not return")
+var errStopBlockingHung = errors.New("steadylog/lifecycle: StopBlocking did not return")
 
 // blockerRef is a Blocker found in a component: the component itself (where
 // is empty), a member of a Group ("group member 1", at any depth) or the
-// counter given to WithCounts ("counter").
+// counter given to Counted ("counter").
 type blockerRef struct {
 	where string
 	b     Blocker
 }
 
 // collectBlockers appends to dst the Blockers that c stands for: c itself,
-// or what a Group or WithCounts wraps. A Group's members are collected once:
+// or what a Group or Counted wraps. A Group's members are collected once:
 // later collections (the Group's own Shutdown after a shutdown of this
 // package) find nothing.
 func collectBlockers(c Component, where string, dst []blockerRef) []blockerRef {
@@ -119,7 +118,7 @@ func stopBlocking(refs []blockerRef) []blockResult {
 	if len(calls) == 0 {
 		return nil
 	}
-	timer := time.NewTimer(AbandonMargin)
+	timer := marginClock.NewTimer(AbandonMargin)
 	defer timer.Stop()
 	expired := false
 	var failed []blockResult
@@ -127,7 +126,7 @@ func stopBlocking(refs []blockerRef) []blockResult {
 		if !expired {
 			select {
 			case <-c.done:
-			case <-timer.C:
+			case <-timer.C():
 				expired = true
 			}
 		}

@@ -51,8 +51,8 @@ type RecordCounter interface {
 // shutdown made by this package ([Shutdown], [ShutdownNamed], the [Manager],
 // and [Group]'s Shutdown) calls StopBlocking on every component that
 // implements Blocker — the members of a Group and the counter given to
-// [WithCounts] included, so that Group(provider, processor) and
-// WithCounts(provider, processor) both work — after the flush phase of
+// [Counted] included, so that Group(provider, processor) and
+// Counted(provider, processor) both work — after the flush phase of
 // the strategy (a flush makes room, which the blocked callers use) and
 // before any component's Shutdown is called; with [Immediate], at once.
 //
@@ -79,11 +79,11 @@ func Named(name string, c Component) NamedComponent {
 	return NamedComponent{Name: name, Component: c}
 }
 
-// WithCounts returns c with counts read from counter: use it when the
+// Counted returns c with counts read from counter: use it when the
 // component you shut down (say, the sdklog.LoggerProvider) is not the one that
 // counts (the steadylog processor registered in it). A nil counter returns c
 // unchanged; a nil c returns nil, which Shutdown reports as [ErrNilComponent].
-func WithCounts(c Component, counter RecordCounter) Component {
+func Counted(c Component, counter RecordCounter) Component {
 	if isNil(c) {
 		return nil
 	}

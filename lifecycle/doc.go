@@ -84,7 +84,7 @@
 // The provider's Shutdown also first waits for every OnEmit in progress, so
 // an OnEmit blocked on a full queue (steadylog's Block overflow policy)
 // would hold it until its deadline. Components that implement [Blocker]
-// — a Group's members and WithCounts's counter included — have
+// — a Group's members and Counted's counter included — have
 // StopBlocking called after the flush phase and before the first Shutdown
 // (with Immediate, at once): the blocked callers stop waiting, and the
 // provider's Shutdown can reach the processor.

@@ -11,54 +11,55 @@ import (
 var (
 	// ErrNilComponent: a nil Component (or a typed nil pointer) was passed.
 	// Shutdown still shuts down the other components.
-	ErrNilComponent = errors.New("lifecycle: nil component")
+	ErrNilComponent = errors.New("steadylog/lifecycle: nil component")
 	// ErrNilContext: a nil context was passed. A nil context is refused rather
 	// than treated as context.Background, because Background has no deadline
 	// and would let a hung exporter block shutdown for ever.
-	ErrNilContext = errors.New("lifecycle: nil context")
+	ErrNilContext = errors.New("steadylog/lifecycle: nil context")
 	// ErrInvalidStrategy: the zero Strategy, a Graceful share outside (0, 1],
 	// or text that does not name a strategy.
-	ErrInvalidStrategy = errors.New("lifecycle: invalid strategy")
+	ErrInvalidStrategy = errors.New("steadylog/lifecycle: invalid strategy")
 	// ErrAbandoned: a component or hook call was still running
 	// [AbandonMargin] after its context ended (or a RecordCounts or
 	// StopBlocking call AbandonMargin after it began), so Shutdown stopped
 	// waiting for it. The call keeps running in its goroutine; whatever it
 	// held is lost.
-	ErrAbandoned = errors.New("lifecycle: abandoned")
+	ErrAbandoned = errors.New("steadylog/lifecycle: abandoned")
 	// ErrForced is the context cause seen by components when a second signal
 	// forced a Manager's shutdown to switch to Immediate.
-	ErrForced = errors.New("lifecycle: forced immediate shutdown")
+	ErrForced = errors.New("steadylog/lifecycle: forced immediate shutdown")
 	// ErrImmediate is the context cause seen by components shut down by the
 	// Immediate strategy.
-	ErrImmediate = errors.New("lifecycle: immediate shutdown")
+	ErrImmediate = errors.New("steadylog/lifecycle: immediate shutdown")
 	// ErrPanicked: a component, hook, RecordCounts or StopBlocking call
 	// panicked (or ended in runtime.Goexit instead of returning); the panic
 	// was recovered so that the remaining components still shut down. When
 	// the panic value is an error, it is wrapped too.
-	ErrPanicked = errors.New("lifecycle: panicked")
+	ErrPanicked = errors.New("steadylog/lifecycle: panicked")
 	// ErrNilHook: a nil cleanup hook function was registered.
-	ErrNilHook = errors.New("lifecycle: nil hook")
+	ErrNilHook = errors.New("steadylog/lifecycle: nil hook")
 	// ErrEmptyName: a component or hook was registered without a name.
-	ErrEmptyName = errors.New("lifecycle: empty name")
+	ErrEmptyName = errors.New("steadylog/lifecycle: empty name")
 	// ErrDuplicateName: a name was registered twice; names identify entries
 	// in the Report and errors, so they must be unique.
-	ErrDuplicateName = errors.New("lifecycle: duplicate name")
+	ErrDuplicateName = errors.New("steadylog/lifecycle: duplicate name")
 	// ErrShutdownStarted: a registration or Listen came after the Manager's
 	// shutdown had begun, too late to take part.
-	ErrShutdownStarted = errors.New("lifecycle: shutdown already started")
+	ErrShutdownStarted = errors.New("steadylog/lifecycle: shutdown already started")
 	// ErrAlreadyListening: Listen was called while the Manager was listening.
-	ErrAlreadyListening = errors.New("lifecycle: already listening")
-	// ErrInvalidOption: an option value is out of range.
-	ErrInvalidOption = errors.New("lifecycle: invalid option")
+	ErrAlreadyListening = errors.New("steadylog/lifecycle: already listening")
+	// ErrInvalidOption: an option of NewManager was nil or given an
+	// invalid value.
+	ErrInvalidOption = errors.New("steadylog/lifecycle: invalid option")
 )
 
 // errBudget is the cause of the Graceful drain context ending: the drain
 // budget is used up, which is the strategy working as designed, not a failure.
-var errBudget = errors.New("lifecycle: graceful drain budget used up")
+var errBudget = errors.New("steadylog/lifecycle: graceful drain budget used up")
 
 // errShare is the cause when a Shutdown call used up its share of the time
 // left (see execution.shareContext).
-var errShare = errors.New("lifecycle: this component's share of the shutdown time used up")
+var errShare = errors.New("steadylog/lifecycle: this component's share of the shutdown time used up")
 
 // Op names the call a [ComponentError] is about.
 type Op uint8
@@ -139,7 +140,7 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("lifecycle: ")
+	b.WriteString("steadylog/lifecycle: ")
 	if len(e.Failures) == 1 {
 		b.WriteString("1 failure: ")
 	} else {

@@ -153,5 +153,5 @@ func ExampleParseStrategy() {
 	// immediate <nil>
 	// graceful <nil>
 	// graceful(0.5) <nil>
-	// invalid lifecycle: invalid strategy: "soon" (want immediate, flush, graceful or graceful(SHARE))
+	// invalid steadylog/lifecycle: invalid strategy: "soon" (want immediate, flush, graceful or graceful(SHARE))
 }

@@ -619,7 +619,7 @@ func TestHardeningNilComponents(t *testing.T) {
 		r, err := lifecycle.ShutdownNamed(context.Background(), s,
 			lifecycle.Named("func", nilFunc), lifecycle.Named("map", nilMap), lifecycle.Named("ptr", nilPtr),
 			lifecycle.Named("iface", nilIface), lifecycle.Named("ok", ok),
-			lifecycle.Named("counted", lifecycle.WithCounts(nilPtr, &countingComponent{})))
+			lifecycle.Named("counted", lifecycle.Counted(nilPtr, &countingComponent{})))
 		var le *lifecycle.Error
 		require.ErrorAs(t, err, &le, s.String())
 		require.Len(t, le.Failures, 5, s.String())
@@ -635,7 +635,7 @@ func TestHardeningNilComponents(t *testing.T) {
 		assert.ErrorIs(t, m.Register(name, c), lifecycle.ErrNilComponent, name)
 	}
 	// A typed nil counter is no counter.
-	wrapped := lifecycle.WithCounts(ok, (*countingComponent)(nil))
+	wrapped := lifecycle.Counted(ok, (*countingComponent)(nil))
 	assert.Same(t, ok, wrapped)
 
 	// An empty Group is a valid component that does nothing, not a nil one.

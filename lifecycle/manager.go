@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+
+	"github.com/steadylog/steadylog/internal/setting"
 )
 
 // Manager runs one shutdown for a whole program: it holds the components
@@ -44,24 +46,22 @@ type Manager struct {
 }
 
 // NewManager returns a Manager configured by opts (see [WithStrategy],
-// [WithTimeout], [WithHookTimeout], [WithSignals]). It does not listen for
-// signals until [Manager.Listen].
+// [WithTimeout], [WithHookTimeout], [WithSignals]), or an error joining
+// one error per invalid option, each wrapping [ErrInvalidOption]. It does
+// not listen for signals until [Manager.Listen].
 func NewManager(opts ...Option) (*Manager, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
-		}
-		if err := o.apply(&cfg); err != nil {
-			return nil, err
-		}
+	errs := setting.NewErrors(ErrInvalidOption)
+	setting.Apply(errs, opts, func(o Option) { o.apply(&cfg, errs) })
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return &Manager{cfg: cfg, done: make(chan struct{}), names: map[string]bool{}}, nil
 }
 
 // Register adds a component to shut down. Components shut down in the order
 // registered: register the LoggerProvider before the MeterProvider so that the
-// drop counters are exported last. Wrap a provider with [WithCounts] to have
+// drop counters are exported last. Wrap a provider with [Counted] to have
 // its processor's counts in the report.
 //
 // It fails with [ErrNilComponent], [ErrEmptyName], [ErrDuplicateName] (names

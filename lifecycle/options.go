@@ -1,10 +1,11 @@
 package lifecycle
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/steadylog/steadylog/internal/setting"
 )
 
 // Defaults of a [Manager].
@@ -24,9 +25,10 @@ const (
 // SIGTERM (what Kubernetes, systemd and docker stop send).
 func DefaultSignals() []os.Signal { return []os.Signal{os.Interrupt, syscall.SIGTERM} }
 
-// Option configures a [Manager].
+// Option configures a [Manager]. Options never panic: an invalid value
+// makes [NewManager] return an error wrapping [ErrInvalidOption].
 type Option interface {
-	apply(*config) error
+	apply(*config, *setting.Errors)
 }
 
 type config struct {
@@ -45,20 +47,20 @@ func defaultConfig() config {
 	}
 }
 
-type optionFunc func(*config) error
+type optionFunc func(*config, *setting.Errors)
 
-func (f optionFunc) apply(c *config) error { return f(c) }
+func (f optionFunc) apply(c *config, errs *setting.Errors) { f(c, errs) }
 
 // WithStrategy sets the strategy run on the first signal or Shutdown call.
-// Default: [Graceful]. An invalid strategy makes NewManager fail with
-// [ErrInvalidStrategy].
+// Default: [Graceful]. An invalid strategy is an invalid option; the error
+// wraps [ErrInvalidStrategy] too.
 func WithStrategy(s Strategy) Option {
-	return optionFunc(func(c *config) error {
+	return optionFunc(func(c *config, errs *setting.Errors) {
 		if err := s.validate(); err != nil {
-			return err
+			errs.Reject("WithStrategy(%v): %w", s, err)
+			return
 		}
 		c.strategy = s
-		return nil
 	})
 }
 
@@ -66,12 +68,10 @@ func WithStrategy(s Strategy) Option {
 // [DefaultTimeout] (25 s). Set it a few seconds below the platform's grace
 // period. It must be positive.
 func WithTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: timeout %v must be positive", ErrInvalidOption, d)
+	return optionFunc(func(c *config, errs *setting.Errors) {
+		if setting.Positive(errs, "WithTimeout", d) {
+			c.timeout = d
 		}
-		c.timeout = d
-		return nil
 	})
 }
 
@@ -79,28 +79,27 @@ func WithTimeout(d time.Duration) Option {
 // (10 s). A hook still running AbandonMargin after its timeout is abandoned.
 // It must be positive.
 func WithHookTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: hook timeout %v must be positive", ErrInvalidOption, d)
+	return optionFunc(func(c *config, errs *setting.Errors) {
+		if setting.Positive(errs, "WithHookTimeout", d) {
+			c.hookTimeout = d
 		}
-		c.hookTimeout = d
-		return nil
 	})
 }
 
 // WithSignals sets the signals Listen waits for. Default:
 // [DefaultSignals] (SIGINT, SIGTERM). The list must not be empty or hold nil.
 func WithSignals(sig ...os.Signal) Option {
-	return optionFunc(func(c *config) error {
+	return optionFunc(func(c *config, errs *setting.Errors) {
 		if len(sig) == 0 {
-			return fmt.Errorf("%w: empty signal list", ErrInvalidOption)
+			errs.Reject("WithSignals(): the list must not be empty")
+			return
 		}
 		for i, s := range sig {
 			if s == nil {
-				return fmt.Errorf("%w: signal %d is nil", ErrInvalidOption, i)
+				errs.Reject("WithSignals: signal %d is nil", i)
+				return
 			}
 		}
 		c.signals = append([]os.Signal(nil), sig...)
-		return nil
 	})
 }

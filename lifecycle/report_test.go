@@ -46,7 +46,7 @@ func TestErrorMessages(t *testing.T) {
 	one := &lifecycle.Error{Failures: []*lifecycle.ComponentError{
 		{Name: "logs", Op: lifecycle.OpShutdown, Err: context.DeadlineExceeded, Abandoned: true},
 	}}
-	assert.Equal(t, "lifecycle: 1 failure: logs shutdown: abandoned (no return 40ms after its context ended): context deadline exceeded", one.Error())
+	assert.Equal(t, "steadylog/lifecycle: 1 failure: logs shutdown: abandoned (no return 40ms after its context ended): context deadline exceeded", one.Error())
 	assert.True(t, errors.Is(one, lifecycle.ErrAbandoned))
 	assert.True(t, errors.Is(one, context.DeadlineExceeded))
 
@@ -54,7 +54,7 @@ func TestErrorMessages(t *testing.T) {
 		{Name: "a", Op: lifecycle.OpForceFlush, Err: errBoom},
 		{Name: "h", Op: lifecycle.OpHook, Err: context.Canceled},
 	}}
-	assert.Equal(t, "lifecycle: 2 failures: a force_flush: boom; h hook: context canceled", two.Error())
+	assert.Equal(t, "steadylog/lifecycle: 2 failures: a force_flush: boom; h hook: context canceled", two.Error())
 	assert.False(t, errors.Is(two, lifecycle.ErrAbandoned), "not abandoned: only failed")
 	assert.True(t, errors.Is(two, errBoom))
 }

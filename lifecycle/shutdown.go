@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/steadylog/steadylog/internal/fakeclock"
 )
 
 // AbandonMargin is how long Shutdown keeps waiting for calls after their
@@ -155,7 +157,7 @@ type countsCall struct {
 }
 
 // errCountsHung is why a RecordCounts reading was abandoned.
-var errCountsHung = errors.New("lifecycle: RecordCounts did not return")
+var errCountsHung = errors.New("steadylog/lifecycle: RecordCounts did not return")
 
 func readCounts(rc RecordCounter) *countsCall {
 	r := &countsCall{done: make(chan struct{})}
@@ -194,14 +196,14 @@ func waitOne(c *call, callCtx, overall context.Context) waitResult {
 		return overallDone
 	case <-callCtx.Done():
 	}
-	t := time.NewTimer(AbandonMargin)
+	t := marginClock.NewTimer(AbandonMargin)
 	defer t.Stop()
 	select {
 	case <-c.done:
 		return finished
 	case <-overall.Done():
 		return overallDone
-	case <-t.C:
+	case <-t.C():
 		return abandoned
 	}
 }
@@ -375,7 +377,7 @@ sequential:
 		x.start(st)
 		pending = append(pending, st)
 	}
-	timer := time.NewTimer(AbandonMargin)
+	timer := marginClock.NewTimer(AbandonMargin)
 	defer timer.Stop()
 	expired := false
 	for _, st := range pending {
@@ -384,7 +386,7 @@ sequential:
 			case <-st.call.done:
 				x.resolve(st, false)
 				continue
-			case <-timer.C:
+			case <-timer.C():
 				expired = true
 			}
 		}
@@ -650,7 +652,7 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 // be read (abandoned or panicked) is reported with OpRecordCounts and without
 // counts.
 func (x *execution) awaitCounts(final bool) {
-	var timer *time.Timer
+	var timer fakeclock.Timer
 	expired := false
 	for _, cs := range x.comps {
 		r := cs.reading
@@ -662,13 +664,13 @@ func (x *execution) awaitCounts(final bool) {
 		case <-r.done:
 		default:
 			if timer == nil {
-				timer = time.NewTimer(AbandonMargin)
+				timer = marginClock.NewTimer(AbandonMargin)
 				defer timer.Stop()
 			}
 			if !expired {
 				select {
 				case <-r.done:
-				case <-timer.C:
+				case <-timer.C():
 					expired = true
 				}
 			}

@@ -316,11 +316,11 @@ func TestRecordCountsDelta(t *testing.T) {
 	assert.Equal(t, uint64(3), r.Dropped())
 }
 
-func TestWithCounts(t *testing.T) {
+func TestCounted(t *testing.T) {
 	counter := &countingComponent{}
 	// The flush honours its context, so it stays open until the budget ends.
 	provider := newFake("provider", nil, honours, fast)
-	wrapped := lifecycle.WithCounts(provider, counter)
+	wrapped := lifecycle.Counted(provider, counter)
 	_, isCounter := wrapped.(lifecycle.RecordCounter)
 	require.True(t, isCounter)
 
@@ -340,10 +340,10 @@ func TestWithCounts(t *testing.T) {
 	assert.Equal(t, uint64(9), c.Exported)
 	assert.Equal(t, uint64(2), c.Dropped)
 
-	assert.Nil(t, lifecycle.WithCounts(nil, counter))
+	assert.Nil(t, lifecycle.Counted(nil, counter))
 	var typedNil *fakeComponent
-	assert.Nil(t, lifecycle.WithCounts(typedNil, counter))
-	assert.Same(t, provider, lifecycle.WithCounts(provider, nil))
+	assert.Nil(t, lifecycle.Counted(typedNil, counter))
+	assert.Same(t, provider, lifecycle.Counted(provider, nil))
 }
 
 func TestNoComponents(t *testing.T) {

@@ -372,8 +372,8 @@ func TestClassifyGRPCConnectionRefused(t *testing.T) {
 func TestBreakerWithRealOTLPExporter(t *testing.T) {
 	srv, set := newHTTPServer(t)
 	clk := newFakeClock()
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 2, OpenTimeout: time.Second, Clock: clk, Rand: func() float64 { return 0 }})
-	exp := exporter.WithBreaker(newHTTPExporter(t, srv.URL, otlploghttp.RetryConfig{Enabled: false}), b,
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2, OpenTimeout: time.Second, Clock: clk, Rand: func() float64 { return 0 }})
+	exp := exporter.MustBreaker(newHTTPExporter(t, srv.URL, otlploghttp.RetryConfig{Enabled: false}), b,
 		exporter.WithStandaloneClassifier(Classify))
 	recs := makeRecords(t, 1)
 

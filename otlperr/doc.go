@@ -7,10 +7,10 @@
 //
 // steadylog's processor applies Classify by default
 // (processor.WithErrorClassifier), and hands it to the breakers below it.
-// An exporter.WithBreaker used outside a steadylog processor classifies
+// An exporter.NewBreaker used outside a steadylog processor classifies
 // nothing unless told to:
 //
-//	exp := exporter.WithBreaker(otlpExporter, b, exporter.WithStandaloneClassifier(otlperr.Classify))
+//	exp := exporter.MustBreaker(otlpExporter, b, exporter.WithStandaloneClassifier(otlperr.Classify))
 //
 // The package is separate from package exporter so that the decorators do
 // not pull in gRPC: this one imports google.golang.org/grpc for the status

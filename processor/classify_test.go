@@ -27,17 +27,17 @@ func TestProcessorClassifierIsTheBreakersOnly(t *testing.T) {
 		"Destination.Breaker": func(exp *countingExporter, b *breaker.Breaker, _ retry.Classifier) processor.Destination {
 			return processor.Destination{Exporter: exp, Breaker: b}
 		},
-		"exporter.WithBreaker": func(exp *countingExporter, b *breaker.Breaker, standalone retry.Classifier) processor.Destination {
-			return processor.Destination{Exporter: exporter.WithBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))}
+		"exporter.NewBreaker": func(exp *countingExporter, b *breaker.Breaker, standalone retry.Classifier) processor.Destination {
+			return processor.Destination{Exporter: exporter.MustBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))}
 		},
 		"two nested breakers": func(exp *countingExporter, b *breaker.Breaker, standalone retry.Classifier) processor.Destination {
-			inner := exporter.WithBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))
-			return processor.Destination{Exporter: exporter.WithBreaker(inner, breaker.New(breaker.Config{ConsecutiveFailures: 1}))}
+			inner := exporter.MustBreaker(exp, b, exporter.WithStandaloneClassifier(standalone))
+			return processor.Destination{Exporter: exporter.MustBreaker(inner, breaker.MustNew(breaker.Config{ConsecutiveFailures: 1}))}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			exp := &countingExporter{fail: func() error { return errBackend }}
-			b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+			b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 			var calls, standaloneCalls atomic.Int64
 			classify := func(err error) error {
 				calls.Add(1)
@@ -70,7 +70,7 @@ func TestProcessorClassifierIsTheBreakersOnly(t *testing.T) {
 // it, so the processor does, once.
 func TestProcessorClassifiesWhatNoBreakerDid(t *testing.T) {
 	exp := &countingExporter{}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
 	_ = b.Execute(func() error { return errBackend }) // open
 	var calls atomic.Int64
 	classify := func(err error) error {
@@ -89,7 +89,7 @@ func TestProcessorClassifiesWhatNoBreakerDid(t *testing.T) {
 }
 
 // With the default classifier, a breaker below the processor still knows
-// an OTLP 404 is not the backend's fault, though exporter.WithBreaker has
+// an OTLP 404 is not the backend's fault, though exporter.NewBreaker has
 // no classifier of its own by default: the processor's otlperr.Classify is
 // the one it applies.
 func TestDefaultClassifierReachesTheBreaker(t *testing.T) {
@@ -97,8 +97,8 @@ func TestDefaultClassifierReachesTheBreaker(t *testing.T) {
 	defer srv.Close()
 	exp, err := otlploghttp.New(context.Background(), otlploghttp.WithEndpointURL(srv.URL+"/wrong/path"))
 	require.NoError(t, err)
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1})
-	p, err := processor.New(exporter.WithBreaker(exp, b), quiet()...)
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1})
+	p, err := processor.New(exporter.MustBreaker(exp, b), quiet()...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("x")))
 	err = p.ForceFlush(context.Background())

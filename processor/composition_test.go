@@ -19,7 +19,7 @@ import (
 )
 
 // Tests of how exporters composed with package exporter (nested fan-outs,
-// Named, Failover) become destinations, through a real LoggerProvider.
+// Named, failover) become destinations, through a real LoggerProvider.
 
 // failFirstExporter fails its first n Export calls with a transient error,
 // then delivers to its bodyExporter.
@@ -98,7 +98,7 @@ func names(s processor.Stats) []string {
 // failures re-sent the batch to healthy: 40 deliveries of 10 records.
 func TestNestedFanoutMembersAreIndependentDestinations(t *testing.T) {
 	healthy, flaky, other := newBodyExporter(10), newFailFirst(3, 10), newBodyExporter(10)
-	p, err := processor.New(exporter.Fanout(exporter.Fanout(healthy, flaky), other),
+	p, err := processor.New(exporter.MustFanout(exporter.MustFanout(healthy, flaky), other),
 		append(quiet(), processor.WithRetryBackoff(time.Millisecond, time.Millisecond))...)
 	require.NoError(t, err)
 	s := emitThrough(t, p, 10)
@@ -112,21 +112,21 @@ func TestNestedFanoutMembersAreIndependentDestinations(t *testing.T) {
 }
 
 // Deep nesting, Named around a fan-out (at the top and inside), and a
-// Failover member: each leaf is a destination, in order, and receives each
-// record once; the Failover is one destination whose fallback delivers.
+// failover member: each leaf is a destination, in order, and receives each
+// record once; the failover is one destination whose fallback delivers.
 func TestDeepNestedFanoutFlattensInOrder(t *testing.T) {
 	a, b, c, d := newBodyExporter(10), newBodyExporter(10), newBodyExporter(10), newBodyExporter(10)
 	primary, fallback := newFailFirst(1000, 0), newBodyExporter(10)
-	exp := exporter.Named("all", exporter.Fanout(
-		exporter.Fanout(exporter.Fanout(exporter.Named("a", a)), exporter.Named("group", exporter.Fanout(b, exporter.Named("c", c)))),
-		exporter.Failover(primary, exporter.Named("fallback", fallback)),
+	exp := exporter.Named("all", exporter.MustFanout(
+		exporter.MustFanout(exporter.MustFanout(exporter.Named("a", a)), exporter.Named("group", exporter.MustFanout(b, exporter.Named("c", c)))),
+		exporter.MustFailover(primary, exporter.Named("fallback", fallback)),
 		exporter.Named("d", d),
 	))
 	p, err := processor.New(exp, quiet()...)
 	require.NoError(t, err)
 	s := emitThrough(t, p, 10)
 
-	// b has no name: its position; the Failover has none either.
+	// b has no name: its position; the failover has none either.
 	assert.Equal(t, []string{"a", "1", "c", "3", "d"}, names(s))
 	for _, e := range []*bodyExporter{a, b, c, fallback, d} {
 		requireOnce(t, e, 10)
@@ -136,10 +136,10 @@ func TestDeepNestedFanoutFlattensInOrder(t *testing.T) {
 }
 
 // A fan-out inside another decorator is one exporter: New does not look
-// into a WithBreaker, as the godoc says.
+// into a NewBreaker, as the godoc says.
 func TestFanoutInsideBreakerIsOneDestination(t *testing.T) {
 	a, b := newBodyExporter(10), newBodyExporter(10)
-	p, err := processor.New(exporter.WithBreaker(exporter.Fanout(a, b), breaker.New(breaker.Config{})), quiet()...)
+	p, err := processor.New(exporter.MustBreaker(exporter.MustFanout(a, b), breaker.MustNew(breaker.Config{})), quiet()...)
 	require.NoError(t, err)
 	s := emitThrough(t, p, 10)
 	require.Len(t, s.Destinations, 1)
@@ -154,8 +154,8 @@ func TestFanoutInsideBreakerIsOneDestination(t *testing.T) {
 func TestNewWithDestinationsRefusesFanout(t *testing.T) {
 	a, b, c := newBodyExporter(0), newBodyExporter(0), newBodyExporter(0)
 	for name, exp := range map[string]sdklog.Exporter{
-		"fanout":       exporter.Fanout(a, b),
-		"named fanout": exporter.Named("pair", exporter.Fanout(a, b)),
+		"fanout":       exporter.MustFanout(a, b),
+		"named fanout": exporter.Named("pair", exporter.MustFanout(a, b)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, err := processor.NewWithDestinations([]processor.Destination{{Exporter: c}, {Name: "pair", Exporter: exp}}, quiet()...)
@@ -170,29 +170,29 @@ func TestNewWithDestinationsRefusesFanout(t *testing.T) {
 // built, so it never reaches the processor.
 func TestNilMemberInNestedFanout(t *testing.T) {
 	var typedNil *bodyExporter
-	_, err := exporter.NewFanout(exporter.Fanout(newBodyExporter(0)), typedNil)
+	_, err := exporter.NewFanout(exporter.MustFanout(newBodyExporter(0)), typedNil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "member 1 is nil")
-	assert.Panics(t, func() { exporter.Fanout(exporter.Fanout(newBodyExporter(0), nil)) })
+	assert.Panics(t, func() { exporter.MustFanout(exporter.MustFanout(newBodyExporter(0), nil)) })
 }
 
 // Item 6: one exporter used twice is refused. A fan-out refuses it when
 // built (its Export would run the exporter concurrently with itself), so
-// New never sees Fanout(e, e); NewWithDestinations refuses two
+// New never sees MustFanout(e, e); NewWithDestinations refuses two
 // destinations sharing an exporter, directly or inside a decorator.
 func TestSharedExporterIsRefused(t *testing.T) {
 	e, x := newBodyExporter(0), newBodyExporter(0)
 	_, err := exporter.NewFanout(e, e)
 	require.ErrorIs(t, err, exporter.ErrDuplicateExporter)
-	assert.Panics(t, func() { exporter.Fanout(e, e) })
-	_, err = exporter.NewFanout(exporter.Fanout(e, x), exporter.Named("again", e))
+	assert.Panics(t, func() { exporter.MustFanout(e, e) })
+	_, err = exporter.NewFanout(exporter.MustFanout(e, x), exporter.Named("again", e))
 	require.ErrorIs(t, err, exporter.ErrDuplicateExporter)
 
 	for name, dests := range map[string][]processor.Destination{
 		"same exporter":            {{Name: "a", Exporter: e}, {Name: "b", Exporter: e}},
 		"named and bare":           {{Exporter: exporter.Named("a", e)}, {Exporter: e}},
-		"inside a failover":        {{Exporter: exporter.Failover(x, e)}, {Exporter: e}},
-		"behind breakers":          {{Exporter: e, Breaker: breaker.New(breaker.Config{})}, {Exporter: e, Breaker: breaker.New(breaker.Config{})}},
+		"inside a failover":        {{Exporter: exporter.MustFailover(x, e)}, {Exporter: e}},
+		"behind breakers":          {{Exporter: e, Breaker: breaker.MustNew(breaker.Config{})}, {Exporter: e, Breaker: breaker.MustNew(breaker.Config{})}},
 		"same wrapper value twice": {{Exporter: exporter.Named("n", x)}, {Exporter: e}, {Exporter: exporter.Named("m", x)}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -239,14 +239,14 @@ func TestNonComparableExportersAreAccepted(t *testing.T) {
 	requireAllExported(t, s, 10)
 }
 
-// Item 7: a panicking primary error handler of a Failover does not turn a
+// Item 7: a panicking primary error handler of a failover does not turn a
 // delivered batch into a failure. Before, the panic escaped Export and the
 // processor counted exported=0, export_failed=10 though the fallback held
 // all ten records.
 func TestFailoverPanickingPrimaryErrorHandlerCountsExported(t *testing.T) {
 	primary, fallback := newFailFirst(1000, 0), newBodyExporter(10)
 	var handled atomic.Int64
-	exp := exporter.Failover(primary, fallback, exporter.WithPrimaryErrorHandler(func(err error) {
+	exp := exporter.MustFailover(primary, fallback, exporter.WithPrimaryErrorHandler(func(err error) {
 		handled.Add(1)
 		panic("handler bug")
 	}))
@@ -266,7 +266,7 @@ func TestFailoverPanickingPrimaryErrorHandlerCountsExported(t *testing.T) {
 func TestDefaultDestinationNamesNeverCollide(t *testing.T) {
 	a, b := newBodyExporter(10), newBodyExporter(10)
 	// The case: b's position "1" is a's name.
-	p, err := processor.New(exporter.Fanout(exporter.Named("1", a), b), quiet()...)
+	p, err := processor.New(exporter.MustFanout(exporter.Named("1", a), b), quiet()...)
 	require.NoError(t, err)
 	s := emitThrough(t, p, 10)
 	assert.Equal(t, []string{"1", "1#1"}, names(s))

@@ -38,7 +38,7 @@ type Destination struct {
 	Name string
 	// Exporter receives the destination's batches. Required: a nil (or
 	// typed nil) exporter makes NewWithDestinations fail. It must not be a
-	// fan-out (exporter.Fanout, exporter.NewFanout, or one wrapped in
+	// fan-out (exporter.MustFanout, exporter.NewFanout, or one wrapped in
 	// exporter.Named): NewWithDestinations refuses it, because its members
 	// would share each batch's fate; give each member a Destination of its
 	// own, or pass the fan-out to New, which does. No two destinations may
@@ -51,7 +51,7 @@ type Destination struct {
 	// Default: the processor's (WithExportTimeout). Negative values make
 	// NewWithDestinations fail.
 	ExportTimeout time.Duration
-	// Breaker, when set, guards Exporter with exporter.WithBreaker: while
+	// Breaker, when set, guards Exporter with exporter.NewBreaker: while
 	// it is open, this destination's batches fail at once without calling
 	// the exporter, and its retries wait for the breaker. The breaker
 	// counts the exporter's errors as the processor's classifier
@@ -185,7 +185,7 @@ func resolveDestinations(dests []Destination, cfg *config) ([]*destination, erro
 	for i, dd := range dests {
 		exp := dd.Exporter
 		if dd.Breaker != nil {
-			exp = exporter.WithBreaker(exp, dd.Breaker)
+			exp = exporter.MustBreaker(exp, dd.Breaker)
 		}
 		timeout := dd.ExportTimeout
 		if timeout == 0 {

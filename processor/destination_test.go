@@ -138,7 +138,7 @@ func TestFanoutMembersAreIndependentDestinations(t *testing.T) {
 	healthy := newBodyExporter(n)
 	hung := newHungExporter()
 	defer close(hung.release)
-	p, err := processor.New(exporter.Fanout(
+	p, err := processor.New(exporter.MustFanout(
 		exporter.Named("healthy", healthy),
 		exporter.Named("panicking", panickingExporter{}),
 		exporter.Named("hung", hung),
@@ -482,15 +482,15 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 	}
 	// Derived names are made unique, not refused: two members of one type
 	// behind breakers report the same Name().
-	b1, b2 := breaker.New(breaker.Config{}), breaker.New(breaker.Config{})
-	p, err := processor.New(exporter.Fanout(exporter.WithBreaker(ok, b1), exporter.WithBreaker(ok2, b2)), quiet()...)
+	b1, b2 := breaker.MustNew(breaker.Config{}), breaker.MustNew(breaker.Config{})
+	p, err := processor.New(exporter.MustFanout(exporter.MustBreaker(ok, b1), exporter.MustBreaker(ok2, b2)), quiet()...)
 	require.NoError(t, err)
 	s := p.Stats()
 	assert.Equal(t, "*processor_test.countingExporter", s.Destinations[0].Name)
 	assert.Equal(t, "*processor_test.countingExporter#1", s.Destinations[1].Name)
 	require.NoError(t, p.Shutdown(context.Background()))
 
-	p, err = processor.New(exporter.Fanout(ok, ok2), quiet()...) // two unnamed members: "0" and "1"
+	p, err = processor.New(exporter.MustFanout(ok, ok2), quiet()...) // two unnamed members: "0" and "1"
 	require.NoError(t, err)
 	s = p.Stats()
 	assert.Equal(t, "0", s.Destinations[0].Name)
@@ -501,7 +501,7 @@ func TestNewWithDestinationsRejectsBadInput(t *testing.T) {
 func TestDestinationNamesTimeoutAndBreaker(t *testing.T) {
 	deadlines := make(chan time.Duration, 1)
 	slow := &countingExporter{latency: time.Hour, deadlines: deadlines}
-	b := breaker.New(breaker.Config{Name: "guard", ConsecutiveFailures: 1, OpenTimeout: time.Hour})
+	b := breaker.MustNew(breaker.Config{Name: "guard", ConsecutiveFailures: 1, OpenTimeout: time.Hour})
 	other := newBodyExporter(1)
 	p, err := processor.NewWithDestinations([]processor.Destination{
 		{Exporter: exporter.Named("named", other)},

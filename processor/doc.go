@@ -76,7 +76,7 @@
 // gRPC InvalidArgument, is permanent, and Retry-After or RetryInfo is
 // honoured, with or without a breaker). The classifier is the
 // destination's only one, applied once per error: a breaker below the
-// processor (Destination.Breaker, exporter.WithBreaker) applies it before
+// processor (Destination.Breaker, exporter.NewBreaker) applies it before
 // counting the call, so the breaker and the processor agree on every
 // error. A transient failure keeps the
 // batch pending and retries it with backoff; a permanent failure, or a
@@ -90,7 +90,7 @@
 // # Destinations
 //
 // A processor delivers every record to each of its destinations
-// (NewWithDestinations; New with an exporter.Fanout makes each member a
+// (NewWithDestinations; New with an exporter.NewFanout makes each member a
 // destination, the members of nested fan-outs included). Records are
 // stored once, and the count and byte bounds apply to that store; each
 // destination reads it from its own position, with its own worker,

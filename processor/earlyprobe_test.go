@@ -43,8 +43,8 @@ func (e *switchExporter) Shutdown(context.Context) error   { return nil }
 func TestOpenBreakerIsProbedEarlyWhileRecordsAreDropped(t *testing.T) {
 	exp := &switchExporter{}
 	exp.down.Store(true)
-	b := breaker.New(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
-	p, err := processor.New(exporter.WithBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(20),
+	b := breaker.MustNew(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
+	p, err := processor.New(exporter.MustBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(20),
 		processor.WithExportMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 20*time.Millisecond))...)
 	require.NoError(t, err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
@@ -79,8 +79,8 @@ func TestOpenBreakerIsProbedEarlyWhileRecordsAreDropped(t *testing.T) {
 func TestOpenBreakerIsNotProbedEarlyWhileNothingIsLost(t *testing.T) {
 	exp := &switchExporter{}
 	exp.down.Store(true)
-	b := breaker.New(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
-	p, err := processor.New(exporter.WithBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(1000),
+	b := breaker.MustNew(breaker.Config{OpenTimeout: time.Hour, ConsecutiveFailures: 1})
+	p, err := processor.New(exporter.MustBreaker(exp, b), append(quiet(), processor.WithMaxQueueSize(1000),
 		processor.WithExportMaxBatchSize(10), processor.WithRetryBackoff(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, err)
 	for i := range 10 {

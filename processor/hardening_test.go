@@ -131,8 +131,8 @@ func TestHardeningRetryAfterIsCapped(t *testing.T) {
 // Item 2 with a breaker whose open wait is enormous: its RetryAt is cut at
 // the batch's retry time too, so Shutdown without a deadline ends.
 func TestHardeningHugeBreakerWaitDoesNotHangShutdown(t *testing.T) {
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: 1000 * time.Hour, MaxOpenTimeout: 1000 * time.Hour})
-	exp := exporter.WithBreaker(&countingExporter{fail: func() error { return errors.New("down") }}, b)
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: 1000 * time.Hour, MaxOpenTimeout: 1000 * time.Hour})
+	exp := exporter.MustBreaker(&countingExporter{fail: func() error { return errors.New("down") }}, b)
 	p, err := processor.New(exp, append(quiet(), processor.WithRetryMaxElapsed(200*time.Millisecond))...)
 	require.NoError(t, err)
 	for i := range 5 {
@@ -441,9 +441,9 @@ func TestHardeningStuckAlertLoggerAndShutdownDeadline(t *testing.T) {
 
 // Item 8: a caller's short ForceFlush deadline is not a backend failure.
 func TestHardeningCallerDeadlineIsNotBackendFailure(t *testing.T) {
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 5})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 5})
 	inner := &countingExporter{latency: 100 * time.Millisecond}
-	p, err := processor.New(exporter.WithBreaker(inner, b), quiet()...)
+	p, err := processor.New(exporter.MustBreaker(inner, b), quiet()...)
 	require.NoError(t, err)
 	for i := range 5 {
 		require.NoError(t, p.OnEmit(context.Background(), rec(fmt.Sprint(i))))
@@ -466,9 +466,9 @@ func TestHardeningCallerDeadlineIsNotBackendFailure(t *testing.T) {
 // The export timeout, unlike the caller's deadline, is the backend's
 // fault: the breaker counts it.
 func TestHardeningExportTimeoutIsBackendFailure(t *testing.T) {
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 2})
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2})
 	inner := &countingExporter{latency: time.Hour}
-	p, err := processor.New(exporter.WithBreaker(inner, b), append(quiet(), processor.WithExportTimeout(10*time.Millisecond),
+	p, err := processor.New(exporter.MustBreaker(inner, b), append(quiet(), processor.WithExportTimeout(10*time.Millisecond),
 		processor.WithRetryBackoff(time.Millisecond, time.Millisecond))...)
 	require.NoError(t, err)
 	require.NoError(t, p.OnEmit(context.Background(), rec("a")))

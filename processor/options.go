@@ -526,7 +526,7 @@ func WithoutRetry() Option {
 //
 // It is each destination's only classifier, applied once per error, and
 // its breaker sees its verdict: a breaker decorator below the processor
-// (Destination.Breaker, or an exporter.WithBreaker the exporter was
+// (Destination.Breaker, or an exporter.NewBreaker the exporter was
 // wrapped in) applies it, in place of its own
 // (exporter.WithStandaloneClassifier), to the exporter's error before
 // counting the call, and the processor does not classify that error again.

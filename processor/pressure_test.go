@@ -285,7 +285,7 @@ func TestSharedBudgetWithFanout(t *testing.T) {
 	budget, err := memguard.NewBudget(1 << 20)
 	require.NoError(t, err)
 	a, b := &recordingExporter{}, &recordingExporter{}
-	p := newProcessor(t, exporter.Fanout(a, b), WithBudget(budget), WithExportInterval(time.Hour), WithoutDropAlerts())
+	p := newProcessor(t, exporter.MustFanout(a, b), WithBudget(budget), WithExportInterval(time.Hour), WithoutDropAlerts())
 	for i := range 10 {
 		emit(t, p, fmt.Sprint(i), log.SeverityInfo)
 	}

@@ -82,14 +82,14 @@ type Processor struct {
 // goroutines (see Processor). Register it with sdklog.WithProcessor and call
 // Shutdown (directly, or through the LoggerProvider) when done.
 //
-// When exporter is a fan-out (exporter.Fanout or exporter.NewFanout), each
+// When exporter is a fan-out (exporter.NewFanout or exporter.MustFanout), each
 // of its members becomes a destination of its own, as with
 // NewWithDestinations: one member that fails, hangs or falls behind never
 // delays, duplicates or drops records for the others. Nested fan-outs are
 // flattened, so each exporter at their leaves is a destination, and a
 // fan-out wrapped in exporter.Named is a fan-out too (see
 // exporter.FanoutMembers). A fan-out inside another decorator, such as
-// exporter.WithBreaker or exporter.Failover, is one exporter: its members
+// exporter.NewBreaker or exporter.NewFailover, is one exporter: its members
 // share each batch's fate.
 //
 // New fails when exporter is nil, when two destinations would share an

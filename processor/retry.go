@@ -15,7 +15,7 @@ import (
 // Retry defaults (see WithRetryBackoff and WithRetryMaxElapsed). The
 // processor's own retry rides out blips of a few seconds without losing
 // the batch; long outages are the circuit breaker's job
-// (exporter.WithBreaker). DESIGN.md explains the values.
+// (exporter.NewBreaker). DESIGN.md explains the values.
 const (
 	// DefaultRetryInitial is the default wait after the first transient
 	// export failure.

@@ -139,8 +139,8 @@ func TestRetriedBatchIsEvictedFirst(t *testing.T) {
 
 func TestOpenBreakerFailsFlushAndShutdownFast(t *testing.T) {
 	backend := &flakyExporter{failing: func() bool { return true }, err: syscall.ECONNREFUSED}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: time.Hour, MaxOpenTimeout: time.Hour})
-	p := newProcessor(t, exporter.WithBreaker(backend, b), WithExportMaxBatchSize(5), WithExportInterval(time.Hour),
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: time.Hour, MaxOpenTimeout: time.Hour})
+	p := newProcessor(t, exporter.MustBreaker(backend, b), WithExportMaxBatchSize(5), WithExportInterval(time.Hour),
 		WithRetryBackoff(time.Millisecond, time.Millisecond), WithErrorHandler(func(error) {}))
 	for i := 0; i < 5; i++ {
 		emit(t, p, strconv.Itoa(i), log.SeverityInfo)
@@ -169,8 +169,8 @@ func TestOpenBreakerFailsFlushAndShutdownFast(t *testing.T) {
 func TestOutageIsRiddenOut(t *testing.T) {
 	outageEnd := time.Now().Add(2 * time.Second)
 	backend := &flakyExporter{failing: func() bool { return time.Now().Before(outageEnd) }, err: syscall.ECONNREFUSED}
-	b := breaker.New(breaker.Config{ConsecutiveFailures: 3, OpenTimeout: 500 * time.Millisecond})
-	p := newProcessor(t, exporter.WithBreaker(backend, b), WithMaxQueueSize(10000),
+	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 3, OpenTimeout: 500 * time.Millisecond})
+	p := newProcessor(t, exporter.MustBreaker(backend, b), WithMaxQueueSize(10000),
 		WithExportInterval(50*time.Millisecond), WithErrorHandler(func(error) {}))
 
 	const total = 3000

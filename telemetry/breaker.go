@@ -51,7 +51,7 @@ type ObservableBreaker interface {
 // ObserveBreaker registers the breaker metrics of b, usually a
 // *breaker.Breaker, with a meter of mp: MetricBreakerState and
 // MetricBreakerTransitions, both observed from b's snapshots when the
-// metrics are collected, so b's calls pay nothing. exporter.WithBreaker's
+// metrics are collected, so b's calls pay nothing. exporter.NewBreaker's
 // option WithBreakerMeterProvider calls it.
 //
 // The series carry otel.component.type = ComponentTypeBreaker and

@@ -10,11 +10,11 @@ import (
 )
 
 func TestObserveBreakerRejectsNil(t *testing.T) {
-	_, err := ObserveBreaker(nil, breaker.New(breaker.Config{}))
+	_, err := ObserveBreaker(nil, breaker.MustNew(breaker.Config{}))
 	require.ErrorIs(t, err, ErrNilMeterProvider)
 	_, err = ObserveBreaker(noop.NewMeterProvider(), nil)
 	require.ErrorIs(t, err, ErrNilBreaker)
-	reg, err := ObserveBreaker(noop.NewMeterProvider(), breaker.New(breaker.Config{}))
+	reg, err := ObserveBreaker(noop.NewMeterProvider(), breaker.MustNew(breaker.Config{}))
 	require.NoError(t, err)
 	require.NoError(t, reg.Unregister())
 }

@@ -17,7 +17,7 @@
 //		processor.WithMeterProvider(mp),
 //		processor.WithName("audit-log"))
 //
-//	guarded := exporter.WithBreaker(otlp, b, exporter.WithBreakerMeterProvider(mp))
+//	guarded := exporter.MustBreaker(otlp, b, exporter.WithBreakerMeterProvider(mp))
 //
 // The counters and gauges are observed from the components' own snapshots
 // (Processor.Stats, Breaker.State, Breaker.Transitions) when mp collects, so

@@ -114,7 +114,7 @@ func ExampleObserveBreaker() {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
 
-	b := breaker.New(breaker.Config{Name: "otlp"})
+	b := breaker.MustNew(breaker.Config{Name: "otlp"})
 	if _, err := telemetry.ObserveBreaker(mp, b); err != nil {
 		panic(err)
 	}

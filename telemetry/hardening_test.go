@@ -463,7 +463,7 @@ func TestObserveBreakerPanickingMeterProvider(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var reg metric.Registration
 			var err error
-			require.NotPanics(t, func() { reg, err = telemetry.ObserveBreaker(tc.mp, breaker.New(breaker.Config{})) })
+			require.NotPanics(t, func() { reg, err = telemetry.ObserveBreaker(tc.mp, breaker.MustNew(breaker.Config{})) })
 			require.ErrorIs(t, err, tc.want)
 			assert.Nil(t, reg)
 		})
@@ -471,7 +471,7 @@ func TestObserveBreakerPanickingMeterProvider(t *testing.T) {
 
 	// The callback recovers a panicking Observer.
 	var cb metric.Callback
-	reg, err := telemetry.ObserveBreaker(badProvider{meter: badMeter{callback: &cb}}, breaker.New(breaker.Config{}))
+	reg, err := telemetry.ObserveBreaker(badProvider{meter: badMeter{callback: &cb}}, breaker.MustNew(breaker.Config{}))
 	require.NoError(t, err)
 	require.NotNil(t, cb)
 	require.NotPanics(t, func() { err = cb(context.Background(), panickyObserver{}) })

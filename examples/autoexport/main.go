@@ -50,8 +50,8 @@ func run(ctx context.Context) (processor.Stats, error) {
 		fmt.Fprintln(os.Stderr, "OTEL_LOGS_EXPORTER=none: no processor, records are discarded")
 		return processor.Stats{}, nil
 	}
-	b := breaker.New(breaker.Config{Name: "logs"})
-	proc, err := processor.New(exporter.WithBreaker(exp, b))
+	b := breaker.MustNew(breaker.Config{Name: "logs"})
+	proc, err := processor.New(exporter.MustBreaker(exp, b))
 	if err != nil {
 		return processor.Stats{}, err
 	}

@@ -52,8 +52,8 @@ func run(ctx context.Context, records int) error {
 	if err != nil {
 		return fmt.Errorf("otlploggrpc: %w", err)
 	}
-	b := breaker.New(breaker.Config{Name: "collector"})
-	proc, err := processor.New(exporter.WithBreaker(exp, b),
+	b := breaker.MustNew(breaker.Config{Name: "collector"})
+	proc, err := processor.New(exporter.MustBreaker(exp, b),
 		processor.WithExportTimeout(10*time.Second),
 	)
 	if err != nil {

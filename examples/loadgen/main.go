@@ -3,7 +3,7 @@
 // the processor's metrics while the backend misbehaves.
 //
 // Logs go log/slog → otelslog bridge → steadylog processor → circuit breaker
-// (exporter.WithBreaker) → OTLP/HTTP, to the standard
+// (exporter.NewBreaker) → OTLP/HTTP, to the standard
 // OTEL_EXPORTER_OTLP_ENDPOINT (an http:// URL means no TLS).
 //
 // The processor's and the breaker's own metrics (steadylog.breaker.state and
@@ -187,8 +187,8 @@ func finalLine(emitted uint64, b *breaker.Breaker, st processor.Stats) (string, 
 // breaker turns a dead or hung collector into fast errors instead of an
 // export timeout per batch, and its state shows on the demo dashboard.
 func newPipeline(exp sdklog.Exporter, mp metric.MeterProvider, opts ...processor.Option) (*processor.Processor, *breaker.Breaker, error) {
-	b := breaker.New(breaker.Config{Name: breakerName})
-	guarded := exporter.WithBreaker(exp, b, exporter.WithBreakerMeterProvider(mp))
+	b := breaker.MustNew(breaker.Config{Name: breakerName})
+	guarded := exporter.MustBreaker(exp, b, exporter.WithBreakerMeterProvider(mp))
 	proc, err := processor.New(guarded, append([]processor.Option{processor.WithMeterProvider(mp)}, opts...)...)
 	if err != nil {
 		return nil, nil, err

@@ -164,7 +164,7 @@ func breakerState(t *testing.T, rm metricdata.ResourceMetrics, state string) int
 // integration/compose_test.go reads from the loadgen container's log: one
 // line, the prefix, then JSON that decodes back to the same accounting.
 func TestFinalLine(t *testing.T) {
-	b := breaker.New(breaker.Config{Name: breakerName})
+	b := breaker.MustNew(breaker.Config{Name: breakerName})
 	st := processor.Stats{Received: 10, Exported: 7, Dropped: map[processor.DropReason]uint64{processor.DropQueueFull: 3}}
 	line, err := finalLine(10, b, st)
 	require.NoError(t, err)

@@ -4,7 +4,7 @@
 // the stdoutmetric exporter.
 //
 // Logs go log/slog → otelslog bridge → sdklog.LoggerProvider → steadylog's
-// processor (with WithMeterProvider) → exporter.WithBreaker → a slow
+// processor (with WithMeterProvider) → exporter.NewBreaker → a slow
 // stdoutlog exporter writing to io.Discard. Metrics go through an
 // sdkmetric periodic reader to stdout, one JSON document per collection.
 // The drop alerts go to stderr, at most one line per interval.
@@ -112,8 +112,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errors.Join(err, mp.Shutdown(context.Background()))
 	}
-	guarded := exporter.WithBreaker(&slowExporter{Exporter: logExp, delay: o.exportDelay},
-		breaker.New(breaker.Config{Name: "stdout"}), exporter.WithBreakerMeterProvider(mp))
+	guarded := exporter.MustBreaker(&slowExporter{Exporter: logExp, delay: o.exportDelay},
+		breaker.MustNew(breaker.Config{Name: "stdout"}), exporter.WithBreakerMeterProvider(mp))
 	p, err := processor.New(guarded,
 		processor.WithMaxQueueSize(o.queue),
 		processor.WithMeterProvider(mp),

@@ -2,7 +2,7 @@
 // through steadylog, the way a production service wires it:
 //
 //	log/slog → otelslog bridge → sdklog.LoggerProvider → steadylog processor
-//	    → exporter.WithBreaker(otlploghttp, breaker) → collector
+//	    → exporter.MustBreaker(otlploghttp, breaker) → collector
 //
 // The breaker makes a dead or hung collector cost a fast error instead of an
 // export timeout per batch; the processor keeps its queue bounded and counts
@@ -112,8 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	b := breaker.New(breaker.Config{Name: "collector"})
-	proc, err := processor.New(exporter.WithBreaker(otlp, b), processor.WithExportTimeout(10*time.Second))
+	b := breaker.MustNew(breaker.Config{Name: "collector"})
+	proc, err := processor.New(exporter.MustBreaker(otlp, b), processor.WithExportTimeout(10*time.Second))
 	if err != nil {
 		return err
 	}

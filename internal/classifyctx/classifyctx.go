@@ -1,6 +1,6 @@
 // Package classifyctx carries a processor's error classifier, through the
 // context of an Export call, to the breaker decorators below it
-// (exporter.WithBreaker), so that a destination has one classifier, applied
+// (exporter.NewBreaker), so that a destination has one classifier, applied
 // once per error, whose verdict both the breaker and the processor see.
 //
 // The processor puts its classifier in the context with [With]. A breaker

@@ -1,5 +1,5 @@
 // Command outage runs the collector-outage scenario through the SDK's
-// BatchProcessor and through steadylog (processor + exporter.WithBreaker)
+// BatchProcessor and through steadylog (processor + exporter.NewBreaker)
 // side by side: the backend refuses connections for a while, records keep
 // coming at a steady rate, then the backend recovers.
 //
@@ -180,8 +180,8 @@ func scenario(impl string, s settings) (Result, error) {
 	case "sdk":
 		proc = sdklog.NewBatchProcessor(be, sdklog.WithMaxQueueSize(s.queue))
 	case "steadylog":
-		b := breaker.New(breaker.Config{ConsecutiveFailures: 3, OpenTimeout: 500 * time.Millisecond})
-		p, err := processor.New(exporter.WithBreaker(be, b), processor.WithMaxQueueSize(s.queue),
+		b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 3, OpenTimeout: 500 * time.Millisecond})
+		p, err := processor.New(exporter.MustBreaker(be, b), processor.WithMaxQueueSize(s.queue),
 			processor.WithErrorHandler(func(error) {}), processor.WithoutDropAlerts())
 		if err != nil {
 			return Result{}, err

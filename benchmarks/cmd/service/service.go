@@ -185,8 +185,8 @@ func serviceMain(args []string) error {
 			proc = sdklog.NewBatchProcessor(counter)
 		} else {
 			// As most users run it: a breaker with its defaults, no options.
-			brk = breaker.New(breaker.Config{})
-			steady, err = processor.New(exporter.WithBreaker(counter, brk))
+			brk = breaker.MustNew(breaker.Config{})
+			steady, err = processor.New(exporter.MustBreaker(counter, brk))
 			if err != nil {
 				return err
 			}
