@@ -2,7 +2,6 @@ package recordcodec_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -20,34 +19,22 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/steadylog/steadylog/internal/recordcodec"
+	"github.com/steadylog/steadylog/internal/recordtest"
 )
-
-// capture keeps a clone of every record it is given.
-type capture struct{ recs []sdklog.Record }
-
-func (c *capture) OnEmit(_ context.Context, r *sdklog.Record) error {
-	c.recs = append(c.recs, r.Clone())
-	return nil
-}
-func (c *capture) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (c *capture) Shutdown(context.Context) error                         { return nil }
-func (c *capture) ForceFlush(context.Context) error                       { return nil }
 
 // template returns a record emitted through a real LoggerProvider, which
 // carries its resource, scope and attribute limits: what Decode needs.
 func template(t testing.TB, opts ...sdklog.LoggerProviderOption) sdklog.Record {
 	t.Helper()
-	c := &capture{}
 	res := resource.NewSchemaless(attribute.String("service.name", "codec-test"))
-	lp := sdklog.NewLoggerProvider(append([]sdklog.LoggerProviderOption{sdklog.WithProcessor(c), sdklog.WithResource(res)}, opts...)...)
 	var r log.Record
 	r.SetBody(attribute.StringValue("template body"))
 	r.AddAttributes(attribute.String("template", "attr"))
-	lp.Logger("codec", log.WithInstrumentationVersion("v1")).Emit(context.Background(), r)
-	if len(c.recs) != 1 {
-		t.Fatalf("captured %d records, want 1", len(c.recs))
+	recs := recordtest.Emit(append([]sdklog.LoggerProviderOption{sdklog.WithResource(res)}, opts...), "codec", r)
+	if len(recs) != 1 {
+		t.Fatalf("captured %d records, want 1", len(recs))
 	}
-	return c.recs[0]
+	return recs[0]
 }
 
 func randString(rng *rand.Rand) string {
