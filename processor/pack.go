@@ -67,8 +67,8 @@ func (s *store) packCandidate() *chunk {
 // The old sizes are left in s.packOld for the caller, which adjusts the
 // destinations' pending bytes. pack returns the bytes it saved, or false
 // (and marks c unpackable) when a record cannot be encoded faithfully, the
-// chunk holds too many (resource, scope) pairs, or packing would save
-// nothing.
+// chunk holds too many (resource, scope) pairs, or packing would save less
+// than a quarter of the chunk's bytes.
 func (s *store) pack(c *chunk) (saved int64, ok bool) {
 	buf := s.packBuf[:0]
 	offs := make([]uint32, c.tail+1)
@@ -110,7 +110,9 @@ func (s *store) pack(c *chunk) (saved int64, ok bool) {
 			after += packedSlotBytes + int64(offs[i+1]-offs[i]) + tmplShare
 		}
 	}
-	if after >= before {
+	// Packing must pay for its copy: a chunk of large records (a body of
+	// kilobytes costs about as much encoded as queued) is left as it is.
+	if after*4 > before*3 {
 		return s.unpackable(c, buf)
 	}
 	if cap(s.packOld) < c.tail {
