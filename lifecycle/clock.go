@@ -1,6 +1,6 @@
 package lifecycle
 
-import "github.com/steadylog/steadylog/internal/fakeclock"
+import "github.com/steadylog/steadylog/internal/clock"
 
 // marginClock makes the timers of AbandonMargin: how long a call, a
 // RecordCounts reading or a StopBlocking call gets to return after its
@@ -12,4 +12,4 @@ import "github.com/steadylog/steadylog/internal/fakeclock"
 // call started and ended, how long the drain budget and each Shutdown's
 // share are — are compared with context deadlines, which the runtime
 // measures on the system clock, so they stay on it too.
-var marginClock = fakeclock.Real()
+var marginClock = clock.Real()

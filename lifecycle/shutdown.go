@@ -7,7 +7,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // AbandonMargin is how long Shutdown keeps waiting for calls after their
@@ -652,7 +652,7 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 // be read (abandoned or panicked) is reported with OpRecordCounts and without
 // counts.
 func (x *execution) awaitCounts(final bool) {
-	var timer fakeclock.Timer
+	var timer clock.Timer
 	expired := false
 	for _, cs := range x.comps {
 		r := cs.reading
