@@ -25,8 +25,8 @@ type TickerClock struct {
 func (c TickerClock) Now() time.Time                         { return c.NowFunc() }
 func (c TickerClock) NewTicker(d time.Duration) clock.Ticker { return c.NewTickerFunc(d) }
 func (TickerClock) NewTimer(d time.Duration) clock.Timer     { return clock.Real().NewTimer(d) }
-func (TickerClock) WithDeadline(parent context.Context, d time.Time) (context.Context, context.CancelFunc) {
-	return clock.Real().WithDeadline(parent, d)
+func (TickerClock) WithDeadlineCause(parent context.Context, d time.Time, cause error) (context.Context, context.CancelFunc) {
+	return clock.Real().WithDeadlineCause(parent, d, cause)
 }
 
 // AlertAndErrorOption is an option of both kinds.

@@ -21,15 +21,21 @@ type Clock interface {
 	NewTimer(d time.Duration) Timer
 	// NewTicker returns a ticker of period d; d must be positive.
 	NewTicker(d time.Duration) Ticker
-	// WithDeadline is context.WithDeadline on this clock: the context
-	// ends, with context.DeadlineExceeded, when the clock reaches d, or
-	// when parent ends, or when cancel is called.
-	WithDeadline(parent context.Context, d time.Time) (context.Context, context.CancelFunc)
+	// WithDeadlineCause is context.WithDeadlineCause on this clock: the
+	// context ends, with context.DeadlineExceeded and cause (if non-nil),
+	// when the clock reaches d, or when parent ends, or when cancel is
+	// called.
+	WithDeadlineCause(parent context.Context, d time.Time, cause error) (context.Context, context.CancelFunc)
 }
 
-// WithTimeout is context.WithTimeout on c: WithDeadline(parent, c.Now()+d).
+// WithTimeout is context.WithTimeout on c.
 func WithTimeout(c Clock, parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return c.WithDeadline(parent, c.Now().Add(d))
+	return c.WithDeadlineCause(parent, c.Now().Add(d), nil)
+}
+
+// WithTimeoutCause is context.WithTimeoutCause on c.
+func WithTimeoutCause(c Clock, parent context.Context, d time.Duration, cause error) (context.Context, context.CancelFunc) {
+	return c.WithDeadlineCause(parent, c.Now().Add(d), cause)
 }
 
 // Until returns the time on c until t, as time.Until does.
@@ -68,8 +74,8 @@ func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTime
 // such a period before they make a ticker.
 func (realClock) NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
 
-func (realClock) WithDeadline(parent context.Context, d time.Time) (context.Context, context.CancelFunc) {
-	return context.WithDeadline(parent, d)
+func (realClock) WithDeadlineCause(parent context.Context, d time.Time, cause error) (context.Context, context.CancelFunc) {
+	return context.WithDeadlineCause(parent, d, cause)
 }
 
 type realTimer struct{ t *time.Timer }

@@ -110,7 +110,7 @@ func TestWithDeadline(t *testing.T) {
 		t.Fatalf("Err = %v, Cause = %v", ctx.Err(), context.Cause(ctx))
 	}
 
-	past, cancel := f.WithDeadline(context.Background(), start)
+	past, cancel := f.WithDeadlineCause(context.Background(), start, nil)
 	defer cancel()
 	if past.Err() != context.DeadlineExceeded {
 		t.Fatal("a deadline already reached must end the context at once")

@@ -3,6 +3,7 @@ package clock
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,17 +127,21 @@ func (f *Fake) NewTicker(d time.Duration) Ticker {
 	return tk
 }
 
-// WithDeadline returns a context that ends, with context.DeadlineExceeded,
+// WithDeadlineCause returns a context that ends, with
+// context.DeadlineExceeded and cause (context.DeadlineExceeded if nil),
 // when the clock reaches d (at once if it has), when parent ends, or when
 // cancel is called.
-func (f *Fake) WithDeadline(parent context.Context, d time.Time) (context.Context, context.CancelFunc) {
+func (f *Fake) WithDeadlineCause(parent context.Context, d time.Time, cause error) (context.Context, context.CancelFunc) {
+	if cause == nil {
+		cause = context.DeadlineExceeded
+	}
 	inner, cancel := context.WithCancelCause(parent)
-	c := &deadlineCtx{Context: inner, f: f, at: d, cancel: cancel}
+	c := &deadlineCtx{Context: inner, f: f, at: d, cause: cause, cancel: cancel}
 	f.mu.Lock()
 	if d.After(f.now) {
 		f.addLocked(c)
 	} else {
-		cancel(context.DeadlineExceeded)
+		c.fire(f.now)
 	}
 	f.mu.Unlock()
 	return c, func() {
@@ -221,13 +226,18 @@ type deadlineCtx struct {
 	context.Context // a cancel context of the parent
 	f               *Fake
 	at              time.Time
+	cause           error
 	cancel          context.CancelCauseFunc
+	reached         atomic.Bool // the clock reached at before anything else ended the context
 }
 
 func (c *deadlineCtx) due() time.Time { return c.at }
 
 func (c *deadlineCtx) fire(time.Time) bool {
-	c.cancel(context.DeadlineExceeded)
+	if c.Context.Err() == nil {
+		c.reached.Store(true)
+	}
+	c.cancel(c.cause)
 	return false
 }
 
@@ -244,7 +254,7 @@ func (c *deadlineCtx) Deadline() (time.Time, bool) {
 // context it wraps.
 func (c *deadlineCtx) Err() error {
 	err := c.Context.Err()
-	if err != nil && context.Cause(c.Context) == context.DeadlineExceeded {
+	if err != nil && c.reached.Load() {
 		return context.DeadlineExceeded
 	}
 	return err
