@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 
 	"github.com/steadylog/steadylog/retry"
 )
@@ -229,7 +229,7 @@ func TestIgnoredCallsAreNotSlow(t *testing.T) {
 
 // tripAndWait trips an already-failing-prone breaker (ConsecutiveFailures: 1)
 // and returns the Open wait it chose.
-func openWait(t *testing.T, b *Breaker, clk *fakeclock.Fake) time.Duration {
+func openWait(t *testing.T, b *Breaker, clk *clock.Fake) time.Duration {
 	t.Helper()
 	require.Equal(t, Open, b.State())
 	return b.RetryAt().Sub(clk.Now())

@@ -7,12 +7,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 
 	"github.com/steadylog/steadylog/retry"
 )
 
-func openBreaker(t *testing.T, cfg Config) (*Breaker, *fakeclock.Fake) {
+func openBreaker(t *testing.T, cfg Config) (*Breaker, *clock.Fake) {
 	t.Helper()
 	c := newFakeClock()
 	cfg.Clock, cfg.Rand = c, noJitter

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/retry"
 )
 
@@ -56,7 +56,7 @@ func TestHugeOpenTimeoutStaysOpen(t *testing.T) {
 		"2^62, doubled past the cap":       {OpenTimeout: 1 << 62, MaxOpenTimeout: math.MaxInt64},
 	} {
 		t.Run(name, func(t *testing.T) {
-			clk := fakeclock.New(clockStart)
+			clk := clock.NewFake(clockStart)
 			cfg.ConsecutiveFailures, cfg.Clock = 1, clk
 			if cfg.Rand == nil {
 				cfg.Rand = zeroDraw
@@ -77,7 +77,7 @@ func TestHugeOpenTimeoutStaysOpen(t *testing.T) {
 
 func TestBackoffGrowsToCapWithExtremeMultipliers(t *testing.T) {
 	for _, m := range []float64{1, 1 + 1e-12, 1.5, 1e300, math.MaxFloat64} {
-		clk := fakeclock.New(clockStart)
+		clk := clock.NewFake(clockStart)
 		b := breaker.MustNew(breaker.Config{
 			ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: math.MaxInt64,
 			BackoffMultiplier: m, Clock: clk, Rand: zeroDraw,
@@ -110,7 +110,7 @@ func TestExtremeRetryAfter(t *testing.T) {
 		{"minus one", 0, -1, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := fakeclock.New(clockStart)
+			clk := clock.NewFake(clockStart)
 			cfg := breaker.Config{
 				ConsecutiveFailures: 1, OpenTimeout: time.Second, MaxOpenTimeout: tc.maxOpen,
 				Clock: clk, Rand: zeroDraw,
@@ -169,7 +169,7 @@ func TestExtremeValidConfigs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, cfg.Validate())
-			cfg.Clock = fakeclock.New(clockStart)
+			cfg.Clock = clock.NewFake(clockStart)
 			b := breaker.MustNew(cfg)
 			for range 10 {
 				require.ErrorIs(t, b.Execute(fail), errDown)
@@ -188,7 +188,7 @@ func TestTimeWindowAtClockExtremes(t *testing.T) {
 		"before 1970":       time.Unix(-1, 0),
 	} {
 		t.Run(name, func(t *testing.T) {
-			clk := fakeclock.New(start)
+			clk := clock.NewFake(start)
 			b := breaker.MustNew(breaker.Config{
 				ConsecutiveFailures: math.MaxInt, WindowKind: breaker.TimeWindow, WindowDuration: 10,
 				MinimumCalls: 3, Clock: clk, Rand: zeroDraw,
@@ -204,7 +204,7 @@ func TestTimeWindowAtClockExtremes(t *testing.T) {
 // Buckets are numbered by rounding down, so the one holding 1969-12-31
 // 23:59:59.5 ends at 1970 and has left a 10 s window by 00:00:09.5.
 func TestTimeWindowBucketsBefore1970(t *testing.T) {
-	clk := fakeclock.New(time.Unix(0, -int64(500*time.Millisecond)))
+	clk := clock.NewFake(time.Unix(0, -int64(500*time.Millisecond)))
 	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: math.MaxInt, WindowKind: breaker.TimeWindow, WindowDuration: 10 * time.Second,
 		MinimumCalls: 2, Clock: clk, Rand: zeroDraw,
@@ -262,7 +262,7 @@ func stillWorks(t *testing.T, b *breaker.Breaker, want breaker.State) {
 
 // trapClock wraps a FakeClock; armed, its next reading panics or exits.
 type trapClock struct {
-	clk  *fakeclock.Fake
+	clk  *clock.Fake
 	trap atomic.Int32 // trapNone, trapPanic or trapGoexit, for the next reading only
 }
 
@@ -283,7 +283,7 @@ func (c *trapClock) Now() time.Time {
 }
 
 func TestPanickingClockDoesNotWedge(t *testing.T) {
-	clk := &trapClock{clk: fakeclock.New(clockStart)}
+	clk := &trapClock{clk: clock.NewFake(clockStart)}
 	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw})
 
 	for _, method := range []func(){
@@ -317,7 +317,7 @@ func TestPanickingClockDoesNotWedge(t *testing.T) {
 }
 
 func TestExitingClockDoesNotWedge(t *testing.T) {
-	clk := &trapClock{clk: fakeclock.New(clockStart)}
+	clk := &trapClock{clk: clock.NewFake(clockStart)}
 	b := breaker.MustNew(breaker.Config{Clock: clk})
 	clk.trap.Store(trapGoexit)
 	e := inGoroutine(t, func() { _ = b.State() })
@@ -327,7 +327,7 @@ func TestExitingClockDoesNotWedge(t *testing.T) {
 }
 
 func TestPanickingRandStillTrips(t *testing.T) {
-	clk := fakeclock.New(clockStart)
+	clk := clock.NewFake(clockStart)
 	var trap atomic.Bool
 	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk,
@@ -352,7 +352,7 @@ func TestPanickingRandStillTrips(t *testing.T) {
 }
 
 func TestPanickingOnStateChangeInAllowFreesTheProbe(t *testing.T) {
-	clk := fakeclock.New(clockStart)
+	clk := clock.NewFake(clockStart)
 	var trap atomic.Bool
 	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenMaxWait: time.Hour, Clock: clk, Rand: zeroDraw,
@@ -374,7 +374,7 @@ func TestPanickingOnStateChangeInAllowFreesTheProbe(t *testing.T) {
 }
 
 func TestPanickingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
-	clk := fakeclock.New(clockStart)
+	clk := clock.NewFake(clockStart)
 	var mu sync.Mutex
 	var got []string
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -417,7 +417,7 @@ func TestPanickingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
 }
 
 func TestExitingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
-	clk := fakeclock.New(clockStart)
+	clk := clock.NewFake(clockStart)
 	var mu sync.Mutex
 	var got []string
 	b := breaker.MustNew(breaker.Config{
@@ -444,7 +444,7 @@ func TestExitingOnStateChangeKeepsTheQueueGoing(t *testing.T) {
 // A callback that blocks while other goroutines keep changing the state
 // must not make the queue of changes grow without bound.
 func TestBlockedOnStateChangeQueueIsBounded(t *testing.T) {
-	clk := fakeclock.New(clockStart)
+	clk := clock.NewFake(clockStart)
 	type change struct{ from, to breaker.State }
 	var got []change // written only by the delivering goroutine, read after it ends
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -533,7 +533,7 @@ func FuzzConfig(f *testing.F) {
 		openTimeout, maxOpenTimeout int64, multiplier, jitter float64,
 		halfOpenCalls, halfOpenSuccesses int, halfOpenMaxWait int64, draw float64, retryAfter, start int64,
 	) {
-		clk := fakeclock.New(time.Unix(0, start))
+		clk := clock.NewFake(time.Unix(0, start))
 		cfg := breaker.Config{
 			ConsecutiveFailures: consecutive, FailureRateThreshold: failureRate,
 			WindowSize: windowSize, WindowDuration: time.Duration(windowDuration), MinimumCalls: minimumCalls,
@@ -672,7 +672,7 @@ func (panickyError) Error() string { return "panicky" }
 func (panickyError) Unwrap() error { panic("unwrap bug") }
 
 func TestPanickingErrorUnwrapCountsAsFailure(t *testing.T) {
-	clk := fakeclock.New(clockStart)
+	clk := clock.NewFake(clockStart)
 	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: time.Second, Clock: clk, Rand: zeroDraw,
 		Classify: func(err error) breaker.Outcome { // does not unwrap
@@ -696,7 +696,7 @@ func TestEndOfTimeNeverGoesBackwards(t *testing.T) {
 	const unixToInternal = (1969*365 + 1969/4 - 1969/100 + 1969/400) * 24 * 60 * 60
 	end := time.Unix(math.MaxInt64-unixToInternal, 999_999_999)
 	require.True(t, end.After(end.Add(-1)), "end(representable)")
-	clk := fakeclock.New(end)
+	clk := clock.NewFake(end)
 	b := breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: 1, OpenTimeout: 1500 * time.Millisecond, BackoffMultiplier: 1, Clock: clk, Rand: zeroDraw,
 	})

@@ -8,12 +8,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // newFakeClock returns a clock that moves only when told to.
-func newFakeClock() *fakeclock.Fake {
-	return fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+func newFakeClock() *clock.Fake {
+	return clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 var errBackend = errors.New("backend down")
@@ -22,7 +22,7 @@ var errBackend = errors.New("backend down")
 func noJitter() float64 { return 0 }
 
 // call makes one admitted call that takes d on the clock and returns err.
-func call(t *testing.T, b *Breaker, c *fakeclock.Fake, d time.Duration, err error) {
+func call(t *testing.T, b *Breaker, c *clock.Fake, d time.Duration, err error) {
 	t.Helper()
 	done, aerr := b.Allow()
 	require.NoError(t, aerr, "call refused")

@@ -31,9 +31,10 @@ func (t Transitions) Total() uint64 {
 	return sum
 }
 
-// Each calls fn for every (from, to) pair with a non-zero count, in a
+// each calls fn for every (from, to) pair with a non-zero count, in a
 // stable order: by from, then by to, in the order Closed, HalfOpen, Open.
-func (t Transitions) Each(fn func(from, to State, n uint64)) {
+// Breaker.EachTransition is its public form.
+func (t Transitions) each(fn func(from, to State, n uint64)) {
 	for from := range t.n {
 		for to := range t.n[from] {
 			if n := t.n[from][to]; n > 0 {
@@ -70,8 +71,8 @@ func (b *Breaker) StateName() string { return b.State().String() }
 
 // EachTransition calls fn for every pair of states the breaker has changed
 // between, with the states' names ([State.String]) and the number of
-// changes, from one snapshot of [Breaker.Transitions] and in the order of
-// [Transitions.Each]. fn is called after the breaker's lock is released.
+// changes, from one snapshot of [Breaker.Transitions], in a stable order:
+// by from, then by to, in the order closed, half-open, open. fn is called after the breaker's lock is released.
 func (b *Breaker) EachTransition(fn func(from, to string, n uint64)) {
-	b.Transitions().Each(func(from, to State, n uint64) { fn(from.String(), to.String(), n) })
+	b.Transitions().each(func(from, to State, n uint64) { fn(from.String(), to.String(), n) })
 }

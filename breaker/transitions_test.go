@@ -37,7 +37,7 @@ func TestTransitionsCountEveryChange(t *testing.T) {
 	assert.Equal(t, uint64(len(rec.list())), tr.Total(), "one count per OnStateChange call")
 
 	var each []string
-	tr.Each(func(from, to State, n uint64) {
+	tr.each(func(from, to State, n uint64) {
 		each = append(each, fmt.Sprintf("%s->%s=%d", from, to, n))
 	})
 	assert.Equal(t, []string{"closed->open=1", "half-open->closed=1", "half-open->open=1", "open->half-open=2"}, each,

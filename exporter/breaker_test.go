@@ -10,12 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steadylog/steadylog/breaker"
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/otlperr"
 	"github.com/steadylog/steadylog/retry"
 )
 
-func newTestBreaker(clk *fakeclock.Fake, consecutive int) *breaker.Breaker {
+func newTestBreaker(clk *clock.Fake, consecutive int) *breaker.Breaker {
 	return breaker.MustNew(breaker.Config{
 		ConsecutiveFailures: consecutive, OpenTimeout: 10 * time.Second,
 		Clock: clk, Rand: func() float64 { return 0 },

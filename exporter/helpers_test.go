@@ -9,7 +9,7 @@ import (
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/recordtest"
 )
 
@@ -106,4 +106,4 @@ func failing(err error) func(context.Context, int) error {
 }
 
 // newFakeClock returns a breaker.Clock that moves only when told to.
-func newFakeClock() *fakeclock.Fake { return fakeclock.New(time.Unix(1700000000, 0)) }
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Unix(1700000000, 0)) }

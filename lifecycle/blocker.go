@@ -118,7 +118,7 @@ func stopBlocking(refs []blockerRef) []blockResult {
 	if len(calls) == 0 {
 		return nil
 	}
-	timer := marginClock.NewTimer(AbandonMargin)
+	timer := clk.NewTimer(AbandonMargin)
 	defer timer.Stop()
 	expired := false
 	var failed []blockResult

@@ -315,7 +315,7 @@ func TestBlockerPanics(t *testing.T) {
 // A StopBlocking that does not return is abandoned after AbandonMargin:
 // the shutdown goes on and ends.
 func TestBlockerHungIsAbandoned(t *testing.T) {
-	clk := lifecycle.UseFakeMarginClock(t)
+	clk := lifecycle.UseFakeClock(t)
 	j := &journal{}
 	stuck := newBlockingProcessor("stuck", j, hung).unstickAtEnd(t)
 	type result struct {

@@ -1,15 +1,11 @@
 package lifecycle
 
-import "github.com/steadylog/steadylog/internal/fakeclock"
+import "github.com/steadylog/steadylog/internal/clock"
 
-// marginClock makes the timers of AbandonMargin: how long a call, a
-// RecordCounts reading or a StopBlocking call gets to return after its
-// context ended (or from its start), before the shutdown stops waiting for
-// it. It is the system clock; the package's tests set a fake one to end
-// those waits without waiting.
-//
-// Only these timers read it. The other times the package reads — when a
-// call started and ended, how long the drain budget and each Shutdown's
-// share are — are compared with context deadlines, which the runtime
-// measures on the system clock, so they stay on it too.
-var marginClock = fakeclock.Real()
+// clk is the clock of everything the package times: when a shutdown and
+// each call start and end, the Manager's timeout, the hooks' timeouts,
+// the drain budget and each Shutdown's share (contexts whose deadlines
+// are on it), and the AbandonMargin timers. It is the system clock; the
+// package's tests set a clock.Fake (export_test.go) to drive time and
+// assert exact durations.
+var clk = clock.Real()

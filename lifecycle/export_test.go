@@ -4,18 +4,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
-// UseFakeMarginClock makes the AbandonMargin timers those of a fake clock
-// for the rest of t, and returns the clock: the test advances it by
-// AbandonMargin, once the call it drives waits on the timer
-// (Fake.BlockUntil), to end the wait without waiting.
-func UseFakeMarginClock(t testing.TB) *fakeclock.Fake {
+// UseFakeClock makes the package time everything on a fake clock for the
+// rest of t, and returns the clock: the test advances it, once the call
+// it drives waits on a timer or a deadline (Fake.BlockUntil), to end the
+// wait without waiting, and asserts exact durations.
+func UseFakeClock(t testing.TB) *clock.Fake {
 	t.Helper()
-	f := fakeclock.New(time.Now())
-	old := marginClock
-	marginClock = f
-	t.Cleanup(func() { marginClock = old })
+	f := clock.NewFake(time.Now())
+	old := clk
+	clk = f
+	t.Cleanup(func() { clk = old })
 	return f
 }

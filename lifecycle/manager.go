@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"sync"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/setting"
 )
 
@@ -219,7 +220,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 // begin starts the shutdown in its own goroutine; called with m.mu held.
 func (m *Manager) begin(parent context.Context, trigger string) {
 	m.started = true
-	ctx, cancelTimeout := context.WithTimeout(parent, m.cfg.timeout)
+	ctx, cancelTimeout := clock.WithTimeout(clk, parent, m.cfg.timeout)
 	ctx, cancel := context.WithCancelCause(ctx)
 	m.cancel = cancel
 	comps := append([]NamedComponent(nil), m.comps...)

@@ -7,7 +7,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // AbandonMargin is how long Shutdown keeps waiting for calls after their
@@ -97,7 +97,7 @@ type call struct {
 var errGoexit = fmt.Errorf("%w: called runtime.Goexit instead of returning", ErrPanicked)
 
 func launch(ctx context.Context, fn func(context.Context) error) *call {
-	c := &call{done: make(chan struct{}), start: time.Now()}
+	c := &call{done: make(chan struct{}), start: clk.Now()}
 	go func() {
 		returned := false
 		defer close(c.done)
@@ -109,7 +109,7 @@ func launch(ctx context.Context, fn func(context.Context) error) *call {
 			} else if !returned {
 				c.err = errGoexit
 			}
-			c.end = time.Now()
+			c.end = clk.Now()
 			c.classify(ctx)
 		}()
 		c.err = fn(ctx)
@@ -196,7 +196,7 @@ func waitOne(c *call, callCtx, overall context.Context) waitResult {
 		return overallDone
 	case <-callCtx.Done():
 	}
-	t := marginClock.NewTimer(AbandonMargin)
+	t := clk.NewTimer(AbandonMargin)
 	defer t.Stop()
 	select {
 	case <-c.done:
@@ -244,7 +244,7 @@ type execution struct {
 // strategy s. s must be valid and ctx non-nil.
 func execute(ctx context.Context, s Strategy, hooks []hookEntry, comps []NamedComponent, trigger string) Report {
 	x := &execution{ctx: ctx, s: s, hooks: hooks}
-	x.report = Report{Strategy: s, Trigger: trigger, Start: time.Now()}
+	x.report = Report{Strategy: s, Trigger: trigger, Start: clk.Now()}
 	x.report.Hooks = make([]HookReport, len(hooks))
 	for i, h := range hooks {
 		x.report.Hooks[i].Name = h.name
@@ -301,7 +301,7 @@ func execute(ctx context.Context, s Strategy, hooks []hookEntry, comps []NamedCo
 	if len(x.failures) > 0 {
 		x.report.Err = &Error{Failures: x.failures}
 	}
-	x.report.Duration = time.Since(x.report.Start)
+	x.report.Duration = clock.Since(clk, x.report.Start)
 	return x.report
 }
 
@@ -321,7 +321,7 @@ sequential:
 			x.stopBlocking()
 			continue
 		case OpHook:
-			st.ctx, st.cancel = context.WithTimeout(x.ctx, x.hooks[st.idx].timeout)
+			st.ctx, st.cancel = clock.WithTimeout(clk, x.ctx, x.hooks[st.idx].timeout)
 		case OpForceFlush:
 			st.ctx = x.flushContext()
 			if st.ctx.Err() != nil {
@@ -362,7 +362,7 @@ sequential:
 			x.stopBlocking()
 			continue
 		case OpHook:
-			st.ctx, st.cancel = context.WithTimeout(x.ctx, x.hooks[st.idx].timeout)
+			st.ctx, st.cancel = clock.WithTimeout(clk, x.ctx, x.hooks[st.idx].timeout)
 		case OpForceFlush:
 			// Nothing can be flushed any more; Shutdown will account for it.
 			// The step still gets the drain's context (or the ended one, if
@@ -377,7 +377,7 @@ sequential:
 		x.start(st)
 		pending = append(pending, st)
 	}
-	timer := marginClock.NewTimer(AbandonMargin)
+	timer := clk.NewTimer(AbandonMargin)
 	defer timer.Stop()
 	expired := false
 	for _, st := range pending {
@@ -441,7 +441,7 @@ func (x *execution) flushContext() context.Context {
 	if !ok {
 		return x.flushCtx
 	}
-	left := time.Until(dl)
+	left := clock.Until(clk, dl)
 	budget := drainBudget(left, x.s.share)
 	if budget >= left {
 		// GracefulWithin(1): the budget is all the time left. It ends with
@@ -449,7 +449,7 @@ func (x *execution) flushContext() context.Context {
 		x.flushCtx, x.flushCancel = context.WithCancel(x.ctx)
 		return x.flushCtx
 	}
-	x.flushCtx, x.flushCancel = context.WithTimeoutCause(x.ctx, budget, errBudget)
+	x.flushCtx, x.flushCancel = clock.WithTimeoutCause(clk, x.ctx, budget, errBudget)
 	x.budgetEnd, _ = x.flushCtx.Deadline()
 	return x.flushCtx
 }
@@ -506,13 +506,13 @@ func (x *execution) shareContext(rest []*step) (context.Context, context.CancelF
 			n++
 		}
 	}
-	left := time.Until(dl)
+	left := clock.Until(clk, dl)
 	if n <= 1 || left <= 0 {
 		// (left <= 0: the deadline has passed and the context is about to
 		// say so; a share of nothing would blame errShare.)
 		return x.ctx, func() {}
 	}
-	return context.WithTimeoutCause(x.ctx, left/time.Duration(n), errShare)
+	return clock.WithTimeoutCause(clk, x.ctx, left/time.Duration(n), errShare)
 }
 
 // shutdownContext is the context of the Shutdown calls made after the
@@ -554,7 +554,7 @@ func (x *execution) start(st *step) {
 // overall context (not a budget, whatever the strategy).
 func (x *execution) skipFlush(st *step) {
 	cs := x.comps[st.idx]
-	if st.ctx != nil && x.budgetEnded(st.ctx.Err(), context.Cause(st.ctx), time.Now()) {
+	if st.ctx != nil && x.budgetEnded(st.ctx.Err(), context.Cause(st.ctx), clk.Now()) {
 		cs.rep.BudgetExpired = true
 	}
 	// A Flush strategy that ran out of time fails in Shutdown, which also
@@ -575,7 +575,7 @@ func (x *execution) fail(cs *compState, ce *ComponentError) {
 // Shutdown stopped waiting.
 func (x *execution) resolve(st *step, abandonedCall bool) {
 	c := st.call
-	end := time.Now()
+	end := clk.Now()
 	var err error
 	if !abandonedCall {
 		end, err = c.end, c.err
@@ -652,7 +652,7 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 // be read (abandoned or panicked) is reported with OpRecordCounts and without
 // counts.
 func (x *execution) awaitCounts(final bool) {
-	var timer fakeclock.Timer
+	var timer clock.Timer
 	expired := false
 	for _, cs := range x.comps {
 		r := cs.reading
@@ -664,7 +664,7 @@ func (x *execution) awaitCounts(final bool) {
 		case <-r.done:
 		default:
 			if timer == nil {
-				timer = marginClock.NewTimer(AbandonMargin)
+				timer = clk.NewTimer(AbandonMargin)
 				defer timer.Stop()
 			}
 			if !expired {

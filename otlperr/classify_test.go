@@ -28,7 +28,7 @@ import (
 
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
-	"github.com/steadylog/steadylog/internal/fakeclock"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/retry"
 )
 
@@ -372,7 +372,7 @@ func TestClassifyGRPCConnectionRefused(t *testing.T) {
 // the breaker, 503s do, and the server's Retry-After sets the open wait.
 func TestBreakerWithRealOTLPExporter(t *testing.T) {
 	srv, set := newHTTPServer(t)
-	clk := fakeclock.New(time.Unix(1700000000, 0))
+	clk := clock.NewFake(time.Unix(1700000000, 0))
 	b := breaker.MustNew(breaker.Config{ConsecutiveFailures: 2, OpenTimeout: time.Second, Clock: clk, Rand: func() float64 { return 0 }})
 	exp := exporter.MustBreaker(newHTTPExporter(t, srv.URL, otlploghttp.RetryConfig{Enabled: false}), b,
 		exporter.WithStandaloneClassifier(Classify))

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
@@ -24,7 +24,7 @@ type errorsConfig struct {
 	logger   *slog.Logger // nil: telemetry.DefaultAlertLogger
 	interval time.Duration
 	// clock, set only by tests, replaces the reporter's ticker and clock.
-	clock tick.Clock
+	clock clock.Clock
 	// reporter is the default error handler, made by newConfig when no
 	// WithErrorHandler was given, and stopped by stopErrors; nil when the
 	// user gave a handler.
@@ -45,8 +45,8 @@ func (c *config) startErrors() error {
 	if c.errs.logger != nil {
 		opts = append(opts, telemetry.WithErrorLogger(c.errs.logger), telemetry.WithErrorInterval(c.errs.interval))
 	}
-	if c.errs.clock.IsSet() {
-		opts = append(opts, tick.Option(c.errs.clock).(telemetry.ErrorOption))
+	if c.errs.clock != nil {
+		opts = append(opts, telemetryClock{c: c.errs.clock})
 	}
 	r, err := telemetry.NewErrorReporter(opts...)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/telemetry"
 )
 
@@ -36,10 +36,10 @@ func TestErrorHandlerAndErrorLogLastWins(t *testing.T) {
 	interval := make(chan time.Duration, 1)
 	c, err := newConfig([]Option{WithErrorHandler(func(error) {}), WithErrorLog(logger, time.Minute),
 		optionFunc(func(c *config) {
-			c.errs.clock = tick.Clock{NewTicker: func(d time.Duration) tick.Ticker {
+			c.errs.clock = handClock{clock.NewFake(time.Now()), func(d time.Duration) clock.Ticker {
 				interval <- d
 				return &manualTicker{c: make(chan time.Time)}
-			}, Now: time.Now}
+			}}
 		})})
 	require.NoError(t, err)
 	require.NotNil(t, c.errs.reporter)

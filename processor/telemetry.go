@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.43.0/otelconv"
 
 	"github.com/steadylog/steadylog/breaker"
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/retry"
 	"github.com/steadylog/steadylog/telemetry"
 )
@@ -33,8 +33,21 @@ type telemetryConfig struct {
 	noAlerts      bool
 	// alertClock, set only by tests, replaces the drop alerter's ticker
 	// and clock.
-	alertClock tick.Clock
+	alertClock clock.Clock
 }
+
+// telemetryClock carries a test's clock to the drop alerter or the error
+// reporter: telemetry takes the clock of an option that is a
+// clock.Carrier, and uses nothing else of it. The embedded option
+// interfaces, left nil, make it an option of both kinds; telemetry never
+// calls their methods.
+type telemetryClock struct {
+	telemetry.AlertOption
+	telemetry.ErrorOption
+	c clock.Clock
+}
+
+func (o telemetryClock) CarriedClock() clock.Clock { return o.c }
 
 // Export error classes, the error.type values of the export duration and
 // queue wait histograms: few and fixed, so the histograms' cardinality
@@ -116,8 +129,8 @@ func (t *telemetryState) start(p *Processor) error {
 	if cfg.alertLogger != nil {
 		opts = append(opts, telemetry.WithAlertLogger(cfg.alertLogger), telemetry.WithAlertInterval(cfg.alertInterval))
 	}
-	if cfg.alertClock.IsSet() {
-		opts = append(opts, tick.Option(cfg.alertClock).(telemetry.AlertOption))
+	if cfg.alertClock != nil {
+		opts = append(opts, telemetryClock{c: cfg.alertClock})
 	}
 	a, err := telemetry.NewDropAlerter(p.droppedByReason, opts...)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/steadylog/steadylog/breaker"
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/retry"
 	"github.com/steadylog/steadylog/telemetry"
@@ -279,23 +278,20 @@ type manualTicker struct{ c chan time.Time }
 func (m *manualTicker) C() <-chan time.Time { return m.c }
 func (m *manualTicker) Stop()               {}
 
-// testClock is a clock that moves only when told to.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
+// handClock is a clock.Fake whose tickers are made by newTicker: the
+// tests tick by hand, each tick waiting for the goroutine to take it,
+// which a clock.Fake's ticker does not.
+type handClock struct {
+	*clock.Fake
+	newTicker func(time.Duration) clock.Ticker
 }
 
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func (c handClock) NewTicker(d time.Duration) clock.Ticker { return c.newTicker(d) }
 
-func (c *testClock) add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
+// tickAfter moves c forward by d, and returns the time it tells.
+func tickAfter(c *clock.Fake, d time.Duration) time.Time {
+	c.Advance(d)
+	return c.Now()
 }
 
 // lineHandler sends the message of each record it handles on a channel.
@@ -317,13 +313,13 @@ func (h lineHandler) WithGroup(string) slog.Handler      { return h }
 func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	lines := make(chan string, 10)
 	ticker := &manualTicker{c: make(chan time.Time)}
-	clock := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	gate := make(chan struct{})
 	exp := &recordingExporter{gate: gate, entered: make(chan struct{}, 100)}
 	p := newProcessor(t, exp, WithMaxQueueSize(2), WithExportMaxBatchSize(1), WithName("audit"),
 		WithDropAlerts(slog.New(lineHandler{lines}), 10*time.Second),
 		optionFunc(func(c *config) {
-			c.tel.alertClock = tick.Clock{NewTicker: func(time.Duration) tick.Ticker { return ticker }, Now: clock.now}
+			c.tel.alertClock = handClock{clk, func(time.Duration) clock.Ticker { return ticker }}
 		}))
 	// The same logger also gets back-pressure lines; this test is about
 	// the drop summaries.
@@ -340,19 +336,19 @@ func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	for i := range 5 {
 		emit(t, p, fmt.Sprint(i), log.SeverityInfo) // queue of 2: three evicted
 	}
-	ticker.c <- clock.add(10 * time.Second)
+	ticker.c <- tickAfter(clk, 10*time.Second)
 	assert.Equal(t, "dropped 3 log records in the last 10s: queue_full=3 dropped=3 otel.component.name=audit", drops())
 
-	ticker.c <- clock.add(10 * time.Second) // nothing new: no line
-	ticker.c <- clock.now()                 // taken only after the previous tick was handled
+	ticker.c <- tickAfter(clk, 10*time.Second) // nothing new: no line
+	ticker.c <- clk.Now()                      // taken only after the previous tick was handled
 	emit(t, p, "x", log.SeverityInfo)
-	ticker.c <- clock.add(10 * time.Second)
-	ticker.c <- clock.now() // taken only after the previous tick was handled
+	ticker.c <- tickAfter(clk, 10*time.Second)
+	ticker.c <- clk.Now() // taken only after the previous tick was handled
 	assert.Equal(t, "dropped 1 log records in the last 10s: queue_full=1 dropped=1 otel.component.name=audit", drops(),
 		"one line for the new drops only, covering the time since the last check")
 
 	emit(t, p, "y", log.SeverityInfo)
-	clock.add(time.Second)
+	clk.Advance(time.Second)
 	shutdownNow(t, p, gate)
 	assert.Equal(t, "dropped 1 log records in the last 1s: queue_full=1 dropped=1 otel.component.name=audit", drops(),
 		"Shutdown reports what was not reported yet")
@@ -364,10 +360,10 @@ func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 func TestDropAlertsDefaultOnAndCanBeTurnedOff(t *testing.T) {
 	interval := make(chan time.Duration, 1)
 	on := newProcessor(t, &recordingExporter{}, optionFunc(func(c *config) {
-		c.tel.alertClock = tick.Clock{NewTicker: func(d time.Duration) tick.Ticker {
+		c.tel.alertClock = handClock{clock.NewFake(time.Now()), func(d time.Duration) clock.Ticker {
 			interval <- d
 			return &manualTicker{c: make(chan time.Time)}
-		}, Now: time.Now}
+		}}
 	}))
 	defer shutdownNow(t, on, nil)
 	require.NotNil(t, on.tel.alerter)

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/setting"
-	"github.com/steadylog/steadylog/internal/tick"
 )
 
 // DefaultAlertLogger returns the logger alerts go to by default: a
@@ -154,7 +154,7 @@ func NewDropAlerter(source func() map[string]uint64, opts ...AlertOption) (*Drop
 		return nil, ErrNilSource
 	}
 	c := alertConfig{lineConfig: newLineConfig()}
-	setting.Apply(c.errs, opts, func(o AlertOption) { o.applyAlert(&c) })
+	setting.Apply(c.errs, opts, func(o AlertOption) { applyOption(&c.lineConfig, o, func(o AlertOption) { o.applyAlert(&c) }) })
 	if err := c.errs.Err(); err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func (a *DropAlerter) Start() {
 	go a.run(t, c)
 }
 
-func (a *DropAlerter) run(t tick.Ticker, c <-chan time.Time) {
+func (a *DropAlerter) run(t clock.Ticker, c <-chan time.Time) {
 	defer close(a.done)
 	defer a.stopTicker(t)
 	for {

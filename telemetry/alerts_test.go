@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // counts is a drop source the test changes between checks.
@@ -86,7 +86,7 @@ func TestAlerterOneLinePerIntervalWithDrops(t *testing.T) {
 	a, err := NewDropAlerter(c.source,
 		WithAlertLogger(slog.New(lineHandler{lines})),
 		WithAlertInterval(5*time.Second),
-		withClock(func(d time.Duration) tick.Ticker { gotInterval = d; return tk }, func() time.Time { return t0 }))
+		withClock(TickerClock{NewTickerFunc: func(d time.Duration) clock.Ticker { gotInterval = d; return tk }, NowFunc: func() time.Time { return t0 }}))
 	require.NoError(t, err)
 	a.Start()
 	a.Start() // a second Start does nothing
@@ -117,7 +117,7 @@ func TestAlerterStopReportsTheRest(t *testing.T) {
 	lines := make(chan string, 10)
 	now := t0
 	a, err := NewDropAlerter(c.source, WithAlertLogger(slog.New(lineHandler{lines})),
-		withClock(func(time.Duration) tick.Ticker { return newManualTicker() }, func() time.Time { return now }))
+		withClock(TickerClock{NewTickerFunc: func(time.Duration) clock.Ticker { return newManualTicker() }, NowFunc: func() time.Time { return now }}))
 	require.NoError(t, err)
 	c.add("export_failed", 2)
 	now = t0.Add(3 * time.Second)
@@ -158,8 +158,7 @@ func TestAlerterRejectsBadInput(t *testing.T) {
 		"nil logger":    WithAlertLogger(nil),
 		"zero interval": WithAlertInterval(0),
 		"negative":      WithAlertInterval(-time.Second),
-		"nil ticker":    withClock(nil, time.Now),
-		"nil clock":     withClock(tick.New, nil),
+		"nil clock":     withClock(nil),
 		"empty noun":    WithAlertNoun(""),
 		"nil option":    nil,
 	} {

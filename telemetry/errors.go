@@ -239,7 +239,7 @@ type pendingLine struct {
 // value, with an error wrapping ErrInvalidOption for each.
 func NewErrorReporter(opts ...ErrorOption) (*ErrorReporter, error) {
 	c := errorConfig{lineConfig: newLineConfig()}
-	setting.Apply(c.errs, opts, func(o ErrorOption) { o.applyError(&c) })
+	setting.Apply(c.errs, opts, func(o ErrorOption) { applyOption(&c.lineConfig, o, func(o ErrorOption) { o.applyError(&c) }) })
 	if err := c.errs.Err(); err != nil {
 		return nil, err
 	}

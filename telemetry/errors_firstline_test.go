@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // These tests check the first line of a kind is written by the Handle
@@ -86,7 +86,7 @@ func newFirstLineReporter(t *testing.T, w *gatedWriter, wait time.Duration) *Err
 	}))
 	tk := manualErrTicker{c: make(chan time.Time)}
 	r, err := NewErrorReporter(WithErrorLogger(logger),
-		withClock(func(time.Duration) tick.Ticker { return tk }, time.Now))
+		withClock(TickerClock{NewTickerFunc: func(time.Duration) clock.Ticker { return tk }, NowFunc: time.Now}))
 	require.NoError(t, err)
 	r.firstWait = wait
 	return r

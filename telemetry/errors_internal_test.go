@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 func TestErrorKey(t *testing.T) {
@@ -57,7 +57,7 @@ func TestErrorReporterDefaults(t *testing.T) {
 // one other, each with a bounded text.
 func TestErrorReporterMemoryIsBounded(t *testing.T) {
 	r, err := NewErrorReporter(WithErrorLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		withClock(func(time.Duration) tick.Ticker { return newManualTicker() }, time.Now))
+		withClock(TickerClock{NewTickerFunc: func(time.Duration) clock.Ticker { return newManualTicker() }, NowFunc: time.Now}))
 	require.NoError(t, err)
 	for i := range 10_000 {
 		r.Handle(fmt.Errorf("%s %d", strings.Repeat(string(rune('a'+i%26)), 100+i%5000), i))

@@ -22,7 +22,7 @@ import (
 
 	"github.com/steadylog/steadylog/telemetry"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // These tests synchronise on what the reporter does — a line reaching the
@@ -72,7 +72,7 @@ func newErrTicker() *errTicker {
 // stops hold, and reads neither.
 func (e *errTicker) C() <-chan time.Time { return e.c }
 func (e *errTicker) Stop()               { signal(e.stops) }
-func (e *errTicker) factory(time.Duration) tick.Ticker {
+func (e *errTicker) factory(time.Duration) clock.Ticker {
 	signal(e.made)
 	return e
 }
@@ -103,7 +103,7 @@ func newTestReporter(t *testing.T, opts ...telemetry.ErrorOption) (*telemetry.Er
 	tk := newErrTicker()
 	r, err := telemetry.NewErrorReporter(append([]telemetry.ErrorOption{
 		telemetry.WithErrorLogger(textLogger(lineWriter{lines})),
-		telemetry.WithClock(tk.factory, fixedClock),
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}),
 	}, opts...)...)
 	require.NoError(t, err)
 	return r, lines, tk
@@ -268,7 +268,7 @@ func TestErrorReporterShutdownHonoursDeadlineWhileWriterIsStuck(t *testing.T) {
 	tk := newErrTicker()
 	r, err := telemetry.NewErrorReporter(
 		telemetry.WithErrorLogger(textLogger(w)),
-		telemetry.WithClock(tk.factory, fixedClock))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}))
 	require.NoError(t, err)
 
 	r.Handle(errors.New("export failed: connection reset"))
@@ -319,7 +319,7 @@ func TestErrorReporterSurvivesPanics(t *testing.T) {
 	tk := newErrTicker()
 	r, err := telemetry.NewErrorReporter(
 		telemetry.WithErrorLogger(slog.New(attrHandler{lines: lines, panics: &panics})),
-		telemetry.WithClock(tk.factory, fixedClock))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}))
 	require.NoError(t, err)
 
 	panics.set(1)
@@ -343,16 +343,16 @@ func TestErrorReporterSurvivesPanics(t *testing.T) {
 }
 
 func TestErrorReporterFailingTicker(t *testing.T) {
-	for name, factory := range map[string]func(time.Duration) tick.Ticker{
-		"factory panics": func(time.Duration) tick.Ticker { panic("no ticker") },
-		"factory is nil": func(time.Duration) tick.Ticker { return nil },
-		"C panics":       func(time.Duration) tick.Ticker { return panickyTicker{stop: true} },
+	for name, factory := range map[string]func(time.Duration) clock.Ticker{
+		"factory panics": func(time.Duration) clock.Ticker { panic("no ticker") },
+		"factory is nil": func(time.Duration) clock.Ticker { return nil },
+		"C panics":       func(time.Duration) clock.Ticker { return panickyTicker{stop: true} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			lines := make(chan string, 10)
 			r, err := telemetry.NewErrorReporter(
 				telemetry.WithErrorLogger(textLogger(lineWriter{lines})),
-				telemetry.WithClock(factory, func() time.Time { panic("no time") }))
+				telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: factory, NowFunc: func() time.Time { panic("no time") }}))
 			require.NoError(t, err)
 			r.Handle(errors.New("first"))
 			assert.Contains(t, recv(t, lines, "the first line"), `count=1 error=first`, "first lines need no ticker")
@@ -372,8 +372,7 @@ func TestErrorReporterRejectsBadOptions(t *testing.T) {
 		"nil logger":    telemetry.WithErrorLogger(nil),
 		"zero interval": telemetry.WithErrorInterval(0),
 		"negative":      telemetry.WithErrorInterval(-time.Second),
-		"nil ticker":    telemetry.WithClock(nil, time.Now),
-		"nil clock":     telemetry.WithClock(tick.New, nil),
+		"nil clock":     telemetry.WithClock(nil),
 		"empty message": telemetry.WithErrorMessage(""),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -429,7 +428,7 @@ func TestErrorReporterConcurrentHandleCountsExactly(t *testing.T) {
 				opts = append(opts, telemetry.WithErrorInterval(time.Millisecond))
 			} else {
 				tk = newErrTicker()
-				opts = append(opts, telemetry.WithClock(tk.factory, fixedClock))
+				opts = append(opts, telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}))
 			}
 			r, err := telemetry.NewErrorReporter(opts...)
 			require.NoError(t, err)

@@ -22,7 +22,7 @@ import (
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/telemetry"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // guardTimeout bounds every wait of these tests, so that a regression fails
@@ -97,7 +97,7 @@ func newHandTicker() *handTicker {
 
 func (h *handTicker) C() <-chan time.Time { return h.c }
 func (h *handTicker) Stop()               { close(h.stopped) }
-func (h *handTicker) factory(time.Duration) tick.Ticker {
+func (h *handTicker) factory(time.Duration) clock.Ticker {
 	return h
 }
 
@@ -148,7 +148,7 @@ func TestShutdownHonoursDeadlineWhileLoggerIsStuck(t *testing.T) {
 			tick := newHandTicker()
 			a, err := telemetry.NewDropAlerter(drops.read,
 				telemetry.WithAlertLogger(slog.New(slog.NewTextHandler(w, nil))),
-				telemetry.WithClock(tick.factory, fixedClock))
+				telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
 			require.NoError(t, err)
 
 			var wantLines []string
@@ -203,7 +203,7 @@ func TestShutdownWithoutDeadlineWaitsForTheSummary(t *testing.T) {
 	tick := newHandTicker()
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(tick.factory, fixedClock))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
 	require.NoError(t, err)
 	a.Start()
 	drops.add("byte_limit", 2)
@@ -241,7 +241,7 @@ func TestAlerterSurvivesPanickingHandler(t *testing.T) {
 	tick := newHandTicker()
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines, panics: &panics})),
-		telemetry.WithClock(tick.factory, fixedClock))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
 	require.NoError(t, err)
 	a.Start()
 
@@ -274,7 +274,7 @@ func TestAlerterSurvivesPanickingSource(t *testing.T) {
 	tick := newHandTicker()
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(tick.factory, fixedClock))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
 	require.NoError(t, err)
 	a.Start()
 	drops.add("queue_full", 1)
@@ -291,18 +291,18 @@ func TestAlerterSurvivesPanickingSource(t *testing.T) {
 }
 
 func TestAlerterFailingTickerStartsNoGoroutine(t *testing.T) {
-	for name, factory := range map[string]func(time.Duration) tick.Ticker{
-		"factory panics":  func(time.Duration) tick.Ticker { panic("no ticker") },
-		"factory is nil":  func(time.Duration) tick.Ticker { return nil },
-		"C panics":        func(time.Duration) tick.Ticker { return panickyTicker{} },
-		"Stop panics too": func(time.Duration) tick.Ticker { return panickyTicker{stop: true} },
+	for name, factory := range map[string]func(time.Duration) clock.Ticker{
+		"factory panics":  func(time.Duration) clock.Ticker { panic("no ticker") },
+		"factory is nil":  func(time.Duration) clock.Ticker { return nil },
+		"C panics":        func(time.Duration) clock.Ticker { return panickyTicker{} },
+		"Stop panics too": func(time.Duration) clock.Ticker { return panickyTicker{stop: true} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			lines := make(chan string, 2)
 			var drops dropCounts
 			a, err := telemetry.NewDropAlerter(drops.read,
 				telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-				telemetry.WithClock(factory, fixedClock))
+				telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: factory, NowFunc: fixedClock}))
 			require.NoError(t, err)
 			a.Start() // must not panic
 			drops.add("queue_full", 1)
@@ -325,7 +325,7 @@ func (p panickyTicker) Stop() {
 
 func TestAlerterPanickingClock(t *testing.T) {
 	_, err := telemetry.NewDropAlerter(func() map[string]uint64 { return nil },
-		telemetry.WithClock(tick.New, func() time.Time { panic("no time") }))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: func() time.Time { panic("no time") }}))
 	require.ErrorIs(t, err, telemetry.ErrInvalidOption)
 	require.ErrorIs(t, err, telemetry.ErrAlertPanic)
 
@@ -335,12 +335,12 @@ func TestAlerterPanickingClock(t *testing.T) {
 	lines := make(chan string, 2)
 	a, err := telemetry.NewDropAlerter(func() map[string]uint64 { return map[string]uint64{"x": 1} },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(tick.New, func() time.Time {
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: func() time.Time {
 			if calls.Add(1) == 2 {
 				panic("no time")
 			}
 			return epoch
-		}))
+		}}))
 	require.NoError(t, err)
 	assert.False(t, a.Report())
 	assert.True(t, a.Report())
@@ -361,8 +361,7 @@ func TestAlerterHugeInterval(t *testing.T) {
 	require.NoError(t, a.Shutdown(ctx))
 	assert.Contains(t, recv(t, lines, "the final summary"), "dropped 1 records")
 
-	tk := tick.New(math.MaxInt64)
-	tk.Stop()
+	clock.Real().NewTicker(math.MaxInt64).Stop()
 }
 
 func TestAlerterBoundsTheLine(t *testing.T) {
@@ -373,7 +372,7 @@ func TestAlerterBoundsTheLine(t *testing.T) {
 	}
 	a, err := telemetry.NewDropAlerter(func() map[string]uint64 { return src },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(tick.New, fixedClock))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: fixedClock}))
 	require.NoError(t, err)
 	require.True(t, a.Report())
 	line := recv(t, lines, "the summary")
@@ -384,7 +383,7 @@ func TestAlerterBoundsTheLine(t *testing.T) {
 	src = map[string]uint64{"a": math.MaxUint64, "b": 5}
 	a, err = telemetry.NewDropAlerter(func() map[string]uint64 { return src },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(tick.New, fixedClock))
+		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: fixedClock}))
 	require.NoError(t, err)
 	require.True(t, a.Report())
 	assert.Contains(t, recv(t, lines, "the summary"), fmt.Sprintf("dropped %d records", uint64(math.MaxUint64)))

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/steadylog/steadylog/internal/tick"
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // lines is the machinery a DropAlerter and an ErrorReporter share: the
@@ -19,7 +19,7 @@ import (
 type lines struct {
 	logger   *slog.Logger
 	interval time.Duration
-	clock    tick.Clock // both functions set
+	clock    clock.Clock
 	attrs    []any
 	// panicked is the owner's sentinel (ErrAlertPanic, ErrReporterPanic),
 	// wrapped by the error of every recovered panic.
@@ -33,14 +33,10 @@ type lines struct {
 // newLines returns the machinery configured by c, with the defaults for
 // what c leaves unset.
 func newLines(c *lineConfig, panicked error) lines {
-	clock := c.clock
-	if !clock.IsSet() {
-		clock = tick.Clock{NewTicker: tick.New, Now: time.Now}
-	}
 	return lines{
 		logger:   c.logger.Resolve(nil, func() (*slog.Logger, bool) { return DefaultAlertLogger(), true }),
 		interval: c.interval.Resolve(DefaultAlertInterval),
-		clock:    clock,
+		clock:    c.clock.Resolve(clock.Real()),
 		attrs:    c.attrs,
 		panicked: panicked,
 		quit:     make(chan struct{}),
@@ -63,9 +59,9 @@ func (l *lines) guard(what string, f func()) (err error) {
 // startTicker makes the ticker of the owner's goroutine and reads its
 // channel, once each. A panic in either, or a nil Ticker, is returned as
 // an error, and then there is no ticker to stop.
-func (l *lines) startTicker() (tick.Ticker, <-chan time.Time, error) {
+func (l *lines) startTicker() (clock.Ticker, <-chan time.Time, error) {
 	var (
-		t tick.Ticker
+		t clock.Ticker
 		c <-chan time.Time
 	)
 	err := l.guard("ticker", func() {
@@ -86,7 +82,7 @@ func (l *lines) startTicker() (tick.Ticker, <-chan time.Time, error) {
 }
 
 // stopTicker stops t, recovering a panic.
-func (l *lines) stopTicker(t tick.Ticker) { _ = l.guard("ticker", t.Stop) }
+func (l *lines) stopTicker(t clock.Ticker) { _ = l.guard("ticker", t.Stop) }
 
 // awaitFinal runs finish, the owner's final summary, on its own goroutine
 // and waits for it until ctx is done. The owner calls it once, from its

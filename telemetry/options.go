@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/setting"
-	"github.com/steadylog/steadylog/internal/tick"
 )
 
 // ErrInvalidOption is wrapped by the error NewDropAlerter and
@@ -20,7 +20,7 @@ type lineConfig struct {
 	errs     *setting.Errors
 	logger   setting.Value[*slog.Logger]
 	interval setting.Value[time.Duration]
-	clock    tick.Clock // set only by withClock, for tests
+	clock    setting.Value[clock.Clock] // set only by a clock.Carrier, for tests
 	attrs    []any
 }
 
@@ -38,29 +38,32 @@ func (c *lineConfig) setInterval(opt string, d time.Duration) {
 	}
 }
 
-// clockOption makes a DropAlerter or an ErrorReporter run on a clock and
-// a ticker of the test's own; it is both an AlertOption and an
-// ErrorOption.
-type clockOption tick.Clock
+// clockOption makes a DropAlerter or an ErrorReporter run on a clock of
+// the test's own; it is both an AlertOption and an ErrorOption. Options
+// are applied through applyOption, which takes the clock of any
+// clock.Carrier, this one or the processor's.
+type clockOption struct{ c clock.Clock }
 
-func (o clockOption) applyAlert(c *alertConfig) { c.setClock(tick.Clock(o)) }
-func (o clockOption) applyError(c *errorConfig) { c.setClock(tick.Clock(o)) }
+func (o clockOption) CarriedClock() clock.Clock { return o.c }
+func (o clockOption) applyAlert(c *alertConfig) { c.setClock(o.c) }
+func (o clockOption) applyError(c *errorConfig) { c.setClock(o.c) }
 
-// withClock sets the function that makes the ticker driving the
-// goroutine, and the clock that measures the time a summary covers. The
-// tests use it to tick by hand; the processor's reach it through
-// tick.Option. Both must be non-nil.
-func withClock(newTicker func(time.Duration) tick.Ticker, now func() time.Time) clockOption {
-	return clockOption{NewTicker: newTicker, Now: now}
-}
+// withClock sets the clock that makes the ticker driving the goroutine
+// and measures the time a summary covers. It must be non-nil.
+func withClock(c clock.Clock) clockOption { return clockOption{c} }
 
-func (c *lineConfig) setClock(clock tick.Clock) {
-	ok := setting.NotNil(c.errs, "withClock", clock.NewTicker)
-	if setting.NotNil(c.errs, "withClock", clock.Now) && ok {
-		c.clock = clock
+func (c *lineConfig) setClock(clk clock.Clock) {
+	if setting.NotNil(c.errs, "withClock", clk) {
+		c.clock = setting.Of(clk)
 	}
 }
 
-func init() {
-	tick.Option = func(c tick.Clock) any { return clockOption(c) }
+// applyOption applies o to c with apply, unless o is a clock.Carrier:
+// then it sets the clock o carries, and nothing else of o is used.
+func applyOption[O any](c *lineConfig, o O, apply func(O)) {
+	if cc, ok := any(o).(clock.Carrier); ok {
+		c.setClock(cc.CarriedClock())
+		return
+	}
+	apply(o)
 }

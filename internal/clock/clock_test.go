@@ -1,0 +1,123 @@
+package clock
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+var start = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestAdvanceFiresDueTimers(t *testing.T) {
+	f := NewFake(start)
+	t1 := f.NewTimer(time.Second)
+	t2 := f.NewTimer(time.Minute)
+	f.Advance(time.Second)
+	select {
+	case got := <-t1.C():
+		if !got.Equal(start.Add(time.Second)) {
+			t.Fatalf("fired at %v", got)
+		}
+	default:
+		t.Fatal("a timer due now did not fire")
+	}
+	select {
+	case <-t2.C():
+		t.Fatal("a timer not due fired")
+	default:
+	}
+	if !t2.Stop() || t2.Stop() {
+		t.Fatal("Stop must stop a pending timer once")
+	}
+	if t1.Stop() {
+		t.Fatal("Stop of a fired timer must report false")
+	}
+	if got := f.Since(start); got != time.Second {
+		t.Fatalf("Since = %v", got)
+	}
+}
+
+func TestZeroTimerFiresAtOnce(t *testing.T) {
+	f := NewFake(start)
+	select {
+	case <-f.After(0):
+	default:
+		t.Fatal("After(0) did not fire")
+	}
+}
+
+func TestBlockUntil(t *testing.T) {
+	f := NewFake(start)
+	done := make(chan struct{})
+	go func() {
+		<-f.After(time.Hour)
+		close(done)
+	}()
+	f.BlockUntil(1)
+	f.Advance(time.Hour)
+	<-done
+	if f.Waiters() != 0 {
+		t.Fatalf("Waiters = %d after firing", f.Waiters())
+	}
+}
+
+func TestReal(t *testing.T) {
+	c := Real()
+	if time.Since(c.Now()) > time.Hour {
+		t.Fatal("Real is not the system clock")
+	}
+	tm := c.NewTimer(time.Hour)
+	if !tm.Stop() {
+		t.Fatal("Stop of a pending real timer")
+	}
+	<-c.NewTimer(0).C()
+}
+
+func TestTickerHoldsOneTick(t *testing.T) {
+	f := NewFake(start)
+	tk := f.NewTicker(time.Second)
+	f.Advance(3 * time.Second)
+	if got := <-tk.C(); !got.Equal(start.Add(3 * time.Second)) {
+		t.Fatalf("ticked at %v", got)
+	}
+	select {
+	case <-tk.C():
+		t.Fatal("an Advance over three periods delivered more than one tick")
+	default:
+	}
+	f.Advance(time.Second)
+	<-tk.C()
+	tk.Stop()
+	if f.Waiters() != 0 {
+		t.Fatal("a stopped ticker is still waiting")
+	}
+}
+
+func TestWithDeadline(t *testing.T) {
+	f := NewFake(start)
+	ctx, cancel := WithTimeout(f, context.Background(), time.Minute)
+	defer cancel()
+	if dl, _ := ctx.Deadline(); !dl.Equal(start.Add(time.Minute)) {
+		t.Fatalf("Deadline = %v", dl)
+	}
+	f.Advance(time.Minute - 1)
+	if ctx.Err() != nil {
+		t.Fatal("ended before its deadline")
+	}
+	f.Advance(1)
+	<-ctx.Done()
+	if ctx.Err() != context.DeadlineExceeded || context.Cause(ctx) != context.DeadlineExceeded {
+		t.Fatalf("Err = %v, Cause = %v", ctx.Err(), context.Cause(ctx))
+	}
+
+	past, cancel := f.WithDeadlineCause(context.Background(), start, nil)
+	defer cancel()
+	if past.Err() != context.DeadlineExceeded {
+		t.Fatal("a deadline already reached must end the context at once")
+	}
+	canceled, cancel := WithTimeout(f, context.Background(), time.Hour)
+	cancel()
+	if canceled.Err() != context.Canceled || f.Waiters() != 0 {
+		t.Fatalf("cancel: Err = %v, %d waiters", canceled.Err(), f.Waiters())
+	}
+}
