@@ -98,6 +98,7 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	}
 	p.st.push(owned, size, sev)
 	p.pushedLocked()
+	p.wakePackerLocked()
 	notify := false
 	for _, d := range p.dests { // none is abandoned: that needs Shutdown, which closed admission
 		d.pending++

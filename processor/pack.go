@@ -13,14 +13,16 @@ import (
 
 // Packing: a record queued as an sdklog.Record costs a slot of slotBytes
 // whatever it holds, about five times what a small record takes encoded.
-// When the byte budget is what stops a record from being admitted, the
-// store packs its oldest full chunks — encodes their records (OTLP
-// protobuf, internal/recordcodec) into one buffer and lets the slots go —
-// before anything is evicted, so the same budget holds several times more
-// records through an outage. A packed record is decoded again when a
-// destination takes it for a batch, by that destination's worker, outside
-// the mutex. Healthy traffic, which never fills the budget, is never
-// packed: OnEmit keeps its cost. See DESIGN.md, "Packed records".
+// Once the store holds half its byte bound, the packer goroutine packs
+// its oldest full chunks — encodes their records (OTLP protobuf,
+// internal/recordcodec) into one buffer and lets the slots go — so the
+// same budget holds several times more records through an outage. It
+// encodes without the mutex: OnEmit does not wait for it. When the budget
+// is full all the same (the packer fell behind a flood), admission packs
+// a chunk itself before it evicts anything. A packed record is decoded
+// again when a destination takes it for a batch, by that destination's
+// worker, outside the mutex. Healthy traffic, which stays well below the
+// budget, is never packed. See DESIGN.md, "Packed records".
 
 // packedSlotBytes is what a packed slot costs beside its encoded bytes:
 // its metadata, its offset and its template index. The templates
@@ -41,15 +43,15 @@ const maxTemplates = math.MaxUint8
 const maxPackScratch = 1 << 20
 
 // packCandidate returns the oldest chunk that may be packed — full (not
-// the last, which records are still pushed to), not packed, not known to
-// be unpackable, and not being exported — or nil.
+// the last, which records are still pushed to), not packed or being
+// packed, not known to be unpackable, and not being exported — or nil.
 func (s *store) packCandidate() *chunk {
 	c := s.packNext
 	if c == nil || c.gen != s.packGen || c.unlinked {
 		c = s.first
 	}
 	for ; c != nil && c != s.last; c = c.next {
-		if !c.packed && !c.unpackable && c.pins == 0 && c.done < c.tail {
+		if !c.packed && !c.packing && !c.unpackable && c.pins == 0 && c.done < c.tail {
 			s.packNext, s.packGen = c, c.gen
 			return c
 		}
@@ -61,59 +63,78 @@ func (s *store) packCandidate() *chunk {
 	return nil
 }
 
-// pack encodes the live records of c, which packCandidate returned, and
-// releases its slots. Each live slot's size becomes what it costs packed:
-// packedSlotBytes, its encoding and its share of the chunk's templates.
-// The old sizes are left in s.packOld for the caller, which adjusts the
-// destinations' pending bytes. pack returns the bytes it saved, or false
-// (and marks c unpackable) when a record cannot be encoded faithfully, the
-// chunk holds too many (resource, scope) pairs, or packing would save less
-// than a quarter of the chunk's bytes.
-func (s *store) pack(c *chunk) (saved int64, ok bool) {
-	buf := s.packBuf[:0]
-	offs := make([]uint32, c.tail+1)
-	tidx := make([]uint8, c.tail)
-	var tmpls []*sdklog.Record
-	live := 0
-	for i := range c.tail {
-		offs[i] = uint32(len(buf))
-		if c.meta[i].state != slotLive {
+// encoding is a chunk's records encoded, ready to replace its slots.
+type encoding struct {
+	enc   []byte
+	offs  []uint32 // slot i's bytes are enc[offs[i]:offs[i+1]]
+	tidx  []uint8
+	tmpls []*sdklog.Record
+}
+
+// encodeChunk encodes recs[from:len(recs)] but the slots skip reports
+// (nil: none), with templates from cache, appending to buf. It reports
+// false when a record cannot be packed: see pack. It reads recs and
+// nothing else of the store, so the packer runs it without the mutex.
+func encodeChunk(recs []sdklog.Record, from int, skip func(int) bool, cache *[]*sdklog.Record, buf []byte) (encoding, []byte, bool) {
+	tail := len(recs)
+	e := encoding{offs: make([]uint32, tail+1), tidx: make([]uint8, tail)}
+	for i := range tail {
+		e.offs[i] = uint32(len(buf))
+		if i < from || (skip != nil && skip(i)) {
 			continue
 		}
-		r := &c.recs[i]
+		r := &recs[i]
 		// The SDK has no setter for the dropped-attributes count: a
 		// record that has one is not packed, so that none is lost.
 		if r.DroppedAttributes() > 0 {
-			return s.unpackable(c, buf)
+			return e, buf, false
 		}
-		t, ok := s.templateFor(&tmpls, r)
+		t, ok := templateFor(cache, &e.tmpls, r)
 		if !ok {
-			return s.unpackable(c, buf)
+			return e, buf, false
 		}
-		tidx[i] = t
+		e.tidx[i] = t
 		var err error
 		if buf, err = recordcodec.Append(buf, r); err != nil || len(buf) > math.MaxUint32 {
-			return s.unpackable(c, buf)
+			return e, buf, false
 		}
-		live++
 	}
-	offs[c.tail] = uint32(len(buf))
+	e.offs[tail] = uint32(len(buf))
+	e.enc = append([]byte(nil), buf...)
+	return e, buf, true
+}
+
+// commitPack gives c the encoding e of its live records, if it pays, and
+// lets its slots go. Each live slot's size becomes what it costs packed:
+// packedSlotBytes, its encoding and its share of the chunk's template
+// pointers. The old sizes are left in s.packOld for the caller, which
+// adjusts the destinations' pending bytes. It reports false, and marks c
+// unpackable, when c has no live record or packing would save less than
+// a quarter of its bytes. c must not be pinned.
+func (s *store) commitPack(c *chunk, e encoding) bool {
+	live := 0
+	for i := range c.tail {
+		if c.meta[i].state == slotLive {
+			live++
+		}
+	}
 	if live == 0 {
-		return s.unpackable(c, buf)
+		c.unpackable = true
+		return false
 	}
-	// The chunk's template pointers, shared out among the live slots.
-	tmplShare := (int64(len(tmpls))*8 + int64(live) - 1) / int64(live)
+	tmplShare := (int64(len(e.tmpls))*8 + int64(live) - 1) / int64(live)
 	var before, after int64
 	for i := range c.tail {
 		if c.meta[i].state == slotLive {
 			before += c.meta[i].size
-			after += packedSlotBytes + int64(offs[i+1]-offs[i]) + tmplShare
+			after += packedSlotBytes + int64(e.offs[i+1]-e.offs[i]) + tmplShare
 		}
 	}
 	// Packing must pay for its copy: a chunk of large records (a body of
 	// kilobytes costs about as much encoded as queued) is left as it is.
 	if after*4 > before*3 {
-		return s.unpackable(c, buf)
+		c.unpackable = true
+		return false
 	}
 	if cap(s.packOld) < c.tail {
 		s.packOld = make([]int64, c.tail)
@@ -123,39 +144,34 @@ func (s *store) pack(c *chunk) (saved int64, ok bool) {
 		m := &c.meta[i]
 		s.packOld[i] = m.size
 		if m.state == slotLive {
-			m.size = packedSlotBytes + int64(offs[i+1]-offs[i]) + tmplShare
+			m.size = packedSlotBytes + int64(e.offs[i+1]-e.offs[i]) + tmplShare
 		}
 	}
-	c.enc = append([]byte(nil), buf...)
-	c.offs, c.tidx, c.tmpls = offs, tidx, tmpls
+	c.enc, c.offs, c.tidx, c.tmpls = e.enc, e.offs, e.tidx, e.tmpls
 	c.recs = nil
 	c.packed = true
 	s.packedLive = live
 	s.heldBytes -= before - after
-	if cap(buf) <= maxPackScratch {
-		s.packBuf = buf[:0]
-	} else {
-		s.packBuf = nil
-	}
-	return before - after, true
+	return true
 }
 
-// unpackable marks c as a chunk pack gives up on, and keeps buf.
-func (s *store) unpackable(c *chunk, buf []byte) (int64, bool) {
-	c.unpackable = true
-	if cap(buf) <= maxPackScratch {
-		s.packBuf = buf[:0]
+// keepScratch returns buf emptied for the next encoding, or nil when it
+// grew too large to keep.
+func keepScratch(buf []byte) []byte {
+	if cap(buf) > maxPackScratch {
+		return nil
 	}
-	return 0, false
+	return buf[:0]
 }
 
 // templateFor returns the index in tmpls of a template with r's resource
 // and instrumentation scope, adding one if there is none, or false when
-// tmpls is full. Templates come from the store's cache, so that chunks
-// share them: a template is a copy of a record with its body and
-// attributes cleared, so that it keeps no record's content alive, and
-// costs a slot's size however many chunks use it. The cache is emptied
-// when it is full; chunks keep the templates they use.
+// tmpls is full. Templates come from cache, so that chunks share them: a
+// template is a copy of a record with its body and attributes cleared, so
+// that it keeps no record's content alive, and costs a slot's size however
+// many chunks use it. The cache is emptied when it is full; chunks keep
+// the templates they use. The store has one cache, used under the mutex,
+// and the packer goroutine another.
 //
 // Records with the same resource (the same *resource.Resource, which a
 // LoggerProvider gives all its records) and an equal scope come from the
@@ -163,7 +179,7 @@ func (s *store) unpackable(c *chunk, buf []byte) (int64, bool) {
 // attribute limits could differ: Decode re-applies the template's limits,
 // which have no effect on attributes that were limited already unless the
 // two providers' limits differ.
-func (s *store) templateFor(tmpls *[]*sdklog.Record, r *sdklog.Record) (uint8, bool) {
+func templateFor(cache, tmpls *[]*sdklog.Record, r *sdklog.Record) (uint8, bool) {
 	res, scope := r.Resource(), r.InstrumentationScope()
 	same := func(t *sdklog.Record) bool {
 		if t.Resource() != res {
@@ -181,15 +197,15 @@ func (s *store) templateFor(tmpls *[]*sdklog.Record, r *sdklog.Record) (uint8, b
 		return 0, false
 	}
 	var tmpl *sdklog.Record
-	for _, t := range s.tmpls {
+	for _, t := range *cache {
 		if same(t) {
 			tmpl = t
 			break
 		}
 	}
 	if tmpl == nil {
-		if len(s.tmpls) >= maxTemplates {
-			s.tmpls = nil
+		if len(*cache) >= maxTemplates {
+			*cache = nil
 		}
 		t := *r
 		t.SetBody(attribute.Value{})
@@ -197,7 +213,7 @@ func (s *store) templateFor(tmpls *[]*sdklog.Record, r *sdklog.Record) (uint8, b
 		t.SetEventName("")
 		t.SetSeverityText("")
 		tmpl = &t
-		s.tmpls = append(s.tmpls, tmpl)
+		*cache = append(*cache, tmpl)
 	}
 	*tmpls = append(*tmpls, tmpl)
 	return uint8(len(*tmpls) - 1), true
@@ -227,24 +243,32 @@ func unpack(buf []sdklog.Record, c *chunk, idx []int32) ([]sdklog.Record, error)
 
 // packForRoomLocked packs chunks, oldest first, while a record of size
 // bytes does not fit the byte bound of b (or, for an incoming record, the
-// shared budget) and there is a chunk to pack. It evicts nothing. p.mu
-// must be held.
+// shared budget) and there is a chunk to pack: what admission does when
+// the packer fell behind. It evicts nothing. p.mu must be held.
 func (p *Processor) packForRoomLocked(size int64, b bounds, incoming bool) {
-	for p.st.heldBytes+size > b.maxBytes || (incoming && !p.sharedFitsLocked(size)) {
-		c := p.st.packCandidate()
+	s := p.st
+	for s.heldBytes+size > b.maxBytes || (incoming && !p.sharedFitsLocked(size)) {
+		c := s.packCandidate()
 		if c == nil {
 			return
 		}
-		if _, ok := p.st.pack(c); !ok {
+		skip := func(i int) bool { return c.meta[i].state != slotLive }
+		e, buf, ok := encodeChunk(c.recs[:c.tail], c.head, skip, &s.tmpls, s.packBuf[:0])
+		s.packBuf = keepScratch(buf)
+		if !ok {
+			c.unpackable = true
 			continue
 		}
-		p.packedLocked(c)
+		if s.commitPack(c, e) {
+			p.packedLocked(c)
+		}
 	}
 }
 
-// packedLocked moves the destinations' pending bytes to the sizes pack
-// gave c's live slots, and gives back to the shared budget what the store
-// no longer holds. p.mu must be held.
+// packedLocked moves the destinations' pending bytes to the sizes
+// commitPack gave c's live slots, gives back to the shared budget what the
+// store no longer holds, and wakes an OnEmit waiting for room. p.mu must
+// be held.
 func (p *Processor) packedLocked(c *chunk) {
 	for _, d := range p.dests {
 		if d.abandoned {
@@ -258,4 +282,113 @@ func (p *Processor) packedLocked(c *chunk) {
 	}
 	p.packedRecords += uint64(p.st.packedLive)
 	p.releaseLocked()
+	p.roomFreedLocked()
+}
+
+// packDueLocked reports whether the store holds half its byte bound (the
+// bound kept under heap pressure, while shedding), when the packer packs.
+// p.mu must be held.
+func (p *Processor) packDueLocked() bool {
+	bound := p.cfg.maxQueueBytes
+	if p.heapShedding {
+		bound = p.heapBound
+	}
+	return !p.closed && p.st.heldBytes >= bound/2
+}
+
+// wakePackerLocked wakes the packer goroutine when packing is due and it
+// is not awake already. p.mu must be held.
+func (p *Processor) wakePackerLocked() {
+	if p.packAwake || !p.packDueLocked() {
+		return
+	}
+	p.packAwake = true
+	select {
+	case p.packWake <- struct{}{}:
+	default:
+	}
+}
+
+// packLoop is the packer goroutine. Woken once the store holds half its
+// byte bound, it packs the oldest full chunk that is not being exported,
+// one at a time, until the store is below that again or no chunk is left
+// to pack. It marks the chunk as packing under the mutex — its slots may
+// still be evicted or released, but nothing clears or recycles its records
+// until the packer is done reading them — encodes it without the mutex, and gives it the encoding under the mutex, unless a
+// destination pinned it meanwhile (the encoding is then dropped, and the
+// chunk is a candidate again). It runs no user code, so Shutdown waits for
+// it: one chunk's encoding at most.
+func (p *Processor) packLoop() {
+	defer close(p.packDone)
+	var cache []*sdklog.Record // the packer's templates: see templateFor
+	var buf []byte
+	for {
+		select {
+		case <-p.packWake:
+		case <-p.packQuit:
+			return
+		}
+		for {
+			select {
+			case <-p.packQuit:
+				return
+			default:
+			}
+			p.mu.Lock()
+			var c *chunk
+			if p.packDueLocked() {
+				c = p.st.packCandidate()
+			}
+			if c == nil {
+				p.packAwake = false
+				p.mu.Unlock()
+				break
+			}
+			c.packing = true
+			recs, from := c.recs[:c.tail], c.head
+			p.mu.Unlock()
+
+			e, nbuf, ok := encodeChunk(recs, from, nil, &cache, buf[:0])
+			buf = keepScratch(nbuf)
+
+			p.mu.Lock()
+			p.endPackingLocked(c, e, ok)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// endPackingLocked ends the packing of c: gives it encoding e if ok and c
+// is still unpinned and on the list (commitPack charges only the slots
+// still live), then does what packing held back — clearing the records of
+// slots evicted or released meanwhile, recycling c if it finished
+// meanwhile. p.mu must be held.
+func (p *Processor) endPackingLocked(c *chunk, e encoding, ok bool) {
+	s := p.st
+	c.packing = false
+	switch {
+	case !ok:
+		c.unpackable = true
+	case c.pins == 0 && !c.unlinked:
+		if s.commitPack(c, e) {
+			p.packedLocked(c)
+		}
+	}
+	if !c.packed {
+		for i := range c.tail {
+			if m := &c.meta[i]; m.state != slotLive && m.pins == 0 {
+				c.recs[i] = sdklog.Record{}
+			}
+		}
+	}
+	if c.unlinked && c.pins == 0 {
+		c.unlinked = false
+		s.recycle(c)
+	}
+}
+
+// stopPacker ends the packer goroutine and waits for it.
+func (p *Processor) stopPacker() {
+	close(p.packQuit)
+	<-p.packDone
 }

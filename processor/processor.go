@@ -53,7 +53,8 @@ type Processor struct {
 	st                  *store
 	acct                accounts // store-wide: exported, and dropped by reason
 	received            uint64
-	packedRecords       uint64 // records packed to make room (pack.go)
+	packedRecords       uint64 // records packed (pack.go)
+	packAwake           bool   // the packer was woken and has not found its work done yet
 	closed              bool   // Shutdown has begun: admission is stopped
 	unblocked           bool   // StopBlocking was called: nobody waits for room
 	waiting             int    // OnEmit calls waiting for room (Block)
@@ -69,6 +70,9 @@ type Processor struct {
 
 	pressureFlag atomic.Bool   // pressured, for Enabled's lock-free read
 	pressureWake chan struct{} // a back-pressure change for the pressure goroutine
+	packWake     chan struct{} // wakes the packer goroutine (pack.go)
+	packQuit     chan struct{} // closed by Shutdown: the packer ends
+	packDone     chan struct{} // closed by the packer when it ends
 	pressureQuit chan struct{} // closed by Shutdown: the pressure goroutine ends
 	pressureDone chan struct{} // closed by the pressure goroutine when it ends
 
@@ -156,11 +160,14 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 	p.highBytes, p.lowBytes = watermark(maxBytes, cfg.highMark), watermark(maxBytes, cfg.lowMark)
 	p.heapBound = int64(float64(maxBytes) * HeapPressureShare)
 	p.pressureWake = make(chan struct{}, 1)
+	p.packWake = make(chan struct{}, 1)
+	p.packQuit, p.packDone = make(chan struct{}), make(chan struct{})
 	p.pressureQuit, p.pressureDone = make(chan struct{}), make(chan struct{})
 	if err := p.tel.start(p); err != nil {
 		return nil, err
 	}
 	go p.pressureLoop(p.pressureQuit, p.pressureDone)
+	go p.packLoop()
 	for _, d := range ds {
 		go d.run()
 	}
@@ -241,6 +248,7 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.closed = true
 	p.stopCtx = ctx
 	p.mu.Unlock()
+	p.stopPacker()
 	close(p.stop)
 	defer func() {
 		// One bound for both reporters of the alert logger, not one each.

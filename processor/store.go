@@ -100,6 +100,7 @@ type chunk struct {
 	// written again until the chunk is recycled, which waits for its last
 	// unpin: a worker decodes a pinned range without the mutex.
 	packed     bool
+	packing    bool // the packer goroutine is encoding recs without the mutex (pack.go)
 	unpackable bool // pack tried and could not encode every record
 	enc        []byte
 	offs       []uint32
@@ -299,12 +300,12 @@ func (s *store) unpin(c *chunk, from, to int) {
 				s.lostPinned--
 			}
 		case slotReleased:
-			if !c.packed {
+			if !c.packed && !c.packing {
 				c.recs[i] = sdklog.Record{}
 			}
 		}
 	}
-	if c.unlinked && c.pins == 0 {
+	if c.unlinked && c.pins == 0 && !c.packing {
 		c.unlinked = false
 		s.recycle(c)
 		return
@@ -399,7 +400,7 @@ func (s *store) evict(before uint64, below bool, sev log.Severity) (evicted, boo
 				s.lostHeld--
 			}
 			m.state = slotDead
-			if !c.packed {
+			if !c.packed && !c.packing { // the packer clears it when it is done reading
 				c.recs[i] = sdklog.Record{}
 			}
 			c.done++
@@ -472,7 +473,7 @@ func (s *store) release(upTo uint64) {
 				}
 			}
 			switch {
-			case c.packed:
+			case c.packed, c.packing:
 			case m.pins == 0 && run < 0:
 				run = i
 			case m.pins > 0 && run >= 0:
@@ -480,7 +481,7 @@ func (s *store) release(upTo uint64) {
 				run = -1
 			}
 		}
-		if run >= 0 && !c.packed {
+		if run >= 0 && !c.packed && !c.packing {
 			clear(c.recs[run:end])
 		}
 		next, beyond := c.next, c.base+uint64(c.tail) > upTo
@@ -518,8 +519,8 @@ func (s *store) finish(c *chunk) {
 	}
 	c.next.prev = c.prev // c is not the last: c.next != nil
 	c.next, c.prev = nil, nil
-	if c.pins > 0 {
-		c.unlinked = true // recycled by the last unpin
+	if c.pins > 0 || c.packing {
+		c.unlinked = true // recycled by the last unpin, or when packing ends
 	} else {
 		s.recycle(c)
 	}
