@@ -26,6 +26,11 @@ import (
 //     never overlap; it owns the destination's fields marked "worker",
 //     takes mu to pin a batch and to account for its outcome, and calls the
 //     exporter without it;
+//   - the packer (packLoop, pack.go), started by New: woken once the store
+//     holds half its byte bound, it encodes the oldest full chunks without
+//     mu, marking each as packing under mu so that nothing clears or
+//     recycles its records meanwhile, and gives a chunk its encoding under
+//     mu;
 //   - the pressure goroutine (pressureLoop), started by New: it delivers
 //     back-pressure changes to WithBackPressureFunc and the alert logger and
 //     times the hold, taking mu only to read the state;
@@ -35,8 +40,9 @@ import (
 //     unless WithErrorHandler), started at the first error and ended an
 //     interval or two after the last.
 //
-// Shutdown closes stop, waits for the workers within its context, then
-// stops the pressure goroutine, the error handler and the drop alerter.
+// Shutdown stops the packer (at most one chunk's encoding: it runs no user
+// code), closes stop, waits for the workers within its context, then stops
+// the pressure goroutine, the error handler and the drop alerter.
 type Processor struct {
 	cfg   config         // read-only after New
 	tel   telemetryState // see telemetry.go
