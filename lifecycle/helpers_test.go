@@ -10,28 +10,74 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/lifecycle"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// Tolerances for the wall-clock assertions. The machine has two shared cores
-// and the tests run under -race, so scheduling can add tens of milliseconds;
-// the tolerances stay well below the durations they distinguish.
+// The tests drive the package's clock (UseFakeClock) and assert exact
+// durations on it: Report.Duration is the time on that clock. The few
+// that run on the system clock say why, and bound it with realTimeSlack.
 const (
-	immediateLimit = 100 * time.Millisecond // Immediate must return within this
-	schedTolerance = 150 * time.Millisecond // added to deadline + AbandonMargin
+	// guardTimeout is how long, in real time, a test waits for a shutdown
+	// it has driven to its end: only a hang reaches it.
+	guardTimeout = 10 * time.Second
+	// realTimeSlack is the scheduling delay allowed, on the system clock,
+	// by the tests that cannot use the fake one: two shared cores, -race.
+	realTimeSlack = 150 * time.Millisecond
+	// immediateLimit is how soon, on the system clock, an Immediate
+	// shutdown of those tests returns.
+	immediateLimit = 100 * time.Millisecond
 )
 
-// requireWithinDeadline asserts that a shutdown with the given deadline
-// returned no later than deadline + AbandonMargin + scheduling tolerance.
-func requireWithinDeadline(t *testing.T, took, deadline time.Duration) {
+// requireWithinRealDeadline asserts that a shutdown run on the system
+// clock with the given deadline returned no later than deadline +
+// AbandonMargin + realTimeSlack.
+func requireWithinRealDeadline(t *testing.T, took, deadline time.Duration) {
 	t.Helper()
-	limit := deadline + lifecycle.AbandonMargin + schedTolerance
+	limit := deadline + lifecycle.AbandonMargin + realTimeSlack
 	if took > limit {
-		t.Fatalf("shutdown took %v, limit %v (deadline %v + margin %v + tolerance %v)",
-			took, limit, deadline, lifecycle.AbandonMargin, schedTolerance)
+		t.Fatalf("shutdown took %v, limit %v (deadline %v + margin %v + slack %v)",
+			took, limit, deadline, lifecycle.AbandonMargin, realTimeSlack)
 	}
+}
+
+// outcome is what ShutdownNamed returned.
+type outcome struct {
+	r   lifecycle.Report
+	err error
+}
+
+// goShutdown runs ShutdownNamed on its own goroutine, so that the test can
+// drive the fake clock while it waits.
+func goShutdown(ctx context.Context, s lifecycle.Strategy, comps ...lifecycle.NamedComponent) <-chan outcome {
+	out := make(chan outcome, 1)
+	go func() {
+		r, err := lifecycle.ShutdownNamed(ctx, s, comps...)
+		out <- outcome{r, err}
+	}()
+	return out
+}
+
+// await returns what the shutdown returned once the test has moved the
+// clock past everything it may wait for; guardTimeout only catches a hang.
+func await[T any](t *testing.T, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(guardTimeout):
+		t.Fatal("the shutdown did not return")
+		panic("unreachable")
+	}
+}
+
+// fakeTimeout is a context that ends d from now on the fake clock.
+func fakeTimeout(t *testing.T, clk *clock.Fake, d time.Duration) context.Context {
+	ctx, cancel := clock.WithTimeout(clk, context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // journal records the order of calls across components.

@@ -130,6 +130,7 @@ func newSDKPipeline(t *testing.T, kind exporterKind) (*sdklog.LoggerProvider, *s
 // for why the processor is in it. The SDK honours its contexts, so nothing is
 // abandoned; it does not count its losses, so the counts asserted are the
 // exporter's.
+// On the system clock: the SDK's LoggerProvider and BatchProcessor use real deadlines and timers of their own.
 func TestSDKBatchProcessor(t *testing.T) {
 	type tc struct {
 		strategy lifecycle.Strategy
@@ -185,12 +186,12 @@ func TestSDKBatchProcessor(t *testing.T) {
 				// records not yet exported are gone, and Shutdown finds an
 				// empty queue. The loss is silent: no error, no count. Only
 				// the report's BudgetExpired hints at it.
-				requireWithinDeadline(t, took, c.deadline)
+				requireWithinRealDeadline(t, took, c.deadline)
 				assert.True(t, r.Components[0].BudgetExpired)
 				exp.waitShutdown(t)
 				assert.Less(t, exp.exported.Load(), int64(sdkRecords))
 			default:
-				requireWithinDeadline(t, took, c.deadline)
+				requireWithinRealDeadline(t, took, c.deadline)
 				assert.GreaterOrEqual(t, took, c.deadline-10*time.Millisecond)
 				require.ErrorIs(t, err, context.DeadlineExceeded)
 				assert.Less(t, exp.exported.Load(), int64(sdkRecords))

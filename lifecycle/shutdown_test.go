@@ -79,13 +79,12 @@ func TestShutdownInvalidStrategyRefused(t *testing.T) {
 }
 
 func TestImmediateCancelsAndExpectsCanceled(t *testing.T) {
+	clk := lifecycle.UseFakeClock(t)
 	c := newFake("c", nil, fast, honours)
-	start := time.Now()
-	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 10*time.Second), lifecycle.Immediate, lifecycle.Named("c", c))
-	took := time.Since(start)
+	r, err := lifecycle.ShutdownNamed(fakeTimeout(t, clk, 10*time.Second), lifecycle.Immediate, lifecycle.Named("c", c))
 	// Returning context.Canceled is what Immediate asks for: not a failure.
 	require.NoError(t, err)
-	assert.Less(t, took, immediateLimit)
+	assert.Zero(t, r.Duration, "returned without waiting for the clock")
 	require.Len(t, r.Components, 1)
 	assert.False(t, r.Components[0].Abandoned)
 	assert.Equal(t, lifecycle.Immediate, r.Components[0].Strategy)
@@ -103,35 +102,64 @@ func TestHungShutdownIsAbandonedWithinDeadline(t *testing.T) {
 		t.Run(s.String(), func(t *testing.T) {
 			stuck := newFake("stuck", nil, fast, hung).releaseAtEnd(t)
 			after := newFake("after", nil, fast, honours)
-			ctx := ctxWithTimeout(t, deadline)
-			start := time.Now()
-			r, err := lifecycle.ShutdownNamed(ctx, s, lifecycle.Named("stuck", stuck), lifecycle.Named("after", after))
-			took := time.Since(start)
-			t.Logf("%s, one hung component: %v", s, took)
-
 			if s == lifecycle.Immediate {
-				assert.Less(t, took, immediateLimit)
-				assert.ErrorIs(t, err, lifecycle.ErrImmediate)
-			} else {
-				requireWithinDeadline(t, took, deadline)
-				assert.GreaterOrEqual(t, took, deadline-10*time.Millisecond, "gave up before the deadline")
-				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				// On the system clock: both calls start at once, and only
+				// the margin's real time lets after's return be seen.
+				start := time.Now()
+				r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), s, lifecycle.Named("stuck", stuck), lifecycle.Named("after", after))
+				assert.Less(t, time.Since(start), immediateLimit)
+				requireHungAbandoned(t, r, err, s, after)
+				return
 			}
-			require.ErrorIs(t, err, lifecycle.ErrAbandoned)
-			var ce *lifecycle.ComponentError
-			require.ErrorAs(t, err, &ce)
-			assert.Equal(t, "stuck", ce.Name)
-			assert.Equal(t, lifecycle.OpShutdown, ce.Op)
-			assert.True(t, ce.Abandoned)
-
-			require.Len(t, r.Components, 2)
-			assert.True(t, r.Components[0].Abandoned)
-			assert.Error(t, r.Components[0].Err)
-			// "after" honours its (ended) context: it was called, returned in
-			// time and was not abandoned.
-			assert.False(t, r.Components[1].Abandoned)
-			assert.Equal(t, "after.shutdown", lastEntered(t, after))
+			clk := lifecycle.UseFakeClock(t)
+			start := clk.Now()
+			ctx := fakeTimeout(t, clk, deadline)
+			res := goShutdown(ctx, s, lifecycle.Named("stuck", stuck), lifecycle.Named("after", after))
+			budget := 0 // Graceful's drain budget: a deadline until the end
+			if s == lifecycle.Graceful {
+				budget = 1
+			}
+			// stuck's Shutdown gets half the time left; then a margin.
+			clk.BlockUntil(2 + budget) // the deadline and stuck's share
+			clk.Advance(deadline / 2)
+			clk.BlockUntil(2 + budget) // the deadline and the margin
+			clk.Advance(lifecycle.AbandonMargin)
+			// after's Shutdown honours the rest of the deadline.
+			require.Equal(t, "after.flush", <-after.entered)
+			require.Equal(t, "after.shutdown", <-after.entered)
+			clk.Set(start.Add(deadline))
+			o := await(t, res)
+			assert.Equal(t, deadline, o.r.Duration, "abandoned by the deadline, not before")
+			requireHungAbandoned(t, o.r, o.err, s, nil)
 		})
+	}
+}
+
+// requireHungAbandoned asserts the outcome of a shutdown with strategy s
+// of stuck, hung in Shutdown, then after, which honours its context; the
+// test has read after's calls when after is nil.
+func requireHungAbandoned(t *testing.T, r lifecycle.Report, err error, s lifecycle.Strategy, after *fakeComponent) {
+	t.Helper()
+	if s == lifecycle.Immediate {
+		assert.ErrorIs(t, err, lifecycle.ErrImmediate)
+	} else {
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	require.ErrorIs(t, err, lifecycle.ErrAbandoned)
+	var ce *lifecycle.ComponentError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "stuck", ce.Name)
+	assert.Equal(t, lifecycle.OpShutdown, ce.Op)
+	assert.True(t, ce.Abandoned)
+
+	require.Len(t, r.Components, 2)
+	assert.True(t, r.Components[0].Abandoned)
+	assert.Error(t, r.Components[0].Err)
+	// "after" honours its (ended) context: it was called, returned in
+	// time and was not abandoned.
+	assert.False(t, r.Components[1].Abandoned)
+	if after != nil {
+		assert.Equal(t, "after.shutdown", lastEntered(t, after))
 	}
 }
 
@@ -167,7 +195,7 @@ func TestManyHungComponentsShareOneMargin(t *testing.T) {
 			if s == lifecycle.Immediate {
 				assert.Less(t, took, immediateLimit)
 			} else {
-				requireWithinDeadline(t, took, deadline)
+				requireWithinRealDeadline(t, took, deadline)
 			}
 			var le *lifecycle.Error
 			require.ErrorAs(t, err, &le)
@@ -184,22 +212,26 @@ func TestManyHungComponentsShareOneMargin(t *testing.T) {
 // not a failure.
 func TestGracefulHungFlushLeavesTimeForShutdown(t *testing.T) {
 	const deadline = 600 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
 	a := newFake("a", nil, hung, fast).releaseAtEnd(t)
 	b := newFake("b", nil, fast, fast)
-	ctx := ctxWithTimeout(t, deadline)
-	start := time.Now()
-	r, err := lifecycle.ShutdownNamed(ctx, lifecycle.GracefulWithin(0.5), lifecycle.Named("a", a), lifecycle.Named("b", b))
-	took := time.Since(start)
-	t.Logf("graceful(0.5), hung flush, deadline %v: %v", deadline, took)
+	start := clk.Now()
+	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.GracefulWithin(0.5), lifecycle.Named("a", a), lifecycle.Named("b", b))
+	clk.BlockUntil(2) // the deadline and the drain's budget
+	clk.Advance(deadline / 2)
+	clk.BlockUntil(2) // the deadline and the margin
+	clk.Advance(lifecycle.AbandonMargin)
+	o := await(t, res)
+	r, err := o.r, o.err
 	require.NoError(t, err)
-	assert.GreaterOrEqual(t, took, deadline/2-10*time.Millisecond, "the drain gave up before its budget")
-	assert.Less(t, took, deadline, "Shutdown must not need the whole deadline")
+	assert.Equal(t, deadline/2+lifecycle.AbandonMargin, r.Duration,
+		"the drain gives up at its budget (and the margin), Shutdown needs no more")
 
 	a.mu.Lock()
 	dl, ok := a.flushCtx.Deadline()
 	a.mu.Unlock()
 	require.True(t, ok)
-	assert.WithinDuration(t, start.Add(deadline/2), dl, 50*time.Millisecond)
+	assert.Equal(t, start.Add(deadline/2), dl)
 
 	require.Len(t, r.Components, 2)
 	for _, c := range r.Components {
@@ -213,15 +245,16 @@ func TestGracefulHungFlushLeavesTimeForShutdown(t *testing.T) {
 
 func TestGracefulBudgetIsShareOfRemainingTime(t *testing.T) {
 	const deadline = 2 * time.Second
+	clk := lifecycle.UseFakeClock(t)
 	c := newFake("c", nil, fast, fast)
-	ctx := ctxWithTimeout(t, deadline)
-	start := time.Now()
+	start := clk.Now()
+	ctx := fakeTimeout(t, clk, deadline)
 	require.NoError(t, lifecycle.Shutdown(ctx, lifecycle.GracefulWithin(0.25), c))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fdl, ok := c.flushCtx.Deadline()
 	require.True(t, ok)
-	assert.WithinDuration(t, start.Add(deadline/4), fdl, 50*time.Millisecond)
+	assert.Equal(t, start.Add(deadline/4), fdl)
 	sdl, ok := c.shutCtx.Deadline()
 	require.True(t, ok)
 	ctxDl, _ := ctx.Deadline()
@@ -236,7 +269,7 @@ func TestFlushHungFlushFails(t *testing.T) {
 	start := time.Now()
 	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), lifecycle.Flush, lifecycle.Named("c", c))
 	took := time.Since(start)
-	requireWithinDeadline(t, took, deadline)
+	requireWithinRealDeadline(t, took, deadline)
 	var le *lifecycle.Error
 	require.ErrorAs(t, err, &le)
 	require.Len(t, le.Failures, 2)

@@ -121,3 +121,32 @@ func TestWithDeadline(t *testing.T) {
 		t.Fatalf("cancel: Err = %v, %d waiters", canceled.Err(), f.Waiters())
 	}
 }
+
+func TestAdvanceAndWaitReturnsOnceTheTickIsTaken(t *testing.T) {
+	f := NewFake(start)
+	tk := f.NewTicker(time.Second)
+	if got := f.Periods(); len(got) != 1 || got[0] != time.Second {
+		t.Fatalf("Periods = %v", got)
+	}
+	var handled []time.Time // written by the reader
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for tick := range tk.C() {
+			handled = append(handled, tick)
+			if len(handled) == 2 {
+				return
+			}
+		}
+	}()
+	f.AdvanceAndWait(time.Second) // taken
+	f.AdvanceAndWait(time.Second) // taken: the first one was handled
+	<-done
+	if len(handled) != 2 || !handled[0].Equal(start.Add(time.Second)) || !handled[1].Equal(start.Add(2*time.Second)) {
+		t.Fatalf("handled %v", handled)
+	}
+	f.Advance(time.Second) // nobody reads it
+	tk.Stop()
+	f.AdvanceAndWait(0) // the stopped ticker's tick is no longer waited for
+	f.BlockUntilAtMost(0)
+}

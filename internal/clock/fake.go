@@ -11,10 +11,11 @@ import (
 // timers, tickers and deadlines fire, in the order they were made, when
 // the clock reaches them. It is safe for concurrent use.
 type Fake struct {
-	mu      sync.Mutex
-	changed *sync.Cond // broadcast when a waiter is added, removed or fired
-	now     time.Time
-	waiters []waiter // pending, in the order they were made
+	mu         sync.Mutex
+	changed    *sync.Cond // broadcast when a waiter is added, removed or fired, or a tick received
+	now        time.Time
+	waiters    []waiter // pending, in the order they were made
+	delivering int      // tickers with a tick not yet received (see fakeTicker)
 }
 
 // waiter is a pending timer, ticker or deadline. fire is called, with
@@ -47,6 +48,20 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	f.setLocked(f.now.Add(d))
 	f.mu.Unlock()
+}
+
+// AdvanceAndWait is Advance, then waits until every tick it fired (and
+// every tick fired before it) has been received or its ticker stopped:
+// once it returns, the goroutine that reads a ticker has taken the tick,
+// and once the next AdvanceAndWait returns, it has finished handling it
+// and come back for the next one.
+func (f *Fake) AdvanceAndWait(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setLocked(f.now.Add(d))
+	for f.delivering > 0 {
+		f.changed.Wait()
+	}
 }
 
 // Set moves the clock to t (which may be earlier than its time) and fires
@@ -113,18 +128,35 @@ func (f *Fake) NewTimer(d time.Duration) Timer {
 func (f *Fake) After(d time.Duration) <-chan time.Time { return f.NewTimer(d).C() }
 
 // NewTicker returns a ticker that ticks each time the clock reaches the
-// next multiple of d after Now(). Like a *time.Ticker it holds one tick:
-// an Advance over several periods delivers one, and a tick not yet
-// received is not replaced. It panics if d <= 0, as time.NewTicker does.
+// next multiple of d after Now(). Like a *time.Ticker it does not pile
+// ticks up: an Advance over several periods delivers one, and while a
+// tick is not received the ticker holds at most one more (the latest).
+// Unlike a *time.Ticker's, its channel is unbuffered, so that
+// AdvanceAndWait can tell when a tick has been received. It panics if
+// d <= 0, as time.NewTicker does.
 func (f *Fake) NewTicker(d time.Duration) Ticker {
 	if d <= 0 {
 		panic("clock: non-positive interval for NewTicker")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	tk := &fakeTicker{f: f, period: d, at: f.now.Add(d), c: make(chan time.Time, 1)}
+	tk := &fakeTicker{f: f, period: d, at: f.now.Add(d), c: make(chan time.Time), stop: make(chan struct{})}
 	f.addLocked(tk)
 	return tk
+}
+
+// Periods returns the periods of the tickers not stopped, in the order
+// they were made.
+func (f *Fake) Periods() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ds []time.Duration
+	for _, w := range f.waiters {
+		if tk, ok := w.(*fakeTicker); ok {
+			ds = append(ds, tk.period)
+		}
+	}
+	return ds
 }
 
 // WithDeadlineCause returns a context that ends, with
@@ -160,6 +192,17 @@ func (f *Fake) Waiters() int {
 	return len(f.waiters)
 }
 
+// BlockUntilAtMost waits until at most n timers, tickers and deadlines
+// are waiting to fire: the way a test knows that a goroutine has stopped
+// its ticker, say.
+func (f *Fake) BlockUntilAtMost(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.waiters) > n {
+		f.changed.Wait()
+	}
+}
+
 // BlockUntil waits until at least n timers, tickers and deadlines are
 // waiting to fire: the way a test knows that the goroutine it drives has
 // reached its wait, without sleeping. It returns at once if they already
@@ -193,19 +236,33 @@ func (t *fakeTimer) Stop() bool {
 	return t.f.removeLocked(t)
 }
 
+// fakeTicker delivers its ticks on an unbuffered channel from a goroutine
+// of its own, which runs while a tick is not received: the goroutine
+// knows when the tick is taken, and tells the Fake (delivering), which is
+// what AdvanceAndWait waits for. The goroutine ends when the ticks it has
+// are received or the ticker is stopped.
 type fakeTicker struct {
 	f      *Fake
 	period time.Duration
 	at     time.Time // the next tick
 	c      chan time.Time
+	stop   chan struct{} // closed by Stop
+
+	// Guarded by f.mu.
+	sending bool      // the goroutine runs
+	queued  time.Time // a tick fired while the goroutine sends another; zero if none
+	stopped bool
 }
 
 func (t *fakeTicker) due() time.Time { return t.at }
 
 func (t *fakeTicker) fire(now time.Time) bool {
-	select {
-	case t.c <- now:
-	default: // the last tick is not received yet: this one is dropped
+	if t.sending {
+		t.queued = now // the latest tick waits for the one being received
+	} else {
+		t.sending = true
+		t.f.delivering++
+		go t.deliver(now)
 	}
 	for !t.at.After(now) {
 		t.at = t.at.Add(t.period)
@@ -213,11 +270,34 @@ func (t *fakeTicker) fire(now time.Time) bool {
 	return true
 }
 
+func (t *fakeTicker) deliver(tick time.Time) {
+	for {
+		select {
+		case t.c <- tick:
+		case <-t.stop:
+		}
+		t.f.mu.Lock()
+		tick, t.queued = t.queued, time.Time{}
+		if tick.IsZero() || t.stopped {
+			t.sending = false
+			t.f.delivering--
+			t.f.changed.Broadcast()
+			t.f.mu.Unlock()
+			return
+		}
+		t.f.mu.Unlock()
+	}
+}
+
 func (t *fakeTicker) C() <-chan time.Time { return t.c }
 
 func (t *fakeTicker) Stop() {
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
+	if !t.stopped {
+		t.stopped = true
+		close(t.stop)
+	}
 	t.f.removeLocked(t)
 }
 
