@@ -150,3 +150,43 @@ func TestAdvanceAndWaitReturnsOnceTheTickIsTaken(t *testing.T) {
 	f.AdvanceAndWait(0) // the stopped ticker's tick is no longer waited for
 	f.BlockUntilAtMost(0)
 }
+
+func TestTickAndWaitRepeatsTheTimeAndWaitsForTheReader(t *testing.T) {
+	f := NewFake(start)
+	tk := f.NewTicker(time.Second)
+	handled := make(chan time.Time)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		for {
+			select {
+			case tick := <-tk.C():
+				handled <- tick
+			case <-quit:
+				return
+			}
+		}
+	}()
+	f.Advance(time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.TickAndWait() // taken only once the first tick is handled
+	}()
+	if got := <-handled; !got.Equal(start.Add(time.Second)) {
+		t.Fatalf("first tick at %v", got)
+	}
+	if got := <-handled; !got.Equal(start.Add(time.Second)) {
+		t.Fatalf("repeated tick at %v", got)
+	}
+	<-done
+	if got := f.Periods(); len(got) != 1 {
+		t.Fatalf("Periods = %v", got)
+	}
+	f.Advance(time.Second) // the next tick is still a period after the first
+	if got := <-handled; !got.Equal(start.Add(2 * time.Second)) {
+		t.Fatalf("next tick at %v", got)
+	}
+	tk.Stop()
+	f.TickAndWait() // a stopped ticker gets nothing
+}

@@ -64,6 +64,26 @@ func (f *Fake) AdvanceAndWait(d time.Duration) {
 	}
 }
 
+// TickAndWait sends every ticker not stopped one more tick, at the
+// clock's time, without moving the clock or the tickers' next ticks, and
+// waits as AdvanceAndWait does. Once it returns, the goroutine that reads
+// a ticker has finished handling the ticks before this one: it is how a
+// test knows that a tick was handled before it changes what the next one
+// sees. A *time.Ticker delivers a late tick the same way, at a time its
+// reader may have seen already.
+func (f *Fake) TickAndWait() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.waiters {
+		if tk, ok := w.(*fakeTicker); ok {
+			tk.send(f.now)
+		}
+	}
+	for f.delivering > 0 {
+		f.changed.Wait()
+	}
+}
+
 // Set moves the clock to t (which may be earlier than its time) and fires
 // what it reaches.
 func (f *Fake) Set(t time.Time) {
@@ -257,6 +277,16 @@ type fakeTicker struct {
 func (t *fakeTicker) due() time.Time { return t.at }
 
 func (t *fakeTicker) fire(now time.Time) bool {
+	t.send(now)
+	for !t.at.After(now) {
+		t.at = t.at.Add(t.period)
+	}
+	return true
+}
+
+// send delivers a tick at now, or queues it behind the one being
+// received.
+func (t *fakeTicker) send(now time.Time) {
 	if t.sending {
 		t.queued = now // the latest tick waits for the one being received
 	} else {
@@ -264,10 +294,6 @@ func (t *fakeTicker) fire(now time.Time) bool {
 		t.f.delivering++
 		go t.deliver(now)
 	}
-	for !t.at.After(now) {
-		t.at = t.at.Add(t.period)
-	}
-	return true
 }
 
 func (t *fakeTicker) deliver(tick time.Time) {
