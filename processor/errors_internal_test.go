@@ -33,18 +33,16 @@ func TestDefaultErrorHandlerIsAReporter(t *testing.T) {
 
 func TestErrorHandlerAndErrorLogLastWins(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
-	interval := make(chan time.Duration, 1)
+	clk := clock.NewFake(time.Now())
 	c, err := newConfig([]Option{WithErrorHandler(func(error) {}), WithErrorLog(logger, time.Minute),
 		optionFunc(func(c *config) {
-			c.errs.clock = handClock{clock.NewFake(time.Now()), func(d time.Duration) clock.Ticker {
-				interval <- d
-				return &manualTicker{c: make(chan time.Time)}
-			}}
+			c.errs.clock = clk
 		})})
 	require.NoError(t, err)
 	require.NotNil(t, c.errs.reporter)
 	c.errorHandler(errBackend) // starts the reporter's goroutine, and its ticker
-	assert.Equal(t, time.Minute, <-interval)
+	clk.BlockUntil(1)
+	assert.Equal(t, []time.Duration{time.Minute}, clk.Periods())
 	c.stopErrors(context.Background())
 
 	c, err = newConfig([]Option{WithErrorLog(logger, time.Minute), WithErrorHandler(func(error) {})})
