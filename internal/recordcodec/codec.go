@@ -206,58 +206,24 @@ func appendAnyValue(b []byte, v attribute.Value, depth int) ([]byte, error) {
 	switch v.Type() {
 	case attribute.EMPTY:
 	case attribute.BOOL:
-		b = protowire.AppendTag(b, anyBool, protowire.VarintType)
-		b = protowire.AppendVarint(b, protowire.EncodeBool(v.AsBool()))
+		b = appendBool(b, v.AsBool())
 	case attribute.INT64:
-		b = protowire.AppendTag(b, anyInt, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(v.AsInt64()))
+		b = appendInt(b, v.AsInt64())
 	case attribute.FLOAT64:
-		b = protowire.AppendTag(b, anyDouble, protowire.Fixed64Type)
-		b = protowire.AppendFixed64(b, math.Float64bits(v.AsFloat64()))
+		b = appendDouble(b, v.AsFloat64())
 	case attribute.STRING:
-		b = protowire.AppendTag(b, anyString, protowire.BytesType)
-		b = protowire.AppendString(b, v.AsString())
+		b = appendStr(b, v.AsString())
 	case attribute.BYTESLICE:
 		b = protowire.AppendTag(b, anyBytes, protowire.BytesType)
 		b = protowire.AppendBytes(b, v.AsByteSlice())
 	case attribute.BOOLSLICE:
-		b, start := beginMessage(b, anyArray)
-		for _, e := range v.AsBoolSlice() {
-			b = protowire.AppendTag(b, listValues, protowire.BytesType)
-			b = append(b, 2)
-			b = protowire.AppendTag(b, anyBool, protowire.VarintType)
-			b = protowire.AppendVarint(b, protowire.EncodeBool(e))
-		}
-		return appendTyped(endMessage(b, start), v.Type()), nil
+		return appendTypedList(b, v.AsBoolSlice(), appendBool, v.Type()), nil
 	case attribute.INT64SLICE:
-		b, start := beginMessage(b, anyArray)
-		for _, e := range v.AsInt64Slice() {
-			var es int
-			b, es = beginMessage(b, listValues)
-			b = protowire.AppendTag(b, anyInt, protowire.VarintType)
-			b = protowire.AppendVarint(b, uint64(e))
-			b = endMessage(b, es)
-		}
-		return appendTyped(endMessage(b, start), v.Type()), nil
+		return appendTypedList(b, v.AsInt64Slice(), appendInt, v.Type()), nil
 	case attribute.FLOAT64SLICE:
-		b, start := beginMessage(b, anyArray)
-		for _, e := range v.AsFloat64Slice() {
-			b = protowire.AppendTag(b, listValues, protowire.BytesType)
-			b = append(b, 9)
-			b = protowire.AppendTag(b, anyDouble, protowire.Fixed64Type)
-			b = protowire.AppendFixed64(b, math.Float64bits(e))
-		}
-		return appendTyped(endMessage(b, start), v.Type()), nil
+		return appendTypedList(b, v.AsFloat64Slice(), appendDouble, v.Type()), nil
 	case attribute.STRINGSLICE:
-		b, start := beginMessage(b, anyArray)
-		for _, e := range v.AsStringSlice() {
-			var es int
-			b, es = beginMessage(b, listValues)
-			b = protowire.AppendTag(b, anyString, protowire.BytesType)
-			b = protowire.AppendString(b, e)
-			b = endMessage(b, es)
-		}
-		return appendTyped(endMessage(b, start), v.Type()), nil
+		return appendTypedList(b, v.AsStringSlice(), appendStr, v.Type()), nil
 	case attribute.SLICE:
 		b, start := beginMessage(b, anyArray)
 		for _, e := range v.AsSlice() {
@@ -286,6 +252,39 @@ func appendAnyValue(b []byte, v attribute.Value, depth int) ([]byte, error) {
 		return b, ErrUnsupported
 	}
 	return b, nil
+}
+
+// The fields of an AnyValue holding a scalar.
+func appendBool(b []byte, v bool) []byte {
+	b = protowire.AppendTag(b, anyBool, protowire.VarintType)
+	return protowire.AppendVarint(b, protowire.EncodeBool(v))
+}
+
+func appendInt(b []byte, v int64) []byte {
+	b = protowire.AppendTag(b, anyInt, protowire.VarintType)
+	return protowire.AppendVarint(b, uint64(v))
+}
+
+func appendDouble(b []byte, v float64) []byte {
+	b = protowire.AppendTag(b, anyDouble, protowire.Fixed64Type)
+	return protowire.AppendFixed64(b, math.Float64bits(v))
+}
+
+func appendStr(b []byte, v string) []byte {
+	b = protowire.AppendTag(b, anyString, protowire.BytesType)
+	return protowire.AppendString(b, v)
+}
+
+// appendTypedList appends the ArrayValue of a typed slice — each element
+// an AnyValue written by elem — and the slice's type t.
+func appendTypedList[T any](b []byte, elems []T, elem func([]byte, T) []byte, t attribute.Type) []byte {
+	b, start := beginMessage(b, anyArray)
+	for _, e := range elems {
+		var es int
+		b, es = beginMessage(b, listValues)
+		b = endMessage(elem(b, e), es)
+	}
+	return appendTyped(endMessage(b, start), t)
 }
 
 func appendTyped(b []byte, t attribute.Type) []byte {
@@ -608,28 +607,21 @@ func typedSlice(vals []attribute.Value, t attribute.Type) (attribute.Value, erro
 	}
 	switch t {
 	case attribute.BOOLSLICE:
-		s := make([]bool, len(vals))
-		for i, v := range vals {
-			s[i] = v.AsBool()
-		}
-		return attribute.BoolSliceValue(s), nil
+		return attribute.BoolSliceValue(elements(vals, attribute.Value.AsBool)), nil
 	case attribute.INT64SLICE:
-		s := make([]int64, len(vals))
-		for i, v := range vals {
-			s[i] = v.AsInt64()
-		}
-		return attribute.Int64SliceValue(s), nil
+		return attribute.Int64SliceValue(elements(vals, attribute.Value.AsInt64)), nil
 	case attribute.FLOAT64SLICE:
-		s := make([]float64, len(vals))
-		for i, v := range vals {
-			s[i] = v.AsFloat64()
-		}
-		return attribute.Float64SliceValue(s), nil
+		return attribute.Float64SliceValue(elements(vals, attribute.Value.AsFloat64)), nil
 	default:
-		s := make([]string, len(vals))
-		for i, v := range vals {
-			s[i] = v.AsString()
-		}
-		return attribute.StringSliceValue(s), nil
+		return attribute.StringSliceValue(elements(vals, attribute.Value.AsString)), nil
 	}
+}
+
+// elements returns the scalars of vals, read with as.
+func elements[T any](vals []attribute.Value, as func(attribute.Value) T) []T {
+	out := make([]T, len(vals))
+	for i, v := range vals {
+		out[i] = as(v)
+	}
+	return out
 }
