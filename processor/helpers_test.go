@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.uber.org/goleak"
+
+	"github.com/steadylog/steadylog/internal/recordtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -99,19 +101,7 @@ func packableRecord(body string, sev log.Severity) *sdklog.Record {
 // providerTemplate is a record a real LoggerProvider built: it carries a
 // resource, a scope and the SDK's attribute limits, as every record
 // handed to OnEmit does (a zero sdklog.Record keeps no attributes).
-var providerTemplate = func() sdklog.Record {
-	c := &captureOne{}
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(c))
-	lp.Logger("test").Emit(context.Background(), log.Record{})
-	return c.r
-}()
-
-type captureOne struct{ r sdklog.Record }
-
-func (c *captureOne) OnEmit(_ context.Context, r *sdklog.Record) error       { c.r = r.Clone(); return nil }
-func (c *captureOne) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (c *captureOne) Shutdown(context.Context) error                         { return nil }
-func (c *captureOne) ForceFlush(context.Context) error                       { return nil }
+var providerTemplate = recordtest.Emit(nil, "test", log.Record{})[0]
 
 func emit(t testing.TB, p *Processor, body string, sev log.Severity) {
 	t.Helper()

@@ -108,10 +108,11 @@ func encodeChunk(recs []sdklog.Record, from int, skip func(int) bool, cache *[]*
 // lets its slots go. Each live slot's size becomes what it costs packed:
 // packedSlotBytes, its encoding and its share of the chunk's template
 // pointers. The old sizes are left in s.packOld for the caller, which
-// adjusts the destinations' pending bytes. It reports false, and marks c
-// unpackable, when c has no live record or packing would save less than
-// a quarter of its bytes. c must not be pinned.
-func (s *store) commitPack(c *chunk, e encoding) bool {
+// adjusts the destinations' pending bytes. It returns the number of
+// records packed, or 0, and marks c unpackable, when c has no live record
+// or packing would save less than a quarter of its bytes. c must not be
+// pinned.
+func (s *store) commitPack(c *chunk, e encoding) int {
 	live := 0
 	for i := range c.tail {
 		if c.meta[i].state == slotLive {
@@ -120,7 +121,7 @@ func (s *store) commitPack(c *chunk, e encoding) bool {
 	}
 	if live == 0 {
 		c.unpackable = true
-		return false
+		return 0
 	}
 	tmplShare := (int64(len(e.tmpls))*8 + int64(live) - 1) / int64(live)
 	var before, after int64
@@ -134,7 +135,7 @@ func (s *store) commitPack(c *chunk, e encoding) bool {
 	// kilobytes costs about as much encoded as queued) is left as it is.
 	if after*4 > before*3 {
 		c.unpackable = true
-		return false
+		return 0
 	}
 	if cap(s.packOld) < c.tail {
 		s.packOld = make([]int64, c.tail)
@@ -150,9 +151,8 @@ func (s *store) commitPack(c *chunk, e encoding) bool {
 	c.enc, c.offs, c.tidx, c.tmpls = e.enc, e.offs, e.tidx, e.tmpls
 	c.recs = nil
 	c.packed = true
-	s.packedLive = live
 	s.heldBytes -= before - after
-	return true
+	return live
 }
 
 // keepScratch returns buf emptied for the next encoding, or nil when it
@@ -259,17 +259,17 @@ func (p *Processor) packForRoomLocked(size int64, b bounds, incoming bool) {
 			c.unpackable = true
 			continue
 		}
-		if s.commitPack(c, e) {
-			p.packedLocked(c)
+		if n := s.commitPack(c, e); n > 0 {
+			p.packedLocked(c, n)
 		}
 	}
 }
 
 // packedLocked moves the destinations' pending bytes to the sizes
-// commitPack gave c's live slots, gives back to the shared budget what the
+// commitPack gave c's n live slots, gives back to the shared budget what the
 // store no longer holds, and wakes an OnEmit waiting for room. p.mu must
 // be held.
-func (p *Processor) packedLocked(c *chunk) {
+func (p *Processor) packedLocked(c *chunk, n int) {
 	for _, d := range p.dests {
 		if d.abandoned {
 			continue
@@ -280,7 +280,7 @@ func (p *Processor) packedLocked(c *chunk) {
 			}
 		}
 	}
-	p.packedRecords += uint64(p.st.packedLive)
+	p.packedRecords += uint64(n)
 	p.releaseLocked()
 	p.roomFreedLocked()
 }
@@ -370,8 +370,8 @@ func (p *Processor) endPackingLocked(c *chunk, e encoding, ok bool) {
 	case !ok:
 		c.unpackable = true
 	case c.pins == 0 && !c.unlinked:
-		if s.commitPack(c, e) {
-			p.packedLocked(c)
+		if n := s.commitPack(c, e); n > 0 {
+			p.packedLocked(c, n)
 		}
 	}
 	if !c.packed {

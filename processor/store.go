@@ -63,12 +63,11 @@ type store struct {
 	// Packing (see pack): the chunk to look at next for one to pack, valid
 	// while its generation is unchanged; the encoding scratch buffer; and
 	// the sizes slots had before the last pack.
-	packNext   *chunk
-	packGen    uint64
-	packBuf    []byte
-	packOld    []int64
-	packedLive int              // live records the last pack packed
-	tmpls      []*sdklog.Record // templates packed chunks share (pack.go)
+	packNext *chunk
+	packGen  uint64
+	packBuf  []byte
+	packOld  []int64
+	tmpls    []*sdklog.Record // templates packed chunks share (pack.go)
 }
 
 // accounts are the store-wide outcome counters. A record counts as
