@@ -245,3 +245,74 @@ func TestUnpackableRecordsAreEvictedAsBefore(t *testing.T) {
 		require.Equal(t, 1, r.DroppedAttributes(), "the SDK's count is kept")
 	}
 }
+
+// TestShutdownWhilePacking attacks packing from outside: 8 goroutines log
+// through a real LoggerProvider into two destinations, one hung and one
+// healthy, under each overflow policy, with a budget small enough that the
+// packer and admission pack all the time; the provider is shut down with a
+// short deadline while that goes on. Shutdown must return, every
+// destination's counts must balance, and what the healthy destination got
+// must be whole records, each once.
+func TestShutdownWhilePacking(t *testing.T) {
+	for _, policy := range []processor.OverflowPolicy{processor.DropOldest(), processor.DropNewest(), processor.Block(time.Millisecond)} {
+		t.Run(policy.String(), func(t *testing.T) {
+			hung := newKeepingExporter()
+			fast := newKeepingExporter()
+			close(fast.gate)
+			p, err := processor.NewWithDestinations([]processor.Destination{
+				{Name: "hung", Exporter: hung},
+				{Name: "fast", Exporter: fast},
+			}, processor.WithMaxQueueBytes(128<<10), processor.WithExportMaxBatchSize(32), processor.WithOverflow(policy),
+				processor.WithoutDropAlerts(), processor.WithErrorHandler(func(error) {}))
+			require.NoError(t, err)
+			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+			p.WatchProvider(lp)
+			logger := lp.Logger("attack")
+
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						n := g*1_000_000 + i
+						logger.Emit(traceContext(n), packRecord(n))
+					}
+				}()
+			}
+			// Wait until packing has happened, then shut down mid-flood.
+			require.Eventually(t, func() bool { return p.Stats().Packed > 0 }, 10*time.Second, time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			_ = lp.Shutdown(ctx)
+			cancel()
+			close(stop)
+			wg.Wait()
+			close(hung.gate) // the abandoned export returns; goleak checks the worker ends
+			s := p.Stats()
+			invariant(t, s)
+			require.Zero(t, s.Queued+s.InFlight, "nothing left undecided after Shutdown: %v", s)
+
+			seen := map[int64]bool{}
+			for _, r := range fast.records() {
+				var seq int64 = -1
+				r.WalkAttributes(func(kv attribute.KeyValue) bool {
+					if kv.Key == "seq" {
+						seq = kv.Value.AsInt64()
+					}
+					return false
+				})
+				require.NotEqual(t, int64(-1), seq, "a whole record")
+				require.False(t, seen[seq], "record %d exported twice", seq)
+				seen[seq] = true
+				checkRecord(t, int(seq), &r, r.Resource(), "attack")
+			}
+			require.Equal(t, uint64(len(seen)), s.Destinations[1].Exported)
+		})
+	}
+}
