@@ -107,6 +107,16 @@ type chunk struct {
 	tmpls      []*sdklog.Record
 }
 
+// clearSlot drops the record of slot i, which no destination needs any
+// more, so that the store keeps alive no memory it no longer counts. A
+// packed chunk has no records to drop, and the packer drops those of a
+// chunk it is reading when it is done (endPackingLocked).
+func (c *chunk) clearSlot(i int) {
+	if !c.packed && !c.packing {
+		c.recs[i] = sdklog.Record{}
+	}
+}
+
 // Slot states.
 const (
 	slotLive uint8 = iota
@@ -299,9 +309,7 @@ func (s *store) unpin(c *chunk, from, to int) {
 				s.lostPinned--
 			}
 		case slotReleased:
-			if !c.packed && !c.packing {
-				c.recs[i] = sdklog.Record{}
-			}
+			c.clearSlot(i)
 		}
 	}
 	if c.unlinked && c.pins == 0 && !c.packing {
@@ -399,9 +407,7 @@ func (s *store) evict(before uint64, below bool, sev log.Severity) (evicted, boo
 				s.lostHeld--
 			}
 			m.state = slotDead
-			if !c.packed && !c.packing { // the packer clears it when it is done reading
-				c.recs[i] = sdklog.Record{}
-			}
+			c.clearSlot(i)
 			c.done++
 			s.held--
 			s.heldBytes -= m.size
