@@ -249,10 +249,11 @@ func TestUnpackableRecordsAreEvictedAsBefore(t *testing.T) {
 // TestShutdownWhilePacking attacks packing from outside: 8 goroutines log
 // through a real LoggerProvider into two destinations, one hung and one
 // healthy, under each overflow policy, with a budget small enough that the
-// packer and admission pack all the time; the provider is shut down with a
-// short deadline while that goes on. Shutdown must return, every
+// packer and admission pack all the time; the processor is shut down with
+// a short deadline while that goes on. Shutdown must return, every
 // destination's counts must balance, and what the healthy destination got
-// must be whole records, each once.
+// must be whole records, each once, all it was counted as exported and at
+// most the one batch Shutdown gave up on besides.
 func TestShutdownWhilePacking(t *testing.T) {
 	for _, policy := range []processor.OverflowPolicy{processor.DropOldest(), processor.DropNewest(), processor.Block(time.Millisecond)} {
 		t.Run(policy.String(), func(t *testing.T) {
@@ -288,11 +289,15 @@ func TestShutdownWhilePacking(t *testing.T) {
 			}
 			// Wait until packing has happened, then shut down mid-flood.
 			require.Eventually(t, func() bool { return p.Stats().Packed > 0 }, 10*time.Second, time.Millisecond)
+			// The processor's own Shutdown: the provider's waits for the
+			// OnEmit calls in progress first, and with a short deadline may
+			// give up before it reaches the processor.
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			_ = lp.Shutdown(ctx)
+			_ = p.Shutdown(ctx)
 			cancel()
 			close(stop)
 			wg.Wait()
+			require.NoError(t, lp.Shutdown(context.Background()))
 			close(hung.gate) // the abandoned export returns; goleak checks the worker ends
 			s := p.Stats()
 			invariant(t, s)
@@ -312,7 +317,12 @@ func TestShutdownWhilePacking(t *testing.T) {
 				seen[seq] = true
 				checkRecord(t, int(seq), &r, r.Resource(), "attack")
 			}
-			require.Equal(t, uint64(len(seen)), s.Destinations[1].Exported)
+			// A batch the healthy destination was exporting when the
+			// deadline ended counts as dropped (shutdown), as Shutdown
+			// documents, though it may arrive: at most one batch more.
+			delivered, exported := uint64(len(seen)), s.Destinations[1].Exported
+			require.GreaterOrEqual(t, delivered, exported)
+			require.LessOrEqual(t, delivered, exported+32)
 		})
 	}
 }
