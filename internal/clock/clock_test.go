@@ -190,3 +190,20 @@ func TestTickAndWaitRepeatsTheTimeAndWaitsForTheReader(t *testing.T) {
 	tk.Stop()
 	f.TickAndWait() // a stopped ticker gets nothing
 }
+
+func TestTickersMadeCountsStoppedTickers(t *testing.T) {
+	f := NewFake(start)
+	if got := f.TickersMade(); got != 0 {
+		t.Fatalf("TickersMade = %d on a new clock", got)
+	}
+	f.NewTicker(time.Second).Stop()
+	f.NewTimer(time.Second) // not a ticker
+	tk := f.NewTicker(time.Minute)
+	defer tk.Stop()
+	if got := f.TickersMade(); got != 2 {
+		t.Fatalf("TickersMade = %d, want 2", got)
+	}
+	if got := f.Periods(); len(got) != 1 || got[0] != time.Minute {
+		t.Fatalf("Periods = %v: only the running ticker", got)
+	}
+}

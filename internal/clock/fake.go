@@ -16,6 +16,7 @@ type Fake struct {
 	now        time.Time
 	waiters    []waiter // pending, in the order they were made
 	delivering int      // tickers with a tick not yet received (see fakeTicker)
+	tickers    int      // tickers made, stopped ones included
 }
 
 // waiter is a pending timer, ticker or deadline. fire is called, with
@@ -161,8 +162,18 @@ func (f *Fake) NewTicker(d time.Duration) Ticker {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tk := &fakeTicker{f: f, period: d, at: f.now.Add(d), c: make(chan time.Time), stop: make(chan struct{})}
+	f.tickers++
 	f.addLocked(tk)
 	return tk
+}
+
+// TickersMade returns the number of tickers made on the clock, stopped
+// ones included: the way a test counts the runs of a goroutine that makes
+// a ticker each time it starts.
+func (f *Fake) TickersMade() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tickers
 }
 
 // Periods returns the periods of the tickers not stopped, in the order
