@@ -270,30 +270,6 @@ func TestTelemetryOptionsRejectBadInput(t *testing.T) {
 	}
 }
 
-// manualTicker ticks when the test sends on c. c is unbuffered, so a send
-// returns only once the alerter has taken the tick, and the next send only
-// once it has finished with the previous one.
-type manualTicker struct{ c chan time.Time }
-
-func (m *manualTicker) C() <-chan time.Time { return m.c }
-func (m *manualTicker) Stop()               {}
-
-// handClock is a clock.Fake whose tickers are made by newTicker: the
-// tests tick by hand, each tick waiting for the goroutine to take it,
-// which a clock.Fake's ticker does not.
-type handClock struct {
-	*clock.Fake
-	newTicker func(time.Duration) clock.Ticker
-}
-
-func (c handClock) NewTicker(d time.Duration) clock.Ticker { return c.newTicker(d) }
-
-// tickAfter moves c forward by d, and returns the time it tells.
-func tickAfter(c *clock.Fake, d time.Duration) time.Time {
-	c.Advance(d)
-	return c.Now()
-}
-
 // lineHandler sends the message of each record it handles on a channel.
 type lineHandler struct{ lines chan string }
 
@@ -310,17 +286,22 @@ func (h lineHandler) Handle(_ context.Context, r slog.Record) error {
 func (h lineHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h lineHandler) WithGroup(string) slog.Handler      { return h }
 
+// TestDropAlertsWhileTheExporterHangs drives the alerter with the fake
+// clock. A summary covers the time from the previous check to its own, and
+// a tick's check reads the drops at a moment the test cannot see when it
+// writes nothing. So the test emits only while no tick is being handled:
+// before the tick that is to count the drops, or once the line of the
+// previous one is out; the check that finds nothing new is a Report, which
+// returns when it is done.
 func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	lines := make(chan string, 10)
-	ticker := &manualTicker{c: make(chan time.Time)}
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	gate := make(chan struct{})
 	exp := &recordingExporter{gate: gate, entered: make(chan struct{}, 100)}
 	p := newProcessor(t, exp, WithMaxQueueSize(2), WithExportMaxBatchSize(1), WithName("audit"),
 		WithDropAlerts(slog.New(lineHandler{lines}), 10*time.Second),
-		optionFunc(func(c *config) {
-			c.tel.alertClock = handClock{clk, func(time.Duration) clock.Ticker { return ticker }}
-		}))
+		optionFunc(func(c *config) { c.tel.alertClock = clk }))
+	require.Equal(t, []time.Duration{10 * time.Second}, clk.Periods(), "the alerter's ticker runs on the fake clock")
 	// The same logger also gets back-pressure lines; this test is about
 	// the drop summaries.
 	drops := func() string {
@@ -336,15 +317,14 @@ func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	for i := range 5 {
 		emit(t, p, fmt.Sprint(i), log.SeverityInfo) // queue of 2: three evicted
 	}
-	ticker.c <- tickAfter(clk, 10*time.Second)
+	clk.AdvanceAndWait(10 * time.Second)
 	assert.Equal(t, "dropped 3 log records in the last 10s: queue_full=3 dropped=3 otel.component.name=audit", drops())
 
-	ticker.c <- tickAfter(clk, 10*time.Second) // nothing new: no line
-	ticker.c <- clk.Now()                      // taken only after the previous tick was handled
+	clk.Advance(5 * time.Second) // no tick: the next is at 20s
+	assert.False(t, p.tel.alerter.Report(), "nothing new: no line")
 	emit(t, p, "x", log.SeverityInfo)
-	ticker.c <- tickAfter(clk, 10*time.Second)
-	ticker.c <- clk.Now() // taken only after the previous tick was handled
-	assert.Equal(t, "dropped 1 log records in the last 10s: queue_full=1 dropped=1 otel.component.name=audit", drops(),
+	clk.AdvanceAndWait(5 * time.Second)
+	assert.Equal(t, "dropped 1 log records in the last 5s: queue_full=1 dropped=1 otel.component.name=audit", drops(),
 		"one line for the new drops only, covering the time since the last check")
 
 	emit(t, p, "y", log.SeverityInfo)
@@ -352,22 +332,18 @@ func TestDropAlertsWhileTheExporterHangs(t *testing.T) {
 	shutdownNow(t, p, gate)
 	assert.Equal(t, "dropped 1 log records in the last 1s: queue_full=1 dropped=1 otel.component.name=audit", drops(),
 		"Shutdown reports what was not reported yet")
+	assert.Empty(t, clk.Periods(), "Shutdown stopped the alerter's ticker")
 	for len(lines) > 0 {
 		assert.NotContains(t, <-lines, "dropped")
 	}
 }
 
 func TestDropAlertsDefaultOnAndCanBeTurnedOff(t *testing.T) {
-	interval := make(chan time.Duration, 1)
-	on := newProcessor(t, &recordingExporter{}, optionFunc(func(c *config) {
-		c.tel.alertClock = handClock{clock.NewFake(time.Now()), func(d time.Duration) clock.Ticker {
-			interval <- d
-			return &manualTicker{c: make(chan time.Time)}
-		}}
-	}))
+	clk := clock.NewFake(time.Now())
+	on := newProcessor(t, &recordingExporter{}, optionFunc(func(c *config) { c.tel.alertClock = clk }))
 	defer shutdownNow(t, on, nil)
 	require.NotNil(t, on.tel.alerter)
-	assert.Equal(t, telemetry.DefaultAlertInterval, <-interval)
+	assert.Equal(t, []time.Duration{telemetry.DefaultAlertInterval}, clk.Periods())
 
 	off := newProcessor(t, &recordingExporter{}, WithDropAlerts(slog.New(slog.DiscardHandler), time.Minute), WithoutDropAlerts())
 	defer shutdownNow(t, off, nil)
