@@ -49,20 +49,6 @@ func (c *counts) source() map[string]uint64 {
 	return out
 }
 
-// manualTicker ticks when the test sends on c. c is unbuffered: a send
-// returns once the alerter took the tick, and the next send once it has
-// handled the previous one.
-type manualTicker struct {
-	c       chan time.Time
-	stopped chan struct{}
-}
-
-func newManualTicker() *manualTicker {
-	return &manualTicker{c: make(chan time.Time), stopped: make(chan struct{})}
-}
-func (m *manualTicker) C() <-chan time.Time { return m.c }
-func (m *manualTicker) Stop()               { close(m.stopped) }
-
 // lineHandler sends each record's message on a channel.
 type lineHandler struct{ lines chan string }
 
@@ -81,48 +67,51 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func TestAlerterOneLinePerIntervalWithDrops(t *testing.T) {
 	var c counts
 	lines := make(chan string, 10)
-	tk := newManualTicker()
-	var gotInterval time.Duration
+	clk := clock.NewFake(t0)
 	a, err := NewDropAlerter(c.source,
 		WithAlertLogger(slog.New(lineHandler{lines})),
 		WithAlertInterval(5*time.Second),
-		withClock(TickerClock{NewTickerFunc: func(d time.Duration) clock.Ticker { gotInterval = d; return tk }, NowFunc: func() time.Time { return t0 }}))
+		withClock(clk))
 	require.NoError(t, err)
 	a.Start()
 	a.Start() // a second Start does nothing
-	assert.Equal(t, 5*time.Second, gotInterval)
+	assert.Equal(t, []time.Duration{5 * time.Second}, clk.Periods(), "one ticker, of the interval")
 
 	c.add("queue_full", 7)
 	c.add("byte_limit", 9)
 	c.add("shutdown", 7)
-	tk.c <- t0.Add(5 * time.Second)
+	clk.AdvanceAndWait(5 * time.Second)
 	assert.Equal(t, "WARN dropped 23 records in the last 5s: byte_limit=9, queue_full=7, shutdown=7", <-lines,
 		"largest first, ties by name")
 
-	tk.c <- t0.Add(10 * time.Second) // nothing new
+	// Every tick moves the clock by the interval: whichever of the ticks
+	// at 10s and 15s counts the drop added while the first is handled, its
+	// line covers 5s.
+	clk.AdvanceAndWait(5 * time.Second) // nothing new
 	c.add("queue_full", 1)
-	tk.c <- t0.Add(15 * time.Second)
-	tk.c <- t0.Add(20 * time.Second) // handled only after the previous tick
+	clk.AdvanceAndWait(5 * time.Second)
+	clk.AdvanceAndWait(5 * time.Second) // taken only after the previous tick was handled
 	assert.Equal(t, "WARN dropped 1 records in the last 5s: queue_full=1", <-lines)
 	_ = a.Shutdown(context.Background()) // waits for the tick at 20s to be handled
-	<-tk.stopped
+	assert.Empty(t, clk.Periods(), "Shutdown stopped the ticker")
 	assert.Empty(t, lines, "at most one line per interval, and Shutdown had nothing left to say")
 	_ = a.Shutdown(context.Background()) // only the first Shutdown does anything
 	a.Start()                            // nor does Start after Shutdown
 	assert.Empty(t, lines)
+	assert.Equal(t, 1, clk.TickersMade(), "Start after Shutdown made no ticker")
 }
 
 func TestAlerterStopReportsTheRest(t *testing.T) {
 	var c counts
 	lines := make(chan string, 10)
-	now := t0
-	a, err := NewDropAlerter(c.source, WithAlertLogger(slog.New(lineHandler{lines})),
-		withClock(TickerClock{NewTickerFunc: func(time.Duration) clock.Ticker { return newManualTicker() }, NowFunc: func() time.Time { return now }}))
+	clk := clock.NewFake(t0)
+	a, err := NewDropAlerter(c.source, WithAlertLogger(slog.New(lineHandler{lines})), withClock(clk))
 	require.NoError(t, err)
 	c.add("export_failed", 2)
-	now = t0.Add(3 * time.Second)
+	clk.Advance(3 * time.Second)
 	_ = a.Shutdown(context.Background()) // never started: no goroutine to stop, the summary is still written
 	assert.Equal(t, "WARN dropped 2 records in the last 3s: export_failed=2", <-lines)
+	assert.Zero(t, clk.TickersMade(), "never started: no ticker")
 }
 
 func TestAlerterSourceResetStartsAgain(t *testing.T) {

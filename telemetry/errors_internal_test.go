@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,7 +56,7 @@ func TestErrorReporterDefaults(t *testing.T) {
 // one other, each with a bounded text.
 func TestErrorReporterMemoryIsBounded(t *testing.T) {
 	r, err := NewErrorReporter(WithErrorLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		withClock(TickerClock{NewTickerFunc: func(time.Duration) clock.Ticker { return newManualTicker() }, NowFunc: time.Now}))
+		withClock(clock.NewFake(t0)))
 	require.NoError(t, err)
 	for i := range 10_000 {
 		r.Handle(fmt.Errorf("%s %d", strings.Repeat(string(rune('a'+i%26)), 100+i%5000), i))

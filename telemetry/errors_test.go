@@ -26,9 +26,9 @@ import (
 )
 
 // These tests synchronise on what the reporter does — a line reaching the
-// writer, a tick taken from an unbuffered channel, a ticker being stopped
-// — never on time passing. guardTimeout (hardening_test.go) only turns a
-// hang into a failure.
+// writer, a tick of the fake clock taken by the reporter's goroutine, its
+// ticker being stopped — never on time passing. guardTimeout
+// (hardening_test.go) only turns a hang into a failure.
 
 // lineWriter sends each Write, one log line, on lines without its newline.
 type lineWriter struct{ lines chan string }
@@ -51,62 +51,33 @@ func textLogger(w io.Writer) *slog.Logger {
 	}))
 }
 
-// errTicker ticks when the test sends on c, which is unbuffered: a send
-// returns once the reporter's goroutine took the tick, and the next send
-// once it has written the previous tick's lines. The reporter makes one
-// ticker per run of its goroutine; every run gets this one, and made and
-// stops count them.
-type errTicker struct {
-	c     chan time.Time
-	made  chan struct{}
-	stops chan struct{}
-}
-
-func newErrTicker() *errTicker {
-	return &errTicker{c: make(chan time.Time), made: make(chan struct{}, 100), stops: make(chan struct{}, 100)}
-}
-
-// C, Stop and factory never block: a test that ticks as fast as it can
-// (TestErrorReporterConcurrentHandleCountsExactly) may have the reporter
-// forget every kind and start a new goroutine more often than made and
-// stops hold, and reads neither.
-func (e *errTicker) C() <-chan time.Time { return e.c }
-func (e *errTicker) Stop()               { signal(e.stops) }
-func (e *errTicker) factory(time.Duration) clock.Ticker {
-	signal(e.made)
-	return e
-}
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
-// tick sends one tick at epoch+at, failing the test if the goroutine does
-// not take it (it ended, say).
-func (e *errTicker) tick(t *testing.T, at time.Duration) {
+// tick moves clk forward by d once the reporter's goroutine has made its
+// ticker, and returns when the goroutine has taken the tick, failing the
+// test if that does not happen (the goroutine ended, say). Once the next
+// tick returns, the goroutine has written this one's lines.
+func tick(t *testing.T, clk *clock.Fake, d time.Duration) {
 	t.Helper()
-	select {
-	case e.c <- epoch.Add(at):
-	case <-time.After(guardTimeout):
-		t.Fatalf("the reporter's goroutine did not take the tick at %v", at)
-	}
+	taken := make(chan struct{})
+	go func() {
+		defer close(taken)
+		clk.BlockUntil(1)
+		clk.AdvanceAndWait(d)
+	}()
+	recv(t, taken, fmt.Sprintf("the reporter's goroutine to take the tick %v later", d))
 }
 
-// newTestReporter returns a reporter writing text lines on a channel,
-// ticked by hand, with a clock that reads epoch.
-func newTestReporter(t *testing.T, opts ...telemetry.ErrorOption) (*telemetry.ErrorReporter, chan string, *errTicker) {
+// newTestReporter returns a reporter writing text lines on a channel, on
+// a fake clock that starts at epoch.
+func newTestReporter(t *testing.T, opts ...telemetry.ErrorOption) (*telemetry.ErrorReporter, chan string, *clock.Fake) {
 	t.Helper()
 	lines := make(chan string, 1000)
-	tk := newErrTicker()
+	clk := clock.NewFake(epoch)
 	r, err := telemetry.NewErrorReporter(append([]telemetry.ErrorOption{
 		telemetry.WithErrorLogger(textLogger(lineWriter{lines})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}),
+		telemetry.WithClock(clk),
 	}, opts...)...)
 	require.NoError(t, err)
-	return r, lines, tk
+	return r, lines, clk
 }
 
 func shutdownReporter(t *testing.T, r *telemetry.ErrorReporter) {
@@ -117,22 +88,22 @@ func shutdownReporter(t *testing.T, r *telemetry.ErrorReporter) {
 }
 
 func TestErrorReporterWritesTheFirstErrorAtOnce(t *testing.T) {
-	r, lines, tk := newTestReporter(t, telemetry.WithErrorAttrs("otel.component.name", "audit-log"))
+	r, lines, clk := newTestReporter(t, telemetry.WithErrorAttrs("otel.component.name", "audit-log"))
 	assert.Equal(t, telemetry.DefaultAlertInterval, telemetry.IntervalOf(r))
 	r.Handle(nil) // ignored: starts nothing
-	assert.Empty(t, tk.made, "no error, no goroutine")
+	assert.Zero(t, clk.TickersMade(), "no error, no goroutine")
 
 	r.Handle(errors.New("export of 512 records failed: 503 Service Unavailable"))
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1 error="export of 512 records failed: 503 Service Unavailable" otel.component.name=audit-log`,
 		recv(t, lines, "the first line"), "written without waiting for a tick")
 	shutdownReporter(t, r)
-	recv(t, tk.stops, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 	assert.Empty(t, lines, "nothing was left for the final summary")
-	assert.Len(t, tk.made, 1)
+	assert.Equal(t, 1, clk.TickersMade())
 }
 
 func TestErrorReporterSummarisesRepeats(t *testing.T) {
-	r, lines, tk := newTestReporter(t)
+	r, lines, clk := newTestReporter(t)
 	r.Handle(errors.New("export of 512 records failed: connection refused"))
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1 error="export of 512 records failed: connection refused"`,
 		recv(t, lines, "the first line"))
@@ -140,34 +111,34 @@ func TestErrorReporterSummarisesRepeats(t *testing.T) {
 	for i := range 500 {
 		r.Handle(fmt.Errorf("export of %d records failed: connection refused", i))
 	}
-	tk.tick(t, 10*time.Second) // the first line was in this interval: no line
+	tick(t, clk, 10*time.Second) // the first line was in this interval: no line
 	for i := 500; i < 1000; i++ {
 		r.Handle(fmt.Errorf("export of %d records failed: connection refused", i))
 	}
-	tk.tick(t, 20*time.Second)
+	tick(t, clk, 10*time.Second)
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1000 interval=20s error="export of 999 records failed: connection refused"`,
 		recv(t, lines, "the summary"), "one line for the 1000 repeats, with the latest text; none at the first tick")
 
 	r.Handle(errors.New("export of 1 records failed: connection refused"))
-	tk.tick(t, 30*time.Second)
+	tick(t, clk, 10*time.Second)
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1 interval=10s error="export of 1 records failed: connection refused"`,
 		recv(t, lines, "the next summary"), "one line per interval")
 
-	tk.tick(t, 40*time.Second) // quiet for a whole interval: forgotten; the goroutine ends
-	recv(t, tk.stops, "the goroutine to end")
+	tick(t, clk, 10*time.Second) // quiet for a whole interval: forgotten; the goroutine ends
+	awaitStopped(t, clk, "the goroutine to end")
 	assert.Empty(t, lines)
 
 	r.Handle(errors.New("export of 2 records failed: connection refused"))
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1 error="export of 2 records failed: connection refused"`,
 		recv(t, lines, "the first line again"), "a kind that comes back after a quiet interval is written at once")
-	assert.Len(t, tk.made, 2, "a goroutine per run")
+	assert.Equal(t, 2, clk.TickersMade(), "a goroutine per run")
 	shutdownReporter(t, r)
-	recv(t, tk.stops, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 	assert.Empty(t, lines)
 }
 
 func TestErrorReporterDistinctKinds(t *testing.T) {
-	r, lines, tk := newTestReporter(t)
+	r, lines, clk := newTestReporter(t)
 	r.Handle(errors.New("dial tcp 10.0.0.7:4318: connection refused"))
 	assert.Contains(t, recv(t, lines, "A"), `count=1 error="dial tcp 10.0.0.7:4318: connection refused"`)
 	r.Handle(errors.New("export: 404 Not Found"))
@@ -178,8 +149,8 @@ func TestErrorReporterDistinctKinds(t *testing.T) {
 	r.Handle(errors.New("dial tcp 10.0.0.9:4319: connection refused")) // A: other address and port
 	r.Handle(errors.New("export: 404 Not Found"))                      // B
 	r.Handle(errors.New("export: 404 Not Found"))                      // B
-	tk.tick(t, 10*time.Second)
-	tk.tick(t, 20*time.Second)
+	tick(t, clk, 10*time.Second)
+	tick(t, clk, 10*time.Second)
 	// One tick's lines are in the order of the kinds' first errors.
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1 interval=20s error="dial tcp 10.0.0.9:4319: connection refused"`, recv(t, lines, "A's summary"))
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=2 interval=20s error="export: 404 Not Found"`, recv(t, lines, "B's summary"))
@@ -199,7 +170,7 @@ func word(n int) string {
 }
 
 func TestErrorReporterCapsTheKinds(t *testing.T) {
-	r, lines, tk := newTestReporter(t)
+	r, lines, clk := newTestReporter(t)
 	for i := range telemetry.MaxErrorKinds {
 		r.Handle(errors.New("failure " + word(i)))
 	}
@@ -214,16 +185,16 @@ func TestErrorReporterCapsTheKinds(t *testing.T) {
 		r.Handle(errors.New("failure " + word(telemetry.MaxErrorKinds+1+i)))
 	}
 	r.Handle(errors.New("failure " + word(0))) // a tracked kind is still its own
-	tk.tick(t, 10*time.Second)
-	tk.tick(t, 20*time.Second)
+	tick(t, clk, 10*time.Second)
+	tick(t, clk, 10*time.Second)
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1 interval=20s error="failure a"`, recv(t, lines, "a tracked kind's summary"))
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=10000 interval=20s kind=other error="failure `+word(telemetry.MaxErrorKinds+10_000)+`"`,
 		recv(t, lines, "the other kind's summary"))
 
 	// Once quiet for an interval, the kinds are forgotten, and new kinds
 	// have their own lines again.
-	tk.tick(t, 30*time.Second)
-	recv(t, tk.stops, "the goroutine to end, with no kind left")
+	tick(t, clk, 10*time.Second)
+	awaitStopped(t, clk, "the goroutine to end, with no kind left")
 	r.Handle(errors.New("failure new"))
 	assert.Equal(t, `level=ERROR msg="steadylog: error" count=1 error="failure new"`, recv(t, lines, "a new kind's first line"))
 	shutdownReporter(t, r)
@@ -231,7 +202,7 @@ func TestErrorReporterCapsTheKinds(t *testing.T) {
 }
 
 func TestErrorReporterShutdownWritesTheRest(t *testing.T) {
-	r, lines, tk := newTestReporter(t)
+	r, lines, clk := newTestReporter(t)
 	shutdownIdle, err := telemetry.NewErrorReporter()
 	require.NoError(t, err)
 	shutdownReporter(t, shutdownIdle) // never given an error: nothing to do
@@ -245,7 +216,7 @@ func TestErrorReporterShutdownWritesTheRest(t *testing.T) {
 	// writes its first line, never both.
 	r.Handle(errors.New("breaker open"))
 	shutdownReporter(t, r)
-	recv(t, tk.stops, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 	got := []string{recv(t, lines, "a last line"), recv(t, lines, "a last line")}
 	assert.ElementsMatch(t, []string{
 		`level=ERROR msg="steadylog: error" count=5 interval=0s error="timeout after 30s"`,
@@ -255,7 +226,7 @@ func TestErrorReporterShutdownWritesTheRest(t *testing.T) {
 	r.Handle(errors.New("after shutdown")) // ignored: nothing is written after the final summary
 	assert.NoError(t, r.Shutdown(context.Background()), "a second Shutdown does nothing")
 	assert.Empty(t, lines)
-	assert.Len(t, tk.made, 1, "Handle after Shutdown starts no goroutine")
+	assert.Equal(t, 1, clk.TickersMade(), "Handle after Shutdown starts no goroutine")
 }
 
 // TestErrorReporterShutdownHonoursDeadlineWhileWriterIsStuck is the full
@@ -265,10 +236,10 @@ func TestErrorReporterShutdownHonoursDeadlineWhileWriterIsStuck(t *testing.T) {
 	leaks := goleak.IgnoreCurrent()
 	w := newStuckWriter()
 	defer w.release()
-	tk := newErrTicker()
+	clk := clock.NewFake(epoch)
 	r, err := telemetry.NewErrorReporter(
 		telemetry.WithErrorLogger(textLogger(w)),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}))
+		telemetry.WithClock(clk))
 	require.NoError(t, err)
 
 	r.Handle(errors.New("export failed: connection reset"))
@@ -301,7 +272,7 @@ func TestErrorReporterShutdownHonoursDeadlineWhileWriterIsStuck(t *testing.T) {
 	// final summary writes both, in the order of their first errors.
 	assert.Contains(t, recv(t, w.lines, "the summary"), `count=3 interval=0s error="export failed: connection reset"`)
 	assert.Contains(t, recv(t, w.lines, "the new kind"), `count=1 error="export failed: broken pipe"`)
-	recv(t, tk.stops, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 	goleak.VerifyNone(t, leaks) // retries until the reporter's goroutines end
 	assert.Equal(t, int64(3), w.writes.Load(), "each line exactly once")
 	assert.Empty(t, w.lines)
@@ -316,10 +287,10 @@ func (p *panicky) Error() string { return p.msg }
 func TestErrorReporterSurvivesPanics(t *testing.T) {
 	var panics atomicCounter
 	lines := make(chan string, 10)
-	tk := newErrTicker()
+	clk := clock.NewFake(epoch)
 	r, err := telemetry.NewErrorReporter(
 		telemetry.WithErrorLogger(slog.New(attrHandler{lines: lines, panics: &panics})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}))
+		telemetry.WithClock(clk))
 	require.NoError(t, err)
 
 	panics.set(1)
@@ -338,7 +309,7 @@ func TestErrorReporterSurvivesPanics(t *testing.T) {
 	err = r.Shutdown(context.Background())
 	require.ErrorIs(t, err, telemetry.ErrReporterPanic, "the final summary was lost to the panic")
 	assert.Contains(t, err.Error(), "handler exploded")
-	recv(t, tk.stops, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 	assert.Empty(t, lines)
 }
 
@@ -352,7 +323,7 @@ func TestErrorReporterFailingTicker(t *testing.T) {
 			lines := make(chan string, 10)
 			r, err := telemetry.NewErrorReporter(
 				telemetry.WithErrorLogger(textLogger(lineWriter{lines})),
-				telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: factory, NowFunc: func() time.Time { panic("no time") }}))
+				telemetry.WithClock(faultyClock{Fake: clock.NewFake(epoch), newTicker: factory, now: func() time.Time { panic("no time") }}))
 			require.NoError(t, err)
 			r.Handle(errors.New("first"))
 			assert.Contains(t, recv(t, lines, "the first line"), `count=1 error=first`, "first lines need no ticker")
@@ -423,12 +394,12 @@ func TestErrorReporterConcurrentHandleCountsExactly(t *testing.T) {
 			leaks := goleak.IgnoreCurrent()
 			var out syncLines
 			opts := []telemetry.ErrorOption{telemetry.WithErrorLogger(textLogger(&out))}
-			var tk *errTicker
+			var clk *clock.Fake
 			if realTicker {
 				opts = append(opts, telemetry.WithErrorInterval(time.Millisecond))
 			} else {
-				tk = newErrTicker()
-				opts = append(opts, telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tk.factory, NowFunc: fixedClock}))
+				clk = clock.NewFake(epoch)
+				opts = append(opts, telemetry.WithClock(clk))
 			}
 			r, err := telemetry.NewErrorReporter(opts...)
 			require.NoError(t, err)
@@ -440,18 +411,21 @@ func TestErrorReporterConcurrentHandleCountsExactly(t *testing.T) {
 					}
 				})
 			}
-			if tk != nil {
+			if clk != nil {
 				// Tick while the errors arrive, until the goroutines are
-				// done; a tick may find no goroutine to take it.
+				// done. A tick may find no goroutine to take it (every kind
+				// was forgotten, and the next Handle has not started one):
+				// AdvanceAndWait then only moves the clock.
 				done := make(chan struct{})
 				go func() { wg.Wait(); close(done) }()
-				for i := 1; ; i++ {
+			ticking:
+				for {
 					select {
-					case tk.c <- epoch.Add(time.Duration(i) * 10 * time.Second):
-						continue
 					case <-done:
+						break ticking
+					default:
+						clk.AdvanceAndWait(10 * time.Second)
 					}
-					break
 				}
 			}
 			wg.Wait()

@@ -31,8 +31,6 @@ const guardTimeout = 10 * time.Second
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func fixedClock() time.Time { return epoch }
-
 // recv returns the next value of ch, failing the test if none comes.
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
@@ -83,22 +81,41 @@ func (d *dropCounts) read() map[string]uint64 {
 	return out
 }
 
-// handTicker ticks when the test sends on c. c is unbuffered: a send
-// returns once the alerter took the tick, and the next send once it has
-// handled the previous one.
-type handTicker struct {
-	c       chan time.Time
-	stopped chan struct{}
+// faultyClock is a clock.Fake with a fault: newTicker and now, when set,
+// replace the Fake's NewTicker and Now. To a DropAlerter or an
+// ErrorReporter the clock is the caller's code, and these tests make it
+// panic or return a nil ticker.
+type faultyClock struct {
+	*clock.Fake
+	newTicker func(time.Duration) clock.Ticker
+	now       func() time.Time
 }
 
-func newHandTicker() *handTicker {
-	return &handTicker{c: make(chan time.Time), stopped: make(chan struct{})}
+func (c faultyClock) NewTicker(d time.Duration) clock.Ticker {
+	if c.newTicker != nil {
+		return c.newTicker(d)
+	}
+	return c.Fake.NewTicker(d)
 }
 
-func (h *handTicker) C() <-chan time.Time { return h.c }
-func (h *handTicker) Stop()               { close(h.stopped) }
-func (h *handTicker) factory(time.Duration) clock.Ticker {
-	return h
+func (c faultyClock) Now() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return c.Fake.Now()
+}
+
+// awaitStopped waits until clk has no ticker left, failing the test if
+// that takes longer than guardTimeout: the goroutine of the alerter or the
+// reporter has stopped its ticker.
+func awaitStopped(t *testing.T, clk *clock.Fake, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		clk.BlockUntilAtMost(0)
+	}()
+	recv(t, done, what)
 }
 
 // stuckWriter blocks every Write until release is called, like a full
@@ -145,17 +162,17 @@ func TestShutdownHonoursDeadlineWhileLoggerIsStuck(t *testing.T) {
 			w := newStuckWriter()
 			defer w.release() // whatever happens, nothing stays stuck
 			var drops dropCounts
-			tick := newHandTicker()
+			clk := clock.NewFake(epoch)
 			a, err := telemetry.NewDropAlerter(drops.read,
 				telemetry.WithAlertLogger(slog.New(slog.NewTextHandler(w, nil))),
-				telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
+				telemetry.WithClock(clk))
 			require.NoError(t, err)
 
 			var wantLines []string
 			if tc.start {
 				a.Start()
 				drops.add("queue_full", 3)
-				tick.c <- epoch.Add(10 * time.Second)
+				clk.AdvanceAndWait(10 * time.Second)
 				recv(t, w.entered, "the periodic summary to reach the writer")
 				wantLines = append(wantLines, "dropped 3 records in the last 10s: queue_full=3")
 			}
@@ -185,7 +202,7 @@ func TestShutdownHonoursDeadlineWhileLoggerIsStuck(t *testing.T) {
 				assert.Contains(t, recv(t, w.lines, fmt.Sprintf("line %d", i)), want)
 			}
 			if tc.start {
-				recv(t, tick.stopped, "the ticker to be stopped")
+				awaitStopped(t, clk, "the ticker to be stopped")
 			}
 			goleak.VerifyNone(t, leaks) // retries until the alerter's goroutines end
 			assert.Equal(t, int64(len(wantLines)), w.writes.Load(), "each summary exactly once")
@@ -200,10 +217,10 @@ func TestShutdownHonoursDeadlineWhileLoggerIsStuck(t *testing.T) {
 func TestShutdownWithoutDeadlineWaitsForTheSummary(t *testing.T) {
 	lines := make(chan string, 4)
 	var drops dropCounts
-	tick := newHandTicker()
+	clk := clock.NewFake(epoch)
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
+		telemetry.WithClock(clk))
 	require.NoError(t, err)
 	a.Start()
 	drops.add("byte_limit", 2)
@@ -211,7 +228,7 @@ func TestShutdownWithoutDeadlineWaitsForTheSummary(t *testing.T) {
 	defer cancel()
 	require.NoError(t, a.Shutdown(ctx))
 	assert.Equal(t, "dropped 2 records in the last 0s: byte_limit=2", recv(t, lines, "the final summary"))
-	recv(t, tick.stopped, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 	assert.NoError(t, a.Shutdown(ctx))
 	assert.Empty(t, lines)
 }
@@ -238,18 +255,18 @@ func TestAlerterSurvivesPanickingHandler(t *testing.T) {
 	var panics atomic.Int64
 	lines := make(chan string, 4)
 	var drops dropCounts
-	tick := newHandTicker()
+	clk := clock.NewFake(epoch)
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines, panics: &panics})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
+		telemetry.WithClock(clk))
 	require.NoError(t, err)
 	a.Start()
 
 	panics.Store(1)
 	drops.add("queue_full", 2)
-	tick.c <- epoch.Add(10 * time.Second) // the handler panics
+	clk.AdvanceAndWait(10 * time.Second) // the handler panics
 	drops.add("queue_full", 3)
-	tick.c <- epoch.Add(20 * time.Second) // the goroutine lives on
+	clk.AdvanceAndWait(10 * time.Second) // the goroutine lives on
 	assert.Equal(t, "dropped 5 records in the last 20s: queue_full=5", recv(t, lines, "the next summary"),
 		"the drops of the summary that panicked are reported by the next one")
 
@@ -264,30 +281,30 @@ func TestAlerterSurvivesPanickingHandler(t *testing.T) {
 	err = a.Shutdown(context.Background())
 	require.ErrorIs(t, err, telemetry.ErrAlertPanic, "the final summary was lost to the panic")
 	assert.Contains(t, err.Error(), "handler exploded")
-	recv(t, tick.stopped, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 	assert.Empty(t, lines)
 }
 
 func TestAlerterSurvivesPanickingSource(t *testing.T) {
 	lines := make(chan string, 4)
 	var drops dropCounts
-	tick := newHandTicker()
+	clk := clock.NewFake(epoch)
 	a, err := telemetry.NewDropAlerter(drops.read,
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: tick.factory, NowFunc: fixedClock}))
+		telemetry.WithClock(clk))
 	require.NoError(t, err)
 	a.Start()
 	drops.add("queue_full", 1)
 	drops.fail()
-	tick.c <- epoch.Add(10 * time.Second) // the source panics
-	tick.c <- epoch.Add(20 * time.Second)
+	clk.AdvanceAndWait(10 * time.Second) // the source panics
+	clk.AdvanceAndWait(10 * time.Second)
 	assert.Equal(t, "dropped 1 records in the last 20s: queue_full=1", recv(t, lines, "the next summary"))
 
 	drops.fail()
 	assert.False(t, a.Report())
 	drops.fail()
 	require.ErrorIs(t, a.Shutdown(context.Background()), telemetry.ErrAlertPanic)
-	recv(t, tick.stopped, "the ticker to be stopped")
+	awaitStopped(t, clk, "the ticker to be stopped")
 }
 
 func TestAlerterFailingTickerStartsNoGoroutine(t *testing.T) {
@@ -302,7 +319,7 @@ func TestAlerterFailingTickerStartsNoGoroutine(t *testing.T) {
 			var drops dropCounts
 			a, err := telemetry.NewDropAlerter(drops.read,
 				telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-				telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: factory, NowFunc: fixedClock}))
+				telemetry.WithClock(faultyClock{Fake: clock.NewFake(epoch), newTicker: factory}))
 			require.NoError(t, err)
 			a.Start() // must not panic
 			drops.add("queue_full", 1)
@@ -325,7 +342,7 @@ func (p panickyTicker) Stop() {
 
 func TestAlerterPanickingClock(t *testing.T) {
 	_, err := telemetry.NewDropAlerter(func() map[string]uint64 { return nil },
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: func() time.Time { panic("no time") }}))
+		telemetry.WithClock(faultyClock{Fake: clock.NewFake(epoch), now: func() time.Time { panic("no time") }}))
 	require.ErrorIs(t, err, telemetry.ErrInvalidOption)
 	require.ErrorIs(t, err, telemetry.ErrAlertPanic)
 
@@ -333,13 +350,14 @@ func TestAlerterPanickingClock(t *testing.T) {
 	// process.
 	var calls atomic.Int64
 	lines := make(chan string, 2)
+	clk := clock.NewFake(epoch)
 	a, err := telemetry.NewDropAlerter(func() map[string]uint64 { return map[string]uint64{"x": 1} },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: func() time.Time {
+		telemetry.WithClock(faultyClock{Fake: clk, now: func() time.Time {
 			if calls.Add(1) == 2 {
 				panic("no time")
 			}
-			return epoch
+			return clk.Now()
 		}}))
 	require.NoError(t, err)
 	assert.False(t, a.Report())
@@ -372,7 +390,7 @@ func TestAlerterBoundsTheLine(t *testing.T) {
 	}
 	a, err := telemetry.NewDropAlerter(func() map[string]uint64 { return src },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: fixedClock}))
+		telemetry.WithClock(clock.NewFake(epoch)))
 	require.NoError(t, err)
 	require.True(t, a.Report())
 	line := recv(t, lines, "the summary")
@@ -383,7 +401,7 @@ func TestAlerterBoundsTheLine(t *testing.T) {
 	src = map[string]uint64{"a": math.MaxUint64, "b": 5}
 	a, err = telemetry.NewDropAlerter(func() map[string]uint64 { return src },
 		telemetry.WithAlertLogger(slog.New(chanHandler{lines: lines})),
-		telemetry.WithClock(telemetry.TickerClock{NewTickerFunc: clock.Real().NewTicker, NowFunc: fixedClock}))
+		telemetry.WithClock(clock.NewFake(epoch)))
 	require.NoError(t, err)
 	require.True(t, a.Report())
 	assert.Contains(t, recv(t, lines, "the summary"), fmt.Sprintf("dropped %d records", uint64(math.MaxUint64)))
