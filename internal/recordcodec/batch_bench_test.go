@@ -75,3 +75,19 @@ func BenchmarkOTLPTransformMarshal(b *testing.B) {
 	}
 	reportPerRecord(b, len(recs), len(body))
 }
+
+// BenchmarkTemplate is the cost of a template: a one-record batch decoded
+// with no Templates, which builds one through a private LoggerProvider.
+func BenchmarkTemplate(b *testing.B) {
+	recs := benchBatch(b)[:1]
+	enc, err := recordcodec.AppendBatch(nil, recs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err = recordcodec.DecodeBatch(enc, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

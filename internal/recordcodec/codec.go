@@ -1,26 +1,3 @@
-// Package recordcodec encodes the fields of an [sdklog.Record] as an OTLP
-// LogRecord protobuf message (opentelemetry/proto/logs/v1/logs.proto) and
-// decodes them back.
-//
-// The encoding is the OTLP wire format, so that bytes kept by steadylog can
-// one day be sent without encoding again, with one addition: an AnyValue
-// that came from a typed slice (attribute.BOOLSLICE, INT64SLICE,
-// FLOAT64SLICE, STRINGSLICE) carries its type in field 15, which OTLP
-// receivers skip as an unknown field, so that decoding gives back the same
-// attribute.Type rather than a generic SLICE.
-//
-// What is not encoded: the record's resource and instrumentation scope,
-// and the attribute limits of the LoggerProvider it came from. sdklog.Record
-// has no setters for them, so Decode fills a record that carries them
-// already — a copy of a record from the same logger (see Decode).
-//
-// Round trip: Decode(Append(r)) gives a record equal to r in every field a
-// exporter reads — event name, timestamps (the same instant; the location
-// and monotonic reading are not kept), severity and its text, body,
-// attributes in order, trace and span id, trace flags — except the count of
-// attributes the SDK dropped for its limits, which Decode returns and
-// cannot set (the SDK has no setter for it). Strings in the decoded record
-// alias the encoded bytes: they must not be modified afterwards.
 package recordcodec
 
 import (

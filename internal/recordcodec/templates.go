@@ -27,9 +27,8 @@ const maxRestoredDropped = 1 << 16
 // count limit of records with dropped attributes), keyed by their
 // encoding. sdklog.Record has no setters for its resource and scope, so a
 // template is the one record a private LoggerProvider with that resource
-// emits from a Logger with that scope; building one costs a provider, a
-// few microseconds, and its record replaced every later one of that kind
-// for the price of a copy.
+// emits from a Logger with that scope. Building one costs a provider,
+// about 7 µs; each later record of that kind costs a copy of it.
 //
 // A Templates keeps at most its limit, forgetting an arbitrary one to make
 // room; records decoded before keep their resource and scope. It is safe
