@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -313,6 +314,42 @@ func TestTemplatesConcurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestBatchNaN: a scope or resource with a NaN among its attributes is not
+// Equal to itself. Each record still goes once into the request, in order,
+// and is rebuilt exactly (templates are checked by their encoding).
+func TestBatchNaN(t *testing.T) {
+	noEnvironment(t)
+	nan := attribute.Float64("nan", math.NaN())
+	r := origin{res: resource.NewSchemaless(nan), scope: "s", attrs: []attribute.KeyValue{nan}}.emit(t)
+	other := origin{res: resource.NewSchemaless(nan), scope: "s", attrs: []attribute.KeyValue{nan}}.emit(t)
+	want := []sdklog.Record{r, r, other, r}
+	for i := range want {
+		want[i].SetBody(attribute.IntValue(i))
+	}
+	enc, err := recordcodec.AppendBatch(nil, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := recordcodec.DecodeBatch(enc, nil, nil)
+	if err != nil {
+		t.Fatalf("DecodeBatch: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if d := diffFields(&want[i], &got[i]); d != "" {
+			t.Fatalf("record %d: %s", i, d)
+		}
+		v, _ := got[i].Resource().Set().Value("nan")
+		scope := got[i].InstrumentationScope()
+		s, _ := scope.Attributes.Value("nan")
+		if !math.IsNaN(v.AsFloat64()) || !math.IsNaN(s.AsFloat64()) {
+			t.Fatalf("record %d: resource %v, scope %v: want NaN", i, got[i].Resource(), got[i].InstrumentationScope().Attributes)
+		}
 	}
 }
 

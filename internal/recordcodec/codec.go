@@ -53,10 +53,10 @@ var (
 	// ErrUnsupported is returned by Append for a record it cannot encode
 	// faithfully: values nested deeper than MaxDepth, or a timestamp
 	// outside the range of int64 nanoseconds since 1970 (years 1678–2262).
-	ErrUnsupported = errors.New("recordcodec: record cannot be encoded faithfully")
+	ErrUnsupported = errors.New("steadylog/recordcodec: record cannot be encoded faithfully")
 	// ErrMalformed is returned by Decode for bytes that are not a record
 	// Append wrote.
-	ErrMalformed = errors.New("recordcodec: malformed record")
+	ErrMalformed = errors.New("steadylog/recordcodec: malformed record")
 )
 
 var (
