@@ -15,7 +15,9 @@ import (
 // OTEL_SERVICE_NAME) with a key the encoded resource lacks, which the SDK
 // adds to every resource a LoggerProvider is given (see Templates). The
 // records are otherwise exact; the caller decides whether to export them,
-// as with resource.Merge's ErrSchemaURLConflict.
+// as with resource.Merge's ErrSchemaURLConflict. (Bytes AppendBatch did not
+// write may also hold a scope the SDK changes: an attribute with an empty
+// key, which Logger leaves out.)
 var ErrInexact = errors.New("steadylog/recordcodec: resource rebuilt with attributes of the environment")
 
 // DecodeBatch decodes the ExportLogsServiceRequest b, written by
@@ -35,7 +37,9 @@ var ErrInexact = errors.New("steadylog/recordcodec: resource rebuilt with attrib
 // request it returns out unchanged and ErrMalformed; it never panics.
 // Unknown fields are skipped, so any OTLP request decodes, but a repeated
 // Resource or InstrumentationScope message counts only its last copy
-// where protobuf would merge them.
+// where protobuf would merge them. A resource and scope are decoded only
+// for the records that need them: a ScopeLogs with no records is not
+// checked.
 func DecodeBatch(b []byte, t *Templates, out []sdklog.Record) ([]sdklog.Record, error) {
 	d := batchDecoder{t: t, out: out}
 	if err := eachField(b, d.resourceLogs); err != nil {
