@@ -1,26 +1,3 @@
-// Package recordcodec encodes the fields of an [sdklog.Record] as an OTLP
-// LogRecord protobuf message (opentelemetry/proto/logs/v1/logs.proto) and
-// decodes them back.
-//
-// The encoding is the OTLP wire format, so that bytes kept by steadylog can
-// one day be sent without encoding again, with one addition: an AnyValue
-// that came from a typed slice (attribute.BOOLSLICE, INT64SLICE,
-// FLOAT64SLICE, STRINGSLICE) carries its type in field 15, which OTLP
-// receivers skip as an unknown field, so that decoding gives back the same
-// attribute.Type rather than a generic SLICE.
-//
-// What is not encoded: the record's resource and instrumentation scope,
-// and the attribute limits of the LoggerProvider it came from. sdklog.Record
-// has no setters for them, so Decode fills a record that carries them
-// already — a copy of a record from the same logger (see Decode).
-//
-// Round trip: Decode(Append(r)) gives a record equal to r in every field a
-// exporter reads — event name, timestamps (the same instant; the location
-// and monotonic reading are not kept), severity and its text, body,
-// attributes in order, trace and span id, trace flags — except the count of
-// attributes the SDK dropped for its limits, which Decode returns and
-// cannot set (the SDK has no setter for it). Strings in the decoded record
-// alias the encoded bytes: they must not be modified afterwards.
 package recordcodec
 
 import (
@@ -76,10 +53,10 @@ var (
 	// ErrUnsupported is returned by Append for a record it cannot encode
 	// faithfully: values nested deeper than MaxDepth, or a timestamp
 	// outside the range of int64 nanoseconds since 1970 (years 1678–2262).
-	ErrUnsupported = errors.New("recordcodec: record cannot be encoded faithfully")
+	ErrUnsupported = errors.New("steadylog/recordcodec: record cannot be encoded faithfully")
 	// ErrMalformed is returned by Decode for bytes that are not a record
 	// Append wrote.
-	ErrMalformed = errors.New("recordcodec: malformed record")
+	ErrMalformed = errors.New("steadylog/recordcodec: malformed record")
 )
 
 var (
@@ -303,118 +280,130 @@ func appendTyped(b []byte, t attribute.Type) []byte {
 // leaves r in an unspecified state.
 func Decode(b []byte, r *sdklog.Record) (dropped int, err error) {
 	var (
-		ts, observed    time.Time
-		sev             log.Severity
-		sevText, event  string
-		body            attribute.Value
-		flags           trace.TraceFlags
-		traceID         trace.TraceID
-		spanID          trace.SpanID
-		attrArr         [8]attribute.KeyValue
-		attrs           = attrArr[:0]
-		droppedAttrs    uint64
-		haveTS, haveObs bool
+		f     fields
+		room  [8]attribute.KeyValue
+		attrs []attribute.KeyValue
 	)
+	if attrs, err = f.decode(b, room[:0]); err != nil {
+		return 0, err
+	}
+	f.set(r, attrs)
+	return int(min(f.dropped, math.MaxInt32)), nil
+}
+
+// fields holds a LogRecord's fields but its attributes between decoding
+// and setting them on a record, so that the batch decoder can choose the
+// record's template from what it holds (see Templates). The attributes are
+// kept apart, in room the caller gives, which stays on its stack.
+type fields struct {
+	ts, observed   time.Time
+	sev            log.Severity
+	sevText, event string
+	body           attribute.Value
+	flags          trace.TraceFlags
+	traceID        trace.TraceID
+	spanID         trace.SpanID
+	dropped        uint64
+}
+
+// decode reads the LogRecord message b into f, which must be zero, and
+// returns its attributes appended to attrs.
+func (f *fields) decode(b []byte, attrs []attribute.KeyValue) ([]attribute.KeyValue, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return 0, ErrMalformed
+			return nil, ErrMalformed
 		}
 		b = b[n:]
 		switch {
 		case (num == fieldTime || num == fieldObserved) && typ == protowire.Fixed64Type:
 			v, n := protowire.ConsumeFixed64(b)
 			if n < 0 {
-				return 0, ErrMalformed
+				return nil, ErrMalformed
 			}
 			b = b[n:]
-			t := time.Unix(0, int64(v))
 			if num == fieldTime {
-				ts, haveTS = t, true
+				f.ts = time.Unix(0, int64(v))
 			} else {
-				observed, haveObs = t, true
+				f.observed = time.Unix(0, int64(v))
 			}
 		case num == fieldSevNumber && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return 0, ErrMalformed
+				return nil, ErrMalformed
 			}
 			b = b[n:]
-			sev = log.Severity(int64(v))
+			f.sev = log.Severity(int64(v))
 		case num == fieldDropped && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return 0, ErrMalformed
+				return nil, ErrMalformed
 			}
 			b = b[n:]
-			droppedAttrs = v
+			f.dropped = v
 		case num == fieldFlags && typ == protowire.Fixed32Type:
 			v, n := protowire.ConsumeFixed32(b)
 			if n < 0 {
-				return 0, ErrMalformed
+				return nil, ErrMalformed
 			}
 			b = b[n:]
-			flags = trace.TraceFlags(v)
+			f.flags = trace.TraceFlags(v)
 		case typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return 0, ErrMalformed
+				return nil, ErrMalformed
 			}
 			b = b[n:]
 			switch num {
 			case fieldSevText:
-				sevText = alias(v)
+				f.sevText = alias(v)
 			case fieldEventName:
-				event = alias(v)
+				f.event = alias(v)
 			case fieldBody:
-				if body, err = decodeAnyValue(v, 1); err != nil {
-					return 0, err
+				var err error
+				if f.body, err = decodeAnyValue(v, 1); err != nil {
+					return nil, err
 				}
 			case fieldAttributes:
 				kv, err := decodeKeyValue(v, 1)
 				if err != nil {
-					return 0, err
+					return nil, err
 				}
 				attrs = append(attrs, kv)
 			case fieldTraceID:
-				if len(v) != len(traceID) {
-					return 0, ErrMalformed
+				if len(v) != len(f.traceID) {
+					return nil, ErrMalformed
 				}
-				copy(traceID[:], v)
+				copy(f.traceID[:], v)
 			case fieldSpanID:
-				if len(v) != len(spanID) {
-					return 0, ErrMalformed
+				if len(v) != len(f.spanID) {
+					return nil, ErrMalformed
 				}
-				copy(spanID[:], v)
+				copy(f.spanID[:], v)
 			}
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return 0, ErrMalformed
+				return nil, ErrMalformed
 			}
 			b = b[n:]
 		}
 	}
-	if !haveTS {
-		ts = time.Time{}
-	}
-	if !haveObs {
-		observed = time.Time{}
-	}
-	r.SetTimestamp(ts)
-	r.SetObservedTimestamp(observed)
-	r.SetSeverity(sev)
-	r.SetSeverityText(sevText)
-	r.SetBody(body)
+	return attrs, nil
+}
+
+// set sets every field of r that Append encodes, but the dropped count.
+func (f *fields) set(r *sdklog.Record, attrs []attribute.KeyValue) {
+	r.SetTimestamp(f.ts)
+	r.SetObservedTimestamp(f.observed)
+	r.SetSeverity(f.sev)
+	r.SetSeverityText(f.sevText)
+	r.SetBody(f.body)
 	r.SetAttributes(attrs...)
-	r.SetTraceID(traceID)
-	r.SetSpanID(spanID)
-	r.SetTraceFlags(flags)
-	r.SetEventName(event)
-	if droppedAttrs > math.MaxInt32 {
-		droppedAttrs = math.MaxInt32
-	}
-	return int(droppedAttrs), nil
+	r.SetTraceID(f.traceID)
+	r.SetSpanID(f.spanID)
+	r.SetTraceFlags(f.flags)
+	r.SetEventName(f.event)
 }
 
 // alias returns the bytes of v as a string without copying them.

@@ -167,8 +167,19 @@ func attrsOf(r *sdklog.Record) []attribute.KeyValue {
 }
 
 // diff describes how got differs from want in what an exporter reads, or
-// returns "".
+// returns "". got must have want's resource and scope: Decode's contract.
 func diff(want, got *sdklog.Record) string {
+	switch {
+	case want.Resource() != got.Resource():
+		return "resource differs"
+	case want.InstrumentationScope().Name != got.InstrumentationScope().Name:
+		return "scope differs"
+	}
+	return diffFields(want, got)
+}
+
+// diffFields is diff but for the resource and scope.
+func diffFields(want, got *sdklog.Record) string {
 	switch {
 	case !want.Timestamp().Equal(got.Timestamp()) || want.Timestamp().IsZero() != got.Timestamp().IsZero():
 		return fmt.Sprintf("timestamp %v, want %v", got.Timestamp(), want.Timestamp())
@@ -182,10 +193,6 @@ func diff(want, got *sdklog.Record) string {
 		return fmt.Sprintf("body %s, want %s", got.Body().String(), want.Body().String())
 	case want.TraceID() != got.TraceID(), want.SpanID() != got.SpanID(), want.TraceFlags() != got.TraceFlags():
 		return "trace context differs"
-	case want.Resource() != got.Resource():
-		return "resource differs"
-	case want.InstrumentationScope().Name != got.InstrumentationScope().Name:
-		return "scope differs"
 	}
 	wa, ga := attrsOf(want), attrsOf(got)
 	if len(wa) != len(ga) {
