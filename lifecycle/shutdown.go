@@ -203,6 +203,11 @@ func waitOne(c *call, callCtx, overall context.Context) waitResult {
 	case <-overall.Done():
 		return overallDone
 	case <-callCtx.Done():
+		if overall.Err() != nil {
+			// Ended together (callCtx may be overall itself): the call
+			// joins the rest, which share one margin; no timer of its own.
+			return overallDone
+		}
 	}
 	t := clk.NewTimer(AbandonMargin)
 	defer t.Stop()
