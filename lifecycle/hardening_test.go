@@ -659,11 +659,19 @@ func (e *panicIsErr) Is(target error) bool { return e.target == target }
 
 func TestHardeningErrorMethodsArePartOfUserCode(t *testing.T) {
 	var typedNil *panicIsErr
+	inShutdown := make(chan struct{})
 	c := &funcComponent{
 		flush:    func(context.Context) error { return typedNil },
-		shutdown: func(ctx context.Context) error { <-ctx.Done(); return typedNil },
+		shutdown: func(ctx context.Context) error { close(inShutdown); <-ctx.Done(); return typedNil },
 	}
-	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 100*time.Millisecond), lifecycle.Graceful, lifecycle.Named("c", c))
+	const deadline = 100 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.Graceful, lifecycle.Named("c", c))
+	<-inShutdown
+	clk.Advance(deadline)
+	o := await(t, res)
+	r, err := o.r, o.err
+	assert.Equal(t, deadline, r.Duration)
 	require.Error(t, err)
 	require.Len(t, r.Components, 1)
 	var le *lifecycle.Error
@@ -733,12 +741,18 @@ func TestHardeningNilComponents(t *testing.T) {
 // before Stop.
 func TestHardeningManagerLeavesNoGoroutine(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
-	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR1), lifecycle.WithTimeout(100*time.Millisecond))
-	require.NoError(t, m.AddHook("h", func(ctx context.Context) error { <-ctx.Done(); return nil }))
+	const timeout = 100 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR1), lifecycle.WithTimeout(timeout))
+	inHook := make(chan struct{})
+	require.NoError(t, m.AddHook("h", func(ctx context.Context) error { close(inHook); <-ctx.Done(); return nil }))
 	require.NoError(t, m.Register("c", newFake("c", nil, honours, honours)))
 	require.NoError(t, m.Listen())
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
-	m.Wait()
+	<-inHook
+	clk.Advance(timeout) // every call then returns at once
+	await(t, m.Done())
+	assert.Equal(t, timeout, m.Wait().Duration)
 	// A late signal is no longer the Manager's: it has its default effect,
 	// which for SIGUSR1 in a Go program is none.
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))

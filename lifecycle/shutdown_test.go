@@ -395,15 +395,19 @@ func TestCounted(t *testing.T) {
 	require.True(t, isCounter)
 
 	counter.exported.Store(1)
-	go func() { // counts move while the provider shuts down
-		<-provider.entered
-		counter.exported.Add(9)
-		counter.dropped.Add(2)
-		<-provider.entered
-	}()
-	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 300*time.Millisecond), lifecycle.GracefulWithin(0.3),
-		lifecycle.Named("", wrapped))
+	const deadline = 300 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.GracefulWithin(0.5), lifecycle.Named("", wrapped))
+	// The counts move while the provider drains.
+	require.Equal(t, "provider.flush", <-provider.entered)
+	counter.exported.Add(9)
+	counter.dropped.Add(2)
+	clk.BlockUntil(2) // the deadline and the drain's budget
+	clk.Advance(deadline / 2)
+	o := await(t, res)
+	r, err := o.r, o.err
 	require.NoError(t, err)
+	assert.Equal(t, deadline/2, r.Duration, "the drain for its budget, Shutdown at once")
 	c := r.Components[0]
 	assert.Equal(t, "#0 *lifecycle_test.fakeComponent", c.Name, "the default name shows the wrapped type")
 	assert.True(t, c.HasCounts)
