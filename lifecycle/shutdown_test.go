@@ -242,6 +242,9 @@ func TestGracefulHungFlushLeavesTimeForShutdown(t *testing.T) {
 	b := newFake("b", nil, fast, fast)
 	start := clk.Now()
 	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.GracefulWithin(0.5), lifecycle.Named("a", a), lifecycle.Named("b", b))
+	// (Once a's flush has started: the shutdown abandons it just the same
+	// when its goroutine has not run yet, but then a never saw its context.)
+	require.Equal(t, "a.flush", <-a.entered)
 	clk.BlockUntil(2) // the deadline and the drain's budget
 	clk.Advance(deadline / 2)
 	clk.BlockUntil(2) // the deadline and the margin
