@@ -33,7 +33,13 @@ func TestZeroConfigDefaults(t *testing.T) {
 	assert.NotNil(t, c.Rand)
 	r := c.Rand()
 	assert.True(t, r >= 0 && r < 1)
-	assert.WithinDuration(t, time.Now(), c.Clock.Now(), time.Minute)
+	// The default Clock is the system clock: it tells a time between two
+	// readings of it.
+	assert.IsType(t, realClock{}, c.Clock)
+	before := time.Now()
+	now := c.Clock.Now()
+	after := time.Now()
+	assert.False(t, now.Before(before) || now.After(after), "%v not in [%v, %v]", now, before, after)
 }
 
 func TestDerivedDefaults(t *testing.T) {

@@ -100,7 +100,11 @@ func stopBlocking(refs []blockerRef) []blockResult {
 			continue
 		}
 		c := &running{idx: i, ref: ref, done: make(chan struct{})}
+		ended := callStarted()
 		go func() {
+			if ended != nil {
+				defer ended() // last: once done is closed
+			}
 			returned := false
 			defer close(c.done)
 			defer func() {

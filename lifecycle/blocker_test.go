@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/lifecycle"
 )
 
@@ -145,11 +146,18 @@ func TestBlockerCalledWhenContextEndsMidFlush(t *testing.T) {
 	j := &journal{}
 	logs := newFake("logs", j, honours, fast) // drains until the context ends
 	proc := newBlockingProcessor("proc", j, fast)
-	start := time.Now()
-	_, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 100*time.Millisecond), lifecycle.Flush,
+	const deadline = 100 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.Flush,
 		lifecycle.Named("logs", logs), lifecycle.Named("proc", proc))
-	requireWithinRealDeadline(t, time.Since(start), 100*time.Millisecond)
+	require.Equal(t, "logs.flush", <-logs.entered)
+	clk.Advance(deadline)
+	// Every call then returns at once: no margin is waited for.
+	o := await(t, res)
+	assert.Equal(t, deadline, o.r.Duration)
+	err := o.err
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, lifecycle.ErrAbandoned)
 	calls := j.list()
 	stop := indexOf(calls, "proc.stop_blocking")
 	require.GreaterOrEqual(t, stop, 0, "%q", calls)
@@ -223,25 +231,28 @@ func TestBlockerGroupShutdownDirect(t *testing.T) {
 
 // The case Blocker exists for: a provider whose Shutdown waits for an
 // OnEmit blocked in its processor. Group(provider, processor) and
-// Counted(provider, processor) shut down well within their deadline,
-// and the processor's Shutdown gets a live context, through every path.
+// Counted(provider, processor) shut down before their deadline — the fake
+// clock never reaches it — and the processor's Shutdown gets a live
+// context, through every path.
 func TestBlockerUnblocksProviderShutdown(t *testing.T) {
 	const deadline = 5 * time.Second
-	paths := map[string]func(t *testing.T, c lifecycle.Component) error{
-		"Shutdown": func(t *testing.T, c lifecycle.Component) error {
-			return lifecycle.Shutdown(ctxWithTimeout(t, deadline), lifecycle.Graceful, c)
+	paths := map[string]func(t *testing.T, clk *clock.Fake, c lifecycle.Component) error{
+		"Shutdown": func(t *testing.T, clk *clock.Fake, c lifecycle.Component) error {
+			return lifecycle.Shutdown(fakeTimeout(t, clk, deadline), lifecycle.Graceful, c)
 		},
-		"ShutdownNamed Flush": func(t *testing.T, c lifecycle.Component) error {
-			_, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), lifecycle.Flush, lifecycle.Named("logs", c))
+		"ShutdownNamed Flush": func(t *testing.T, clk *clock.Fake, c lifecycle.Component) error {
+			_, err := lifecycle.ShutdownNamed(fakeTimeout(t, clk, deadline), lifecycle.Flush, lifecycle.Named("logs", c))
 			return err
 		},
-		"Manager": func(t *testing.T, c lifecycle.Component) error {
+		"Manager": func(t *testing.T, _ *clock.Fake, c lifecycle.Component) error {
 			m := newManager(t, lifecycle.WithTimeout(deadline))
-			require.NoError(t, m.Register("logs", c))
+			if err := m.Register("logs", c); err != nil { // (not require: off the test's goroutine)
+				return err
+			}
 			return m.Shutdown(context.Background())
 		},
-		"Group.Shutdown": func(t *testing.T, c lifecycle.Component) error {
-			return c.Shutdown(ctxWithTimeout(t, deadline))
+		"Group.Shutdown": func(t *testing.T, clk *clock.Fake, c lifecycle.Component) error {
+			return c.Shutdown(fakeTimeout(t, clk, deadline))
 		},
 	}
 	for pathName, shut := range paths {
@@ -259,11 +270,10 @@ func TestBlockerUnblocksProviderShutdown(t *testing.T) {
 				} else {
 					c = lifecycle.Counted(provider, proc)
 				}
-				start := time.Now()
-				err := shut(t, c)
-				took := time.Since(start)
-				require.NoError(t, err)
-				assert.Less(t, took, deadline/5, "the provider's Shutdown did not wait for the deadline")
+				clk := lifecycle.UseFakeClock(t) // never advanced: the deadline never comes
+				errc := make(chan error, 1)
+				go func() { errc <- shut(t, clk, c) }()
+				require.NoError(t, await(t, errc), "the provider's Shutdown did not wait for the deadline")
 				if wrap == "Group" {
 					shut, live := proc.wasShut()
 					require.True(t, shut, "the processor was shut down: %q", j.list())

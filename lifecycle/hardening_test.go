@@ -126,7 +126,10 @@ func TestHardeningGracefulCancelledMidFlush(t *testing.T) {
 // takes longer than its budget to return (an export request in flight) is
 // still running when the deadline passes, 20 ms later, while metrics waits.
 func TestHardeningGracefulDeadlineMidFlush(t *testing.T) {
-	const deadline = 100 * time.Millisecond
+	const (
+		deadline = 100 * time.Millisecond
+		budget   = 80 * time.Millisecond
+	)
 	for _, late := range []bool{true, false} {
 		name := "hung flush" // never returns in time: left running
 		if late {
@@ -153,12 +156,28 @@ func TestHardeningGracefulDeadlineMidFlush(t *testing.T) {
 				logs = newFake("logs", nil, hung, fast).releaseAtEnd(t)
 				logsComp = logs
 			}
-			start := time.Now()
-			r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), lifecycle.Graceful,
+			clk := lifecycle.UseFakeClock(t)
+			res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.Graceful,
 				lifecycle.Named("logs", logsComp), lifecycle.Named("metrics", metrics))
-			took := time.Since(start)
-			t.Logf("%s: %v\n%s", name, took, r)
-			requireWithinRealDeadline(t, took, deadline)
+			require.Equal(t, "logs.flush", <-logs.entered)
+			clk.BlockUntil(2) // the deadline and the drain's budget
+			clk.Advance(budget)
+			clk.BlockUntil(2) // the deadline and the margin the flush gets after its budget
+			clk.Advance(deadline - budget)
+			want := deadline // the late flush returns as the Shutdown calls start
+			if !late {
+				// The Shutdown calls return at once, with the ended context;
+				// the hung flush is abandoned after one margin.
+				require.Equal(t, "logs.shutdown", <-logs.entered)
+				lifecycle.AwaitCallsEnded(t, 2)
+				clk.BlockUntil(1) // the margin
+				clk.Advance(lifecycle.AbandonMargin)
+				want += lifecycle.AbandonMargin
+			}
+			o := await(t, res)
+			r, err := o.r, o.err
+			t.Logf("%s:\n%s", name, r)
+			assert.Equal(t, want, r.Duration)
 
 			// The budget ended first: running out of it is not a failure, for
 			// the flush that overran it or for the one that never started.
@@ -326,12 +345,14 @@ func TestHardeningGracefulShareValues(t *testing.T) {
 
 	t.Run("tiny share drains for no time", func(t *testing.T) {
 		c := newFake("c", nil, honours, fast)
-		ctx := ctxWithTimeout(t, 5*time.Second)
-		start := time.Now()
-		r, err := lifecycle.ShutdownNamed(ctx, lifecycle.GracefulWithin(math.SmallestNonzeroFloat64), lifecycle.Named("c", c))
+		clk := lifecycle.UseFakeClock(t) // never advanced: a budget of nothing has ended already
+		ctx := fakeTimeout(t, clk, 5*time.Second)
+		o := await(t, goShutdown(ctx, lifecycle.GracefulWithin(math.SmallestNonzeroFloat64), lifecycle.Named("c", c)))
+		r, err := o.r, o.err
 		require.NoError(t, err)
-		assert.Less(t, time.Since(start), immediateLimit)
+		assert.Zero(t, r.Duration)
 		assert.True(t, r.Components[0].BudgetExpired)
+		assert.Nil(t, flushCtxOf(c), "no flush: the budget ended before it")
 		sctx := shutCtxOf(t, c)
 		assert.NoError(t, sctx.Err(), "Shutdown gets all the time")
 		dl, _ := sctx.Deadline()
@@ -341,7 +362,8 @@ func TestHardeningGracefulShareValues(t *testing.T) {
 
 	// A deadline so far away that the time left is math.MaxInt64: the drain
 	// budget (share × time left) must not overflow into a negative duration,
-	// which skipped the drain altogether.
+	// which skipped the drain altogether. On the system clock: the caller's
+	// context is, and nothing waits for it.
 	for _, share := range []float64{1, math.Nextafter(1, 0), lifecycle.DefaultGracefulShare} {
 		t.Run("far deadline "+lifecycle.GracefulWithin(share).String(), func(t *testing.T) {
 			ctx, cancel := context.WithDeadline(context.Background(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -375,22 +397,25 @@ func TestHardeningDurationOptions(t *testing.T) {
 	// The largest durations are valid, and the caller's context still bounds
 	// the shutdown.
 	const deadline = 150 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	start := clk.Now()
 	m := newManager(t, lifecycle.WithTimeout(math.MaxInt64), lifecycle.WithHookTimeout(math.MaxInt64),
 		lifecycle.WithStrategy(lifecycle.GracefulWithin(1)))
-	var hookLeft time.Duration
+	var hookDeadline time.Time
 	require.NoError(t, m.AddHook("h", func(ctx context.Context) error {
-		dl, _ := ctx.Deadline()
-		hookLeft = time.Until(dl)
+		hookDeadline, _ = ctx.Deadline()
 		return nil
 	}))
 	c := newFake("c", nil, honours, fast)
 	require.NoError(t, m.Register("c", c))
-	start := time.Now()
-	err := m.Shutdown(ctxWithTimeout(t, deadline))
-	requireWithinRealDeadline(t, time.Since(start), deadline)
+	errc := make(chan error, 1)
+	go func() { errc <- m.Shutdown(fakeTimeout(t, clk, deadline)) }()
+	require.Equal(t, "c.flush", <-c.entered)
+	clk.Advance(deadline)
+	err := await(t, errc)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the drain had the whole time and was cut off")
-	assert.LessOrEqual(t, hookLeft, deadline, "the hook is bounded by the caller's deadline")
-	assert.Greater(t, hookLeft, deadline/2)
+	assert.Equal(t, deadline, m.Wait().Duration, "ended by the caller's deadline; every call returned at once")
+	assert.Equal(t, start.Add(deadline), hookDeadline, "the hook is bounded by the caller's deadline")
 	requireShutWithEndedContext(t, context.DeadlineExceeded, c)
 
 	// And without one, by the Manager's own timeout: MaxInt64 is not "none".
@@ -400,7 +425,7 @@ func TestHardeningDurationOptions(t *testing.T) {
 	require.NoError(t, m2.Shutdown(context.Background()))
 	dl, ok := shutCtxOf(t, c2).Deadline()
 	require.True(t, ok)
-	assert.True(t, dl.After(time.Now().Add(100*365*24*time.Hour)), "deadline %v", dl)
+	assert.Equal(t, clk.Now().Add(math.MaxInt64), dl)
 }
 
 // funcComponent is a Component (and RecordCounter) made of functions; nil
@@ -483,26 +508,79 @@ func TestHardeningRecordCounts(t *testing.T) {
 				}
 				return uint64(10 * n), 0
 			}}
-			if tc.hungShut {
-				bad.shutdown = func(context.Context) error { <-release; return nil }
+			badShut := make(chan struct{}) // closed as bad's Shutdown is called
+			gate := make(chan struct{})    // closed to let bad's Shutdown return, when it is not hung
+			bad.shutdown = func(context.Context) error {
+				close(badShut)
+				if tc.hungShut {
+					<-release
+				} else {
+					<-gate
+				}
+				return nil
 			}
 			good := &countingComponent{onShutdown: func(c *countingComponent) { c.exported.Add(4) }}
 
-			start := time.Now()
-			r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), tc.strategy,
+			clk := lifecycle.UseFakeClock(t)
+			res := goShutdown(fakeTimeout(t, clk, deadline), tc.strategy,
 				lifecycle.Named("bad", countingFunc{bad}), lifecycle.Named("good", good))
-			took := time.Since(start)
-			t.Logf("%v\n%s", took, r)
-			// A reading that does not return costs one more AbandonMargin.
-			extra := time.Duration(0)
-			if tc.blocks {
-				extra = lifecycle.AbandonMargin
+			// A reading that does not return costs one more AbandonMargin,
+			// and so does a Shutdown that does not; nothing else makes the
+			// shutdown wait.
+			var want time.Duration
+			if tc.badCall == 1 && tc.blocks {
+				// The first readings share a margin, made as bad's is
+				// found running; good's must have been seen before it ends.
+				lifecycle.AwaitCallsEnded(t, 1)
+				lifecycle.AwaitTimersMade(t, 1)
+				clk.Advance(lifecycle.AbandonMargin)
+				want += lifecycle.AbandonMargin
 			}
-			if tc.hungShut {
-				requireWithinRealDeadline(t, took, deadline+extra)
-			} else {
-				assert.Less(t, took, immediateLimit+extra)
+			<-badShut
+			waiting := 2 // the deadline and bad's share of it
+			if tc.strategy == lifecycle.Graceful {
+				waiting++ // the drain's budget
 			}
+			// The calls that end before the last readings' margin, when
+			// bad's blocks: the first readings, the flushes, the Shutdown
+			// calls that return, good's last reading.
+			ended := 6
+			switch {
+			case tc.hungShut:
+				// bad's Shutdown gets half the time left, then a margin.
+				clk.BlockUntil(waiting)
+				clk.Advance(deadline / 2)
+				clk.BlockUntil(waiting) // the share's margin instead of the share
+				clk.Advance(lifecycle.AbandonMargin)
+				want += deadline/2 + lifecycle.AbandonMargin
+			case tc.strategy == lifecycle.Immediate:
+				// Both Shutdown calls start at once, then a margin for
+				// them; the last readings' margin is the next timer.
+				ended = 5         // no flushes
+				clk.BlockUntil(2) // the deadline and that margin
+				made := lifecycle.TimersMade(t)
+				close(gate)
+				if tc.badCall == 2 && tc.blocks {
+					lifecycle.AwaitTimersMade(t, made+1)
+				}
+			default:
+				close(gate)
+				ended++ // bad's Shutdown
+			}
+			if tc.badCall == 2 && tc.blocks {
+				// The last readings share a margin; good's must have been
+				// seen before it ends.
+				lifecycle.AwaitCallsEnded(t, ended)
+				if tc.strategy != lifecycle.Immediate {
+					clk.BlockUntil(waiting) // that margin instead of bad's share
+				}
+				clk.Advance(lifecycle.AbandonMargin)
+				want += lifecycle.AbandonMargin
+			}
+			o := await(t, res)
+			r, err := o.r, o.err
+			t.Logf("%s", r)
+			assert.Equal(t, want, r.Duration)
 
 			assert.True(t, bad.wasClosed(), "the component is still shut down")
 			var ce *lifecycle.ComponentError
@@ -581,11 +659,19 @@ func (e *panicIsErr) Is(target error) bool { return e.target == target }
 
 func TestHardeningErrorMethodsArePartOfUserCode(t *testing.T) {
 	var typedNil *panicIsErr
+	inShutdown := make(chan struct{})
 	c := &funcComponent{
 		flush:    func(context.Context) error { return typedNil },
-		shutdown: func(ctx context.Context) error { <-ctx.Done(); return typedNil },
+		shutdown: func(ctx context.Context) error { close(inShutdown); <-ctx.Done(); return typedNil },
 	}
-	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 100*time.Millisecond), lifecycle.Graceful, lifecycle.Named("c", c))
+	const deadline = 100 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.Graceful, lifecycle.Named("c", c))
+	<-inShutdown
+	clk.Advance(deadline)
+	o := await(t, res)
+	r, err := o.r, o.err
+	assert.Equal(t, deadline, r.Duration)
 	require.Error(t, err)
 	require.Len(t, r.Components, 1)
 	var le *lifecycle.Error
@@ -655,12 +741,18 @@ func TestHardeningNilComponents(t *testing.T) {
 // before Stop.
 func TestHardeningManagerLeavesNoGoroutine(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
-	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR1), lifecycle.WithTimeout(100*time.Millisecond))
-	require.NoError(t, m.AddHook("h", func(ctx context.Context) error { <-ctx.Done(); return nil }))
+	const timeout = 100 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR1), lifecycle.WithTimeout(timeout))
+	inHook := make(chan struct{})
+	require.NoError(t, m.AddHook("h", func(ctx context.Context) error { close(inHook); <-ctx.Done(); return nil }))
 	require.NoError(t, m.Register("c", newFake("c", nil, honours, honours)))
 	require.NoError(t, m.Listen())
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))
-	m.Wait()
+	<-inHook
+	clk.Advance(timeout) // every call then returns at once
+	await(t, m.Done())
+	assert.Equal(t, timeout, m.Wait().Duration)
 	// A late signal is no longer the Manager's: it has its default effect,
 	// which for SIGUSR1 in a Go program is none.
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR1))

@@ -136,15 +136,21 @@ func TestManagerHookTimeoutAbandonsHungHook(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	j := &journal{}
+	clk := lifecycle.UseFakeClock(t)
 	m := newManager(t, lifecycle.WithHookTimeout(hookTimeout))
+	inHung := make(chan struct{})
 	require.NoError(t, m.AddHook("ok", func(context.Context) error { j.add("ok"); return nil }))
-	require.NoError(t, m.AddHook("hung", func(context.Context) error { j.add("hung"); <-release; return nil }))
+	require.NoError(t, m.AddHook("hung", func(context.Context) error { j.add("hung"); close(inHung); <-release; return nil }))
 	require.NoError(t, m.Register("logs", newFake("logs", j, fast, fast)))
 
-	start := time.Now()
-	err := m.Shutdown(context.Background())
-	took := time.Since(start)
-	requireWithinRealDeadline(t, took, hookTimeout)
+	errc := make(chan error, 1)
+	go func() { errc <- m.Shutdown(context.Background()) }()
+	<-inHung
+	clk.BlockUntil(2) // the Manager's timeout and the hook's
+	clk.Advance(hookTimeout)
+	clk.BlockUntil(2) // the Manager's timeout and the margin after the hook's
+	clk.Advance(lifecycle.AbandonMargin)
+	err := await(t, errc)
 	require.ErrorIs(t, err, lifecycle.ErrAbandoned)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	var ce *lifecycle.ComponentError
@@ -155,7 +161,9 @@ func TestManagerHookTimeoutAbandonsHungHook(t *testing.T) {
 	assert.Equal(t, []string{"hung", "ok", "logs.flush", "logs.shutdown"}, j.list())
 	r := m.Wait()
 	assert.True(t, r.Hooks[1].Abandoned)
+	assert.Equal(t, hookTimeout+lifecycle.AbandonMargin, r.Hooks[1].Duration)
 	assert.False(t, r.Hooks[0].Abandoned)
+	assert.Equal(t, hookTimeout+lifecycle.AbandonMargin, r.Duration, "the other hook and the components return at once")
 	assert.NoError(t, r.Components[0].Err)
 }
 
@@ -171,13 +179,21 @@ func TestManagerHookErrorIsReported(t *testing.T) {
 
 func TestManagerTimeoutBoundsShutdown(t *testing.T) {
 	const timeout = 200 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
 	m := newManager(t, lifecycle.WithTimeout(timeout))
-	require.NoError(t, m.Register("stuck", newFake("stuck", nil, fast, hung).releaseAtEnd(t)))
-	start := time.Now()
-	err := m.Shutdown(context.Background())
-	requireWithinRealDeadline(t, time.Since(start), timeout)
+	stuck := newFake("stuck", nil, fast, hung).releaseAtEnd(t)
+	require.NoError(t, m.Register("stuck", stuck))
+	errc := make(chan error, 1)
+	go func() { errc <- m.Shutdown(context.Background()) }()
+	require.Equal(t, "stuck.flush", <-stuck.entered)
+	require.Equal(t, "stuck.shutdown", <-stuck.entered) // with the rest of the timeout
+	clk.Advance(timeout)
+	clk.BlockUntil(1) // the margin, the timeout having passed
+	clk.Advance(lifecycle.AbandonMargin)
+	err := await(t, errc)
 	require.ErrorIs(t, err, lifecycle.ErrAbandoned)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, timeout+lifecycle.AbandonMargin, m.Wait().Duration)
 }
 
 // Signals are sent to the test process itself; the Manager catches them, so
@@ -198,6 +214,7 @@ func TestManagerSignalStartsShutdown(t *testing.T) {
 }
 
 func TestManagerSecondSignalForcesImmediate(t *testing.T) {
+	clk := lifecycle.UseFakeClock(t)
 	m := newManager(t, lifecycle.WithSignals(syscall.SIGUSR2), lifecycle.WithTimeout(time.Minute),
 		lifecycle.WithStrategy(lifecycle.Flush))
 	draining := newFake("logs", nil, honours, honours) // drains until told to stop
@@ -208,12 +225,17 @@ func TestManagerSecondSignalForcesImmediate(t *testing.T) {
 
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR2))
 	require.Equal(t, "logs.flush", <-draining.entered) // the shutdown is under way
-	forcedAt := time.Now()
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGUSR2))
+	// Forced: the interrupted flush and every Shutdown end together, and
+	// share one margin; only stuck's lasts it.
+	require.Equal(t, "logs.shutdown", <-draining.entered)
+	require.Equal(t, "stuck.shutdown", <-stuck.entered)
+	lifecycle.AwaitCallsEnded(t, 2) // logs' flush and Shutdown
+	clk.BlockUntil(2)               // the Manager's timeout and the margin
+	clk.Advance(lifecycle.AbandonMargin)
+	await(t, m.Done())
 	r := m.Wait()
-	took := time.Since(forcedAt)
-	t.Logf("forced shutdown returned %v after the second signal", took)
-	assert.Less(t, took, immediateLimit+50*time.Millisecond) // includes signal delivery
+	assert.Equal(t, lifecycle.AbandonMargin, r.Duration, "no time passed before the second signal")
 
 	assert.True(t, r.Forced)
 	require.ErrorIs(t, r.Err, lifecycle.ErrForced)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // greedyComponent uses all the time its Shutdown is given, as a processor
@@ -32,7 +34,7 @@ func (c *timedComponent) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if dl, has := ctx.Deadline(); has && ctx.Err() == nil {
-		c.left, c.ok = time.Until(dl), true
+		c.left, c.ok = clock.Until(clk, dl), true
 	}
 	return nil
 }
@@ -43,17 +45,42 @@ func (c *timedComponent) Shutdown(ctx context.Context) error {
 func TestLaterComponentsGetTheirShareOfShutdown(t *testing.T) {
 	for _, s := range []Strategy{Flush, Graceful} {
 		t.Run(s.String(), func(t *testing.T) {
+			const deadline = 600 * time.Millisecond
+			fake := UseFakeClock(t)
 			metrics := &timedComponent{}
-			ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+			ctx, cancel := clock.WithTimeout(fake, context.Background(), deadline)
 			defer cancel()
-			rep, err := ShutdownNamed(ctx, s, Named("logs", greedyComponent{}), Named("metrics", metrics))
+			type outcome struct {
+				rep Report
+				err error
+			}
+			res := make(chan outcome, 1)
+			go func() {
+				rep, err := ShutdownNamed(ctx, s, Named("logs", greedyComponent{}), Named("metrics", metrics))
+				res <- outcome{rep, err}
+			}()
+			// Flush: the logs get half of the 600 ms, metrics the rest.
+			// Graceful drains first (instantly here), then splits the same
+			// way.
+			waiting := 2 // the deadline and the logs' share
+			if s == Graceful {
+				waiting++ // the drain's budget
+			}
+			fake.BlockUntil(waiting)
+			fake.Advance(deadline / 2)
+			var o outcome
+			select {
+			case o = <-res:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the shutdown did not return")
+			}
+			rep, err := o.rep, o.err
 			require.Error(t, err, "the greedy component ran out of its share")
 			metrics.mu.Lock()
 			defer metrics.mu.Unlock()
 			require.True(t, metrics.ok, "metrics was shut down with time left")
-			// Flush: the logs get half of ~600 ms, metrics the rest. Graceful
-			// drains first (instantly here), then splits the same way.
-			assert.Greater(t, metrics.left, 150*time.Millisecond)
+			assert.Equal(t, deadline/2, metrics.left)
+			assert.Equal(t, deadline/2, rep.Duration)
 			require.Len(t, rep.Components, 2)
 			assert.NoError(t, rep.Components[1].Err)
 		})

@@ -98,7 +98,11 @@ var errGoexit = fmt.Errorf("%w: called runtime.Goexit instead of returning", Err
 
 func launch(ctx context.Context, fn func(context.Context) error) *call {
 	c := &call{done: make(chan struct{}), start: clk.Now()}
+	ended := callStarted()
 	go func() {
+		if ended != nil {
+			defer ended() // last: once done is closed
+		}
 		returned := false
 		defer close(c.done)
 		defer func() {
@@ -161,7 +165,11 @@ var errCountsHung = errors.New("steadylog/lifecycle: RecordCounts did not return
 
 func readCounts(rc RecordCounter) *countsCall {
 	r := &countsCall{done: make(chan struct{})}
+	ended := callStarted()
 	go func() {
+		if ended != nil {
+			defer ended() // last: once done is closed
+		}
 		returned := false
 		defer close(r.done)
 		defer func() {
@@ -195,6 +203,11 @@ func waitOne(c *call, callCtx, overall context.Context) waitResult {
 	case <-overall.Done():
 		return overallDone
 	case <-callCtx.Done():
+		if overall.Err() != nil {
+			// Ended together (callCtx may be overall itself): the call
+			// joins the rest, which share one margin; no timer of its own.
+			return overallDone
+		}
 	}
 	t := clk.NewTimer(AbandonMargin)
 	defer t.Stop()

@@ -102,19 +102,21 @@ func TestHungShutdownIsAbandonedWithinDeadline(t *testing.T) {
 		t.Run(s.String(), func(t *testing.T) {
 			stuck := newFake("stuck", nil, fast, hung).releaseAtEnd(t)
 			after := newFake("after", nil, fast, honours)
-			if s == lifecycle.Immediate {
-				// On the system clock: both calls start at once, and only
-				// the margin's real time lets after's return be seen.
-				start := time.Now()
-				r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), s, lifecycle.Named("stuck", stuck), lifecycle.Named("after", after))
-				assert.Less(t, time.Since(start), immediateLimit)
-				requireHungAbandoned(t, r, err, s, after)
-				return
-			}
 			clk := lifecycle.UseFakeClock(t)
 			start := clk.Now()
 			ctx := fakeTimeout(t, clk, deadline)
 			res := goShutdown(ctx, s, lifecycle.Named("stuck", stuck), lifecycle.Named("after", after))
+			if s == lifecycle.Immediate {
+				// Both calls start at once; after's returns at once, and
+				// the shutdown sees it once the margin has passed.
+				lifecycle.AwaitCallsEnded(t, 1)
+				clk.BlockUntil(2) // the deadline and the margin
+				clk.Advance(lifecycle.AbandonMargin)
+				o := await(t, res)
+				assert.Equal(t, lifecycle.AbandonMargin, o.r.Duration, "abandoned after the margin, not before")
+				requireHungAbandoned(t, o.r, o.err, s, after)
+				return
+			}
 			budget := 0 // Graceful's drain budget: a deadline until the end
 			if s == lifecycle.Graceful {
 				budget = 1
@@ -182,26 +184,49 @@ func TestManyHungComponentsShareOneMargin(t *testing.T) {
 	const deadline = 200 * time.Millisecond
 	for _, s := range strategies {
 		t.Run(s.String(), func(t *testing.T) {
-			var comps []lifecycle.Component
+			var comps []lifecycle.NamedComponent
 			var fakes []*fakeComponent
 			for range 6 {
 				f := newFake("hung", nil, fast, hung).releaseAtEnd(t)
 				fakes = append(fakes, f)
-				comps = append(comps, f)
+				comps = append(comps, lifecycle.Named("", f))
 			}
-			start := time.Now()
-			err := lifecycle.Shutdown(ctxWithTimeout(t, deadline), s, comps...)
-			took := time.Since(start)
-			if s == lifecycle.Immediate {
-				assert.Less(t, took, immediateLimit)
-			} else {
-				requireWithinRealDeadline(t, took, deadline)
+			clk := lifecycle.UseFakeClock(t)
+			res := goShutdown(fakeTimeout(t, clk, deadline), s, comps...)
+			want := lifecycle.AbandonMargin // Immediate: all at once, one margin
+			rest := fakes
+			waiting := 2 // the deadline and the margin
+			if s != lifecycle.Immediate {
+				// The flushes return; the first Shutdown gets its share of
+				// the time and hangs; the deadline passes.
+				for _, f := range fakes {
+					require.Equal(t, "hung.flush", <-f.entered)
+				}
+				require.Equal(t, "hung.shutdown", <-fakes[0].entered)
+				first := 2 // the deadline and the first share
+				if s == lifecycle.Graceful {
+					first++ // the drain's budget
+				}
+				clk.BlockUntil(first)
+				clk.Advance(deadline)
+				want += deadline
+				rest = fakes[1:]
+				waiting = 1 // the margin, all else having fired
 			}
+			// The Shutdown calls not yet made start together, then share
+			// one margin.
+			for _, f := range rest {
+				require.Equal(t, "hung.shutdown", <-f.entered, "every Shutdown must be called")
+			}
+			clk.BlockUntil(waiting)
+			clk.Advance(lifecycle.AbandonMargin)
+			o := await(t, res)
+			assert.Equal(t, want, o.r.Duration, "one margin, whatever the number of hung components")
 			var le *lifecycle.Error
-			require.ErrorAs(t, err, &le)
+			require.ErrorAs(t, o.err, &le)
 			assert.Len(t, le.Failures, 6)
-			for _, f := range fakes {
-				assert.Equal(t, "hung.shutdown", lastEntered(t, f), "every Shutdown must be called")
+			for _, f := range le.Failures {
+				assert.True(t, f.Abandoned, f.Name)
 			}
 		})
 	}
@@ -217,6 +242,9 @@ func TestGracefulHungFlushLeavesTimeForShutdown(t *testing.T) {
 	b := newFake("b", nil, fast, fast)
 	start := clk.Now()
 	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.GracefulWithin(0.5), lifecycle.Named("a", a), lifecycle.Named("b", b))
+	// (Once a's flush has started: the shutdown abandons it just the same
+	// when its goroutine has not run yet, but then a never saw its context.)
+	require.Equal(t, "a.flush", <-a.entered)
 	clk.BlockUntil(2) // the deadline and the drain's budget
 	clk.Advance(deadline / 2)
 	clk.BlockUntil(2) // the deadline and the margin
@@ -266,10 +294,20 @@ func TestGracefulBudgetIsShareOfRemainingTime(t *testing.T) {
 func TestFlushHungFlushFails(t *testing.T) {
 	const deadline = 200 * time.Millisecond
 	c := newFake("c", nil, hung, honours).releaseAtEnd(t)
-	start := time.Now()
-	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, deadline), lifecycle.Flush, lifecycle.Named("c", c))
-	took := time.Since(start)
-	requireWithinRealDeadline(t, took, deadline)
+	clk := lifecycle.UseFakeClock(t)
+	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.Flush, lifecycle.Named("c", c))
+	require.Equal(t, "c.flush", <-c.entered)
+	clk.BlockUntil(1) // the deadline: Flush has no budget
+	clk.Advance(deadline)
+	// Shutdown, with the ended context, returns at once; the hung flush
+	// is abandoned after the margin.
+	require.Equal(t, "c.shutdown", <-c.entered)
+	lifecycle.AwaitCallsEnded(t, 1)
+	clk.BlockUntil(1) // the margin
+	clk.Advance(lifecycle.AbandonMargin)
+	o := await(t, res)
+	r, err := o.r, o.err
+	assert.Equal(t, deadline+lifecycle.AbandonMargin, r.Duration)
 	var le *lifecycle.Error
 	require.ErrorAs(t, err, &le)
 	require.Len(t, le.Failures, 2)
@@ -287,10 +325,12 @@ func TestAlreadyEndedContextSkipsFlush(t *testing.T) {
 	c := newFake("c", j, fast, honours)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	start := time.Now()
-	err := lifecycle.Shutdown(ctx, lifecycle.Flush, c)
-	assert.Less(t, time.Since(start), immediateLimit)
+	lifecycle.UseFakeClock(t) // never advanced: Shutdown returns at once, waiting for no margin
+	o := await(t, goShutdown(ctx, lifecycle.Flush, lifecycle.Named("c", c)))
+	assert.Zero(t, o.r.Duration)
+	err := o.err
 	require.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, lifecycle.ErrAbandoned)
 	assert.Equal(t, []string{"c.shutdown"}, j.list())
 }
 
@@ -358,15 +398,19 @@ func TestCounted(t *testing.T) {
 	require.True(t, isCounter)
 
 	counter.exported.Store(1)
-	go func() { // counts move while the provider shuts down
-		<-provider.entered
-		counter.exported.Add(9)
-		counter.dropped.Add(2)
-		<-provider.entered
-	}()
-	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, 300*time.Millisecond), lifecycle.GracefulWithin(0.3),
-		lifecycle.Named("", wrapped))
+	const deadline = 300 * time.Millisecond
+	clk := lifecycle.UseFakeClock(t)
+	res := goShutdown(fakeTimeout(t, clk, deadline), lifecycle.GracefulWithin(0.5), lifecycle.Named("", wrapped))
+	// The counts move while the provider drains.
+	require.Equal(t, "provider.flush", <-provider.entered)
+	counter.exported.Add(9)
+	counter.dropped.Add(2)
+	clk.BlockUntil(2) // the deadline and the drain's budget
+	clk.Advance(deadline / 2)
+	o := await(t, res)
+	r, err := o.r, o.err
 	require.NoError(t, err)
+	assert.Equal(t, deadline/2, r.Duration, "the drain for its budget, Shutdown at once")
 	c := r.Components[0]
 	assert.Equal(t, "#0 *lifecycle_test.fakeComponent", c.Name, "the default name shows the wrapped type")
 	assert.True(t, c.HasCounts)
