@@ -24,11 +24,18 @@ const (
 	// it has driven to its end: only a hang reaches it.
 	guardTimeout = 10 * time.Second
 	// realTimeSlack is the scheduling delay allowed, on the system clock,
-	// by the tests that cannot use the fake one: two shared cores, -race.
-	realTimeSlack = 150 * time.Millisecond
+	// by the tests that cannot use the fake one: two shared cores, -race,
+	// other test binaries running. It only has to tell a shutdown that
+	// honours its deadline from one that does not.
+	realTimeSlack = time.Second
+	// roomyDeadline is the deadline of those tests' cases that must not
+	// reach it: an Immediate shutdown, or one with time to export
+	// everything (10 batches × 50 ms for the slow exporter).
+	roomyDeadline = 10 * time.Second
 	// immediateLimit is how soon, on the system clock, an Immediate
-	// shutdown of those tests returns.
-	immediateLimit = 100 * time.Millisecond
+	// shutdown of those tests returns: far below roomyDeadline, so that a
+	// shutdown that waited for its deadline fails.
+	immediateLimit = 2 * time.Second
 )
 
 // requireWithinRealDeadline asserts that a shutdown run on the system

@@ -139,15 +139,15 @@ func TestSDKBatchProcessor(t *testing.T) {
 		allOut   bool // every record must be exported and err nil
 	}
 	cases := []tc{
-		{lifecycle.Immediate, fastExporter, time.Second, false},
-		{lifecycle.Immediate, slowExporter, time.Second, false},
-		{lifecycle.Immediate, hungExporter, time.Second, false},
-		{lifecycle.Flush, fastExporter, time.Second, true},
-		{lifecycle.Flush, slowExporter, 2 * time.Second, true},         // 10 batches × 50 ms fit
+		{lifecycle.Immediate, fastExporter, roomyDeadline, false},
+		{lifecycle.Immediate, slowExporter, roomyDeadline, false},
+		{lifecycle.Immediate, hungExporter, roomyDeadline, false},
+		{lifecycle.Flush, fastExporter, roomyDeadline, true},
+		{lifecycle.Flush, slowExporter, roomyDeadline, true},           // 10 batches × 50 ms fit
 		{lifecycle.Flush, slowExporter, 200 * time.Millisecond, false}, // they do not
 		{lifecycle.Flush, hungExporter, 200 * time.Millisecond, false},
-		{lifecycle.Graceful, fastExporter, time.Second, true},
-		{lifecycle.Graceful, slowExporter, 2 * time.Second, true},
+		{lifecycle.Graceful, fastExporter, roomyDeadline, true},
+		{lifecycle.Graceful, slowExporter, roomyDeadline, true},
 		{lifecycle.Graceful, slowExporter, 200 * time.Millisecond, false}, // see below
 		{lifecycle.Graceful, hungExporter, 200 * time.Millisecond, false},
 	}
