@@ -24,7 +24,6 @@ type Cursor struct {
 	f    *os.File // a read handle on the segment named fseg
 	fseg uint64
 	plan []entry
-	buf  []byte
 }
 
 // NewCursor returns a Cursor at from: its first Next returns records from
