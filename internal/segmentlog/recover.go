@@ -137,7 +137,13 @@ func (l *Log) recover() (Recovery, error) {
 	}
 	if len(l.segs) > 0 {
 		base = max(base, l.segs[0].first)
-		end = max(end, l.segs[len(l.segs)-1].next())
+	}
+	for _, s := range l.segs {
+		// Only a record proves a number was used: a segment file with
+		// none (created just before a crash) proves nothing was synced.
+		if len(s.entries) > 0 {
+			end = max(end, s.next())
+		}
 	}
 	end = max(end, base)
 	for _, s := range l.segs {
