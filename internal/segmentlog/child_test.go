@@ -116,6 +116,24 @@ func childEFBIG(dir string) error {
 	if err := check(l, next); err != nil {
 		return err
 	}
+	// A call too large for the limit fails in the new segment it starts,
+	// and that segment goes.
+	var big [][]byte
+	for i := range 25 {
+		big = append(big, payload(next+uint64(i), 3000))
+	}
+	if _, _, err := l.Append(big...); !errors.Is(err, syscall.EFBIG) {
+		return fmt.Errorf("Append of 75 KB in a new segment = %v, want EFBIG", err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix)); len(files) != 1 {
+		return fmt.Errorf("segments after a failed Append in a new segment: %v, want the first only", files)
+	}
+	if fi, err := os.Stat(files[0]); err != nil || l.Stats().Bytes != fi.Size() {
+		return fmt.Errorf("Stats.Bytes = %d, the segment has %d bytes (%v)", l.Stats().Bytes, fi.Size(), err)
+	}
+	if err := check(l, next); err != nil {
+		return err
+	}
 	// The next Append goes to a new segment, under the limit.
 	if first, _, err := l.Append(payload(next, 3000)); err != nil || first != next {
 		return fmt.Errorf("Append after EFBIG = %d, %v; want %d, nil", first, err, next)

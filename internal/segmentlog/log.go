@@ -21,15 +21,20 @@ const lockName = "LOCK"
 // A Log is safe for concurrent use. The intended use is one goroutine that
 // appends and syncs, and one goroutine per consumer with its own [Cursor]
 // that reads and acknowledges. Every method holds the Log's mutex only for
-// bookkeeping: no method waits for another while it writes or reads a file,
-// except that Append, Sync and Close exclude one another.
+// bookkeeping and for an Append's write, which goes to the page cache:
+// cursors read and Sync fsyncs without it. Append, Sync and Close exclude
+// one another.
 type Log struct {
 	dir  string
 	cfg  config
 	dirf *os.File // the directory, for fsync
 	lock *os.File // holds the flock
 
-	mu     sync.Mutex
+	// wmu serialises the writer's calls (Append, Sync, Close), so that
+	// Sync can fsync without mu, while no segment is written.
+	wmu sync.Mutex
+
+	mu     sync.Mutex // guards what follows
 	closed bool
 	segs   []*segment // oldest first
 	active *segment   // the one Append writes to; nil until the next Append creates one
@@ -38,11 +43,13 @@ type Log struct {
 	acks   []uint64   // per consumer, in cfg.consumers order
 	bytes  int64      // of all segments
 
-	dirDirty     bool   // segments created or deleted since the directory's fsync
-	ledgerDirty  bool   // first or acks changed since the ledger was written
-	ledgerNext   uint64 // next as the ledger on disk has it
-	damagedReads uint64 // records a cursor found damaged after Open
-	scratch      []byte // frames of one Append, reused
+	// Changes that Sync makes durable, counted so that a Sync knows
+	// whether more happened while it was writing without the mutex.
+	dirChanges, dirSynced       uint64 // segment files created or deleted
+	ledgerChanges, ledgerSynced uint64 // first or acks changed
+	ledgerNext                  uint64 // next as the ledger on disk has it
+	damagedReads                uint64 // records a cursor found damaged after Open
+	scratch                     []byte // frames of one Append, reused
 }
 
 // Reason says why records were removed before every consumer had
@@ -165,6 +172,8 @@ func (l *Log) MaxPayload() int {
 // MaxPayload, or payloads that together do not fit in Options.MaxBytes
 // beside the active segment, return ErrTooLarge and remove nothing.
 func (l *Log) Append(payloads ...[]byte) (first uint64, removed []Removal, err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -240,7 +249,7 @@ func (l *Log) write(payloads [][]byte, now int64, removed []Removal) ([]Removal,
 			s = &segment{first: l.next, w: f, dirty: true}
 			l.segs = append(l.segs, s)
 			l.active = s
-			l.dirDirty = true
+			l.dirChanges++
 			undos = append(undos, undo{s: s, created: true})
 			buf = append(buf, segmentHeader()...)
 		} else {
@@ -316,7 +325,7 @@ func (l *Log) removeBelow(seq uint64, reason Reason, removed []Removal) []Remova
 	}
 	from := l.first
 	l.first = seq
-	l.ledgerDirty = true
+	l.ledgerChanges++
 	for i := range l.acks {
 		l.acks[i] = max(l.acks[i], seq)
 	}
@@ -393,7 +402,7 @@ func (l *Log) collect() error {
 			continue
 		}
 		l.bytes -= s.size
-		l.dirDirty = true
+		l.dirChanges++
 	}
 	clear(l.segs[len(kept):])
 	l.segs = kept
@@ -424,7 +433,7 @@ func (l *Log) Ack(consumer string, next uint64) error {
 		return nil
 	}
 	l.acks[i] = next
-	l.ledgerDirty = true
+	l.ledgerChanges++
 	return l.collect()
 }
 
@@ -444,63 +453,99 @@ func (l *Log) Acked(consumer string) (uint64, error) {
 // Sync makes what was appended and acknowledged so far survive a crash of
 // the machine: it fsyncs the segments written since the last Sync, the
 // directory if segments were created or deleted, and replaces the ledger
-// if a position changed. On an error nothing is lost in memory, and the
-// next Sync tries again.
+// if a position changed. It waits for the disk without holding the Log's
+// mutex: cursors and Ack go on meanwhile (Append waits). On an error
+// nothing is lost in memory, and the next Sync tries again.
 func (l *Log) Sync() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	return l.sync()
 }
 
+// sync does Sync with l.wmu held and l.mu not held. No segment is written
+// meanwhile; Ack may delete segments, and closes their write handles.
 func (l *Log) sync() error {
+	type work struct {
+		s    *segment
+		w    *os.File
+		size int64
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	var files []work
 	for _, s := range l.segs {
-		if s.w == nil {
-			continue
-		}
-		if s.dirty {
-			if err := s.w.Sync(); err != nil {
-				return fmt.Errorf("steadylog/segmentlog: syncing segment %s: %w", segmentName(s.first), err)
-			}
-			s.dirty = false
-			s.synced = s.size
-		}
-		if s != l.active {
-			s.w.Close()
-			s.w = nil
+		if s.w != nil && s.dirty {
+			files = append(files, work{s, s.w, s.size})
 		}
 	}
-	if l.dirDirty {
-		if err := l.dirf.Sync(); err != nil {
-			return fmt.Errorf("steadylog/segmentlog: syncing directory %s: %w", l.dir, err)
-		}
-		l.dirDirty = false
-	}
-	if l.ledgerDirty || l.ledgerNext != l.next {
-		lg := ledger{first: l.low(), next: l.next, acks: map[string]uint64{}}
+	dirChanges, ledgerChanges, next := l.dirChanges, l.ledgerChanges, l.next
+	var ledgerBytes []byte
+	if ledgerChanges != l.ledgerSynced || next != l.ledgerNext {
+		lg := ledger{first: l.low(), next: next, acks: map[string]uint64{}}
 		for i, name := range l.cfg.consumers {
 			lg.acks[name] = max(l.acks[i], l.first)
 		}
-		if err := writeLedger(l.dir, l.dirf, lg.encode(l.cfg.consumers)); err != nil {
-			return err
-		}
-		l.ledgerDirty = false
-		l.ledgerNext = l.next
+		ledgerBytes = lg.encode(l.cfg.consumers)
 	}
-	return nil
+	l.mu.Unlock()
+
+	var err error
+	for i, f := range files {
+		// A handle closed meanwhile belonged to a deleted segment.
+		if e := f.w.Sync(); e != nil && !errors.Is(e, os.ErrClosed) {
+			err = fmt.Errorf("steadylog/segmentlog: syncing segment %s: %w", segmentName(f.s.first), e)
+			files = files[:i]
+			break
+		}
+	}
+	dirSynced := err == nil && dirChanges != l.dirSynced
+	if dirSynced {
+		if e := l.dirf.Sync(); e != nil {
+			err = fmt.Errorf("steadylog/segmentlog: syncing directory %s: %w", l.dir, e)
+			dirSynced = false
+		}
+	}
+	ledgerWritten := err == nil && ledgerBytes != nil
+	if ledgerWritten {
+		if e := writeLedger(l.dir, l.dirf, ledgerBytes); e != nil {
+			err = e
+			ledgerWritten = false
+		}
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range files {
+		f.s.synced = f.size
+		f.s.dirty = f.s.size != f.size
+		if f.s.w != nil && f.s != l.active && !f.s.dirty {
+			f.s.w.Close()
+			f.s.w = nil
+		}
+	}
+	if dirSynced {
+		l.dirSynced = dirChanges
+	}
+	if ledgerWritten {
+		l.ledgerSynced, l.ledgerNext = ledgerChanges, next
+	}
+	return err
 }
 
 // Close syncs (see Sync), closes the files and releases the directory's
 // lock, even when the sync fails. Cursors return ErrClosed afterwards.
 func (l *Log) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	err := l.sync()
+	if errors.Is(err, ErrClosed) {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	err := l.sync()
 	l.closed = true
 	l.release()
 	return err

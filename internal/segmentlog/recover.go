@@ -178,8 +178,8 @@ func (l *Log) recover() (Recovery, error) {
 	// Writing the ledger now also finds out whether the directory is
 	// writable.
 	_ = os.Remove(filepath.Join(l.dir, ledgerTmpName))
-	l.ledgerDirty = true
-	l.dirDirty = true
+	l.ledgerChanges++
+	l.dirChanges++
 	if err := l.sync(); err != nil {
 		return rec, err
 	}
