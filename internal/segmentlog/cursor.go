@@ -56,7 +56,7 @@ func (c *Cursor) Next(maxRecords, maxBytes int) ([]Record, error) {
 	c.next = max(c.next, l.first)
 	var s *segment
 	for _, x := range l.segs {
-		if x.next() > c.next {
+		if x.search(c.next) < len(x.entries) {
 			s = x
 			break
 		}
