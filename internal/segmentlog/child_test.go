@@ -1,3 +1,5 @@
+//go:build linux
+
 package segmentlog
 
 import (
@@ -202,4 +204,25 @@ func childReadOnly(dir string) error {
 		return fmt.Errorf("Open of a read-only directory = %v, want a permission error", err)
 	}
 	return nil
+}
+
+// runChild runs the child side of a test; its exit code is the verdict
+// (0 for success), its output the explanation.
+func runChild(role string) int {
+	var err error
+	switch role {
+	case "lock":
+		err = childLock(os.Getenv("SEGMENTLOG_DIR"))
+	case "efbig":
+		err = childEFBIG(os.Getenv("SEGMENTLOG_DIR"))
+	case "readonly":
+		err = childReadOnly(os.Getenv("SEGMENTLOG_DIR"))
+	default:
+		err = errors.New("unknown role " + role)
+	}
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	return 0
 }

@@ -2,7 +2,6 @@ package segmentlog
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -125,25 +124,4 @@ func child(t *testing.T, role string, env ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
 	return out.String(), err
-}
-
-// runChild runs the child side of a test; its exit code is the verdict
-// (0 for success), its output the explanation.
-func runChild(role string) int {
-	var err error
-	switch role {
-	case "lock":
-		err = childLock(os.Getenv("SEGMENTLOG_DIR"))
-	case "efbig":
-		err = childEFBIG(os.Getenv("SEGMENTLOG_DIR"))
-	case "readonly":
-		err = childReadOnly(os.Getenv("SEGMENTLOG_DIR"))
-	default:
-		err = errors.New("unknown role " + role)
-	}
-	if err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	return 0
 }
