@@ -99,6 +99,9 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	p.st.push(owned, size, sev)
 	p.pushedLocked()
 	p.wakePackerLocked()
+	if sp := p.spoolOn(); sp != nil {
+		sp.emittedLocked()
+	}
 	notify := false
 	for _, d := range p.dests { // none is abandoned: that needs Shutdown, which closed admission
 		d.pending++
@@ -247,7 +250,10 @@ func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, 
 	if incoming {
 		extra = 1
 	}
-	// Packing frees bytes without losing a record: it comes first.
+	// Spilling to the spool and packing free bytes without losing a
+	// record: they come first, spilling (which costs nothing: the records
+	// are on disk already) before packing.
+	p.spillForRoomLocked(size, extra, b, incoming)
 	p.packForRoomLocked(size, b, incoming)
 	lagging := p.laggardsOnlyBelowLocked()
 	if incoming {
@@ -286,6 +292,9 @@ func (p *Processor) makeRoomLocked(size int64, sev log.Severity, incoming bool, 
 		}
 		if !ev.lost {
 			p.acct.dropped[reason]++
+		}
+		if sp := p.spoolOn(); sp != nil {
+			sp.evictedLocked(ev.seq)
 		}
 		for _, d := range p.dests {
 			d.droppedLocked(ev.seq, ev.size, reason)

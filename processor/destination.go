@@ -13,6 +13,7 @@ import (
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/internal/classifyctx"
+	"github.com/steadylog/steadylog/internal/segmentlog"
 )
 
 // Destination is one place a Processor delivers every record to. Each
@@ -69,7 +70,8 @@ type DestinationStats struct {
 	// Name is the destination's name.
 	Name string
 	// Received counts the records handed to this destination: every record
-	// the processor stored (admitted).
+	// the processor stored (admitted), and the records recovered from the
+	// spool that it had not acknowledged (Recovered).
 	Received uint64
 	// Exported counts records this destination's exporter accepted.
 	Exported uint64
@@ -89,6 +91,14 @@ type DestinationStats struct {
 	// budget on the current outage (WithRetryMaxElapsed): each batch gets
 	// one attempt, without a backoff wait, until an export succeeds.
 	OutageSpent bool
+	// Recovered counts the records found in the spool at New that this
+	// destination had not acknowledged (WithSpool); they are counted in
+	// Received.
+	Recovered uint64
+	// LeftForNextStart counts, after Shutdown with a spool, the records
+	// this destination had not finished, which stay in the spool for the
+	// next start; they stay counted in Queued.
+	LeftForNextStart uint64
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.
@@ -121,6 +131,10 @@ type destination struct {
 	bfrom, bto int
 	bn         int
 	bbytes     int64
+	bend       uint64 // one past the last record of the batch in flight; 0 when none
+	bdisk      bool   // the batch in flight was read from the spool (spoolread.go)
+	recovered  uint64 // records found in the spool at New that this destination had not acknowledged
+	left       uint64 // records this destination left in the spool at Shutdown
 
 	// worker
 	retryAt     time.Time       // no export before this time; zero when none is pending
@@ -135,6 +149,7 @@ type destination struct {
 	unpackFrom  *chunk          // the packed chunk of the batch to decode; set under p.mu by takeLocked
 	unpackIdx   []int32         // and the slots to decode
 	gathered    bool            // the batch in flight is in scratch
+	disk        diskReader      // reads the spool when the position is below what memory holds
 
 	overrun  overrun       // lets ForceFlush and Shutdown give up on a stuck exporter call
 	workerID atomic.Uint64 // the worker's goroutine ID, for Block (see emittedByWorker)
@@ -271,13 +286,16 @@ func (d *destination) label() string {
 func (d *destination) statsLocked() DestinationStats {
 	s := DestinationStats{
 		Name:        d.name,
-		Received:    d.p.st.nextSeq, // every record stored was handed to every destination
+		Received:    d.p.st.nextSeq - d.p.startSeq + d.recovered, // every record stored was handed to every destination
 		Exported:    d.exported,
 		Queued:      d.pending - d.bn,
 		InFlight:    d.bn,
 		Retrying:    d.retrying,
 		OutageSpent: d.outageSpent,
 		Dropped:     droppedMap(&d.dropped),
+
+		Recovered:        d.recovered,
+		LeftForNextStart: d.left,
 	}
 	return s
 }
@@ -328,6 +346,10 @@ func (d *destination) abandonLocked(reason reasonIndex) (mismatch error) {
 		return nil
 	}
 	p := d.p
+	if sp := p.spoolOn(); sp != nil {
+		sp.leaveLocked(d)
+		return nil
+	}
 	n := p.st.markLostFrom(d.next, reason)
 	if n != d.pending {
 		// Count what the counters say, so the destination's identity
@@ -385,6 +407,7 @@ func (d *destination) run() {
 			req.result <- errors.Join(err, d.callForceFlush(req.ctx))
 		case <-p.stop:
 			d.drain()
+			d.closeDisk()
 			return
 		}
 		retry.Stop()
@@ -397,6 +420,9 @@ func (d *destination) upTo(seq uint64, stored bool) func() bool {
 	return func() bool {
 		if !stored || d.pending == 0 {
 			return false
+		}
+		if sp := d.p.spoolOn(); sp != nil && (d.next < sp.memFrom || d.disk.held) {
+			return true // the spool holds older records for it
 		}
 		first, ok := d.p.st.firstLive(d.next)
 		return ok && first <= seq
@@ -425,12 +451,35 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 		p.mu.Lock()
 		d.wakePending = false
 		var batch []sdklog.Record
-		took := false
+		took, fromDisk := false, false
 		if !d.abandoned && more() {
-			batch, took = d.takeLocked()
+			if fromDisk = d.diskDueLocked(); !fromDisk {
+				batch, took = d.takeLocked()
+			}
 		}
 		p.mu.Unlock()
-		if !took {
+		if fromDisk {
+			err := d.readDisk()
+			p.mu.Lock()
+			if err == nil && !d.abandoned {
+				batch, took = d.takeDiskLocked()
+			}
+			bad := d.disk.bad
+			p.mu.Unlock()
+			if bad != nil {
+				d.disk.bad = nil
+				safeHandle(p.cfg.errorHandler, bad)
+			}
+			if err != nil {
+				if !errors.Is(err, segmentlog.ErrClosed) {
+					safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sreading the spool: %w", d.label(), err))
+				}
+				return errors.Join(append(errs, err)...)
+			}
+			if !took {
+				continue
+			}
+		} else if !took {
 			return errors.Join(errs...)
 		}
 		if d.unpackFrom != nil {
@@ -465,6 +514,7 @@ func (d *destination) takeLocked() ([]sdklog.Record, bool) {
 	to := min(c.tail, from+p.cfg.maxBatchSize)
 	n, bytes, gaps := p.st.pin(c, from, to)
 	d.bc, d.bfrom, d.bto, d.bn, d.bbytes = c, from, to, n, bytes
+	d.bend = c.base + uint64(to)
 	p.roomFreedLocked() // the count bound is the queue's: a batch in flight frees it
 	switch {
 	case c.packed:
@@ -535,30 +585,11 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 	}
 
 	p.mu.Lock()
-	c, from, to, bytes := d.bc, d.bfrom, d.bto, d.bbytes
-	d.bc, d.bn, d.bbytes = nil, 0, 0
-	switch {
-	case d.abandoned:
-		// Shutdown already counted this batch as dropped.
-	case err == nil:
-		d.exported += uint64(n)
-		d.pending -= n
-		d.pendingBytes -= bytes
-		d.next = c.base + uint64(to)
-		d.retrying, d.outageSpent = false, false
-	case retrying:
-		d.retrying = true
-	default:
-		d.dropped[idxExportFailed] += uint64(n)
-		d.pending -= n
-		d.pendingBytes -= bytes
-		p.st.markLost(c, from, to, idxExportFailed)
-		d.next = c.base + uint64(to)
-		d.retrying = false
-		d.outageSpent = !d.outageStart.IsZero() && now.Sub(d.outageStart) >= p.cfg.retryMaxElapsed
+	if d.bdisk {
+		d.diskOutcomeLocked(err, retrying, now)
+	} else {
+		d.memoryOutcomeLocked(err, retrying, now)
 	}
-	p.st.unpin(c, from, to)
-	p.releaseStoreLocked()
 	// Records another destination still needs — or this one, for a retry
 	// — are queued again, and the queue's count bound applies to them.
 	p.enforceBoundsLocked()
@@ -581,6 +612,45 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 		safeHandle(p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sexport of %d records failed (%s): %w", d.label(), n, verb, err))
 	}
 	return retrying, err
+}
+
+// memoryOutcomeLocked accounts for the export of a batch pinned in the
+// store: exported, dropped (export_failed), or pending again for a retry.
+// Records spilled while it was in flight are the spool's: their bytes
+// leave the destination's pending bytes now, and a drop counts for them
+// store-wide through the spool. p.mu must be held.
+func (d *destination) memoryOutcomeLocked(err error, retrying bool, now time.Time) {
+	p := d.p
+	c, from, to, bytes := d.bc, d.bfrom, d.bto, d.bbytes
+	n := d.bn
+	d.bc, d.bn, d.bbytes, d.bend = nil, 0, 0, 0
+	switch {
+	case d.abandoned:
+		// Shutdown already counted this batch as dropped, or left it in
+		// the spool.
+	case err == nil:
+		d.exported += uint64(n)
+		d.pending -= n
+		d.pendingBytes -= bytes
+		d.next = c.base + uint64(to)
+		d.retrying, d.outageSpent = false, false
+	case retrying:
+		d.retrying = true
+		p.st.spilledIn(c, from, to, func(_ uint64, size int64) { d.pendingBytes -= size })
+	default:
+		d.dropped[idxExportFailed] += uint64(n)
+		d.pending -= n
+		d.pendingBytes -= bytes
+		p.st.markLost(c, from, to, idxExportFailed)
+		if sp := p.spoolOn(); sp != nil {
+			p.st.spilledIn(c, from, to, func(seq uint64, _ int64) { sp.loseLocked(seq, idxExportFailed) })
+		}
+		d.next = c.base + uint64(to)
+		d.retrying = false
+		d.outageSpent = !d.outageStart.IsZero() && now.Sub(d.outageStart) >= p.cfg.retryMaxElapsed
+	}
+	p.st.unpin(c, from, to)
+	p.releaseStoreLocked()
 }
 
 // wrap names the destination in err when the processor has several.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // This file exposes Stats the way Go services expose their internals: as
@@ -24,9 +25,20 @@ import (
 //	  "packed": 0, "waiting": 0, "backpressure": false, "backpressure_changes": 0,
 //	  "destinations": [
 //	    {"name": "0", "received": 2, "exported": 1, "dropped": {…}, "dropped_total": 1,
-//	     "queued": 0, "in_flight": 0, "retrying": false, "outage_spent": false}
-//	  ]
+//	     "queued": 0, "in_flight": 0, "retrying": false, "outage_spent": false,
+//	     "recovered": 0, "left_for_next_start": 0}
+//	  ],
+//	  "spool": null
 //	}
+//
+// "spool" is null without a spool (Stats.Spool); with one it is
+//
+//	{"dir": "/var/lib/app/spool", "bytes": 4096, "records": 12,
+//	 "oldest": "2026-01-02T15:04:05.999999999Z", "recovered": 0, "resent": 0,
+//	 "damaged": 0, "left_for_next_start": 0, "errors": 0, "degraded": false,
+//	 "last_error": ""}
+//
+// with "oldest" null when the spool holds nothing.
 //
 // The keys are exactly those above, always all present, in that order;
 // "destinations" holds one object per destination (Stats.Destinations),
@@ -56,12 +68,14 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		BackPressure:        s.BackPressure,
 		BackPressureChanges: s.BackPressureChanges,
 		Destinations:        make([]destinationJSON, len(s.Destinations)), // [] rather than null
+		Spool:               spoolToJSON(s.Spool),
 	}
 	for i, d := range s.Destinations {
 		j.Destinations[i] = destinationJSON{
 			Name: d.Name, Received: d.Received, Exported: d.Exported,
 			Dropped: droppedJSON(d.Dropped), DroppedTotal: d.TotalDropped(),
 			Queued: d.Queued, InFlight: d.InFlight, Retrying: d.Retrying, OutageSpent: d.OutageSpent,
+			Recovered: d.Recovered, LeftForNext: d.LeftForNextStart,
 		}
 	}
 	return json.Marshal(j)
@@ -83,6 +97,54 @@ type statsJSON struct {
 	BackPressure        bool              `json:"backpressure"`
 	BackPressureChanges uint64            `json:"backpressure_changes"`
 	Destinations        []destinationJSON `json:"destinations"`
+	Spool               *spoolJSON        `json:"spool"`
+}
+
+// spoolJSON is the JSON shape of SpoolStats; "oldest" is null when the
+// spool holds nothing.
+type spoolJSON struct {
+	Dir              string     `json:"dir"`
+	Bytes            int64      `json:"bytes"`
+	Records          uint64     `json:"records"`
+	Oldest           *time.Time `json:"oldest"`
+	Recovered        uint64     `json:"recovered"`
+	Resent           uint64     `json:"resent"`
+	Damaged          uint64     `json:"damaged"`
+	LeftForNextStart uint64     `json:"left_for_next_start"`
+	Errors           uint64     `json:"errors"`
+	Degraded         bool       `json:"degraded"`
+	LastError        string     `json:"last_error"`
+}
+
+func spoolToJSON(s *SpoolStats) *spoolJSON {
+	if s == nil {
+		return nil
+	}
+	j := &spoolJSON{
+		Dir: s.Dir, Bytes: s.Bytes, Records: s.Records, Recovered: s.Recovered, Resent: s.Resent,
+		Damaged: s.Damaged, LeftForNextStart: s.LeftForNextStart, Errors: s.Errors, Degraded: s.Degraded,
+		LastError: s.LastError,
+	}
+	if !s.Oldest.IsZero() {
+		oldest := s.Oldest
+		j.Oldest = &oldest
+	}
+	return j
+}
+
+func (j *spoolJSON) stats() *SpoolStats {
+	if j == nil {
+		return nil
+	}
+	s := &SpoolStats{
+		Dir: j.Dir, Bytes: j.Bytes, Records: j.Records, Recovered: j.Recovered, Resent: j.Resent,
+		Damaged: j.Damaged, LeftForNextStart: j.LeftForNextStart, Errors: j.Errors, Degraded: j.Degraded,
+		LastError: j.LastError,
+	}
+	if j.Oldest != nil {
+		s.Oldest = *j.Oldest
+	}
+	return s
 }
 
 // destinationJSON is the JSON shape of DestinationStats.
@@ -96,6 +158,8 @@ type destinationJSON struct {
 	InFlight     int         `json:"in_flight"`
 	Retrying     bool        `json:"retrying"`
 	OutageSpent  bool        `json:"outage_spent"`
+	Recovered    uint64      `json:"recovered"`
+	LeftForNext  uint64      `json:"left_for_next_start"`
 }
 
 // droppedJSON is a "dropped" object. It encodes every reason of
@@ -192,9 +256,11 @@ func (s *Stats) UnmarshalJSON(data []byte) error {
 			s.Destinations[i] = DestinationStats{
 				Name: d.Name, Received: d.Received, Exported: d.Exported, Dropped: nonZero(d.Dropped),
 				Queued: d.Queued, InFlight: d.InFlight, Retrying: d.Retrying, OutageSpent: d.OutageSpent,
+				Recovered: d.Recovered, LeftForNextStart: d.LeftForNext,
 			}
 		}
 	}
+	s.Spool = j.Spool.stats()
 	return nil
 }
 

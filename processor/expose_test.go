@@ -53,6 +53,7 @@ func exposeRecord(body string) *sdklog.Record {
 var topKeys = []string{
 	"received", "exported", "dropped", "dropped_total", "queued", "queued_bytes",
 	"in_flight", "in_flight_bytes", "packed", "waiting", "backpressure", "backpressure_changes", "destinations",
+	"spool",
 }
 
 // decodeStats decodes a Stats encoding into generic JSON values, numbers
@@ -155,9 +156,9 @@ func TestStatsJSONIsStable(t *testing.T) {
 
 	const golden = `{"received":100,"exported":70,` +
 		`"dropped":{"queue_full":7,"byte_limit":0,"record_too_large":2,"already_shutdown":0,"shutdown":0,` +
-		`"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":1},"dropped_total":10,` +
+		`"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":1,"spool_full":0,"spool_age":0},"dropped_total":10,` +
 		`"queued":15,"queued_bytes":4096,"in_flight":5,"in_flight_bytes":1024,` +
-		`"packed":11,"waiting":3,"backpressure":true,"backpressure_changes":9,"destinations":[]}`
+		`"packed":11,"waiting":3,"backpressure":true,"backpressure_changes":9,"destinations":[],"spool":null}`
 	assert.Equal(t, golden, string(b))
 	for range 10 { // map iteration order must not leak into the bytes
 		again, err := json.Marshal(sample)
@@ -406,7 +407,9 @@ func ExampleProcessor_StatsHandler() {
 	//     "export_failed": 0,
 	//     "block_timeout": 0,
 	//     "heap_pressure": 0,
-	//     "shed": 0
+	//     "shed": 0,
+	//     "spool_full": 0,
+	//     "spool_age": 0
 	//   },
 	//   "dropped_total": 1,
 	//   "queued": 0,
@@ -431,15 +434,20 @@ func ExampleProcessor_StatsHandler() {
 	//         "export_failed": 0,
 	//         "block_timeout": 0,
 	//         "heap_pressure": 0,
-	//         "shed": 0
+	//         "shed": 0,
+	//         "spool_full": 0,
+	//         "spool_age": 0
 	//       },
 	//       "dropped_total": 0,
 	//       "queued": 0,
 	//       "in_flight": 0,
 	//       "retrying": false,
-	//       "outage_spent": false
+	//       "outage_spent": false,
+	//       "recovered": 0,
+	//       "left_for_next_start": 0
 	//     }
-	//   ]
+	//   ],
+	//   "spool": null
 	// }
 }
 
@@ -462,7 +470,7 @@ func ExampleProcessor_Var() {
 	_ = json.Unmarshal([]byte(v.String()), &s)
 	fmt.Println(s)
 	// Output:
-	// {"received":2,"exported":1,"dropped":{"queue_full":0,"byte_limit":0,"record_too_large":0,"already_shutdown":1,"shutdown":0,"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":0},"dropped_total":1,"queued":0,"queued_bytes":0,"in_flight":0,"in_flight_bytes":0,"packed":0,"waiting":0,"backpressure":false,"backpressure_changes":0,"destinations":[{"name":"0","received":1,"exported":1,"dropped":{"queue_full":0,"byte_limit":0,"record_too_large":0,"already_shutdown":0,"shutdown":0,"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":0},"dropped_total":0,"queued":0,"in_flight":0,"retrying":false,"outage_spent":false}]}
+	// {"received":2,"exported":1,"dropped":{"queue_full":0,"byte_limit":0,"record_too_large":0,"already_shutdown":1,"shutdown":0,"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":0,"spool_full":0,"spool_age":0},"dropped_total":1,"queued":0,"queued_bytes":0,"in_flight":0,"in_flight_bytes":0,"packed":0,"waiting":0,"backpressure":false,"backpressure_changes":0,"destinations":[{"name":"0","received":1,"exported":1,"dropped":{"queue_full":0,"byte_limit":0,"record_too_large":0,"already_shutdown":0,"shutdown":0,"export_failed":0,"block_timeout":0,"heap_pressure":0,"shed":0,"spool_full":0,"spool_age":0},"dropped_total":0,"queued":0,"in_flight":0,"retrying":false,"outage_spent":false,"recovered":0,"left_for_next_start":0}],"spool":null}
 	// received=2 exported=1 queued=0 queued_bytes=0 in_flight=0 dropped=1 already_shutdown=1
 }
 

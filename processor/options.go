@@ -184,6 +184,7 @@ type config struct {
 	onPressure       func(BackPressure)
 	shedBelow        log.Severity
 	tel              telemetryConfig
+	spool            *spoolConfig // WithSpool; nil without a spool
 	lookupEnv        func(string) (string, bool)
 }
 

@@ -51,7 +51,7 @@ func (s *store) packCandidate() *chunk {
 		c = s.first
 	}
 	for ; c != nil && c != s.last; c = c.next {
-		if !c.packed && !c.packing && !c.unpackable && c.pins == 0 && c.done < c.tail {
+		if !c.packed && !c.packing && !c.unpackable && c.pins == 0 && c.done < c.tail && c != s.spoolC {
 			s.packNext, s.packGen = c, c.gen
 			return c
 		}

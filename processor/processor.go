@@ -31,6 +31,13 @@ import (
 //     mu, marking each as packing under mu so that nothing clears or
 //     recycles its records meanwhile, and gives a chunk its encoding under
 //     mu;
+//   - the spooler (spooler.run, spool.go), started by New with WithSpool:
+//     the only goroutine that appends to the spool and syncs it. Woken by
+//     OnEmit without blocking, it marks the unwritten records of one chunk
+//     as being written under mu, so that nothing evicts, packs or clears
+//     them, encodes and appends them without mu, and advances the spool's
+//     position under mu. Destination workers read the spool with cursors
+//     of their own;
 //   - the pressure goroutine (pressureLoop), started by New: it delivers
 //     back-pressure changes to WithBackPressureFunc and the alert logger and
 //     times the hold, taking mu only to read the state;
@@ -41,8 +48,10 @@ import (
 //     interval or two after the last.
 //
 // Shutdown stops the packer (at most one chunk's encoding: it runs no user
-// code), closes stop, waits for the workers within its context, then stops
-// the pressure goroutine, the error handler and the drop alerter.
+// code) and the spooler (after it wrote and synced what memory holds),
+// closes stop, waits for the workers within its context, closes the
+// spool, then stops the pressure goroutine, the error handler and the
+// drop alerter.
 type Processor struct {
 	cfg   config         // read-only after New
 	tel   telemetryState // see telemetry.go
@@ -83,6 +92,11 @@ type Processor struct {
 	pressureDone chan struct{} // closed by the pressure goroutine when it ends
 
 	provider atomic.Pointer[sdklog.LoggerProvider] // see WatchProvider
+
+	// The durable spool (WithSpool, spool.go); nil without one. Its
+	// fields marked "p.mu" are guarded by mu.
+	sp       *spooler
+	startSeq uint64 // the store's first sequence number: after the spool's records
 
 	stop    chan struct{}   // closed by Shutdown: the workers drain and end
 	stopCtx context.Context // Shutdown's context, published by closing stop
@@ -169,11 +183,23 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 	p.packWake = make(chan struct{}, 1)
 	p.packQuit, p.packDone = make(chan struct{}), make(chan struct{})
 	p.pressureQuit, p.pressureDone = make(chan struct{}), make(chan struct{})
+	if cfg.spool != nil {
+		if p.sp, err = openSpool(p, *cfg.spool); err != nil {
+			return nil, err
+		}
+		if p.sp.lastErr != nil {
+			cfg.warn(p.sp.lastErr)
+		}
+	}
 	if err := p.tel.start(p); err != nil {
+		p.sp.closeUnstarted()
 		return nil, err
 	}
 	go p.pressureLoop(p.pressureQuit, p.pressureDone)
 	go p.packLoop()
+	if sp := p.spoolOn(); sp != nil {
+		go sp.run()
+	}
 	for _, d := range ds {
 		go d.run()
 	}
@@ -255,6 +281,13 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.stopCtx = ctx
 	p.mu.Unlock()
 	p.stopPacker()
+	if sp := p.spoolOn(); sp != nil {
+		// What memory holds goes to the spool before the workers drain:
+		// what they cannot deliver then stays there. A local write, not
+		// bounded by ctx.
+		close(sp.quit)
+		<-sp.done
+	}
 	close(p.stop)
 	defer func() {
 		// One bound for both reporters of the alert logger, not one each.
@@ -289,7 +322,13 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		for _, d := range p.dests {
 			p.abandon(d)
 		}
+		if sp := p.spoolOn(); sp != nil {
+			sp.close()
+		}
 		return ctx.Err()
+	}
+	if sp := p.spoolOn(); sp != nil {
+		sp.close()
 	}
 	return errors.Join(errs...)
 }

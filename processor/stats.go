@@ -1,6 +1,9 @@
 package processor
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // DropReason says why a record was dropped instead of exported.
 //
@@ -37,6 +40,13 @@ const (
 	// DropShed: Enabled answered false for the record while back-pressure
 	// was raised (WithShedBelow), so it was never built.
 	DropShed DropReason = "shed"
+	// DropSpoolFull: the record was in the spool (WithSpool), not yet
+	// exported by this destination, when the spool reached its size bound
+	// (WithSpoolMaxBytes) and removed its oldest records.
+	DropSpoolFull DropReason = "spool_full"
+	// DropSpoolAge: the record was in the spool, not yet exported by this
+	// destination, when it became older than WithSpoolMaxAge.
+	DropSpoolAge DropReason = "spool_age"
 )
 
 // DropReasons lists every DropReason, in a stable order.
@@ -44,7 +54,7 @@ func DropReasons() []DropReason {
 	return []DropReason{
 		DropQueueFull, DropByteLimit, DropRecordTooLarge,
 		DropAlreadyShutdown, DropShutdown, DropExportFailed, DropBlockTimeout,
-		DropHeapPressure, DropShed,
+		DropHeapPressure, DropShed, DropSpoolFull, DropSpoolAge,
 	}
 }
 
@@ -62,6 +72,8 @@ const (
 	idxBlockTimeout
 	idxHeapPressure
 	idxShed
+	idxSpoolFull
+	idxSpoolAge
 	numReasons
 )
 
@@ -72,7 +84,9 @@ func (i reasonIndex) reason() DropReason { return DropReasons()[i] }
 //
 //	Received == Exported + TotalDropped() + Queued + InFlight
 type Stats struct {
-	// Received counts records passed to OnEmit (nil records excluded).
+	// Received counts records passed to OnEmit (nil records excluded),
+	// plus, with a spool (WithSpool), the records found in it at New
+	// (Spool.Recovered), which this processor delivers.
 	Received uint64
 	// Exported counts records in batches the exporter accepted.
 	Exported uint64
@@ -80,7 +94,12 @@ type Stats struct {
 	// absent.
 	Dropped map[DropReason]uint64
 	// Queued is the number of records waiting in the queue whose outcome
-	// is still open (see Destinations for the store-wide view).
+	// is still open (see Destinations for the store-wide view). With a
+	// spool, it includes the records that are in the spool only (spilled
+	// from memory, or recovered at New) — also while a destination
+	// exports them: InFlight counts only records exported from memory —
+	// and, after Shutdown, those left in the spool for the next start
+	// (Spool.LeftForNextStart).
 	Queued int
 	// QueuedBytes is the estimated heap size of the queued records (see
 	// memguard.RecordSize), including records that one destination
@@ -121,6 +140,52 @@ type Stats struct {
 	// one destination dropped it; until then it is queued, or in flight
 	// while at least one destination is exporting it.
 	Destinations []DestinationStats
+	// Spool describes the durable spool (WithSpool); nil without one.
+	Spool *SpoolStats
+}
+
+// SpoolStats describes the durable spool of a processor (WithSpool).
+type SpoolStats struct {
+	// Dir is the spool's directory.
+	Dir string
+	// Bytes is the size of the spool's files.
+	Bytes int64
+	// Records counts the records in the spool that some destination has
+	// not finished yet.
+	Records uint64
+	// Oldest is when the oldest record in the spool was written; zero
+	// when there is none.
+	Oldest time.Time
+	// Recovered counts the records found in the spool at New, which this
+	// processor delivers; they are counted in Received (and, for each
+	// destination that had not acknowledged them, in its Received and
+	// Recovered).
+	Recovered uint64
+	// Resent counts the recovered records that a destination may have
+	// been handed before the restart: a destination acknowledges the
+	// spool a payload (a batch of records) at a time, so the records of
+	// the payload at its acknowledged position come again if it had
+	// exported some of them; all of its recovered records when the
+	// spool's ledger of positions was lost. Delivery is at least once;
+	// this bounds the duplicates from above.
+	Resent uint64
+	// Damaged counts records lost to damage in the spool's files: found
+	// at New (a torn or corrupted write) or when reading them back.
+	Damaged uint64
+	// LeftForNextStart counts, after Shutdown, the records whose
+	// outcome was still open, which stay in the spool and are delivered
+	// by the next processor to open it. They stay counted in Queued, so
+	// the accounting identity holds. A record one destination dropped
+	// and another left counts as dropped, not here.
+	LeftForNextStart uint64
+	// Errors counts the spool's disk failures (failed writes, syncs, an
+	// Open that failed); Degraded is true while the spool is not writing
+	// because of one, and LastError is the latest. While degraded the
+	// processor works from memory, as it does without a spool, and tries
+	// to write again every sync interval.
+	Errors    uint64
+	Degraded  bool
+	LastError string
 }
 
 // TotalDropped returns the sum of Dropped over all reasons.
@@ -140,6 +205,9 @@ func (s Stats) String() string {
 
 // Stats returns a consistent snapshot of the processor's accounting.
 func (p *Processor) Stats() Stats {
+	// Read before p.mu: the log's mutex may wait for a write to the disk,
+	// which OnEmit must never wait for.
+	logStats := p.sp.logStats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	queued, inFlight := p.st.undecided()
@@ -161,6 +229,10 @@ func (p *Processor) Stats() Stats {
 	}
 	for i, d := range p.dests {
 		s.Destinations[i] = d.statsLocked()
+	}
+	if sp := p.sp; sp != nil {
+		s.Queued += sp.undecided
+		s.Spool = sp.statsLocked(logStats)
 	}
 	return s
 }

@@ -68,6 +68,79 @@ type store struct {
 	packBuf  []byte
 	packOld  []int64
 	tmpls    []*sdklog.Record // templates packed chunks share (pack.go)
+
+	// The slots [spoolFrom, spoolTo) of spoolC are being written to the
+	// spool by the spooler goroutine, without the mutex (spool.go):
+	// nothing evicts or packs them meanwhile, and they cannot be released
+	// or spilled, which only happens below the spool's position.
+	spoolC             *chunk
+	spoolFrom, spoolTo int
+}
+
+// spooling reports whether slot i of c is being written to the spool.
+func (s *store) spooling(c *chunk, i int) bool {
+	return c == s.spoolC && i >= s.spoolFrom && i < s.spoolTo
+}
+
+// spilled describes a record the store spilled.
+type spilled struct {
+	seq    uint64
+	size   int64
+	lost   bool // a destination had dropped it already: store-wide it was counted then
+	pinned bool // a destination is exporting it from memory now
+}
+
+// spill takes the oldest live record out of memory if it is numbered
+// below upTo (every such record is in the spool) and at least from (the
+// records below from are not, or no longer, in the spool), and returns
+// it; it reports false when there is none. A spilled record is not
+// dropped: its outcome stays open, and the caller moves its accounting
+// to the spool's. A pinned record is spilled too — a hung export must
+// not keep the oldest records in memory — and keeps its slot until its
+// last unpin.
+func (s *store) spill(from, upTo uint64) (spilled, bool) {
+	for c := s.first; c != nil; c = c.next {
+		for i := c.head; i < c.tail; i++ {
+			m := &c.meta[i]
+			if m.state != slotLive {
+				continue
+			}
+			seq := c.base + uint64(i)
+			if seq >= upTo || seq < from {
+				return spilled{}, false
+			}
+			sp := spilled{seq: seq, size: m.size, lost: m.lost != 0, pinned: m.pins > 0}
+			m.state = slotSpilled
+			c.done++
+			s.held--
+			s.heldBytes -= m.size
+			if sp.lost {
+				s.lostHeld--
+			}
+			if sp.pinned {
+				s.pinned--
+				s.pinnedBytes -= m.size
+				if sp.lost {
+					s.lostPinned--
+				}
+			} else {
+				c.clearSlot(i)
+			}
+			s.finish(c)
+			return sp, true
+		}
+	}
+	return spilled{}, false
+}
+
+// spilledIn calls f with the sequence number and size of each slot of
+// c[from:to] spilled while a destination was exporting it.
+func (s *store) spilledIn(c *chunk, from, to int, f func(seq uint64, size int64)) {
+	for i := from; i < to; i++ {
+		if m := &c.meta[i]; m.state == slotSpilled {
+			f(c.base+uint64(i), m.size)
+		}
+	}
 }
 
 // accounts are the store-wide outcome counters. A record counts as
@@ -122,6 +195,11 @@ const (
 	slotLive uint8 = iota
 	slotDead
 	slotReleased
+	// slotSpilled: the record is in the spool and no longer in memory
+	// (spill): its outcome is still open, and destinations behind it read
+	// it from the spool. A slot spilled while pinned keeps its record
+	// until its last unpin, as a released one does.
+	slotSpilled
 )
 
 type slotMeta struct {
@@ -308,7 +386,7 @@ func (s *store) unpin(c *chunk, from, to int) {
 			if m.lost != 0 {
 				s.lostPinned--
 			}
-		case slotReleased:
+		case slotReleased, slotSpilled:
 			c.clearSlot(i)
 		}
 	}
@@ -396,7 +474,7 @@ func (s *store) evict(before uint64, below bool, sev log.Severity) (evicted, boo
 		}
 		for ; i < c.tail && c.base+uint64(i) < before; i++ {
 			m := &c.meta[i]
-			if m.state != slotLive || m.pins > 0 || (below && m.sev >= sev) {
+			if m.state != slotLive || m.pins > 0 || (below && m.sev >= sev) || s.spooling(c, i) {
 				continue
 			}
 			ev := evicted{seq: c.base + uint64(i), size: m.size, lost: m.lost != 0}
@@ -434,7 +512,7 @@ func (s *store) evictable(from, before uint64, below bool, sev log.Severity, vis
 		}
 		for ; i < c.tail && c.base+uint64(i) < before; i++ {
 			m := &c.meta[i]
-			if m.state != slotLive || m.pins > 0 || (below && m.sev >= sev) {
+			if m.state != slotLive || m.pins > 0 || (below && m.sev >= sev) || s.spooling(c, i) {
 				continue
 			}
 			if !visit(m.size) {
@@ -577,6 +655,13 @@ func (p *Processor) releaseStoreLocked() {
 	upTo := p.st.nextSeq
 	for _, d := range p.dests {
 		upTo = min(upTo, d.next)
+	}
+	if sp := p.spoolOn(); sp != nil {
+		// A record leaves memory once every destination has finished it
+		// and it is in the spool, or needs not be.
+		p.advanceSpoolLocked()
+		upTo = min(upTo, sp.next)
+		sp.releaseLocked(upTo)
 	}
 	p.st.release(upTo)
 	p.releaseLocked()

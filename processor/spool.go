@@ -1,0 +1,793 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/internal/recordcodec"
+	"github.com/steadylog/steadylog/internal/segmentlog"
+)
+
+// The durable spool (WithSpool): how the processor wires the segment log
+// (internal/segmentlog) and the batch codec (internal/recordcodec) beneath
+// its store. See DESIGN.md, "Spool".
+//
+// Positions. Records keep the store's sequence numbers, which continue
+// across restarts; a destination's position (destination.next) stays one.
+// Three more positions, all record sequence numbers, say where records
+// are:
+//
+//	released ≤ … memFrom ≤ … next ≤ … store.nextSeq
+//
+//   - next: every record below it is in the spool, or needs not be (every
+//     destination has finished it). The spooler advances it.
+//   - memFrom: the records below it that are not finished are in the spool
+//     only ("spilled"); memory holds the live records from it on. Spilling
+//     advances it, never beyond next.
+//   - released: every record below it is accounted for store-wide.
+//
+// A destination whose position is below memFrom reads from the spool, a
+// payload at a time, until it reaches memFrom; from there it reads memory.
+
+// ErrSpoolLocked is wrapped by the error New returns when another
+// processor, in this process or another, has the spool's directory open.
+var ErrSpoolLocked = errors.New("steadylog/processor: spool directory is in use by another processor")
+
+// spoolCoalesce is how long the spooler lets records gather before it
+// writes them, so that a payload is a batch, not one record: the delay
+// between OnEmit and the record surviving a SIGKILL.
+const spoolCoalesce = 20 * time.Millisecond
+
+// spooler is the spool's state. Fields marked "p.mu" are guarded by the
+// processor's mutex; fields marked "spooler" are owned by the spooler
+// goroutine (spooler.run).
+type spooler struct {
+	p    *Processor
+	cfg  spoolConfig
+	log  *segmentlog.Log        // nil when Open failed with an I/O error: memory only
+	tmpl *recordcodec.Templates // shared by every decode (safe for concurrent use)
+
+	closed atomic.Bool // the log is closed (Shutdown)
+
+	// p.mu
+	next, memFrom, released uint64
+	// blockedBelow: the records below it are not in the spool (the bounds
+	// removed them, or they could not be encoded) although memory may
+	// still hold them: spilling waits until memory no longer holds any.
+	blockedBelow uint64
+	undecided    int    // spilled records whose store-wide outcome is open
+	lost         seqSet // spilled records counted as dropped store-wide
+	dead         seqSet // records in the spool that no destination may export any more
+	orphans      seqSet // spilled records removed from the spool while being exported: off the index
+	index        []spoolPayload
+	onDisk       uint64 // records in index
+	nextLsn      uint64 // the log position the next payload gets
+	awake        bool   // a wake-up is on its way to the spooler
+	hurried      bool   // so is a hurry
+	busy         bool   // the spooler is writing records without p.mu
+	degraded     bool
+	lastErr      error
+	errs         uint64
+	recovered    uint64
+	resent       uint64
+	damaged      uint64 // found at Open
+	left         uint64 // set by close: the store-wide records left for the next start
+	final        segmentlog.Stats
+
+	wake  chan struct{} // records to write
+	hurry chan struct{} // write now: memory is half full, or a chunk is
+	quit  chan struct{} // closed by Shutdown: write what memory holds, sync, end
+	done  chan struct{}
+
+	// spooler
+	seqs     []uint64
+	buf      []byte
+	scratch  []sdklog.Record
+	idx      []int32
+	retryAt  time.Time // while degraded: no write before this
+	unsynced bool      // written or acknowledged since the last Sync
+}
+
+// openSpool opens the spool of cfg for p and rebuilds its index from what
+// the files hold. It returns an error for an invalid configuration and a
+// locked or symlinked directory; any other failure to open leaves p
+// working from memory, reported and in Stats.Spool.
+func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
+	sp := &spooler{
+		p:     p,
+		cfg:   cfg,
+		tmpl:  recordcodec.NewTemplates(recordcodec.DefaultTemplates),
+		wake:  make(chan struct{}, 1),
+		hurry: make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	names := make([]string, len(p.dests))
+	for i, d := range p.dests {
+		names[i] = d.name
+	}
+	l, rec, err := segmentlog.Open(cfg.dir, segmentlog.Options{
+		Consumers:   names,
+		SegmentSize: cfg.segmentSize,
+		MaxBytes:    cfg.maxBytes,
+		MaxAge:      cfg.maxAge,
+	})
+	switch {
+	case errors.Is(err, segmentlog.ErrLocked):
+		return nil, fmt.Errorf("%w: %s: %w", ErrSpoolLocked, cfg.dir, err)
+	case errors.Is(err, segmentlog.ErrInvalidOptions):
+		return nil, fmt.Errorf("%w: WithSpool: %w", ErrInvalidOption, err)
+	case errors.Is(err, segmentlog.ErrSymlink), errors.Is(err, segmentlog.ErrUnsupported):
+		return nil, fmt.Errorf("steadylog/processor: spool %s: %w", cfg.dir, err)
+	case err != nil:
+		// A disk that is full, read-only or failing must not stop the
+		// service from logging: work from memory, and say so.
+		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s could not be opened; working from memory only until restart: %w", cfg.dir, err))
+		close(sp.done)
+		return sp, nil
+	}
+	sp.log = l
+	sp.damaged = rec.Damaged
+	if err := sp.recover(rec); err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	return sp, nil
+}
+
+// recover rebuilds the index from the oldest acknowledged position, and
+// sets the store's and the destinations' positions and counts: every
+// record found counts as received, once, and as recovered by each
+// destination that had not acknowledged it.
+func (sp *spooler) recover(rec segmentlog.Recovery) error {
+	p := sp.p
+	acked := make([]uint64, len(p.dests))
+	from := uint64(1<<64 - 1)
+	for i, d := range p.dests {
+		a, err := sp.log.Acked(d.name)
+		if err != nil {
+			return fmt.Errorf("steadylog/processor: spool %s: %w", sp.cfg.dir, err)
+		}
+		acked[i] = a
+		from = min(from, a)
+	}
+	cur := sp.log.NewCursor(from)
+	defer cur.Close()
+	var seqs []uint64
+	for {
+		recs, err := cur.Next(256, 4<<20)
+		if err != nil {
+			return fmt.Errorf("steadylog/processor: spool %s: reading it back: %w", sp.cfg.dir, err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			var err error
+			seqs, _, err = parsePayloadHeader(r.Payload, seqs)
+			if err != nil {
+				sp.damaged++ // a payload of unknown size: counted as one
+				continue
+			}
+			if n := len(sp.index); n > 0 && seqs[0] < sp.index[n-1].end {
+				sp.damaged++ // out of order: not a payload this spool wrote
+				continue
+			}
+			sp.index = append(sp.index, newSpoolPayload(r.Seq, seqs))
+			sp.onDisk += uint64(len(seqs))
+		}
+	}
+	sp.nextLsn = sp.log.Stats().Next
+	var start uint64
+	if n := len(sp.index); n > 0 {
+		start = sp.index[n-1].end
+	}
+	p.st.nextSeq, p.startSeq = start, start
+	sp.next, sp.memFrom, sp.blockedBelow = start, start, start
+	sp.recovered = sp.onDisk
+	sp.undecided = int(sp.onDisk)
+	p.received = sp.onDisk
+	firsts := map[uint64]int{} // the payloads a destination may have been handed before
+	released := start
+	for i, d := range p.dests {
+		d.next = start
+		for _, e := range sp.index {
+			if e.lsn >= acked[i] {
+				d.next = e.first
+				break
+			}
+		}
+		for k := range sp.index {
+			e := &sp.index[k]
+			if e.lsn < acked[i] {
+				continue
+			}
+			d.recovered += uint64(e.n)
+			if rec.LedgerLost || e.lsn == acked[i] {
+				firsts[e.lsn] = e.n
+			}
+		}
+		d.pending = int(d.recovered)
+		released = min(released, d.next)
+	}
+	for _, n := range firsts {
+		sp.resent += uint64(n)
+	}
+	sp.released = released
+	return nil
+}
+
+// failLocked records a failure of the spool's disk: the first of an
+// episode is reported to the error handler. p.mu must be held or p not
+// yet shared.
+func (sp *spooler) failLocked(err error) (report bool) {
+	sp.errs++
+	sp.lastErr = err
+	if sp.degraded {
+		return false
+	}
+	sp.degraded = true
+	return true
+}
+
+// on returns the processor's spool when it is writing to disk, or nil.
+func (p *Processor) spoolOn() *spooler {
+	if sp := p.sp; sp != nil && sp.log != nil {
+		return sp
+	}
+	return nil
+}
+
+// emittedLocked wakes the spooler for a record just pushed: at once when
+// memory is half full or a chunk's worth is unwritten, else after
+// spoolCoalesce. It never waits. p.mu must be held.
+func (sp *spooler) emittedLocked() {
+	if !sp.awake {
+		sp.awake = true
+		select {
+		case sp.wake <- struct{}{}:
+		default:
+		}
+	}
+	p := sp.p
+	if !sp.hurried && (p.st.heldBytes >= p.cfg.maxQueueBytes/2 || p.st.nextSeq-sp.next >= uint64(p.cfg.maxBatchSize)) {
+		sp.hurried = true
+		select {
+		case sp.hurry <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run is the spooler goroutine: it writes the records memory holds that
+// the spool does not, a chunk at a time, syncs every sync interval, and
+// at Shutdown writes what is left and syncs before it ends.
+func (sp *spooler) run() {
+	defer close(sp.done)
+	period := sp.cfg.syncInterval
+	if period == 0 {
+		period = time.Second // retries while degraded, and the age bound
+	}
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	coalesce := time.NewTimer(time.Hour)
+	coalesce.Stop()
+	defer coalesce.Stop()
+	for {
+		select {
+		case <-sp.wake:
+			coalesce.Reset(spoolCoalesce)
+			select {
+			case <-coalesce.C:
+			case <-sp.hurry:
+				coalesce.Stop()
+			case <-sp.quit:
+			}
+			sp.writeAll(false)
+			if sp.cfg.syncInterval == 0 {
+				sp.sync()
+			}
+		case <-sp.hurry:
+			sp.writeAll(false)
+			if sp.cfg.syncInterval == 0 {
+				sp.sync()
+			}
+		case <-tick.C:
+			sp.writeAll(true)
+			sp.sync()
+		case <-sp.quit:
+			sp.writeAll(true)
+			sp.sync()
+			return
+		}
+	}
+}
+
+// writeAll writes what memory holds that the spool does not, until
+// nothing is left or a write fails. While degraded it tries again once a
+// sync interval (or when retry is true).
+func (sp *spooler) writeAll(retry bool) {
+	if !retry && !sp.retryAt.IsZero() && time.Now().Before(sp.retryAt) {
+		return
+	}
+	for sp.writeOne() {
+	}
+	if sp.cfg.maxAge > 0 {
+		// An Append with no payloads applies the age bound only.
+		_, removed, err := sp.log.Append()
+		sp.p.mu.Lock()
+		sp.removedLocked(removed)
+		if err == nil {
+			sp.p.releaseStoreLocked()
+		}
+		sp.p.mu.Unlock()
+	}
+}
+
+// writeOne writes the unwritten records of one chunk as one payload (or
+// fewer, when they do not fit a segment). It reports whether it wrote
+// something and more may be left.
+func (sp *spooler) writeOne() bool {
+	p := sp.p
+	p.mu.Lock()
+	sp.awake, sp.hurried = false, false
+	p.advanceSpoolLocked()
+	c, from := p.st.locate(sp.next)
+	if c == nil {
+		sp.next = p.st.nextSeq
+		p.mu.Unlock()
+		return false
+	}
+	to := c.tail
+	sp.seqs = sp.seqs[:0]
+	sp.idx = sp.idx[:0]
+	gaps := false
+	for i := from; i < to; i++ {
+		if c.meta[i].state == slotLive {
+			sp.seqs = append(sp.seqs, c.base+uint64(i))
+			sp.idx = append(sp.idx, int32(i))
+		} else {
+			gaps = true
+		}
+	}
+	// Nothing evicts, packs or clears these slots until the write is
+	// accounted for (store.spooling); a packed chunk's bytes never change.
+	p.st.spoolC, p.st.spoolFrom, p.st.spoolTo = c, from, to
+	sp.busy = true
+	packed := c.packed
+	recs := c.recs
+	p.mu.Unlock()
+
+	var batch []sdklog.Record
+	var err error
+	switch {
+	case packed:
+		batch, err = unpack(sp.scratch, c, sp.idx)
+		sp.scratch = batch
+		if err != nil {
+			safeHandle(p.cfg.errorHandler, err)
+		}
+	case gaps:
+		sp.scratch = sp.scratch[:0]
+		for _, i := range sp.idx {
+			sp.scratch = append(sp.scratch, recs[i])
+		}
+		batch = sp.scratch
+	default:
+		batch = recs[from:to]
+	}
+	seqs := sp.seqs
+	payload, wrote := sp.encode(batch, seqs)
+	var lsn uint64
+	var removed []segmentlog.Removal
+	if payload != nil {
+		lsn, removed, err = sp.log.Append(payload)
+	}
+	clear(sp.scratch) // the copies must not keep records alive
+	sp.scratch = sp.scratch[:0]
+
+	p.mu.Lock()
+	p.st.spoolC = nil
+	p.st.evictChunk = nil // eviction skipped these slots: let it look again
+	sp.busy = false
+	sp.removedLocked(removed)
+	var report error
+	switch {
+	case payload == nil:
+		// The first record cannot be written: memory keeps it, and
+		// spilling waits for it to leave.
+		sp.blockedBelow = max(sp.blockedBelow, seqs[0]+1)
+		sp.next = max(sp.next, seqs[0]+1)
+	case err != nil:
+		if sp.failLocked(fmt.Errorf("steadylog/processor: spool %s: writing failed; working from memory until it succeeds: %w", sp.cfg.dir, err)) {
+			report = sp.lastErr
+		}
+	default:
+		sp.index = append(sp.index, newSpoolPayload(lsn, seqs[:wrote]))
+		sp.onDisk += uint64(wrote)
+		sp.nextLsn = lsn + 1
+		sp.next = max(sp.next, seqs[wrote-1]+1)
+		if sp.degraded {
+			sp.degraded = false
+			report = fmt.Errorf("steadylog/processor: spool %s: writing again after %d errors (last: %w)", sp.cfg.dir, sp.errs, sp.lastErr)
+		}
+		sp.unsynced = true
+	}
+	if err == nil {
+		p.releaseStoreLocked()
+	}
+	p.mu.Unlock()
+	if report != nil {
+		safeHandle(p.cfg.errorHandler, report)
+	}
+	if err != nil {
+		sp.retryAt = time.Now().Add(max(sp.cfg.syncInterval, spoolCoalesce))
+		return false
+	}
+	sp.retryAt = time.Time{}
+	return true
+}
+
+// encode returns the payload of the longest prefix of batch — the records
+// numbered seqs — that encodes and fits a segment, and its length. A
+// record that cannot be encoded (recordcodec.ErrUnsupported) ends the
+// prefix; a nil payload means that the first record cannot be written
+// (it cannot be encoded, or alone does not fit a segment), which is
+// reported.
+func (sp *spooler) encode(batch []sdklog.Record, seqs []uint64) ([]byte, int) {
+	limit := sp.log.MaxPayload()
+	n := len(batch)
+	for {
+		buf := appendPayloadHeader(sp.buf[:0], seqs[:n])
+		buf, err := recordcodec.AppendBatch(buf, batch[:n])
+		sp.buf = buf
+		switch {
+		case err == nil && len(buf) <= limit:
+			return buf, n
+		case err != nil:
+			k := 0
+			for k < n {
+				if _, e := recordcodec.Append(nil, &batch[k]); e != nil {
+					break
+				}
+				k++
+			}
+			if k > 0 && k < n {
+				n = k
+				continue
+			}
+		case n > 1:
+			n = (n + 1) / 2 // too large for a segment: write it in parts
+			continue
+		default:
+			err = fmt.Errorf("encoded, it takes %d bytes, more than a spool segment holds (%d)", len(buf), limit)
+		}
+		safeHandle(sp.p.cfg.errorHandler, fmt.Errorf("steadylog/processor: record %d cannot be spooled and is kept in memory only: %w", seqs[0], err))
+		return nil, 0
+	}
+}
+
+// advanceSpoolLocked moves next past the records every destination has
+// finished: they need not be written. p.mu must be held.
+func (p *Processor) advanceSpoolLocked() {
+	sp := p.sp
+	if sp.busy {
+		return // the spooler is writing from next on
+	}
+	upTo := p.st.nextSeq
+	for _, d := range p.dests {
+		upTo = min(upTo, d.next)
+	}
+	sp.next = max(sp.next, upTo)
+}
+
+// sync acknowledges each destination's position, then fsyncs.
+func (sp *spooler) sync() {
+	p := sp.p
+	type ack struct {
+		name string
+		lsn  uint64
+	}
+	p.mu.Lock()
+	acks := make([]ack, len(p.dests))
+	for i, d := range p.dests {
+		acks[i] = ack{d.name, sp.ackLocked(d)}
+	}
+	p.mu.Unlock()
+	for _, a := range acks {
+		if err := sp.log.Ack(a.name, a.lsn); err != nil {
+			sp.syncFailed(err)
+			return
+		}
+	}
+	if err := sp.log.Sync(); err != nil {
+		sp.syncFailed(err)
+	}
+}
+
+func (sp *spooler) syncFailed(err error) {
+	p := sp.p
+	p.mu.Lock()
+	report := sp.failLocked(fmt.Errorf("steadylog/processor: spool %s: sync failed: %w", sp.cfg.dir, err))
+	p.mu.Unlock()
+	if report {
+		safeHandle(p.cfg.errorHandler, sp.lastErrLocked())
+	}
+}
+
+func (sp *spooler) lastErrLocked() error {
+	sp.p.mu.Lock()
+	defer sp.p.mu.Unlock()
+	return sp.lastErr
+}
+
+// ackLocked returns the log position d acknowledges: that of the first
+// payload holding a record at or after its position. p.mu must be held.
+func (sp *spooler) ackLocked(d *destination) uint64 {
+	i, _ := slices.BinarySearchFunc(sp.index, d.next, func(e spoolPayload, next uint64) int {
+		if e.end <= next {
+			return -1
+		}
+		return 1
+	})
+	if i < len(sp.index) {
+		return sp.index[i].lsn
+	}
+	return sp.nextLsn
+}
+
+// payloadLocked returns the log position of the first payload holding a
+// record numbered in [from, memFrom), or false when there is none.
+// p.mu must be held.
+func (sp *spooler) payloadLocked(from uint64) (uint64, bool) {
+	i, _ := slices.BinarySearchFunc(sp.index, from, func(e spoolPayload, next uint64) int {
+		if e.end <= next {
+			return -1
+		}
+		return 1
+	})
+	if i < len(sp.index) && sp.index[i].first < sp.memFrom {
+		return sp.index[i].lsn, true
+	}
+	return 0, false
+}
+
+// removedLocked accounts for the records the bounds removed: for each
+// destination, those at or after its position that it is not exporting
+// now are dropped (spool_full, spool_age); store-wide, those no
+// destination had dropped yet. Records memory still holds are not
+// dropped: they are no longer in the spool, so spilling waits for them
+// to leave memory. p.mu must be held.
+func (sp *spooler) removedLocked(rs []segmentlog.Removal) {
+	p := sp.p
+	for _, r := range rs {
+		reason := idxSpoolFull
+		if r.Reason == segmentlog.ReasonMaxAge {
+			reason = idxSpoolAge
+		}
+		for len(sp.index) > 0 && sp.index[0].lsn < r.To {
+			e := sp.index[0]
+			sp.index = sp.index[1:]
+			sp.onDisk -= uint64(e.n)
+			e.each(sp.released, e.end, func(seq uint64) {
+				if seq >= sp.memFrom {
+					sp.blockedBelow = max(sp.blockedBelow, seq+1)
+					return
+				}
+				if !sp.dead.add(seq) {
+					return
+				}
+				dropped := false
+				for _, d := range p.dests {
+					if !d.abandoned && seq >= d.next && seq >= d.bend {
+						d.dropped[reason]++
+						d.pending--
+						dropped = true
+					}
+				}
+				switch {
+				case !dropped:
+					// The destinations exporting it now decide its
+					// outcome, which releaseLocked counts.
+					sp.orphans.add(seq)
+				case sp.lost.add(seq):
+					p.acct.dropped[reason]++
+					sp.undecided--
+				}
+			})
+		}
+	}
+	if len(sp.index) == 0 {
+		sp.index = nil // let the array go
+	}
+}
+
+// releaseLocked accounts store-wide for the spilled records below upTo,
+// which every destination has finished: exported, unless one dropped it.
+// p.mu must be held.
+func (sp *spooler) releaseLocked(upTo uint64) {
+	if upTo <= sp.released {
+		return
+	}
+	p := sp.p
+	hi := min(upTo, sp.memFrom)
+	for k := range sp.index {
+		e := &sp.index[k]
+		if e.first >= hi {
+			break
+		}
+		e.each(sp.released, hi, func(seq uint64) {
+			if !sp.lost.has(seq) {
+				p.acct.exported++
+				sp.undecided--
+			}
+		})
+	}
+	for _, r := range sp.orphans.r {
+		for seq := max(r.from, sp.released); seq < min(r.to, hi); seq++ {
+			if !sp.lost.has(seq) {
+				p.acct.exported++
+				sp.undecided--
+			}
+		}
+	}
+	sp.released = upTo
+	sp.lost.trimBelow(upTo)
+	sp.dead.trimBelow(upTo)
+	sp.orphans.trimBelow(upTo)
+	k := 0
+	for k < len(sp.index) && sp.index[k].end <= upTo {
+		sp.onDisk -= uint64(sp.index[k].n)
+		k++
+	}
+	sp.index = sp.index[k:]
+	if len(sp.index) == 0 {
+		sp.index = nil
+	}
+}
+
+// loseLocked counts the spilled record seq as dropped store-wide for
+// reason, unless a destination dropped it already. p.mu must be held.
+func (sp *spooler) loseLocked(seq uint64, reason reasonIndex) {
+	if seq >= sp.released && sp.lost.add(seq) {
+		sp.p.acct.dropped[reason]++
+		sp.undecided--
+	}
+}
+
+// evictedLocked notes that the store evicted seq, which every
+// destination that needed it counted as dropped: if it is in the spool
+// too, nobody reads it back. p.mu must be held.
+func (sp *spooler) evictedLocked(seq uint64) {
+	if seq < sp.next {
+		sp.dead.add(seq)
+		sp.lost.add(seq)
+	}
+}
+
+// spillForRoomLocked takes records that are in the spool out of memory,
+// oldest first, while a record of size bytes (extra records) does not fit
+// b, the count bound or the shared budget: they are not dropped, and the
+// destinations that still need them read them back from the spool. p.mu
+// must be held.
+func (p *Processor) spillForRoomLocked(size int64, extra int, b bounds, incoming bool) {
+	sp := p.spoolOn()
+	if sp == nil {
+		return
+	}
+	freed := false
+	for p.st.queued()+extra > p.cfg.maxQueueSize || p.st.heldBytes+size > b.maxBytes || (incoming && !p.sharedFitsLocked(size)) {
+		s, ok := p.st.spill(sp.blockedBelow, sp.next)
+		if !ok {
+			break
+		}
+		freed = true
+		sp.memFrom = s.seq + 1
+		if s.lost {
+			sp.lost.add(s.seq)
+		} else {
+			sp.undecided++
+		}
+		for _, d := range p.dests {
+			if !d.abandoned && s.seq >= d.next && s.seq >= d.bend {
+				d.pendingBytes -= s.size
+			}
+		}
+	}
+	if freed {
+		p.releaseLocked()
+		p.roomFreedLocked()
+	}
+}
+
+// leaveLocked ends destination d at Shutdown with a spool: what it has
+// not finished and the spool holds stays there for the next start, and
+// still counts as queued; what the spool does not hold (it could not
+// write it) is dropped as shutdown. p.mu must be held.
+func (sp *spooler) leaveLocked(d *destination) {
+	if d.abandoned {
+		return
+	}
+	p := sp.p
+	n := p.st.markLostFrom(max(d.next, sp.next), idxShutdown)
+	d.dropped[idxShutdown] += uint64(n)
+	d.pending -= n
+	d.left = uint64(d.pending)
+	d.bn, d.bbytes = 0, 0
+	d.retrying = false
+	d.abandoned = true
+}
+
+// close acknowledges every destination's position and closes the log,
+// which releases the directory. What is left counts as left for the next
+// start.
+func (sp *spooler) close() {
+	if sp.log == nil || sp.closed.Load() {
+		return
+	}
+	sp.sync()
+	p := sp.p
+	p.mu.Lock()
+	queued, inFlight := p.st.undecided()
+	sp.left = uint64(queued+inFlight) + uint64(sp.undecided)
+	p.mu.Unlock()
+	st := sp.log.Stats()
+	err := sp.log.Close()
+	p.mu.Lock()
+	sp.final = st
+	sp.closed.Store(true)
+	var report bool
+	if err != nil {
+		report = sp.failLocked(fmt.Errorf("steadylog/processor: spool %s: closing: %w", sp.cfg.dir, err))
+	}
+	p.mu.Unlock()
+	if report {
+		safeHandle(p.cfg.errorHandler, err)
+	}
+}
+
+// closeUnstarted closes the log of a spool whose processor New could not
+// start.
+func (sp *spooler) closeUnstarted() {
+	if sp != nil && sp.log != nil {
+		_ = sp.log.Close()
+	}
+}
+
+// logStats returns the log's snapshot; p.mu must not be held. It is zero
+// without a spool, or with one that could not be opened.
+func (sp *spooler) logStats() segmentlog.Stats {
+	if sp == nil || sp.log == nil || sp.closed.Load() {
+		return segmentlog.Stats{}
+	}
+	return sp.log.Stats()
+}
+
+// statsLocked is the spool's part of Stats; ls is the log's snapshot, or
+// zero when the log is closed. p.mu must be held.
+func (sp *spooler) statsLocked(ls segmentlog.Stats) *SpoolStats {
+	if sp.closed.Load() {
+		ls = sp.final
+	}
+	s := &SpoolStats{
+		Dir:              sp.cfg.dir,
+		Bytes:            ls.Bytes,
+		Records:          sp.onDisk,
+		Oldest:           ls.Oldest,
+		Recovered:        sp.recovered,
+		Resent:           sp.resent,
+		Damaged:          sp.damaged + ls.DamagedReads,
+		LeftForNextStart: sp.left,
+		Errors:           sp.errs,
+		Degraded:         sp.degraded,
+	}
+	if sp.lastErr != nil {
+		s.LastError = sp.lastErr.Error()
+	}
+	return s
+}

@@ -1,0 +1,383 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/steadylog/steadylog/internal/recordtest"
+	"github.com/steadylog/steadylog/internal/segmentlog"
+)
+
+// spoolExporter keeps a description of every record it exports (every
+// field an exporter reads, resource and scope included), in order, and
+// can be told to hang, ignoring its context, until gate is closed.
+type spoolExporter struct {
+	mu   sync.Mutex
+	keys []string
+	gate chan struct{}
+}
+
+func (e *spoolExporter) Export(_ context.Context, recs []sdklog.Record) error {
+	if e.gate != nil {
+		<-e.gate
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range recs {
+		e.keys = append(e.keys, recordKey(&recs[i]))
+	}
+	return nil
+}
+
+func (e *spoolExporter) ForceFlush(context.Context) error { return nil }
+func (e *spoolExporter) Shutdown(context.Context) error   { return nil }
+
+func (e *spoolExporter) exported() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.keys...)
+}
+
+func (e *spoolExporter) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.keys)
+}
+
+// recordKey describes every field of r an exporter reads.
+func recordKey(r *sdklog.Record) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "body=%s:%v ts=%d obs=%d sev=%d text=%q event=%q trace=%s span=%s flags=%d attrs=[",
+		r.Body().Type(), r.Body().Emit(), r.Timestamp().UnixNano(), r.ObservedTimestamp().UnixNano(), r.Severity(), r.SeverityText(),
+		r.EventName(), r.TraceID(), r.SpanID(), r.TraceFlags())
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		fmt.Fprintf(&b, "%s:%s=%v;", kv.Key, kv.Value.Type(), kv.Value.Emit())
+		return true
+	})
+	fmt.Fprintf(&b, "] dropped=%d", r.DroppedAttributes())
+	if res := r.Resource(); res != nil {
+		fmt.Fprintf(&b, " resource=%s@%s", res.Encoded(attribute.DefaultEncoder()), res.SchemaURL())
+	}
+	sc := r.InstrumentationScope()
+	fmt.Fprintf(&b, " scope=%s@%s@%s{%s}", sc.Name, sc.Version, sc.SchemaURL, sc.Attributes.Encoded(attribute.DefaultEncoder()))
+	return b.String()
+}
+
+// spoolProvider is a LoggerProvider feeding p (and a capture of what it
+// emits, when capture is set), with a resource and a scope, as a service
+// has one.
+func spoolProvider(p sdklog.Processor, capture *recordtest.Capture) (*sdklog.LoggerProvider, log.Logger) {
+	res := resource.NewWithAttributes("https://opentelemetry.io/schemas/1.26.0",
+		attribute.String("service.name", "spool-test"), attribute.Int("service.instance", 7))
+	opts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	if capture != nil {
+		opts = append(opts, sdklog.WithProcessor(capture))
+	}
+	if p != nil {
+		opts = append(opts, sdklog.WithProcessor(p))
+	}
+	lp := sdklog.NewLoggerProvider(opts...)
+	lg := lp.Logger("github.com/steadylog/steadylog/processor/spooltest",
+		log.WithInstrumentationVersion("v1.2.3"), log.WithSchemaURL("https://opentelemetry.io/schemas/1.26.0"),
+		log.WithInstrumentationAttributes(attribute.String("scope.k", "v")))
+	return lp, lg
+}
+
+// spoolBase is the timestamp of the first record spoolEmit emits.
+var spoolBase = time.Date(2026, 1, 2, 15, 4, 5, 999, time.UTC)
+
+// spoolEmit emits records from..to-1: every field set, nested values in
+// body and attributes, a trace context.
+func spoolEmit(lg log.Logger, from, to int) {
+	for i := from; i < to; i++ {
+		var r log.Record
+		r.SetEventName("spool.test")
+		r.SetTimestamp(spoolBase.Add(time.Duration(i) * time.Millisecond))
+		r.SetObservedTimestamp(spoolBase.Add(time.Duration(i)*time.Millisecond + time.Microsecond))
+		r.SetSeverity(log.SeverityWarn2)
+		r.SetSeverityText("WARN2")
+		r.SetBody(attribute.MapValue(attribute.Int("n", i), attribute.String("msg", fmt.Sprintf("record %d", i)),
+			attribute.Slice("list", attribute.BoolValue(true), attribute.Float64Value(1.5), attribute.ByteSliceValue([]byte{1, 2, byte(i)})),
+			attribute.StringSlice("typed", []string{"a", "b"})))
+		r.AddAttributes(attribute.Int("i", i), attribute.String("s", "value"),
+			attribute.Map("nested", attribute.String("a", "b"), attribute.Slice("deep", attribute.MapValue(attribute.Int64("x", int64(i))))))
+		ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID:    trace.TraceID{1, 2, 3, byte(i)},
+			SpanID:     trace.SpanID{4, 5, byte(i)},
+			TraceFlags: trace.FlagsSampled,
+		}))
+		lg.Emit(ctx, r)
+	}
+}
+
+// expectedKeys returns the keys of records from..to-1 as a LoggerProvider
+// builds them, for a process that cannot capture them (a killed child).
+func expectedKeys(from, to int) []string {
+	var capture recordtest.Capture
+	lp, lg := spoolProvider(nil, &capture)
+	spoolEmit(lg, from, to)
+	_ = lp.Shutdown(context.Background())
+	recs := capture.Records()
+	keys := make([]string, len(recs))
+	for i := range recs {
+		keys[i] = recordKey(&recs[i])
+	}
+	return keys
+}
+
+// spoolWritten reports whether the spool holds every record received.
+func spoolWritten(p *Processor) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sp.next >= p.st.nextSeq
+}
+
+// errorLog collects the reports of an error handler.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) handle(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *errorLog) matching(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, err := range l.errs {
+		if strings.Contains(err.Error(), s) {
+			n++
+		}
+	}
+	return n
+}
+
+func spoolOpts(dir string, errs *errorLog, extra ...Option) []Option {
+	return append([]Option{
+		WithSpool(dir, WithSpoolSyncInterval(0)),
+		WithExportInterval(10 * time.Millisecond),
+		WithoutDropAlerts(),
+		WithErrorHandler(errs.handle),
+	}, extra...)
+}
+
+// TestSpoolRestartResumesEachDestination: a Shutdown whose deadline passes
+// while one destination hangs leaves that destination's records in the
+// spool; the next processor on the same directory delivers them,
+// identical, to that destination only: the healthy one, which had
+// exported everything, gets nothing again.
+func TestSpoolRestartResumesEachDestination(t *testing.T) {
+	const n = 1000
+	dir := filepath.Join(t.TempDir(), "spool")
+	var errs errorLog
+	healthy, hung := &spoolExporter{}, &spoolExporter{gate: make(chan struct{})}
+	p, err := NewWithDestinations([]Destination{{Name: "healthy", Exporter: healthy}, {Name: "hung", Exporter: hung}},
+		spoolOpts(dir, &errs)...)
+	require.NoError(t, err)
+	var capture recordtest.Capture
+	lp, lg := spoolProvider(p, &capture)
+	spoolEmit(lg, 0, n)
+	require.Eventually(t, func() bool { return healthy.count() == n }, 10*time.Second, time.Millisecond)
+	requireInvariant(t, p.Stats())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, lp.Shutdown(ctx), context.DeadlineExceeded)
+	close(hung.gate) // its late result is ignored
+	waitWorkers(p)
+	s := p.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Received)
+	require.Equal(t, uint64(0), s.Exported, "the hung destination exported nothing in time: %v", s)
+	require.Equal(t, uint64(0), s.TotalDropped(), "nothing is dropped: it stays in the spool: %v", s)
+	require.Equal(t, n, s.Queued)
+	require.Equal(t, uint64(n), s.Spool.LeftForNextStart)
+	require.Equal(t, uint64(n), s.Destinations[0].Exported)
+	require.Equal(t, uint64(0), s.Destinations[0].LeftForNextStart)
+	require.Equal(t, uint64(n), s.Destinations[1].LeftForNextStart)
+	require.Equal(t, n, s.Destinations[1].Queued)
+	want := make([]string, 0, n)
+	for _, r := range capture.Records() {
+		want = append(want, recordKey(&r))
+	}
+	require.Equal(t, want, healthy.exported())
+
+	// The next start, on the same directory and destination names.
+	healthy2, hung2 := &spoolExporter{}, &spoolExporter{}
+	p2, err := NewWithDestinations([]Destination{{Name: "healthy", Exporter: healthy2}, {Name: "hung", Exporter: hung2}},
+		spoolOpts(dir, &errs)...)
+	require.NoError(t, err)
+	s = p2.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Spool.Recovered)
+	require.Equal(t, uint64(n), s.Received)
+	require.Equal(t, uint64(0), s.Destinations[0].Recovered)
+	require.Equal(t, uint64(n), s.Destinations[1].Recovered)
+	require.Equal(t, uint64(n), s.Destinations[1].Received)
+	require.Eventually(t, func() bool { return hung2.count() == n }, 10*time.Second, time.Millisecond)
+	require.Equal(t, want, hung2.exported(), "every record, identical, in order")
+	require.NoError(t, p2.Shutdown(context.Background()))
+	s = p2.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Exported)
+	require.Equal(t, uint64(0), s.Spool.LeftForNextStart)
+	require.LessOrEqual(t, uint64(healthy2.count()), s.Spool.Resent, "only what Resent counts comes again")
+	require.Zero(t, healthy2.count(), "the healthy destination had acknowledged everything")
+
+	// Nothing is left for a third start.
+	p3, err := NewWithDestinations([]Destination{{Name: "healthy", Exporter: &spoolExporter{}}, {Name: "hung", Exporter: &spoolExporter{}}},
+		spoolOpts(dir, &errs)...)
+	require.NoError(t, err)
+	require.Equal(t, uint64(0), p3.Stats().Spool.Recovered)
+	require.NoError(t, p3.Shutdown(context.Background()))
+	require.Zero(t, errs.matching("spool"), "no spool error: %v", errs.errs)
+}
+
+// TestSpoolLocked: a second processor on a directory in use fails with
+// ErrSpoolLocked; after the first one's Shutdown it succeeds.
+func TestSpoolLocked(t *testing.T) {
+	dir := t.TempDir()
+	var errs errorLog
+	p1, err := New(&spoolExporter{}, spoolOpts(dir, &errs)...)
+	require.NoError(t, err)
+	_, err = New(&spoolExporter{}, spoolOpts(dir, &errs)...)
+	require.ErrorIs(t, err, ErrSpoolLocked)
+	require.ErrorIs(t, err, segmentlog.ErrLocked)
+	require.NoError(t, p1.Shutdown(context.Background()))
+	p2, err := New(&spoolExporter{}, spoolOpts(dir, &errs)...)
+	require.NoError(t, err)
+	requireInvariant(t, p2.Stats())
+	require.NoError(t, p2.Shutdown(context.Background()))
+}
+
+// TestSpoolOptions: invalid spool options make New fail with
+// ErrInvalidOption.
+func TestSpoolOptions(t *testing.T) {
+	exp := &spoolExporter{}
+	for name, opt := range map[string]Option{
+		"empty dir":     WithSpool(""),
+		"nil option":    WithSpool(t.TempDir(), nil),
+		"negative sync": WithSpool(t.TempDir(), WithSpoolSyncInterval(-1)),
+		"zero bytes":    WithSpool(t.TempDir(), WithSpoolMaxBytes(0)),
+		"bytes < 2 seg": WithSpool(t.TempDir(), WithSpoolMaxBytes(4<<10)),
+		"negative age":  WithSpool(t.TempDir(), WithSpoolMaxAge(-time.Second)),
+		"tiny segment":  WithSpool(t.TempDir(), WithSpoolSegmentSize(100)),
+	} {
+		_, err := New(exp, opt)
+		require.ErrorIs(t, err, ErrInvalidOption, name)
+	}
+}
+
+// TestSpoolUnopenable: a spool that cannot be opened for a reason of the
+// disk (here: its path is a file) leaves the processor working from
+// memory, reported once and in Stats.
+func TestSpoolUnopenable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(path, []byte("x"), 0o600))
+	var errs errorLog
+	exp := &spoolExporter{}
+	p, err := New(exp, spoolOpts(path, &errs)...)
+	require.NoError(t, err)
+	lp, lg := spoolProvider(p, nil)
+	spoolEmit(lg, 0, 10)
+	require.NoError(t, lp.Shutdown(context.Background()))
+	s := p.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(10), s.Exported)
+	require.True(t, s.Spool.Degraded)
+	require.Equal(t, uint64(1), s.Spool.Errors)
+	require.Contains(t, s.Spool.LastError, "working from memory")
+	require.Equal(t, 1, errs.matching("could not be opened"))
+}
+
+// TestSpoolSpillsBeyondTheBudget: with a byte budget far smaller than the
+// backlog and a hung exporter, records leave memory for the spool instead
+// of being dropped; memory stays within the budget while the spool grows;
+// once the exporter answers, every record is delivered, in order, once.
+func TestSpoolSpillsBeyondTheBudget(t *testing.T) {
+	const n, burst = 3000, 25
+	const budget = 64 << 10
+	var errs errorLog
+	exp := &spoolExporter{gate: make(chan struct{})}
+	p, err := New(exp, spoolOpts(t.TempDir(), &errs, WithMaxQueueBytes(budget))...)
+	require.NoError(t, err)
+	var capture recordtest.Capture
+	lp, lg := spoolProvider(p, &capture)
+	for i := 0; i < n; i += burst {
+		spoolEmit(lg, i, i+burst)
+		// The spooler writes within its coalescing delay; a burst fits
+		// the budget meanwhile.
+		require.Eventually(t, func() bool {
+			s := p.Stats()
+			return s.Spool.Records == uint64(i+burst)
+		}, 10*time.Second, time.Millisecond)
+		s := p.Stats()
+		requireInvariant(t, s)
+		require.LessOrEqual(t, s.QueuedBytes, int64(budget), "memory stays within the budget: %v", s)
+		require.Zero(t, s.TotalDropped(), "%v", s)
+	}
+	s := p.Stats()
+	require.Less(t, s.QueuedBytes+s.InFlightBytes, int64(n)*500, "the backlog is not in memory: %v", s)
+	close(exp.gate)
+	require.Eventually(t, func() bool { return exp.count() == n }, 20*time.Second, time.Millisecond)
+	want := make([]string, 0, n)
+	for _, r := range capture.Records() {
+		want = append(want, recordKey(&r))
+	}
+	require.Equal(t, want, exp.exported(), "every record once, in order")
+	require.NoError(t, lp.Shutdown(context.Background()))
+	s = p.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Exported)
+	require.Zero(t, s.TotalDropped())
+	require.Zero(t, s.Spool.Records)
+	require.Zero(t, errs.matching("spool"), "%v", errs.errs)
+}
+
+// TestSpoolMaxBytes: a spool at its size bound removes its oldest records,
+// which the destination that had not exported them counts as spool_full;
+// the accounting holds throughout.
+func TestSpoolMaxBytes(t *testing.T) {
+	const n, burst = 2000, 25
+	var errs errorLog
+	exp := &spoolExporter{gate: make(chan struct{})}
+	p, err := New(exp, WithSpool(t.TempDir(), WithSpoolSyncInterval(0), WithSpoolSegmentSize(16<<10), WithSpoolMaxBytes(64<<10)),
+		WithMaxQueueBytes(64<<10), WithExportInterval(10*time.Millisecond), WithoutDropAlerts(), WithErrorHandler(errs.handle))
+	require.NoError(t, err)
+	lp, lg := spoolProvider(p, nil)
+	for i := 0; i < n; i += burst {
+		spoolEmit(lg, i, i+burst)
+		require.Eventually(t, func() bool { return spoolWritten(p) }, 10*time.Second, time.Millisecond)
+		requireInvariant(t, p.Stats())
+		s := p.Stats()
+		require.LessOrEqual(t, s.Spool.Bytes, int64(64<<10))
+	}
+	s := p.Stats()
+	requireInvariant(t, s)
+	require.NotZero(t, s.Dropped[DropSpoolFull], "%v", s)
+	require.Equal(t, s.Dropped[DropSpoolFull], s.Destinations[0].Dropped[DropSpoolFull])
+	close(exp.gate)
+	require.NoError(t, lp.Shutdown(context.Background()))
+	s = p.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Exported+s.Dropped[DropSpoolFull], "%v", s)
+	require.Equal(t, int(s.Exported), exp.count(), "%v %+v", s, s.Destinations[0])
+	require.Zero(t, errs.matching("spool"), "%v", errs.errs)
+}
