@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +17,12 @@ import (
 	"github.com/steadylog/steadylog/internal/recordtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if role := os.Getenv(childEnv); role != "" {
+		os.Exit(runChild(role)) // a child process of a test: see spool_child_test.go
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // recordingExporter keeps the bodies of exported records, in order, and
 // can be told to block, fail or panic. It also detects overlapping Export

@@ -322,9 +322,8 @@ func (sp *spooler) writeAll(retry bool) {
 		_, removed, err := sp.log.Append()
 		sp.p.mu.Lock()
 		sp.removedLocked(removed)
-		if err == nil {
-			sp.p.releaseStoreLocked()
-		}
+		_ = err // a failing disk is reported by the writes
+		sp.p.releaseStoreLocked()
 		sp.p.mu.Unlock()
 	}
 }
@@ -418,9 +417,7 @@ func (sp *spooler) writeOne() bool {
 		}
 		sp.unsynced = true
 	}
-	if err == nil {
-		p.releaseStoreLocked()
-	}
+	p.releaseStoreLocked() // what the destinations finished meanwhile
 	p.mu.Unlock()
 	if report != nil {
 		safeHandle(p.cfg.errorHandler, report)

@@ -61,10 +61,10 @@ func (e *spoolExporter) count() int {
 func recordKey(r *sdklog.Record) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "body=%s:%v ts=%d obs=%d sev=%d text=%q event=%q trace=%s span=%s flags=%d attrs=[",
-		r.Body().Type(), r.Body().Emit(), r.Timestamp().UnixNano(), r.ObservedTimestamp().UnixNano(), r.Severity(), r.SeverityText(),
+		r.Body().Type(), r.Body().String(), r.Timestamp().UnixNano(), r.ObservedTimestamp().UnixNano(), r.Severity(), r.SeverityText(),
 		r.EventName(), r.TraceID(), r.SpanID(), r.TraceFlags())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		fmt.Fprintf(&b, "%s:%s=%v;", kv.Key, kv.Value.Type(), kv.Value.Emit())
+		fmt.Fprintf(&b, "%s:%s=%v;", kv.Key, kv.Value.Type(), kv.Value.String())
 		return true
 	})
 	fmt.Fprintf(&b, "] dropped=%d", r.DroppedAttributes())
@@ -380,4 +380,79 @@ func TestSpoolMaxBytes(t *testing.T) {
 	require.Equal(t, uint64(n), s.Exported+s.Dropped[DropSpoolFull], "%v", s)
 	require.Equal(t, int(s.Exported), exp.count(), "%v %+v", s, s.Destinations[0])
 	require.Zero(t, errs.matching("spool"), "%v", errs.errs)
+}
+
+// TestSpoolImmediateShutdown: a Shutdown whose context has already ended
+// (lifecycle.Immediate) still writes what memory holds to the spool, and
+// leaves it there: nothing is dropped, and the next start delivers it.
+func TestSpoolImmediateShutdown(t *testing.T) {
+	const n = 500
+	dir := t.TempDir()
+	var errs errorLog
+	hung := &spoolExporter{gate: make(chan struct{})}
+	p, err := New(hung, WithSpool(dir), WithoutDropAlerts(), WithErrorHandler(errs.handle)) // syncs every second
+	require.NoError(t, err)
+	_, lg := spoolProvider(p, nil)
+	spoolEmit(lg, 0, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// As lifecycle.Immediate does: the provider's Shutdown with an ended
+	// context would not reach the processor.
+	require.ErrorIs(t, p.Shutdown(ctx), context.Canceled)
+	close(hung.gate)
+	waitWorkers(p)
+	s := p.Stats()
+	requireInvariant(t, s)
+	require.Zero(t, s.TotalDropped(), "%v", s)
+	require.Equal(t, uint64(n), s.Spool.LeftForNextStart)
+	require.Equal(t, uint64(n), s.Destinations[0].LeftForNextStart)
+
+	exp := &spoolExporter{}
+	p2, err := New(exp, spoolOpts(dir, &errs)...)
+	require.NoError(t, err)
+	require.Equal(t, uint64(n), p2.Stats().Spool.Recovered)
+	require.NoError(t, p2.Shutdown(context.Background()))
+	require.Equal(t, expectedKeys(0, n), exp.exported())
+	s = p2.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Exported)
+	require.Zero(t, errs.matching("spool"), "%v", errs.errs)
+}
+
+// TestSpoolMaxAge: records older than WithSpoolMaxAge leave the spool,
+// counted as spool_age by the destination that had not exported them.
+func TestSpoolMaxAge(t *testing.T) {
+	const n, burst, age = 500, 25, 100 * time.Millisecond
+	var errs errorLog
+	exp := &spoolExporter{gate: make(chan struct{})}
+	p, err := New(exp, WithSpool(t.TempDir(), WithSpoolSyncInterval(0), WithSpoolMaxAge(age)),
+		WithMaxQueueBytes(64<<10), WithExportInterval(10*time.Millisecond), WithoutDropAlerts(), WithErrorHandler(errs.handle))
+	require.NoError(t, err)
+	lp, lg := spoolProvider(p, nil)
+	emit := func(from, to int) {
+		for i := from; i < to; i += burst {
+			spoolEmit(lg, i, i+burst)
+			require.Eventually(t, func() bool { return spoolWritten(p) }, 10*time.Second, time.Millisecond)
+			requireInvariant(t, p.Stats())
+		}
+	}
+	emit(0, n-burst)
+	s := p.Stats()
+	require.Zero(t, s.TotalDropped(), "younger than the bound, spilled records stay: %v", s)
+	// Not a synchronisation: the records written so far must age past
+	// the bound, which the next write applies.
+	time.Sleep(age)
+	emit(n-burst, n)
+	s = p.Stats()
+	require.NotZero(t, s.Dropped[DropSpoolAge], "%v", s)
+	require.Equal(t, s.Dropped[DropSpoolAge], s.Destinations[0].Dropped[DropSpoolAge])
+	close(exp.gate)
+	require.NoError(t, lp.Shutdown(context.Background()))
+	s = p.Stats()
+	requireInvariant(t, s)
+	// Records memory still held when their copy in the spool aged out
+	// are no longer in the spool: memory makes room for the last burst
+	// by evicting them (byte_limit), as without a spool.
+	require.Equal(t, uint64(n), s.Exported+s.Dropped[DropSpoolAge]+s.Dropped[DropByteLimit], "%v", s)
+	require.Equal(t, int(s.Exported), exp.count())
 }

@@ -94,20 +94,6 @@ func (e *spoolPayload) each(lo, hi uint64, f func(seq uint64)) {
 	}
 }
 
-// count returns the number of records of e numbered in [lo, hi).
-func (e *spoolPayload) count(lo, hi uint64) int {
-	lo, hi = max(lo, e.first), min(hi, e.end)
-	if lo >= hi {
-		return 0
-	}
-	if e.seqs == nil {
-		return int(hi - lo)
-	}
-	i, _ := slices.BinarySearch(e.seqs, lo)
-	j, _ := slices.BinarySearch(e.seqs, hi)
-	return j - i
-}
-
 // seqSet is a set of record sequence numbers kept as sorted, disjoint,
 // non-adjacent ranges: the spool's records that a destination dropped, or
 // that nobody may export any more, which come in runs.
