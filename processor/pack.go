@@ -374,14 +374,14 @@ func (p *Processor) endPackingLocked(c *chunk, e encoding, ok bool) {
 			p.packedLocked(c, n)
 		}
 	}
-	if !c.packed {
+	if !c.packed && !c.spooling {
 		for i := range c.tail {
 			if m := &c.meta[i]; m.state != slotLive && m.pins == 0 {
 				c.recs[i] = sdklog.Record{}
 			}
 		}
 	}
-	if c.unlinked && c.pins == 0 {
+	if c.unlinked && c.pins == 0 && !c.spooling {
 		c.unlinked = false
 		s.recycle(c)
 	}

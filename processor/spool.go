@@ -80,7 +80,7 @@ type spooler struct {
 	final        segmentlog.Stats
 
 	wake  chan struct{} // records to write
-	hurry chan struct{} // write now: memory is half full, or a chunk is
+	hurry chan struct{} // write now: memory is half full
 	quit  chan struct{} // closed by Shutdown: write what memory holds, sync, end
 	done  chan struct{}
 
@@ -243,9 +243,11 @@ func (p *Processor) spoolOn() *spooler {
 	return nil
 }
 
-// emittedLocked wakes the spooler for a record just pushed: at once when
-// memory is half full or a chunk's worth is unwritten, else after
-// spoolCoalesce. It never waits. p.mu must be held.
+// emittedLocked wakes the spooler for a record just pushed: it writes
+// after spoolCoalesce, or at once when memory is half full (it must be
+// able to spill). Records every destination exports within the delay are
+// never written: a healthy pipeline writes little. It never waits. p.mu
+// must be held.
 func (sp *spooler) emittedLocked() {
 	if !sp.awake {
 		sp.awake = true
@@ -255,7 +257,7 @@ func (sp *spooler) emittedLocked() {
 		}
 	}
 	p := sp.p
-	if !sp.hurried && (p.st.heldBytes >= p.cfg.maxQueueBytes/2 || p.st.nextSeq-sp.next >= uint64(p.cfg.maxBatchSize)) {
+	if !sp.hurried && p.st.heldBytes >= p.cfg.maxQueueBytes/2 {
 		sp.hurried = true
 		select {
 		case sp.hurry <- struct{}{}:
@@ -357,6 +359,7 @@ func (sp *spooler) writeOne() bool {
 	// Nothing evicts, packs or clears these slots until the write is
 	// accounted for (store.spooling); a packed chunk's bytes never change.
 	p.st.spoolC, p.st.spoolFrom, p.st.spoolTo = c, from, to
+	c.spooling = true
 	sp.busy = true
 	packed := c.packed
 	recs := c.recs
@@ -391,8 +394,7 @@ func (sp *spooler) writeOne() bool {
 	sp.scratch = sp.scratch[:0]
 
 	p.mu.Lock()
-	p.st.spoolC = nil
-	p.st.evictChunk = nil // eviction skipped these slots: let it look again
+	p.st.endSpooling(c)
 	sp.busy = false
 	sp.removedLocked(removed)
 	var report error
@@ -407,8 +409,12 @@ func (sp *spooler) writeOne() bool {
 			report = sp.lastErr
 		}
 	default:
-		sp.index = append(sp.index, newSpoolPayload(lsn, seqs[:wrote]))
-		sp.onDisk += uint64(wrote)
+		if seqs[wrote-1] >= sp.released {
+			// Else every destination finished them while they were
+			// written: their acknowledgements cover the payload.
+			sp.index = append(sp.index, newSpoolPayload(lsn, seqs[:wrote]))
+			sp.onDisk += uint64(wrote)
+		}
 		sp.nextLsn = lsn + 1
 		sp.next = max(sp.next, seqs[wrote-1]+1)
 		if sp.degraded {
@@ -474,7 +480,7 @@ func (sp *spooler) encode(batch []sdklog.Record, seqs []uint64) ([]byte, int) {
 func (p *Processor) advanceSpoolLocked() {
 	sp := p.sp
 	if sp.busy {
-		return // the spooler is writing from next on
+		return // the spooler is writing from next on: it advances next when done
 	}
 	upTo := p.st.nextSeq
 	for _, d := range p.dests {

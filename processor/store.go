@@ -71,8 +71,10 @@ type store struct {
 
 	// The slots [spoolFrom, spoolTo) of spoolC are being written to the
 	// spool by the spooler goroutine, without the mutex (spool.go):
-	// nothing evicts or packs them meanwhile, and they cannot be released
-	// or spilled, which only happens below the spool's position.
+	// nothing evicts, spills or packs them meanwhile, and while
+	// spoolC.spooling nothing clears, rewinds or recycles the chunk's
+	// slots — they may still be released, as destinations finish them —
+	// until endSpoolingLocked.
 	spoolC             *chunk
 	spoolFrom, spoolTo int
 }
@@ -173,6 +175,7 @@ type chunk struct {
 	// unpin: a worker decodes a pinned range without the mutex.
 	packed     bool
 	packing    bool // the packer goroutine is encoding recs without the mutex (pack.go)
+	spooling   bool // the spooler is encoding slots of it without the mutex (spool.go): see store.spoolC
 	unpackable bool // pack tried and could not encode every record
 	enc        []byte
 	offs       []uint32
@@ -185,7 +188,7 @@ type chunk struct {
 // packed chunk has no records to drop, and the packer drops those of a
 // chunk it is reading when it is done (endPackingLocked).
 func (c *chunk) clearSlot(i int) {
-	if !c.packed && !c.packing {
+	if !c.packed && !c.packing && !c.spooling {
 		c.recs[i] = sdklog.Record{}
 	}
 }
@@ -390,7 +393,7 @@ func (s *store) unpin(c *chunk, from, to int) {
 			c.clearSlot(i)
 		}
 	}
-	if c.unlinked && c.pins == 0 && !c.packing {
+	if c.unlinked && c.pins == 0 && !c.packing && !c.spooling {
 		c.unlinked = false
 		s.recycle(c)
 		return
@@ -556,7 +559,7 @@ func (s *store) release(upTo uint64) {
 				}
 			}
 			switch {
-			case c.packed, c.packing:
+			case c.packed, c.packing, c.spooling:
 			case m.pins == 0 && run < 0:
 				run = i
 			case m.pins > 0 && run >= 0:
@@ -564,7 +567,7 @@ func (s *store) release(upTo uint64) {
 				run = -1
 			}
 		}
-		if run >= 0 && !c.packed && !c.packing {
+		if run >= 0 && !c.packed && !c.packing && !c.spooling {
 			clear(c.recs[run:end])
 		}
 		next, beyond := c.next, c.base+uint64(c.tail) > upTo
@@ -588,7 +591,7 @@ func (s *store) finish(c *chunk) {
 		return
 	}
 	if c == s.last {
-		if c.pins == 0 {
+		if c.pins == 0 && !c.spooling {
 			c.gen++
 			c.head, c.tail, c.done = 0, 0, 0
 			c.base = s.nextSeq
@@ -602,8 +605,8 @@ func (s *store) finish(c *chunk) {
 	}
 	c.next.prev = c.prev // c is not the last: c.next != nil
 	c.next, c.prev = nil, nil
-	if c.pins > 0 || c.packing {
-		c.unlinked = true // recycled by the last unpin, or when packing ends
+	if c.pins > 0 || c.packing || c.spooling {
+		c.unlinked = true // recycled by the last unpin, or when packing or spooling ends
 	} else {
 		s.recycle(c)
 	}
@@ -657,10 +660,11 @@ func (p *Processor) releaseStoreLocked() {
 		upTo = min(upTo, d.next)
 	}
 	if sp := p.spoolOn(); sp != nil {
-		// A record leaves memory once every destination has finished it
-		// and it is in the spool, or needs not be.
+		// A record leaves memory once every destination has finished it:
+		// it needs not be written any more. The spooler may be reading
+		// some of them (store.spooling): release leaves their slots to
+		// endSpooling.
 		p.advanceSpoolLocked()
-		upTo = min(upTo, sp.next)
 		sp.releaseLocked(upTo)
 	}
 	p.st.release(upTo)
@@ -672,4 +676,29 @@ func (p *Processor) lastSeq() (uint64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.st.lastSeq()
+}
+
+// endSpooling ends the spooler's reading of c: it does what
+// spooling held back — clearing the records of slots evicted, released or
+// spilled meanwhile, rewinding or recycling c if it finished meanwhile.
+func (s *store) endSpooling(c *chunk) {
+	c.spooling = false
+	s.spoolC = nil
+	s.evictChunk = nil // eviction skipped the slots being written: let it look again
+	if !c.packed && !c.packing {
+		for i := range c.tail {
+			if m := &c.meta[i]; m.state != slotLive && m.pins == 0 {
+				c.recs[i] = sdklog.Record{}
+			}
+		}
+	}
+	switch {
+	case c.unlinked:
+		if c.pins == 0 && !c.packing {
+			c.unlinked = false
+			s.recycle(c)
+		}
+	case c.tail > 0 && c.done == c.tail:
+		s.finish(c)
+	}
 }
