@@ -14,6 +14,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/steadylog/steadylog/benchmarks/internal/harness"
+	"github.com/steadylog/steadylog/processor"
 )
 
 // parallelisms are the RunParallel settings of BenchmarkOnEmit; 0 is the
@@ -103,6 +104,51 @@ func benchOnEmit(b *testing.B, impl string, rec *sdklog.Record, par int) {
 		})
 	}
 	finish(b, p.Shutdown, exp, b.N)
+}
+
+// BenchmarkOnEmitSpool measures Processor.OnEmit with a durable spool
+// (processor.WithSpool, in a temporary directory, default options) beside
+// the same processor without one, in the same run: the spooler writes
+// every record to disk on its own goroutine, and OnEmit must stay within
+// 1.5× of its cost without a spool.
+func BenchmarkOnEmitSpool(b *testing.B) {
+	for _, shape := range harness.Shapes() {
+		rec := shape.SDKRecord()
+		for _, par := range []int{0, 4} {
+			for _, spool := range []bool{false, true} {
+				name := fmt.Sprintf("shape=%s/par=%s/spool=%t", shape.Name, parName(par), spool)
+				b.Run(name, func(b *testing.B) {
+					exp := &harness.CountingExporter{}
+					opts := []processor.Option{processor.WithoutDropAlerts()}
+					if spool {
+						opts = append(opts, processor.WithSpool(b.TempDir()))
+					}
+					p, err := processor.New(exp, opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ctx := context.Background()
+					b.ReportAllocs()
+					if par == 0 {
+						r := rec.Clone()
+						for b.Loop() {
+							_ = p.OnEmit(ctx, &r)
+						}
+					} else {
+						b.SetParallelism(par)
+						b.ResetTimer()
+						b.RunParallel(func(pb *testing.PB) {
+							r := rec.Clone()
+							for pb.Next() {
+								_ = p.OnEmit(ctx, &r)
+							}
+						})
+					}
+					finish(b, p.Shutdown, exp, b.N)
+				})
+			}
+		}
+	}
 }
 
 // BenchmarkEmit measures the full Logger.Emit path of an SDK
