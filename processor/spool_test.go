@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -455,4 +456,129 @@ func TestSpoolMaxAge(t *testing.T) {
 	// by evicting them (byte_limit), as without a spool.
 	require.Equal(t, uint64(n), s.Exported+s.Dropped[DropSpoolAge]+s.Dropped[DropByteLimit], "%v", s)
 	require.Equal(t, int(s.Exported), exp.count())
+}
+
+// chaosExporter fails a share of its calls, and hangs (ignoring its
+// context) while its gate is set.
+type chaosExporter struct {
+	spoolExporter
+	mu   sync.Mutex
+	fail func() bool
+	hang chan struct{}
+}
+
+func (e *chaosExporter) Export(ctx context.Context, recs []sdklog.Record) error {
+	e.mu.Lock()
+	hang, fail := e.hang, e.fail != nil && e.fail()
+	e.mu.Unlock()
+	if hang != nil {
+		<-hang
+	}
+	if fail {
+		return errBackend
+	}
+	return e.spoolExporter.Export(ctx, recs)
+}
+
+func (e *chaosExporter) setHang(h chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.hang = h
+}
+
+// TestSpoolRandomized drives two destinations — one failing a third of
+// its exports (dropped: no retry), one hanging now and then — through a
+// small memory budget and a small spool, then a Shutdown that cannot
+// wait, then a restart: the accounting holds at every step, for the
+// store and each destination, and each destination's records left for
+// the next start are those it gets after the restart, beside at most the
+// re-sent ones.
+func TestSpoolRandomized(t *testing.T) {
+	for seed := range 4 {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rnd := newLockedRand(int64(seed))
+			dir := t.TempDir()
+			var errs errorLog
+			flaky := &chaosExporter{fail: func() bool { return rnd.Intn(3) == 0 }}
+			hangy := &chaosExporter{}
+			opts := []Option{
+				WithSpool(dir, WithSpoolSyncInterval(time.Duration(seed)*time.Millisecond), WithSpoolSegmentSize(16<<10), WithSpoolMaxBytes(256<<10)),
+				WithMaxQueueBytes(96 << 10), WithExportInterval(5 * time.Millisecond), WithExportMaxBatchSize(64),
+				WithoutRetry(), WithoutDropAlerts(), WithErrorHandler(errs.handle),
+			}
+			dests := func(a, b sdklog.Exporter) []Destination {
+				return []Destination{{Name: "flaky", Exporter: a}, {Name: "hangy", Exporter: b}}
+			}
+			p, err := NewWithDestinations(dests(flaky, hangy), opts...)
+			require.NoError(t, err)
+			_, lg := spoolProvider(p, nil)
+			var gate chan struct{}
+			n := 0
+			for range 60 {
+				switch rnd.Intn(4) {
+				case 0:
+					if gate == nil {
+						gate = make(chan struct{})
+						hangy.setHang(gate)
+					} else {
+						hangy.setHang(nil)
+						close(gate)
+						gate = nil
+					}
+				default:
+					k := 1 + rnd.Intn(60)
+					spoolEmit(lg, n, n+k)
+					n += k
+				}
+				requireInvariant(t, p.Stats())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			_ = p.Shutdown(ctx)
+			cancel()
+			if gate != nil {
+				close(gate)
+			}
+			waitWorkers(p)
+			s := p.Stats()
+			requireInvariant(t, s)
+			require.Equal(t, uint64(n), s.Received)
+			for _, d := range s.Destinations {
+				require.Equal(t, uint64(d.Queued), d.LeftForNextStart, "%+v", d)
+				require.Zero(t, d.InFlight, "%+v", d)
+			}
+			t.Logf("first run: %v %+v %+v", s, s.Destinations, *s.Spool)
+			left := []uint64{s.Destinations[0].LeftForNextStart, s.Destinations[1].LeftForNextStart}
+
+			a, b := &spoolExporter{}, &spoolExporter{}
+			p2, err := NewWithDestinations(dests(a, b), opts...)
+			require.NoError(t, err)
+			s2 := p2.Stats()
+			requireInvariant(t, s2)
+			require.NoError(t, p2.Shutdown(context.Background()))
+			s2 = p2.Stats()
+			requireInvariant(t, s2)
+			for i, d := range s2.Destinations {
+				require.GreaterOrEqual(t, d.Recovered, left[i], "%+v", d)
+				require.LessOrEqual(t, d.Recovered-left[i], s2.Spool.Resent, "%+v %+v", d, *s2.Spool)
+				require.Equal(t, d.Recovered, d.Exported, "%+v", d)
+			}
+			require.Equal(t, s2.Destinations[0].Exported, uint64(a.count()))
+			require.Equal(t, s2.Destinations[1].Exported, uint64(b.count()))
+			require.Zero(t, s2.Spool.LeftForNextStart)
+		})
+	}
+}
+
+// lockedRand is a rand.Rand safe for the exporters' goroutines.
+type lockedRand struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func newLockedRand(seed int64) *lockedRand { return &lockedRand{r: rand.New(rand.NewSource(seed))} }
+
+func (l *lockedRand) Intn(n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Intn(n)
 }
