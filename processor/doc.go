@@ -140,7 +140,9 @@
 //
 // holds exactly, under any load and any exporter behaviour — for the store
 // as a whole, and for each destination (Stats.Destinations), which counts
-// the records handed to it. Store-wide, a record is exported when every
+// the records handed to it. With a spool, the records recovered from it at
+// New count as received (Stats.Spool.Recovered), so the identity holds for
+// each run of the program. Store-wide, a record is exported when every
 // destination exported it, and dropped, once, under the reason of its
 // first drop, as soon as one destination dropped it.
 //
@@ -171,6 +173,49 @@
 // on the exporter that may be failing; see WithDropAlerts and
 // WithoutDropAlerts.
 //
+// # Spool
+//
+// WithSpool(dir) keeps the records OnEmit accepts in a durable spool as
+// well as in memory, so that a crash, a SIGKILL or a Shutdown whose
+// deadline passed loses nothing: the next processor to open dir delivers
+// them, each destination resuming at its own position (destinations are
+// known by name, Destination.Name).
+//
+//   - OnEmit never waits for the disk. A spooler goroutine writes records
+//     a batch at a time, within 20 ms of OnEmit (at once when memory is
+//     half full); what it has written survives a SIGKILL of the process.
+//     It fsyncs every WithSpoolSyncInterval (1 s by default; 0 syncs every
+//     write): what it has synced survives a crash of the machine. Records
+//     every destination exported before they were written are never
+//     written: a healthy pipeline writes little.
+//   - Memory stays bounded by the byte budget; the spool holds the
+//     backlog. When the budget is full, records already in the spool leave
+//     memory without being dropped (before anything is packed or evicted),
+//     and a destination that still needs them reads them back from the
+//     spool, one batch at a time, in order, before it reads memory again.
+//     Only records not yet written are evicted, as without a spool.
+//   - The spool is bounded (WithSpoolMaxBytes, 256 MiB by default;
+//     WithSpoolMaxAge): when a bound is reached the oldest records go,
+//     counted as spool_full or spool_age by each destination that had not
+//     finished them. A record memory still holds is not dropped with its
+//     copy in the spool, but it can no longer leave memory that way.
+//   - A disk that fails — full, read-only, a file size limit, I/O errors
+//     — is reported to the error handler once per episode and in
+//     Stats.Spool (Errors, Degraded, LastError); the processor works from
+//     memory meanwhile and writes again when the disk allows. A spool that
+//     cannot be opened at New for such a reason leaves the processor
+//     working from memory until restart; a directory in use by another
+//     processor (ErrSpoolLocked), a symbolic link or an invalid option
+//     makes New fail.
+//   - Delivery is at least once. A destination acknowledges the spool a
+//     batch at a time, at each sync: after a crash, records it had
+//     exported since come again (Stats.Spool.Resent bounds them).
+//
+// The files are 0600 in a 0700 directory, checksummed (CRC-32C); a damaged
+// record is skipped and counted (Stats.Spool.Damaged), never a reason for
+// New to fail; files are deleted once every destination has finished
+// their records. See DESIGN.md, "Spool".
+//
 // # Shutdown
 //
 // ForceFlush exports everything queued before the call. Shutdown stops
@@ -181,4 +226,12 @@
 // written before it returns, also when the context has already ended
 // (lifecycle.Immediate), so a program that exits right after still
 // prints them; a stuck writer delays Shutdown by FinalSummaryGrace at most.
+//
+// With a spool, Shutdown first writes what memory holds to it and syncs —
+// also with an ended context (lifecycle.Immediate): a local write — and
+// what the destinations cannot deliver before the deadline stays in the
+// spool instead of being dropped: Stats.Spool.LeftForNextStart and
+// DestinationStats.LeftForNextStart count it, and it stays counted as
+// queued. Shutdown then closes the spool, which frees its directory for
+// the next processor.
 package processor
