@@ -187,8 +187,8 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 		if p.sp, err = openSpool(p, *cfg.spool); err != nil {
 			return nil, err
 		}
-		if p.sp.lastErr != nil {
-			cfg.warn(p.sp.lastErr)
+		if p.sp.startReport != nil {
+			cfg.warn(p.sp.startReport)
 		}
 	}
 	if err := p.tel.start(p); err != nil {

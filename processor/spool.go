@@ -77,6 +77,7 @@ type spooler struct {
 	resent       uint64
 	damaged      uint64 // found at Open
 	left         uint64 // set by close: the store-wide records left for the next start
+	startReport  error  // what New reports about opening the spool, if anything
 	final        segmentlog.Stats
 
 	wake  chan struct{} // records to write
@@ -128,6 +129,7 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 		// A disk that is full, read-only or failing must not stop the
 		// service from logging: work from memory, and say so.
 		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s could not be opened; working from memory only until restart: %w", cfg.dir, err))
+		sp.startReport = sp.lastErr
 		close(sp.done)
 		return sp, nil
 	}
@@ -137,7 +139,23 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 		_ = l.Close()
 		return nil, err
 	}
+	sp.startReport = recoveryReport(cfg.dir, rec, sp.damaged)
 	return sp, nil
+}
+
+// recoveryReport describes what Open found wrong in the spool's files, or
+// returns nil when nothing was: New reports it to the error handler (the
+// records that survived are delivered; Stats.Spool counts the damaged).
+func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64) error {
+	var removed uint64
+	for _, r := range rec.Removed {
+		removed += r.To - r.From
+	}
+	if damaged == 0 && rec.DiscardedBytes == 0 && rec.TruncatedBytes == 0 && !rec.LedgerLost && removed == 0 {
+		return nil
+	}
+	return fmt.Errorf("steadylog/processor: spool %s recovered with damage: %d batches of records lost, %d bytes skipped, %d bytes of a torn write cut, %d batches older than the age bound removed, positions lost: %t",
+		dir, damaged, rec.DiscardedBytes, rec.TruncatedBytes, removed, rec.LedgerLost)
 }
 
 // recover rebuilds the index from the oldest acknowledged position, and

@@ -169,8 +169,11 @@ type SpoolStats struct {
 	// spool's ledger of positions was lost. Delivery is at least once;
 	// this bounds the duplicates from above.
 	Resent uint64
-	// Damaged counts records lost to damage in the spool's files: found
-	// at New (a torn or corrupted write) or when reading them back.
+	// Damaged counts the batches of records lost to damage in the spool's
+	// files — found at New (a corrupted or torn write, garbage) or when
+	// reading them back — and skipped; the records in them are not known
+	// and not counted elsewhere. Every record that still decodes is
+	// delivered. New reports what it found to the error handler.
 	Damaged uint64
 	// LeftForNextStart counts, after Shutdown, the records whose
 	// outcome was still open, which stay in the spool and are delivered
