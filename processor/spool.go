@@ -562,20 +562,28 @@ func (sp *spooler) ackLocked(d *destination) uint64 {
 	return sp.nextLsn
 }
 
-// payloadLocked returns the log position of the first payload holding a
-// record numbered in [from, memFrom), or false when there is none.
-// p.mu must be held.
-func (sp *spooler) payloadLocked(from uint64) (uint64, bool) {
+// payloadsLocked returns the log position of the first payload holding a
+// record numbered in [from, memFrom), and how many payloads from it hold,
+// together, at most max records (at least one payload), or false when
+// there is none. p.mu must be held.
+func (sp *spooler) payloadsLocked(from uint64, max int) (lsn uint64, n int, ok bool) {
 	i, _ := slices.BinarySearchFunc(sp.index, from, func(e spoolPayload, next uint64) int {
 		if e.end <= next {
 			return -1
 		}
 		return 1
 	})
-	if i < len(sp.index) && sp.index[i].first < sp.memFrom {
-		return sp.index[i].lsn, true
+	if i >= len(sp.index) || sp.index[i].first >= sp.memFrom {
+		return 0, 0, false
 	}
-	return 0, false
+	records := 0
+	for k := i; k < len(sp.index) && sp.index[k].first < sp.memFrom; k++ {
+		if records += sp.index[k].n; records > max && n > 0 {
+			break
+		}
+		n++
+	}
+	return sp.index[i].lsn, n, true
 }
 
 // removedLocked accounts for the records the bounds removed: for each

@@ -3,6 +3,7 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -13,9 +14,10 @@ import (
 
 // A destination reads the spool while its position is below what memory
 // holds (spooler.memFrom): after a restart, and after records it still
-// needed were spilled. It reads a payload at a time with a cursor of its
-// own, decodes it into a batch of its own, and exports that batch; a
-// retry exports the same batch again. Memory stays bounded by the byte
+// needed were spilled. It reads whole payloads with a cursor of its own —
+// as many as hold an export batch (WithExportMaxBatchSize), at least one
+// — decodes them into a batch of its own, and exports that batch; a retry
+// exports the same batch again. Memory stays bounded by the byte
 // budget: the backlog is read back one batch per destination at a time.
 
 // diskReader is a destination's reading of the spool, owned by its worker.
@@ -27,10 +29,12 @@ type diskReader struct {
 	bad     error           // the payload read could not be decoded
 	inexact bool            // recordcodec.ErrInexact was reported
 	wantLsn uint64          // the payload to read next
+	wantN   int             // and how many payloads, at most
+	pseqs   []uint64        // one payload\'s sequence numbers
 }
 
 // diskDueLocked reports whether d's next batch comes from the spool, and
-// notes which payload to read. p.mu must be held.
+// notes which payloads to read. p.mu must be held.
 func (d *destination) diskDueLocked() bool {
 	sp := d.p.spoolOn()
 	if sp == nil {
@@ -42,7 +46,7 @@ func (d *destination) diskDueLocked() bool {
 	if d.next >= sp.memFrom {
 		return false
 	}
-	lsn, ok := sp.payloadLocked(d.next)
+	lsn, n, ok := sp.payloadsLocked(d.next, d.p.cfg.maxBatchSize)
 	if !ok {
 		// Nothing this destination needs below memFrom is in the spool
 		// any more: the bounds removed it, and counted it.
@@ -50,11 +54,11 @@ func (d *destination) diskDueLocked() bool {
 		d.p.releaseStoreLocked()
 		return false
 	}
-	d.disk.wantLsn = lsn
+	d.disk.wantLsn, d.disk.wantN = lsn, n
 	return true
 }
 
-// readDisk reads and decodes the payload diskDueLocked chose, unless a
+// readDisk reads and decodes the payloads diskDueLocked chose, unless a
 // batch is held for a retry. p.mu must not be held.
 func (d *destination) readDisk() error {
 	r := &d.disk
@@ -71,34 +75,43 @@ func (d *destination) readDisk() error {
 		}
 		r.cur = sp.log.NewCursor(r.wantLsn)
 	}
-	recs, err := r.cur.Next(1, 0)
+	recs, err := r.cur.Next(r.wantN, math.MaxInt)
 	r.batch, r.seqs, r.bad = r.batch[:0], r.seqs[:0], nil
 	if err != nil || len(recs) == 0 {
 		return err
 	}
-	seqs, body, err := parsePayloadHeader(recs[0].Payload, r.seqs)
-	r.seqs = seqs
-	if err != nil {
-		r.seqs = r.seqs[:0]
-		r.bad = fmt.Errorf("steadylog/processor: spool %s: payload %d: %w", sp.cfg.dir, recs[0].Seq, err)
-		return nil
-	}
-	batch, err := recordcodec.DecodeBatch(body, sp.tmpl, r.batch[:0])
-	r.batch = batch
-	switch {
-	case errors.Is(err, recordcodec.ErrInexact):
-		if !r.inexact {
-			r.inexact = true
-			safeHandle(d.p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sreplaying records from the spool: %w", d.label(), err))
-		}
-	case err == nil && len(batch) == len(seqs):
-	default:
+	// The payloads follow one another: their records are in order.
+	for _, rec := range recs {
+		seqs, body, err := parsePayloadHeader(rec.Payload, r.pseqs)
+		r.pseqs = seqs
 		if err == nil {
-			err = fmt.Errorf("%d records for %d sequence numbers", len(batch), len(seqs))
+			n := len(r.batch)
+			r.batch, err = recordcodec.DecodeBatch(body, sp.tmpl, r.batch)
+			switch {
+			case errors.Is(err, recordcodec.ErrInexact):
+				if !r.inexact {
+					r.inexact = true
+					safeHandle(d.p.cfg.errorHandler, fmt.Errorf("steadylog/processor: %sreplaying records from the spool: %w", d.label(), err))
+				}
+				err = nil
+			case err == nil && len(r.batch)-n != len(seqs):
+				err = fmt.Errorf("%d records for %d sequence numbers", len(r.batch)-n, len(seqs))
+			}
+			if err != nil {
+				clear(r.batch[n:])
+				r.batch = r.batch[:n]
+			}
 		}
-		r.bad = fmt.Errorf("steadylog/processor: spool %s: payload %d does not decode: %w", sp.cfg.dir, recs[0].Seq, err)
-		clear(r.batch)
-		r.batch = r.batch[:0]
+		if err != nil {
+			// A payload that does not decode: the ones before it are a
+			// batch; it is dropped on its own, as the next batch.
+			if len(r.seqs) == 0 {
+				r.seqs = append(r.seqs, seqs...)
+				r.bad = fmt.Errorf("steadylog/processor: spool %s: payload %d does not decode: %w", sp.cfg.dir, rec.Seq, err)
+			}
+			break
+		}
+		r.seqs = append(r.seqs, seqs...)
 	}
 	return nil
 }
