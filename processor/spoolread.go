@@ -75,7 +75,10 @@ func (d *destination) readDisk() error {
 		}
 		r.cur = sp.log.NewCursor(r.wantLsn)
 	}
-	recs, err := r.cur.Next(r.wantN, math.MaxInt)
+	// Decoded records take several times their encoded size: an eighth
+	// of the budget keeps a batch read back well within it (the first
+	// payload is read whatever its size).
+	recs, err := r.cur.Next(r.wantN, int(min(d.p.cfg.maxQueueBytes/8, math.MaxInt)))
 	r.batch, r.seqs, r.bad = r.batch[:0], r.seqs[:0], nil
 	if err != nil || len(recs) == 0 {
 		return err
