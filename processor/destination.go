@@ -36,6 +36,11 @@ type Destination struct {
 	// positions, and a default name that is taken already gets
 	// "#<position>" appended ("#<position>#2", "#<position>#3", … if that
 	// is taken too).
+	//
+	// With a spool (WithSpool), the name also keys the destination's
+	// position in it across restarts: give destinations names of their
+	// own, and keep them. A destination whose name the spool does not
+	// know starts at the oldest record it holds.
 	Name string
 	// Exporter receives the destination's batches. Required: a nil (or
 	// typed nil) exporter makes NewWithDestinations fail. It must not be a

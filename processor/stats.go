@@ -194,13 +194,29 @@ type SpoolStats struct {
 // TotalDropped returns the sum of Dropped over all reasons.
 func (s Stats) TotalDropped() uint64 { return sumDropped(s.Dropped) }
 
-// String formats the snapshot on one line, reasons in DropReasons order.
+// String formats the snapshot on one line, reasons in DropReasons order,
+// then the spool's figures when there is one.
 func (s Stats) String() string {
 	out := fmt.Sprintf("received=%d exported=%d queued=%d queued_bytes=%d in_flight=%d dropped=%d",
 		s.Received, s.Exported, s.Queued, s.QueuedBytes, s.InFlight, s.TotalDropped())
 	for _, r := range DropReasons() {
 		if n := s.Dropped[r]; n > 0 {
 			out += fmt.Sprintf(" %s=%d", r, n)
+		}
+	}
+	if sp := s.Spool; sp != nil {
+		out += fmt.Sprintf(" spool_records=%d spool_bytes=%d", sp.Records, sp.Bytes)
+		if sp.Recovered > 0 {
+			out += fmt.Sprintf(" spool_recovered=%d spool_resent=%d", sp.Recovered, sp.Resent)
+		}
+		if sp.LeftForNextStart > 0 {
+			out += fmt.Sprintf(" spool_left=%d", sp.LeftForNextStart)
+		}
+		if sp.Damaged > 0 {
+			out += fmt.Sprintf(" spool_damaged=%d", sp.Damaged)
+		}
+		if sp.Degraded {
+			out += fmt.Sprintf(" spool_degraded=%q", sp.LastError)
 		}
 	}
 	return out
