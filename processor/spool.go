@@ -75,10 +75,10 @@ type spooler struct {
 	errs         uint64
 	recovered    uint64
 	resent       uint64
-	damaged      uint64 // found at Open
-	left         uint64 // set by close: the store-wide records left for the next start
-	startReport  error  // what New reports about opening the spool, if anything
-	final        segmentlog.Stats
+	damaged      uint64           // found at Open
+	left         uint64           // set by close: the store-wide records left for the next start
+	startReport  error            // what New reports about opening the spool, if anything
+	final        segmentlog.Stats // the log's last snapshot, taken by close
 
 	wake  chan struct{} // records to write
 	hurry chan struct{} // write now: memory is half full
@@ -86,12 +86,11 @@ type spooler struct {
 	done  chan struct{}
 
 	// spooler
-	seqs     []uint64
-	buf      []byte
-	scratch  []sdklog.Record
-	idx      []int32
-	retryAt  time.Time // while degraded: no write before this
-	unsynced bool      // written or acknowledged since the last Sync
+	seqs    []uint64
+	buf     []byte
+	scratch []sdklog.Record
+	idx     []int32
+	retryAt time.Time // while degraded: no write before this
 }
 
 // openSpool opens the spool of cfg for p and rebuilds its index from what
@@ -339,10 +338,10 @@ func (sp *spooler) writeAll(retry bool) {
 	}
 	if sp.cfg.maxAge > 0 {
 		// An Append with no payloads applies the age bound only.
-		_, removed, err := sp.log.Append()
+		// Its error, if any, is the disk's, which the writes report.
+		_, removed, _ := sp.log.Append()
 		sp.p.mu.Lock()
 		sp.removedLocked(removed)
-		_ = err // a failing disk is reported by the writes
 		sp.p.releaseStoreLocked()
 		sp.p.mu.Unlock()
 	}
@@ -439,7 +438,6 @@ func (sp *spooler) writeOne() bool {
 			sp.degraded = false
 			report = fmt.Errorf("steadylog/processor: spool %s: writing again after %d errors (last: %w)", sp.cfg.dir, sp.errs, sp.lastErr)
 		}
-		sp.unsynced = true
 	}
 	p.releaseStoreLocked() // what the destinations finished meanwhile
 	p.mu.Unlock()
@@ -737,13 +735,17 @@ func (p *Processor) spillForRoomLocked(size int64, extra int, b bounds, incoming
 // leaveLocked ends destination d at Shutdown with a spool: what it has
 // not finished and the spool holds stays there for the next start, and
 // still counts as queued; what the spool does not hold (it could not
-// write it) is dropped as shutdown. p.mu must be held.
+// write it, or its bounds removed it while memory held it) is dropped as
+// shutdown. p.mu must be held.
 func (sp *spooler) leaveLocked(d *destination) {
 	if d.abandoned {
 		return
 	}
 	p := sp.p
 	n := p.st.markLostFrom(max(d.next, sp.next), idxShutdown)
+	// Records memory holds below blockedBelow are not in the spool
+	// either (the bounds removed their copies).
+	n += p.st.markLostBetween(d.next, min(sp.blockedBelow, sp.next), idxShutdown)
 	d.dropped[idxShutdown] += uint64(n)
 	d.pending -= n
 	d.left = uint64(d.pending)

@@ -11,8 +11,9 @@ import (
 const (
 	// DefaultSpoolSyncInterval is how often the spool fsyncs by default:
 	// the durability window of a crash of the machine. A SIGKILL of the
-	// process loses nothing the spool has written, which it does within
-	// spoolCoalesce (20 ms) of OnEmit.
+	// process loses nothing the spool has written, which it does about
+	// 20 ms after OnEmit (later only while the disk is slower than the
+	// records arrive), unless every destination exported the record first.
 	DefaultSpoolSyncInterval = time.Second
 	// DefaultSpoolMaxBytes bounds the spool's files by default: 256 MiB.
 	DefaultSpoolMaxBytes = segmentlog.DefaultMaxBytes

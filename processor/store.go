@@ -393,9 +393,13 @@ func (s *store) unpin(c *chunk, from, to int) {
 			c.clearSlot(i)
 		}
 	}
-	if c.unlinked && c.pins == 0 && !c.packing && !c.spooling {
-		c.unlinked = false
-		s.recycle(c)
+	if c.unlinked {
+		// Off the list already: recycled at the last unpin, or when
+		// packing or spooling ends.
+		if c.pins == 0 && !c.packing && !c.spooling {
+			c.unlinked = false
+			s.recycle(c)
+		}
 		return
 	}
 	if c.pins == 0 && c.tail > 0 && c.done == c.tail {
@@ -425,8 +429,14 @@ func (s *store) markLost(c *chunk, from, to int, reason reasonIndex) {
 // markLostFrom does markLost for every live record ≥ seq, and returns how
 // many live records there are from seq on.
 func (s *store) markLostFrom(seq uint64, reason reasonIndex) (n int) {
-	for c, i := s.locate(seq); c != nil; c, i = c.next, 0 {
-		for ; i < c.tail; i++ {
+	return s.markLostBetween(seq, math.MaxUint64, reason)
+}
+
+// markLostBetween does markLost for every live record numbered in [from,
+// to), and returns how many live records there are in it.
+func (s *store) markLostBetween(from, to uint64, reason reasonIndex) (n int) {
+	for c, i := s.locate(from); c != nil && c.base < to; c, i = c.next, 0 {
+		for ; i < c.tail && c.base+uint64(i) < to; i++ {
 			if m := &c.meta[i]; m.state == slotLive {
 				n++
 				if m.lost == 0 {
