@@ -269,7 +269,12 @@ func TestPrometheusSpoolNames(t *testing.T) {
 	} {
 		assert.Regexp(t, `(?m)^`+name+`[{ ]`, body, "%s on loadgen's endpoint", name)
 	}
-	_ = provider.Shutdown(ctx) // the backend refuses: what is left stays in the spool
+	// The backend refuses: what is left stays in the spool. A Shutdown
+	// that does not wait for it leaves it there at once.
+	ended, end := context.WithCancel(ctx)
+	end()
+	_ = proc.Shutdown(ended)
+	_ = provider.Shutdown(ctx)
 	require.NoError(t, m.Shutdown(ctx))
 }
 
