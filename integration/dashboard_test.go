@@ -30,6 +30,12 @@ type dashboardQuery struct {
 	File, Panel, RefID, Expr string
 }
 
+// spool reports whether q plots the durable spool's metrics, which exist
+// only for a processor with a spool (processor.WithSpool).
+func (q dashboardQuery) spool() bool {
+	return strings.Contains(q.Expr, "steadylog_processor_spool_")
+}
+
 func (q dashboardQuery) String() string {
 	return fmt.Sprintf("%s: panel %q target %s: %s", q.File, q.Panel, q.RefID, q.Expr)
 }
@@ -96,10 +102,11 @@ func TestGrafanaExprSubstitution(t *testing.T) {
 
 // TestDashboardQueriesReturnData runs every PromQL expression of the
 // provisioned Grafana dashboards against a real Prometheus that scrapes a
-// real collector fed by two steadylog pipelines — one to the collector under
+// real collector fed by three steadylog pipelines — one to the collector under
 // a load that makes it drop records, one to a backend that is down, so that
-// its breaker opens — with breaker metrics on: a query that never returns data
-// is a panel that would stay empty in the demo.
+// its breaker opens, and one with a durable spool — with breaker metrics on:
+// a query that never returns data is a panel that would stay empty in the
+// demo.
 func TestDashboardQueriesReturnData(t *testing.T) {
 	otelcol := harness.OtelcolBin(t)
 	prom := harness.PrometheusBin(t)
@@ -148,7 +155,20 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		processor.WithoutDropAlerts(),
 	)
 	require.NoError(t, err)
-	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc), sdklog.WithProcessor(deadProc))
+	// A third, with a durable spool, to the collector: the Spool row's
+	// metrics exist only for a processor that has one. It syncs every
+	// 200 ms, which the sync histogram times.
+	spoolOTLP, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(col.HTTPAddr), otlploghttp.WithInsecure())
+	require.NoError(t, err)
+	spoolProc, err := processor.New(spoolOTLP,
+		processor.WithName("spooled"),
+		processor.WithMeterProvider(meters),
+		processor.WithSpool(t.TempDir(), processor.WithSpoolSyncInterval(200*time.Millisecond)),
+		processor.WithExportInterval(100*time.Millisecond),
+		processor.WithoutDropAlerts(),
+	)
+	require.NoError(t, err)
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc), sdklog.WithProcessor(deadProc), sdklog.WithProcessor(spoolProc))
 	logger := otelslog.NewLogger("steadylog-dashboard", otelslog.WithLoggerProvider(provider))
 
 	stop := make(chan struct{})
@@ -189,9 +209,9 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	}
 	st := proc.Stats()
 	t.Logf("%d queries from the dashboards, %d without data, in %v; collector pipeline: %s, breaker %s; "+
-		"dead pipeline: %s, breaker %s, %d transitions",
+		"dead pipeline: %s, breaker %s, %d transitions; spooled pipeline: %s, spool %+v",
 		len(queries), len(empty), time.Since(start).Round(time.Millisecond), st, b.State(),
-		deadProc.Stats(), deadBreaker.State(), deadBreaker.Transitions().Total())
+		deadProc.Stats(), deadBreaker.State(), deadBreaker.Transitions().Total(), spoolProc.Stats(), spoolProc.Stats().Spool)
 	assert.Empty(t, empty, "dashboard queries that never returned data")
 	assert.Positive(t, st.Dropped[processor.DropQueueFull], "the load made the processor drop records")
 }

@@ -167,8 +167,9 @@
 //
 // WithMeterProvider publishes the processor's accounting as OpenTelemetry
 // metrics with the semantic-convention names (otel.sdk.processor.log.*),
-// plus queue bytes and export and queue-wait histograms; the telemetry
-// package lists them. Drops are also summarised, at most once every 10 s,
+// plus queue bytes and export and queue-wait histograms, and, with a
+// spool (WithSpool), the spool's size, age, fsync latency and failures as
+// steadylog.processor.spool.*; the telemetry package lists them. Drops are also summarised, at most once every 10 s,
 // on a local slog logger (standard error by default) that does not depend
 // on the exporter that may be failing; see WithDropAlerts and
 // WithoutDropAlerts.

@@ -383,6 +383,41 @@ func TestHardeningPanickingMeterProvider(t *testing.T) {
 		require.Len(t, msgs, 1, "the panic is reported once: %q", msgs)
 		require.Contains(t, msgs[0], "histogram boom")
 	})
+	// The spool's sync duration histogram is the first to panic here (no
+	// export ends while the exporter hangs): spooling goes on, and the
+	// panic is reported once for every histogram.
+	t.Run("spool sync histogram", func(t *testing.T) {
+		var mu sync.Mutex
+		var msgs []string
+		reported := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), msgs...) }
+		exp := &gatedExporter{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+		p, err := processor.New(exp, processor.WithoutDropAlerts(), processor.WithMeterProvider(panicMeterProvider{}),
+			processor.WithSpool(t.TempDir(), processor.WithSpoolSyncInterval(0)),
+			processor.WithErrorHandler(func(err error) { mu.Lock(); msgs = append(msgs, err.Error()); mu.Unlock() }))
+		require.NoError(t, err)
+		spooled := func(n uint64) func() bool {
+			return func() bool { return p.Stats().Spool.Records == n }
+		}
+		for i := range 10 {
+			require.NoError(t, p.OnEmit(context.Background(), rec(fmt.Sprint(i))))
+		}
+		require.Eventually(t, spooled(10), 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return len(reported()) > 0 }, 10*time.Second, time.Millisecond,
+			"the spooler syncs after its writes")
+		for i := range 10 {
+			require.NoError(t, p.OnEmit(context.Background(), rec(fmt.Sprint(10+i))))
+		}
+		require.Eventually(t, spooled(20), 10*time.Second, time.Millisecond, "the spooler goes on after the panic")
+		close(exp.gate)
+		require.NoError(t, p.Shutdown(context.Background()))
+		require.Equal(t, int64(20), exp.records.Load())
+		s := p.Stats()
+		invariant(t, s)
+		require.Zero(t, s.Spool.Errors)
+		got := reported()
+		require.Len(t, got, 1, "the panic is reported once: %q", got)
+		require.Contains(t, got[0], "histogram boom")
+	})
 }
 
 // Item 7: a stuck drop-alert writer (a full stderr pipe) must not make

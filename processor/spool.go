@@ -524,7 +524,7 @@ func (sp *spooler) sync() {
 			return
 		}
 	}
-	if err := sp.log.Sync(); err != nil {
+	if err := p.tel.timeSpoolSync(sp.log.Sync); err != nil {
 		sp.syncFailed(err)
 	}
 }

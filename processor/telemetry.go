@@ -94,6 +94,10 @@ type telemetryState struct {
 	errorHandler func(error)
 	duration     metric.Float64Histogram
 	wait         metric.Float64Histogram
+	// With a spool: the fsync histogram the spooler records into
+	// (timeSpoolSync), and its attribute set; nil without one.
+	spoolSync     metric.Float64Histogram
+	spoolSyncOpts []metric.RecordOption
 }
 
 // destTelemetry is what a destination records its exports with: the
@@ -253,6 +257,17 @@ func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) err
 		reasonObs[i] = metric.WithAttributeSet(set(telemetry.KeyErrorType.String(string(reasonIndex(i).reason()))))
 	}
 	maxQueue, maxBytes := int64(p.cfg.maxQueueSize), p.cfg.maxQueueBytes
+	observed := []metric.Observable{size.Inst(), capacity.Inst(), processed.Inst(), qBytes, qBytesCap, pressure,
+		destExported.Inst(), destInflight.Inst()}
+	var spool *spoolInstruments
+	if p.sp != nil {
+		if spool, err = newSpoolInstruments(m, buckets); err != nil {
+			return err
+		}
+		observed = append(observed, spool.observables()...)
+		t.spoolSync = spool.sync
+		t.spoolSyncOpts = []metric.RecordOption{metric.WithAttributeSet(baseSet)}
+	}
 
 	// The registration is kept for the processor's life and beyond: the
 	// drops counted by Shutdown must still be collectable after it.
@@ -278,8 +293,11 @@ func (t *telemetryState) startMetrics(p *Processor, mp metric.MeterProvider) err
 			}
 			o.ObserveInt64(destInflight.Inst(), int64(ds.InFlight), dobs[i].base)
 		}
+		if spool != nil && s.Spool != nil {
+			spool.observe(o, s.Spool, time.Now(), baseObs)
+		}
 		return nil
-	}, size.Inst(), capacity.Inst(), processed.Inst(), qBytes, qBytesCap, pressure, destExported.Inst(), destInflight.Inst())
+	}, observed...)
 	if err != nil {
 		return err
 	}
@@ -309,15 +327,7 @@ func (t *telemetryState) exported(ctx context.Context, d *destTelemetry, recs []
 	if !t.metrics || t.broken.Load() {
 		return
 	}
-	defer func() {
-		// The histograms are the meter provider's code. One that panics
-		// is switched off — recording is best effort, exporting is not —
-		// and the panic is reported once.
-		if r := recover(); r != nil {
-			t.broken.Store(true)
-			safeHandle(t.errorHandler, fmt.Errorf("steadylog/processor: metrics: histogram panicked, export histograms switched off: %v", r))
-		}
-	}()
+	defer t.recoverHistogram()
 	end := time.Now()
 	opts := d.okOpts
 	if err != nil {
@@ -333,6 +343,125 @@ func (t *telemetryState) exported(ctx context.Context, d *destTelemetry, recs []
 		}
 		t.wait.Record(ctx, end.Sub(ts).Seconds(), opts...)
 	}
+}
+
+// recoverHistogram is deferred by the code that records into a
+// histogram. The histograms are the meter provider's code. One that
+// panics switches them all off — recording is best effort, exporting and
+// spooling are not — and the panic is reported once.
+func (t *telemetryState) recoverHistogram() {
+	if r := recover(); r != nil {
+		if !t.broken.Swap(true) {
+			safeHandle(t.errorHandler, fmt.Errorf("steadylog/processor: metrics: histogram panicked, histograms switched off: %v", r))
+		}
+	}
+}
+
+// timeSpoolSync calls sync, the spool's fsync, and records its duration,
+// failed ones included (spool.errors counts those). The spooler calls its
+// log's Sync through it; without metrics it only calls sync.
+func (t *telemetryState) timeSpoolSync(sync func() error) error {
+	if t.spoolSync == nil || t.broken.Load() {
+		return sync()
+	}
+	started := time.Now()
+	err := sync()
+	t.recordSpoolSync(time.Since(started))
+	return err
+}
+
+func (t *telemetryState) recordSpoolSync(d time.Duration) {
+	defer t.recoverHistogram()
+	t.spoolSync.Record(context.Background(), d.Seconds(), t.spoolSyncOpts...)
+}
+
+// spoolInstruments are the metrics of a processor's spool (WithSpool),
+// named in the telemetry package (MetricSpool*). All but the fsync
+// histogram are observed from Stats().Spool, in the processor's callback.
+type spoolInstruments struct {
+	bytes, records             metric.Int64ObservableUpDownCounter
+	oldestAge                  metric.Float64ObservableGauge
+	degraded                   metric.Int64ObservableGauge
+	damaged, errors            metric.Int64ObservableCounter
+	recovered, resent, leftOut metric.Int64ObservableCounter
+	sync                       metric.Float64Histogram
+}
+
+func newSpoolInstruments(m metric.Meter, buckets metric.HistogramOption) (*spoolInstruments, error) {
+	var si spoolInstruments
+	var err error
+	upDown := func(name, unit, desc string) metric.Int64ObservableUpDownCounter {
+		if err != nil {
+			return nil
+		}
+		var inst metric.Int64ObservableUpDownCounter
+		inst, err = m.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return inst
+	}
+	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
+		if err != nil {
+			return nil
+		}
+		var inst metric.Int64ObservableCounter
+		inst, err = m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return inst
+	}
+	si.bytes = upDown(telemetry.MetricSpoolBytes, telemetry.UnitBytes, "The size of the spool's files.")
+	si.records = upDown(telemetry.MetricSpoolRecords, telemetry.UnitLogRecord,
+		"The records in the spool that some destination has not finished yet.")
+	si.damaged = counter(telemetry.MetricSpoolDamaged, telemetry.UnitLogRecord,
+		"The records lost to damage in the spool's files, found when it was opened or read back.")
+	si.errors = counter(telemetry.MetricSpoolErrors, telemetry.UnitError,
+		"The spool's disk failures: failed opens, writes and syncs.")
+	si.recovered = counter(telemetry.MetricSpoolRecovered, telemetry.UnitLogRecord,
+		"The records found in the spool when the processor started, which it delivers.")
+	si.resent = counter(telemetry.MetricSpoolResent, telemetry.UnitLogRecord,
+		"The recovered records that may have been delivered before the restart: an upper bound on the duplicates.")
+	si.leftOut = counter(telemetry.MetricSpoolLeftForNextStart, telemetry.UnitLogRecord,
+		"After Shutdown, the records left in the spool for the next processor to open it.")
+	if err != nil {
+		return nil, err
+	}
+	if si.oldestAge, err = m.Float64ObservableGauge(telemetry.MetricSpoolOldestAge, metric.WithUnit(telemetry.UnitSeconds),
+		metric.WithDescription("The age of the oldest record in the spool, from when it was written; 0 when there is none.")); err != nil {
+		return nil, err
+	}
+	if si.degraded, err = m.Int64ObservableGauge(telemetry.MetricSpoolDegraded, metric.WithUnit("1"),
+		metric.WithDescription("1 while the spool is not writing because of a disk failure (the processor works from memory), else 0.")); err != nil {
+		return nil, err
+	}
+	if si.sync, err = m.Float64Histogram(telemetry.MetricSpoolSyncDuration, metric.WithUnit(telemetry.UnitSeconds), buckets,
+		metric.WithDescription("The duration of one fsync of the spool.")); err != nil {
+		return nil, err
+	}
+	return &si, nil
+}
+
+// observables returns the instruments observe reports, for RegisterCallback.
+func (si *spoolInstruments) observables() []metric.Observable {
+	return []metric.Observable{si.bytes, si.records, si.oldestAge, si.degraded, si.damaged, si.errors,
+		si.recovered, si.resent, si.leftOut}
+}
+
+// observe reports s, the spool's part of a Stats snapshot taken at now.
+func (si *spoolInstruments) observe(o metric.Observer, s *SpoolStats, now time.Time, opt metric.ObserveOption) {
+	o.ObserveInt64(si.bytes, s.Bytes, opt)
+	o.ObserveInt64(si.records, int64(s.Records), opt)
+	var age float64
+	if !s.Oldest.IsZero() {
+		age = max(now.Sub(s.Oldest).Seconds(), 0)
+	}
+	o.ObserveFloat64(si.oldestAge, age, opt)
+	var degraded int64
+	if s.Degraded {
+		degraded = 1
+	}
+	o.ObserveInt64(si.degraded, degraded, opt)
+	o.ObserveInt64(si.damaged, int64(s.Damaged), opt)
+	o.ObserveInt64(si.errors, int64(s.Errors), opt)
+	o.ObserveInt64(si.recovered, int64(s.Recovered), opt)
+	o.ObserveInt64(si.resent, int64(s.Resent), opt)
+	o.ObserveInt64(si.leftOut, int64(s.LeftForNextStart), opt)
 }
 
 // alertStopLimit bounds how long Shutdown waits, in all, for the drop

@@ -22,7 +22,7 @@
 // The counters and gauges are observed from the components' own snapshots
 // (Processor.Stats, Breaker.State, Breaker.Transitions) when mp collects, so
 // they agree exactly with those snapshots and the logging call pays
-// nothing for them. The two histograms are recorded by the processor's
+// nothing for them. The export histograms are recorded by the processor's
 // worker goroutine, after each export, with attribute sets built once, so
 // recording allocates nothing and the logging call does not wait for it.
 //
@@ -63,6 +63,28 @@
 // (processed counts records). Records without an observed timestamp (OnEmit called directly
 // rather than through an SDK Logger) are left out of queue.wait. Both
 // histograms use the boundaries of DurationBuckets.
+//
+// A processor with a durable spool (processor.WithSpool) also reports it,
+// in the same scope and with the same otel.component.* attributes; a
+// processor without one registers none of these. No semantic convention
+// covers a spool:
+//
+//	name                                           instrument                unit          meaning (field of Stats.Spool)
+//	steadylog.processor.spool.bytes                observable up-down count  By            size of the spool's files (Bytes)
+//	steadylog.processor.spool.records              observable up-down count  {log_record}  records some destination has not finished (Records)
+//	steadylog.processor.spool.oldest.age           observable gauge          s             age of the oldest record, 0 when none (Oldest)
+//	steadylog.processor.spool.degraded             observable gauge          1             1 while a disk failure stops writing, else 0 (Degraded)
+//	steadylog.processor.spool.damaged              observable counter        {log_record}  records lost to damage in the files (Damaged)
+//	steadylog.processor.spool.errors               observable counter        {error}       disk failures: open, write, sync (Errors)
+//	steadylog.processor.spool.recovered            observable counter        {log_record}  records found at the start (Recovered)
+//	steadylog.processor.spool.resent               observable counter        {log_record}  recovered records that may come twice (Resent)
+//	steadylog.processor.spool.left_for_next_start  observable counter        {log_record}  after Shutdown, records left for the next start (LeftForNextStart)
+//	steadylog.processor.spool.sync.duration        histogram                 s             duration of each fsync, failed ones included
+//
+// The sync histogram is recorded by the spooler goroutine, with the
+// boundaries of DurationBuckets; a failed sync also counts in
+// spool.errors. A histogram that panics (the meter provider's code)
+// switches every histogram of the processor off and is reported once.
 //
 // # Breaker metrics
 //

@@ -23,6 +23,40 @@ const (
 	// MetricBackPressure is 1 while a processor's queue is above its high
 	// watermark (until it falls below the low one), else 0.
 	MetricBackPressure = "steadylog.processor.backpressure"
+
+	// The spool metrics describe a processor's durable spool
+	// (processor.WithSpool); they are registered only for a processor
+	// that has one. No semantic convention covers a spool.
+
+	// MetricSpoolBytes is the size of the spool's files.
+	MetricSpoolBytes = "steadylog.processor.spool.bytes"
+	// MetricSpoolRecords is the number of records in the spool that some
+	// destination has not finished yet.
+	MetricSpoolRecords = "steadylog.processor.spool.records"
+	// MetricSpoolOldestAge is the age of the oldest record in the spool,
+	// from when it was written; 0 when the spool holds none.
+	MetricSpoolOldestAge = "steadylog.processor.spool.oldest.age"
+	// MetricSpoolSyncDuration is the duration of one fsync of the spool
+	// (every processor.WithSpoolSyncInterval, and at Shutdown).
+	MetricSpoolSyncDuration = "steadylog.processor.spool.sync.duration"
+	// MetricSpoolDamaged counts the records lost to damage in the spool's
+	// files, found when it was opened or when they were read back.
+	MetricSpoolDamaged = "steadylog.processor.spool.damaged"
+	// MetricSpoolErrors counts the spool's disk failures: failed opens,
+	// writes and syncs.
+	MetricSpoolErrors = "steadylog.processor.spool.errors"
+	// MetricSpoolDegraded is 1 while the spool is not writing because of
+	// a disk failure (the processor works from memory), else 0.
+	MetricSpoolDegraded = "steadylog.processor.spool.degraded"
+	// MetricSpoolRecovered counts the records found in the spool when the
+	// processor started, which it delivers.
+	MetricSpoolRecovered = "steadylog.processor.spool.recovered"
+	// MetricSpoolResent counts the recovered records that may have been
+	// delivered before the restart: an upper bound on the duplicates.
+	MetricSpoolResent = "steadylog.processor.spool.resent"
+	// MetricSpoolLeftForNextStart counts, after Shutdown, the records
+	// left in the spool for the next processor to open it.
+	MetricSpoolLeftForNextStart = "steadylog.processor.spool.left_for_next_start"
 	// MetricBreakerState is 1 for a breaker's current state, 0 for the
 	// others.
 	MetricBreakerState = "steadylog.breaker.state"
@@ -33,6 +67,11 @@ const (
 	UnitBytes = "By"
 	// UnitSeconds is the UCUM unit of durations.
 	UnitSeconds = "s"
+	// UnitLogRecord is the unit of counts of log records, as in the
+	// semantic conventions' otel.sdk.processor.log.* metrics.
+	UnitLogRecord = "{log_record}"
+	// UnitError is the unit of MetricSpoolErrors.
+	UnitError = "{error}"
 	// UnitState is the unit of MetricBreakerState.
 	UnitState = "{state}"
 	// UnitTransition is the unit of MetricBreakerTransitions.
@@ -57,11 +96,12 @@ const (
 )
 
 // DurationBuckets returns the explicit histogram bucket boundaries, in
-// seconds, of MetricExportDuration and MetricQueueWait: from 1 ms, where a
-// local collector answers, to 60 s, past the default export timeout of
-// 30 s. The SDK's default boundaries are meant for milliseconds and would
-// put every export in the first bucket. Each call returns a new slice,
-// which the caller may change.
+// seconds, of MetricExportDuration, MetricQueueWait and
+// MetricSpoolSyncDuration: from 1 ms, where a local collector answers and
+// an SSD's fsync ends, to 60 s, past the default export timeout of 30 s.
+// The SDK's default boundaries are meant for milliseconds and would put
+// every export in the first bucket. Each call returns a new slice, which
+// the caller may change.
 func DurationBuckets() []float64 { return slices.Clone(durationBuckets) }
 
 var durationBuckets = []float64{

@@ -230,6 +230,54 @@ func TestPrometheusEndpointDuringOutage(t *testing.T) {
 	require.NoError(t, m.Shutdown(ctx))
 }
 
+// TestPrometheusSpoolNames checks the names under which a pipeline with a
+// spool (processor.WithSpool) serves the spool's metrics, as the demo
+// dashboard's Spool row queries them (deploy/grafana/gen).
+func TestPrometheusSpoolNames(t *testing.T) {
+	m, err := newSelfMetrics(context.Background(), metricsPrometheus, "127.0.0.1:0")
+	require.NoError(t, err)
+	proc, _, err := newPipeline(&failingExporter{}, m.provider,
+		processor.WithSpool(t.TempDir(), processor.WithSpoolSyncInterval(0)),
+		processor.WithExportInterval(5*time.Millisecond),
+		processor.WithoutDropAlerts(),
+		processor.WithErrorHandler(func(error) {}))
+	require.NoError(t, err)
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
+	var r log.Record
+	r.SetBody(attribute.StringValue("x"))
+	provider.Logger("loadgen-test").Emit(context.Background(), r)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "http://" + m.addr + "/metrics"
+	// The spooler writes the record within 20 ms, then syncs.
+	require.Eventually(t, func() bool {
+		return strings.Contains(scrapeBody(ctx, t, url), "steadylog_processor_spool_sync_duration_seconds_bucket")
+	}, 10*time.Second, 10*time.Millisecond, "the spool's first sync")
+	body := scrapeBody(ctx, t, url)
+	for _, name := range []string{
+		"steadylog_processor_spool_bytes",
+		"steadylog_processor_spool_records",
+		"steadylog_processor_spool_oldest_age_seconds",
+		"steadylog_processor_spool_sync_duration_seconds_bucket",
+		"steadylog_processor_spool_damaged_total",
+		"steadylog_processor_spool_errors_total",
+		"steadylog_processor_spool_degraded_ratio",
+		"steadylog_processor_spool_recovered_total",
+		"steadylog_processor_spool_resent_total",
+		"steadylog_processor_spool_left_for_next_start_total",
+	} {
+		assert.Regexp(t, `(?m)^`+name+`[{ ]`, body, "%s on loadgen's endpoint", name)
+	}
+	// The backend refuses: what is left stays in the spool. A Shutdown
+	// that does not wait for it leaves it there at once.
+	ended, end := context.WithCancel(ctx)
+	end()
+	_ = proc.Shutdown(ended)
+	_ = provider.Shutdown(ctx)
+	require.NoError(t, m.Shutdown(ctx))
+}
+
 func TestSelfMetricsKinds(t *testing.T) {
 	_, err := newSelfMetrics(context.Background(), "statsd", "")
 	assert.EqualError(t, err, `-metrics "statsd": want otlp, prometheus or none`)

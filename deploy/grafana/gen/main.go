@@ -183,8 +183,114 @@ var panels = []panel{
 	},
 }
 
+// row is a titled row of the dashboard, below the panels above, with its
+// own panels laid out as those are.
+type row struct {
+	title  string
+	panels []panel
+}
+
+// rows follow the panels above, in this order. Their queries are run like
+// the others' by integration.TestDashboardQueriesReturnData; TestComposeStack
+// leaves the Spool row's aside, since loadgen runs without a spool.
+var rows = []row{
+	{
+		// The durable spool (processor.WithSpool): its metrics exist only
+		// for a processor that has one, so a pipeline without a spool
+		// leaves this row empty.
+		title: "Spool",
+		panels: []panel{
+			{
+				title:       "Spool on disk",
+				description: "The size of each processor's spool files (steadylog.processor.spool.bytes).",
+				unit:        "bytes",
+				targets: []target{
+					{"A", `sum by (otel_component_name) (steadylog_processor_spool_bytes)`, "{{otel_component_name}}"},
+				},
+			},
+			{
+				title: "Records in the spool",
+				description: "Records in the spool that some destination has not finished yet " +
+					"(steadylog.processor.spool.records): the backlog an outage builds, delivered when the backend is back.",
+				unit: "short",
+				targets: []target{
+					{"A", `sum by (otel_component_name) (steadylog_processor_spool_records)`, "{{otel_component_name}}"},
+				},
+			},
+			{
+				title: "Oldest spooled record age",
+				description: "How long ago the oldest record in the spool was written; 0 when it holds none. " +
+					"Records older than processor.WithSpoolMaxAge are dropped (spool_age).",
+				unit: "s",
+				targets: []target{
+					{"A", `max by (otel_component_name) (steadylog_processor_spool_oldest_age_seconds)`, "{{otel_component_name}}"},
+				},
+			},
+			{
+				title:       "Spool sync (fsync) duration",
+				description: "The duration of each fsync of the spool, every processor.WithSpoolSyncInterval (1 s by default).",
+				unit:        "s",
+				targets:     histogramQuantiles("steadylog_processor_spool_sync_duration_seconds_bucket"),
+			},
+			{
+				title: "Spool damaged records and disk errors / s",
+				description: "Records lost to damaged spool files (found at start or when read back), " +
+					"and the spool's disk failures: failed opens, writes and syncs.",
+				unit: "short",
+				targets: []target{
+					{"A", `sum by (otel_component_name) (rate(steadylog_processor_spool_damaged_total[1m]))`, "damaged {{otel_component_name}}"},
+					{"B", `sum by (otel_component_name) (rate(steadylog_processor_spool_errors_total[1m]))`, "errors {{otel_component_name}}"},
+				},
+			},
+			{
+				title: "Spool degraded",
+				description: "1 while a disk failure stops the spool writing: the processor then works from memory, " +
+					"as without a spool, and tries again every sync interval. " +
+					"(steadylog.processor.spool.degraded has unit 1: Prometheus names it with a _ratio suffix.)",
+				unit: "short",
+				targets: []target{
+					{"A", `max by (otel_component_name) (steadylog_processor_spool_degraded_ratio)`, "{{otel_component_name}}"},
+				},
+			},
+		},
+	},
+}
+
 func datasource() common.DataSourceRef {
 	return common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr(datasourceUID)}
+}
+
+// timeseriesPanel returns the builder of panel p with id id. The
+// dashboard's builder lays the panels out left to right, wrapping at the
+// grid's 24 columns.
+func timeseriesPanel(id uint32, p panel) *timeseries.PanelBuilder {
+	tp := timeseries.NewPanelBuilder().
+		Id(id).
+		Title(p.title).
+		Datasource(datasource()).
+		Span(panelWidth).
+		Height(panelHeight).
+		Legend(common.NewVizLegendOptionsBuilder().
+			DisplayMode(common.LegendDisplayModeList).
+			Placement(common.LegendPlacementBottom).
+			ShowLegend(true)).
+		Tooltip(common.NewVizTooltipOptionsBuilder().
+			Mode(common.TooltipDisplayModeMulti).
+			Sort(common.SortOrderNone))
+	if p.description != "" {
+		tp.Description(p.description)
+	}
+	if p.unit != "" {
+		tp.Unit(p.unit)
+	}
+	for _, t := range p.targets {
+		tp.WithTarget(prometheus.NewDataqueryBuilder().
+			RefId(t.refID).
+			Expr(t.expr).
+			LegendFormat(t.legend).
+			Datasource(datasource()))
+	}
+	return tp
 }
 
 // build returns the dashboard.
@@ -197,36 +303,20 @@ func build() (dashboard.Dashboard, error) {
 		Refresh("5s").
 		Time("now-15m", "now").
 		Version(1)
-	for i, p := range panels {
-		tp := timeseries.NewPanelBuilder().
-			Id(uint32(i + 1)).
-			Title(p.title).
-			Datasource(datasource()).
-			Span(panelWidth).
-			Height(panelHeight).
-			Legend(common.NewVizLegendOptionsBuilder().
-				DisplayMode(common.LegendDisplayModeList).
-				Placement(common.LegendPlacementBottom).
-				ShowLegend(true)).
-			Tooltip(common.NewVizTooltipOptionsBuilder().
-				Mode(common.TooltipDisplayModeMulti).
-				Sort(common.SortOrderNone))
-		if p.description != "" {
-			tp.Description(p.description)
+	var id uint32
+	for _, p := range panels {
+		id++
+		b.WithPanel(timeseriesPanel(id, p))
+	}
+	for _, r := range rows {
+		// An expanded row, as Grafana writes one: the row holds no
+		// panels, those below it (up to the next row) are its own.
+		id++
+		b.WithRow(dashboard.NewRowBuilder(r.title).Id(id))
+		for _, p := range r.panels {
+			id++
+			b.WithPanel(timeseriesPanel(id, p))
 		}
-		if p.unit != "" {
-			tp.Unit(p.unit)
-		}
-		for _, t := range p.targets {
-			tp.WithTarget(prometheus.NewDataqueryBuilder().
-				RefId(t.refID).
-				Expr(t.expr).
-				LegendFormat(t.legend).
-				Datasource(datasource()))
-		}
-		// The builder lays the panels out left to right, wrapping at the
-		// grid's 24 columns.
-		b.WithPanel(tp)
 	}
 	d, err := b.Build()
 	if err != nil {

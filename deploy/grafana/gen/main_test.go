@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
 // committed is the dashboard file this program generates, relative to this
@@ -88,41 +90,69 @@ func TestRenderIsDeterministic(t *testing.T) {
 
 // TestPanels checks what the integration tests and the README rely on: unique
 // panel ids and refIds, every target with an expression and the provisioned
-// datasource, and a grid without overlaps.
+// datasource, a grid without overlaps, and each row above its own panels.
 func TestPanels(t *testing.T) {
 	d, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Panels) != len(panels) {
-		t.Fatalf("%d panels built, want %d", len(d.Panels), len(panels))
+	want := len(panels)
+	for _, r := range rows {
+		want += 1 + len(r.panels)
+	}
+	if len(d.Panels) != want {
+		t.Fatalf("%d panels and rows built, want %d", len(d.Panels), want)
 	}
 	type cell struct{ x, y uint32 }
 	used := map[cell]string{}
 	ids := map[uint32]bool{}
+	claim := func(id uint32, title string, pos *dashboard.GridPos) {
+		if ids[id] {
+			t.Errorf("panel id %d repeated", id)
+		}
+		ids[id] = true
+		for x := pos.X; x < pos.X+pos.W; x++ {
+			for y := pos.Y; y < pos.Y+pos.H; y++ {
+				if prev, ok := used[cell{x, y}]; ok {
+					t.Fatalf("panels %q and %q overlap at (%d, %d)", prev, title, x, y)
+				}
+				used[cell{x, y}] = title
+			}
+		}
+		if pos.X+pos.W > 24 {
+			t.Errorf("panel %q is wider than the grid", title)
+		}
+	}
 	queries := 0
+	var rowTitles []string
+	var rowY uint32              // the last row's, 0 before the first
+	inRow := map[string]string{} // panel title → row title
 	for _, pr := range d.Panels {
+		if r := pr.RowPanel; r != nil {
+			if r.Title == nil || r.GridPos == nil || r.Id == 0 {
+				t.Fatalf("row without id, title or grid position: %+v", r)
+			}
+			if len(r.Panels) != 0 || r.Collapsed {
+				t.Errorf("row %q: an expanded row holds no panels, those below it are its own", *r.Title)
+			}
+			claim(r.Id, *r.Title, r.GridPos)
+			rowTitles = append(rowTitles, *r.Title)
+			rowY = r.GridPos.Y
+			continue
+		}
 		p := pr.Panel
 		if p == nil || p.Id == nil || p.Title == nil || p.GridPos == nil {
 			t.Fatalf("panel without id, title or grid position: %+v", pr)
 		}
-		if ids[*p.Id] {
-			t.Errorf("panel id %d repeated", *p.Id)
+		claim(*p.Id, *p.Title, p.GridPos)
+		if len(rowTitles) > 0 {
+			if p.GridPos.Y <= rowY {
+				t.Errorf("panel %q is not below its row %q", *p.Title, rowTitles[len(rowTitles)-1])
+			}
+			inRow[*p.Title] = rowTitles[len(rowTitles)-1]
 		}
-		ids[*p.Id] = true
 		if p.Datasource == nil || *p.Datasource.Uid != datasourceUID {
 			t.Errorf("panel %q: datasource %+v", *p.Title, p.Datasource)
-		}
-		for x := p.GridPos.X; x < p.GridPos.X+p.GridPos.W; x++ {
-			for y := p.GridPos.Y; y < p.GridPos.Y+p.GridPos.H; y++ {
-				if prev, ok := used[cell{x, y}]; ok {
-					t.Fatalf("panels %q and %q overlap at (%d, %d)", prev, *p.Title, x, y)
-				}
-				used[cell{x, y}] = *p.Title
-			}
-		}
-		if p.GridPos.X+p.GridPos.W > 24 {
-			t.Errorf("panel %q is wider than the grid", *p.Title)
 		}
 		refs := map[string]bool{}
 		for _, tg := range p.Targets {
@@ -150,8 +180,16 @@ func TestPanels(t *testing.T) {
 			t.Errorf("panel %q has no targets", *p.Title)
 		}
 	}
-	// The README's account of TestComposeStack counts them.
-	if queries != 23 {
-		t.Errorf("%d queries, want 23: a query was added or removed; update this count and the README's", queries)
+	for _, r := range rows {
+		for _, p := range r.panels {
+			if inRow[p.title] != r.title {
+				t.Errorf("panel %q is in row %q, want %q", p.title, inRow[p.title], r.title)
+			}
+		}
+	}
+	// The README's account of TestComposeStack counts them: 23, and the
+	// Spool row's 9, which the demo (loadgen, without a spool) leaves empty.
+	if queries != 32 {
+		t.Errorf("%d queries, want 32: a query was added or removed; update this count and the README's", queries)
 	}
 }
