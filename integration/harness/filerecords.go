@@ -1,13 +1,9 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 )
 
@@ -80,34 +76,18 @@ type otlpFullLine struct {
 // holds none. A line that is not one whole JSON document is an error: read
 // the file once the Collector has stopped gracefully.
 func ReadRecords(path string) ([]FileRecord, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var out []FileRecord
-	r := bufio.NewReaderSize(f, 1<<20)
-	for n := 1; ; n++ {
-		line, err := r.ReadBytes('\n')
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			var l otlpFullLine
-			dec := json.NewDecoder(bytes.NewReader(line))
-			dec.UseNumber()
-			if derr := dec.Decode(&l); derr != nil {
-				return out, fmt.Errorf("%s: line %d: %w", path, n, derr)
-			}
-			out = l.appendRecords(out)
+	err := eachLine(path, func(n int, line []byte) error {
+		var l otlpFullLine
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&l); err != nil {
+			return fmt.Errorf("%s: line %d: %w", path, n, err)
 		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
+		out = l.appendRecords(out)
+		return nil
+	})
+	return out, err
 }
 
 func (l *otlpFullLine) appendRecords(out []FileRecord) []FileRecord {
