@@ -101,29 +101,15 @@ func CountFile(path, seqKey string) (FileCount, error) {
 	if seqKey == "" {
 		return fc, ErrSeqKeyEmpty
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return fc, nil
-	}
-	if err != nil {
-		return fc, err
-	}
-	defer f.Close()
 	salvage := regexp.MustCompile(`\{"key":` + regexp.QuoteMeta(strconv.Quote(seqKey)) +
 		`,"value":\{(?:"intValue":"?(-?\d+)"?|"stringValue":"(-?\d+)")\}\}`)
-	r := bufio.NewReaderSize(f, 1<<20)
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) > 0 {
-			fc.Lines++
-			fc.countLine(bytes.TrimSpace(line), seqKey, salvage)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fc, err
-		}
+	err := eachLine(path, func(_ int, line []byte) error {
+		fc.Lines++
+		fc.countLine(line, seqKey, salvage)
+		return nil
+	})
+	if err != nil {
+		return fc, err
 	}
 	fc.Distinct = len(fc.Seqs)
 	return fc, nil
@@ -220,4 +206,34 @@ func seqOf(attrs []otlpKeyValue, key string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// eachLine calls fn with each non-blank line of the file at path, trimmed,
+// numbered from 1, including a last line without its newline. A file that
+// does not exist has no lines.
+func eachLine(path string, fn func(n int, line []byte) error) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	for n := 1; ; {
+		line, err := r.ReadBytes('\n')
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			if ferr := fn(n, line); ferr != nil {
+				return ferr
+			}
+			n++
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
