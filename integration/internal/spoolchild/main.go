@@ -1,0 +1,169 @@
+// Command spoolchild is the application the spool's end-to-end tests run as
+// a child process: a service whose log pipeline is
+//
+//	log/slog → otelslog → sdklog.LoggerProvider → steadylog processor
+//	(with a durable spool in -dir) → OTLP/HTTP
+//
+// Its records are a function of their sequence number (spoolrecords), so that
+// the test can check that what reaches the Collector after a crash and a
+// restart is identical to what was emitted: body, attributes (a nested
+// map and a slice among them), severity, scope and resource.
+//
+// Modes:
+//
+//	-mode emit      emit -n records, wait until the spool holds them all,
+//	                print "accepted N", then wait to be killed (SIGKILL: a
+//	                crash) or stopped (SIGTERM: a shutdown with -grace)
+//	-mode deliver   start on the spool a previous run left, wait until
+//	                every record it holds is delivered, print the stats and
+//	                exit
+//
+// Status lines on stdout:
+//
+//	accepted N                    every record emitted is in the spool
+//	left N                        after SIGTERM: records left on disk
+//	final {stats JSON}            the processor's Stats at exit
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/steadylog/steadylog/integration/internal/spoolrecords"
+	"github.com/steadylog/steadylog/processor"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "spoolchild:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	mode     string
+	dir      string
+	logs     string
+	n        int
+	grace    time.Duration
+	deadline time.Duration
+}
+
+func run(args []string, stdout io.Writer) error {
+	var cfg config
+	fs := flag.NewFlagSet("spoolchild", flag.ContinueOnError)
+	fs.StringVar(&cfg.mode, "mode", "", "emit or deliver")
+	fs.StringVar(&cfg.dir, "dir", "", "the spool directory")
+	fs.StringVar(&cfg.logs, "logs", "", "OTLP/HTTP endpoint for logs, HOST:PORT")
+	fs.IntVar(&cfg.n, "n", 1000, "records to emit (emit mode)")
+	fs.DurationVar(&cfg.grace, "grace", time.Second, "the shutdown deadline after SIGTERM")
+	fs.DurationVar(&cfg.deadline, "deadline", time.Minute, "how long deliver mode waits")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.dir == "" || cfg.logs == "" {
+		return errors.New("-dir and -logs are required")
+	}
+	ctx := context.Background()
+	exp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(cfg.logs), otlploghttp.WithInsecure(),
+		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
+	if err != nil {
+		return err
+	}
+	p, err := processor.New(exp,
+		processor.WithSpool(cfg.dir, processor.WithSpoolSyncInterval(0)),
+		processor.WithExportTimeout(500*time.Millisecond),
+		processor.WithErrorHandler(func(err error) { fmt.Fprintln(os.Stderr, "steadylog:", err) }),
+	)
+	if err != nil {
+		return err
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithResource(spoolrecords.Resource()), sdklog.WithProcessor(p))
+	switch cfg.mode {
+	case "emit":
+		return emit(cfg, lp, p, stdout)
+	case "deliver":
+		return deliver(cfg, lp, p, stdout)
+	}
+	return fmt.Errorf("unknown -mode %q", cfg.mode)
+}
+
+// emit logs cfg.n records, reports them accepted once the spool holds them
+// all, and then waits: for SIGKILL, or for SIGTERM and a shutdown within
+// cfg.grace.
+func emit(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, stdout io.Writer) error {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	loggers := spoolrecords.Loggers(lp)
+	for i := range cfg.n {
+		spoolrecords.Emit(loggers, i)
+	}
+	// Every record is on disk when the spool holds as many as were
+	// emitted (the exporter cannot deliver any: the backend hangs or is
+	// down) and, synced after every write, they survive a crash.
+	for p.Stats().Spool.Records < uint64(cfg.n) {
+		select {
+		case <-term:
+			return stop(cfg, lp, p, stdout)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(stdout, "accepted %d\n", cfg.n)
+	<-term
+	return stop(cfg, lp, p, stdout)
+}
+
+// stop is a pod's shutdown: the provider and its processor get cfg.grace.
+func stop(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
+	defer cancel()
+	err := lp.Shutdown(ctx)
+	st := p.Stats()
+	fmt.Fprintf(stdout, "left %d\n", st.Spool.LeftForNextStart)
+	printFinal(stdout, st)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// deliver waits until the spool a previous run left is delivered.
+func deliver(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, stdout io.Writer) error {
+	end := time.Now().Add(cfg.deadline)
+	for {
+		st := p.Stats()
+		if st.Queued == 0 && st.InFlight == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			printFinal(stdout, st)
+			return fmt.Errorf("not delivered within %v: %v", cfg.deadline, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := lp.Shutdown(ctx)
+	printFinal(stdout, p.Stats())
+	return err
+}
+
+func printFinal(w io.Writer, st processor.Stats) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		fmt.Fprintf(w, "final-error %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "final %s\n", b)
+}
