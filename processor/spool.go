@@ -746,6 +746,22 @@ func (sp *spooler) leaveLocked(d *destination) {
 	// Records memory holds below blockedBelow are not in the spool
 	// either (the bounds removed their copies).
 	n += p.st.markLostBetween(d.next, min(sp.blockedBelow, sp.next), idxShutdown)
+	// Nor are the records of its batch in flight that the bounds removed
+	// meanwhile: their outcome was this export's.
+	gone := func(seq uint64) {
+		if sp.dead.has(seq) {
+			n++
+			sp.loseLocked(seq, idxShutdown)
+		}
+	}
+	switch {
+	case d.bdisk:
+		for _, seq := range d.disk.seqs {
+			gone(seq)
+		}
+	case d.bc != nil:
+		p.st.spilledIn(d.bc, d.bfrom, d.bto, func(seq uint64, _ int64) { gone(seq) })
+	}
 	d.dropped[idxShutdown] += uint64(n)
 	d.pending -= n
 	d.left = uint64(d.pending)

@@ -492,7 +492,7 @@ func (e *chaosExporter) setHang(h chan struct{}) {
 // the next start are those it gets after the restart, beside at most the
 // re-sent ones.
 func TestSpoolRandomized(t *testing.T) {
-	for seed := range 4 {
+	for seed := range 12 {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rnd := newLockedRand(int64(seed))
 			dir := t.TempDir()
