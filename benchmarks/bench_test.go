@@ -84,7 +84,13 @@ func BenchmarkOnEmit(b *testing.B) {
 
 func benchOnEmit(b *testing.B, impl string, rec *sdklog.Record, par int) {
 	exp := &harness.CountingExporter{}
-	p := start(b, impl, exp)
+	emitLoop(b, start(b, impl, exp), exp, rec, par)
+}
+
+// emitLoop calls p.OnEmit b.N times with a copy of rec, from par
+// goroutines (0: the benchmark's own), then shuts p down and reports the
+// records exp did not get as dropped.
+func emitLoop(b *testing.B, p sdklog.Processor, exp *harness.CountingExporter, rec *sdklog.Record, par int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	if par == 0 {
@@ -127,24 +133,7 @@ func BenchmarkOnEmitSpool(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					ctx := context.Background()
-					b.ReportAllocs()
-					if par == 0 {
-						r := rec.Clone()
-						for b.Loop() {
-							_ = p.OnEmit(ctx, &r)
-						}
-					} else {
-						b.SetParallelism(par)
-						b.ResetTimer()
-						b.RunParallel(func(pb *testing.PB) {
-							r := rec.Clone()
-							for pb.Next() {
-								_ = p.OnEmit(ctx, &r)
-							}
-						})
-					}
-					finish(b, p.Shutdown, exp, b.N)
+					emitLoop(b, p, exp, &rec, par)
 				})
 			}
 		}
