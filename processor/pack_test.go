@@ -192,19 +192,24 @@ func TestPackedRecordsKeepTheirResourceAndScope(t *testing.T) {
 	}
 	s := p.Stats()
 	invariant(t, s)
-	require.Zero(t, s.TotalDropped(), "%v packed=%d", s, s.Packed)
 	require.Positive(t, s.Packed)
 
 	close(hung.gate)
 	require.NoError(t, p.Shutdown(context.Background()))
 	s = p.Stats()
 	invariant(t, s)
+	// When the packer falls behind the emitter (on a loaded machine) the
+	// budget evicts; it takes records only the hung destination still
+	// needs, so the one that keeps up loses nothing.
+	byName := map[string]processor.DestinationStats{}
 	for _, d := range s.Destinations {
-		require.Equal(t, uint64(n), d.Exported, "%s: %+v", d.Name, d)
+		byName[d.Name] = d
+		require.Equal(t, uint64(n), d.Exported+d.TotalDropped(), "%s: %+v", d.Name, d)
 	}
+	require.Equal(t, uint64(n), byName["fast"].Exported, "%+v", byName["fast"])
 	for _, e := range []*keepingExporter{hung, fast} {
 		got := e.records()
-		require.Len(t, got, n)
+		last := -1
 		for i := range got {
 			seq := -1
 			got[i].WalkAttributes(func(kv attribute.KeyValue) bool {
@@ -213,10 +218,12 @@ func TestPackedRecordsKeepTheirResourceAndScope(t *testing.T) {
 				}
 				return false
 			})
-			require.Equal(t, i, seq, "records in order")
-			checkRecord(t, i, &got[i], resOf[i%4], scopeOf[i%4])
+			require.Greater(t, seq, last, "records in order")
+			last = seq
+			checkRecord(t, seq, &got[i], resOf[seq%4], scopeOf[seq%4])
 		}
 	}
+	require.Len(t, fast.records(), n)
 	_ = lpA.Shutdown(context.Background())
 	_ = lpB.Shutdown(context.Background())
 }
