@@ -104,12 +104,13 @@ func (l *Log) recover() (Recovery, error) {
 	}
 	slices.Sort(firsts)
 	rec.Segments = len(firsts)
+	var buf []byte // one segment's bytes at a time
 	for i, first := range firsts {
 		hi := uint64(math.MaxUint64)
 		if i+1 < len(firsts) {
 			hi = firsts[i+1]
 		}
-		s, r, err := l.scanFile(first, hi)
+		s, r, err := l.scanFile(first, hi, &buf)
 		if err != nil {
 			return rec, err
 		}
@@ -186,15 +187,17 @@ func (l *Log) recover() (Recovery, error) {
 	return rec, nil
 }
 
-// scanFile reads and scans the segment named by first.
-func (l *Log) scanFile(first, hi uint64) (*segment, scanResult, error) {
+// scanFile reads the segment named by first into *buf (reused: the
+// result does not refer to it) and scans it.
+func (l *Log) scanFile(first, hi uint64, buf *[]byte) (*segment, scanResult, error) {
 	name := filepath.Join(l.dir, segmentName(first))
 	f, err := openNoFollow(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, scanResult{}, fmt.Errorf("steadylog/segmentlog: opening segment: %w", err)
 	}
 	defer f.Close()
-	data, err := readAll(f)
+	data, err := readInto(f, *buf)
+	*buf = data
 	if err != nil {
 		return nil, scanResult{}, fmt.Errorf("steadylog/segmentlog: reading segment %s: %w", name, err)
 	}
@@ -222,11 +225,30 @@ func (l *Log) truncateTail(first uint64, size int64) error {
 }
 
 // readAll reads f from its start to its end.
-func readAll(f *os.File) ([]byte, error) {
-	var buf bytes.Buffer
+func readAll(f *os.File) ([]byte, error) { return readInto(f, nil) }
+
+// readInto reads f from its start to its end into buf, reused, and
+// returns it. It makes room for one byte more than the file holds, so
+// that the read that finds the end does not grow (allocate, clear and
+// copy) a buffer that holds the whole file already, as
+// bytes.Buffer.ReadFrom does: Open reads every segment (DESIGN.md, "The
+// spool's storage layer").
+func readInto(f *os.File, buf []byte) ([]byte, error) {
+	buf = buf[:0]
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() < math.MaxInt32 {
-		buf.Grow(int(fi.Size()))
+		buf = slices.Grow(buf, int(fi.Size())+1)
 	}
-	_, err := io.Copy(&buf, f)
-	return buf.Bytes(), err
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(len(buf), 512)) // larger than Stat said
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -233,3 +233,42 @@ func TestCursorSkipsARecordDamagedAfterOpen(t *testing.T) {
 		t.Fatalf("DamagedReads = %d, want 1", st.DamagedReads)
 	}
 }
+
+// TestReadIntoReusesItsBuffer: Open reads every segment into one buffer;
+// a file that fits it is read without growing it, and a smaller one after
+// a larger one gets exactly its own bytes.
+func TestReadIntoReusesItsBuffer(t *testing.T) {
+	dir := t.TempDir()
+	read := func(name string, data, buf []byte) []byte {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		got, err := readInto(f, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%s: read %d bytes, want the file's %d", name, len(got), len(data))
+		}
+		return got
+	}
+	large := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	buf := read("large", large, nil)
+	if cap(buf) > 2*len(large) {
+		t.Errorf("reading %d bytes took a buffer of %d: it grew at the end of the file", len(large), cap(buf))
+	}
+	small := read("small", large[:1000], buf)
+	if &small[0] != &buf[0] {
+		t.Error("a file that fits the buffer was read into a new one")
+	}
+	if got := read("empty", nil, buf); len(got) != 0 {
+		t.Errorf("an empty file read as %d bytes", len(got))
+	}
+}
