@@ -56,7 +56,9 @@
 // garbage, a flipped byte or a truncated file elsewhere loses the records
 // it overlaps and no others, and [Recovery] counts them (the sequence
 // numbers in the frames make the count exact). Without a ledger, or with a
-// damaged one, every consumer starts again at the oldest record.
+// damaged one, every consumer starts again at the oldest record. A caller
+// that rebuilds an index of its payloads after Open reads their first
+// bytes with [Log.Heads], not every byte again with a Cursor.
 //
 // # Files
 //
