@@ -173,31 +173,40 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 		acked[i] = a
 		from = min(from, a)
 	}
-	cur := sp.log.NewCursor(from)
-	defer cur.Close()
+	// The index needs the payloads' headers only: Heads reads their first
+	// bytes, not the records, which Open has just read and checked. A
+	// header longer than that is read whole.
 	var seqs []uint64
-	for {
-		recs, err := cur.Next(256, 4<<20)
-		if err != nil {
-			return fmt.Errorf("steadylog/processor: spool %s: reading it back: %w", sp.cfg.dir, err)
-		}
-		if len(recs) == 0 {
-			break
-		}
-		for _, r := range recs {
-			var err error
-			seqs, _, err = parsePayloadHeader(r.Payload, seqs)
-			if err != nil {
-				sp.damaged++ // a payload of unknown size: counted as one
-				continue
+	var readErr error
+	err := sp.log.Heads(from, spoolHeadBytes, func(lsn uint64, head []byte) bool {
+		var err error
+		seqs, _, err = parsePayloadHeader(head, seqs)
+		if err != nil && len(head) == spoolHeadBytes {
+			var whole []byte
+			if whole, readErr = sp.readPayload(lsn); readErr != nil {
+				return false
 			}
-			if n := len(sp.index); n > 0 && seqs[0] < sp.index[n-1].end {
-				sp.damaged++ // out of order: not a payload this spool wrote
-				continue
+			if whole == nil {
+				return true // damaged since Open: the cursor counted it
 			}
-			sp.index = append(sp.index, newSpoolPayload(r.Seq, seqs))
+			seqs, _, err = parsePayloadHeader(whole, seqs)
+		}
+		switch n := len(sp.index); {
+		case err != nil:
+			sp.damaged++ // a payload of unknown size: counted as one
+		case n > 0 && seqs[0] < sp.index[n-1].end:
+			sp.damaged++ // out of order: not a payload this spool wrote
+		default:
+			sp.index = append(sp.index, newSpoolPayload(lsn, seqs))
 			sp.onDisk += uint64(len(seqs))
 		}
+		return true
+	})
+	if err == nil {
+		err = readErr
+	}
+	if err != nil {
+		return fmt.Errorf("steadylog/processor: spool %s: reading it back: %w", sp.cfg.dir, err)
 	}
 	sp.nextLsn = sp.log.Stats().Next
 	var start uint64
@@ -237,6 +246,22 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 	}
 	sp.released = released
 	return nil
+}
+
+// spoolHeadBytes is how much of each payload New reads to rebuild the
+// index: the header of a payload of 2,000 consecutive records.
+const spoolHeadBytes = 2 << 10
+
+// readPayload returns the payload at log position lsn, or nil if it is
+// damaged or gone.
+func (sp *spooler) readPayload(lsn uint64) ([]byte, error) {
+	cur := sp.log.NewCursor(lsn)
+	defer cur.Close()
+	recs, err := cur.Next(1, 0)
+	if err != nil || len(recs) == 0 || recs[0].Seq != lsn {
+		return nil, err
+	}
+	return recs[0].Payload, nil
 }
 
 // failLocked records a failure of the spool's disk: the first of an
