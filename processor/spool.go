@@ -59,33 +59,35 @@ type spooler struct {
 	// blockedBelow: the records below it are not in the spool (the bounds
 	// removed them, or they could not be encoded) although memory may
 	// still hold them: spilling waits until memory no longer holds any.
-	blockedBelow uint64
-	undecided    int    // spilled records whose store-wide outcome is open
-	lost         seqSet // spilled records counted as dropped store-wide
-	dead         seqSet // records in the spool that no destination may export any more
-	orphans      seqSet // spilled records removed from the spool while being exported: off the index
-	index        []spoolPayload
-	onDisk       uint64 // records in index
-	nextLsn      uint64 // the log position the next payload gets
-	awake        bool   // a wake-up is on its way to the spooler
-	hurried      bool   // so is a hurry
-	busy         bool   // the spooler is writing records without p.mu
-	degraded     bool
-	lastErr      error
-	errs         uint64
-	recovered    uint64
-	resent       uint64
-	damaged      uint64           // found at Open
-	left         uint64           // set by close: the store-wide records left for the next start
-	startReport  error            // what New reports about opening the spool, if anything
-	final        segmentlog.Stats // the log's last snapshot, taken by close
+	blockedBelow   uint64
+	undecided      int    // spilled records whose store-wide outcome is open
+	lost           seqSet // spilled records counted as dropped store-wide
+	dead           seqSet // records in the spool that no destination may export any more
+	orphans        seqSet // spilled records removed from the spool while being exported: off the index
+	index          []spoolPayload
+	onDisk         uint64 // records in index
+	nextLsn        uint64 // the log position the next payload gets
+	awake          bool   // a wake-up is on its way to the spooler
+	hurried        bool   // so is a hurry
+	busy           bool   // the spooler is writing records without p.mu
+	degraded       bool
+	lastErr        error
+	errs           uint64
+	recovered      uint64
+	resent         uint64
+	damaged        uint64           // records found lost at Open
+	damagedInexact bool             // some were counted as one per payload (the first format)
+	left           uint64           // set by close: the store-wide records left for the next start
+	startReport    error            // what New reports about opening the spool, if anything
+	final          segmentlog.Stats // the log's last snapshot, taken by close
 
 	wake  chan struct{} // records to write
 	hurry chan struct{} // write now: memory is half full
 	quit  chan struct{} // closed by Shutdown: write what memory holds, sync, end
 	done  chan struct{}
 
-	// spooler
+	// spooler (and recover, before it starts)
+	written uint64 // the running count of records written to the spool (spoolcount.go)
 	seqs    []uint64
 	buf     []byte
 	scratch []sdklog.Record
@@ -133,19 +135,22 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 		return sp, nil
 	}
 	sp.log = l
-	sp.damaged = rec.Damaged
 	if err := sp.recover(rec); err != nil {
 		_ = l.Close()
 		return nil, err
 	}
-	sp.startReport = recoveryReport(cfg.dir, rec, sp.damaged)
+	sp.startReport = recoveryReport(cfg.dir, rec, sp.damaged, sp.damagedInexact)
+	// The counts at both ends of the ledger describe this start from now
+	// on, before the first Append: a crash before the first sync must not
+	// find the last start's counts beside this start's payloads.
+	sp.syncMeta()
 	return sp, nil
 }
 
 // recoveryReport describes what Open found wrong in the spool's files, or
 // returns nil when nothing was: New reports it to the error handler (the
 // records that survived are delivered; Stats.Spool counts the damaged).
-func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64) error {
+func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64, inexact bool) error {
 	var removed uint64
 	for _, r := range rec.Removed {
 		removed += r.To - r.From
@@ -153,8 +158,12 @@ func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64) error {
 	if damaged == 0 && rec.DiscardedBytes == 0 && rec.TruncatedBytes == 0 && !rec.LedgerLost && removed == 0 {
 		return nil
 	}
-	return fmt.Errorf("steadylog/processor: spool %s recovered with damage: %d batches of records lost, %d bytes skipped, %d bytes of a torn write cut, %d batches older than the age bound removed, positions lost: %t",
-		dir, damaged, rec.DiscardedBytes, rec.TruncatedBytes, removed, rec.LedgerLost)
+	atLeast := ""
+	if inexact {
+		atLeast = "at least " // next to payloads of the first format, a lost batch counts as one record
+	}
+	return fmt.Errorf("steadylog/processor: spool %s recovered with damage: %s%d records lost, %d bytes skipped, %d bytes of a torn write cut, %d batches older than the age bound removed, positions lost: %t",
+		dir, atLeast, damaged, rec.DiscardedBytes, rec.TruncatedBytes, removed, rec.LedgerLost)
 }
 
 // recover rebuilds the index from the oldest acknowledged position, and
@@ -175,6 +184,7 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 	}
 	cur := sp.log.NewCursor(from)
 	defer cur.Close()
+	dc := newDamageCount(rec, from)
 	var seqs []uint64
 	for {
 		recs, err := cur.Next(256, 4<<20)
@@ -185,21 +195,22 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 			break
 		}
 		for _, r := range recs {
-			var err error
-			seqs, _, err = parsePayloadHeader(r.Payload, seqs)
+			h, _, err := parsePayloadHeader(r.Payload, seqs)
+			seqs = h.seqs
 			if err != nil {
-				sp.damaged++ // a payload of unknown size: counted as one
-				continue
+				continue // counted by the payloads around it
 			}
 			if n := len(sp.index); n > 0 && seqs[0] < sp.index[n-1].end {
-				sp.damaged++ // out of order: not a payload this spool wrote
-				continue
+				continue // out of order: not a payload this spool wrote
 			}
-			sp.index = append(sp.index, newSpoolPayload(r.Seq, seqs))
+			dc.payload(r.Seq, h)
+			sp.index = append(sp.index, newSpoolPayload(r.Seq, h))
 			sp.onDisk += uint64(len(seqs))
 		}
 	}
 	sp.nextLsn = sp.log.Stats().Next
+	sp.written = dc.tail(sp.nextLsn)
+	sp.damaged, sp.damagedInexact = dc.total(), dc.batches > 0
 	var start uint64
 	if n := len(sp.index); n > 0 {
 		start = sp.index[n-1].end
@@ -429,9 +440,10 @@ func (sp *spooler) writeOne() bool {
 		if seqs[wrote-1] >= sp.released {
 			// Else every destination finished them while they were
 			// written: their acknowledgements cover the payload.
-			sp.index = append(sp.index, newSpoolPayload(lsn, seqs[:wrote]))
+			sp.index = append(sp.index, newSpoolPayload(lsn, payloadHeader{seqs: seqs[:wrote], before: sp.written, counted: true}))
 			sp.onDisk += uint64(wrote)
 		}
+		sp.written += uint64(wrote)
 		sp.nextLsn = lsn + 1
 		sp.next = max(sp.next, seqs[wrote-1]+1)
 		if sp.degraded {
@@ -462,7 +474,7 @@ func (sp *spooler) encode(batch []sdklog.Record, seqs []uint64) ([]byte, int) {
 	limit := sp.log.MaxPayload()
 	n := len(batch)
 	for {
-		buf := appendPayloadHeader(sp.buf[:0], seqs[:n])
+		buf := appendPayloadHeader(sp.buf[:0], sp.written, seqs[:n])
 		buf, err := recordcodec.AppendBatch(buf, batch[:n])
 		sp.buf = buf
 		switch {
@@ -505,7 +517,8 @@ func (p *Processor) advanceSpoolLocked() {
 	sp.next = max(sp.next, upTo)
 }
 
-// sync acknowledges each destination's position, then fsyncs.
+// sync acknowledges each destination's position, sets the running counts
+// at both ends of the ledger, then fsyncs. Spooler only.
 func (sp *spooler) sync() {
 	p := sp.p
 	type ack struct {
@@ -524,9 +537,56 @@ func (sp *spooler) sync() {
 			return
 		}
 	}
+	if err := sp.setMeta(); err != nil {
+		sp.syncFailed(err)
+		return
+	}
 	if err := p.tel.timeSpoolSync(sp.log.Sync); err != nil {
 		sp.syncFailed(err)
 	}
+}
+
+// syncMeta sets the running counts and syncs, at New: the positions are
+// those recover found.
+func (sp *spooler) syncMeta() {
+	err := sp.setMeta()
+	if err == nil {
+		err = sp.log.Sync()
+	}
+	if err != nil {
+		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s: sync failed: %w", sp.cfg.dir, err))
+	}
+}
+
+// setMeta gives the ledger the running counts at its two ends: at its
+// next position, every record written so far (only the spooler appends,
+// and it is the caller); at its oldest acknowledged position, the count
+// before the first payload a destination still needs there — payloads
+// before that one that are not in the index are finished by every
+// destination, and losing them loses nothing. Spooler only (or recover).
+func (sp *spooler) setMeta() error {
+	p := sp.p
+	low := uint64(1<<64 - 1)
+	for _, d := range p.dests {
+		a, err := sp.log.Acked(d.name)
+		if err != nil {
+			return err
+		}
+		low = min(low, a)
+	}
+	m := spoolMeta{synced: sp.written, acked: sp.written, ackedKnown: true}
+	p.mu.Lock()
+	i, _ := slices.BinarySearchFunc(sp.index, low, func(e spoolPayload, lsn uint64) int {
+		if e.lsn < lsn {
+			return -1
+		}
+		return 1
+	})
+	if i < len(sp.index) {
+		m.acked, m.ackedKnown = sp.index[i].before, sp.index[i].counted
+	}
+	p.mu.Unlock()
+	return sp.log.SetMeta(m.encode())
 }
 
 func (sp *spooler) syncFailed(err error) {

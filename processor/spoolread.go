@@ -85,7 +85,8 @@ func (d *destination) readDisk() error {
 	}
 	// The payloads follow one another: their records are in order.
 	for _, rec := range recs {
-		seqs, body, err := parsePayloadHeader(rec.Payload, r.pseqs)
+		h, body, err := parsePayloadHeader(rec.Payload, r.pseqs)
+		seqs := h.seqs
 		r.pseqs = seqs
 		if err == nil {
 			n := len(r.batch)

@@ -169,11 +169,24 @@ type SpoolStats struct {
 	// spool's ledger of positions was lost. Delivery is at least once;
 	// this bounds the duplicates from above.
 	Resent uint64
-	// Damaged counts the batches of records lost to damage in the spool's
-	// files — found at New (a corrupted or torn write, garbage) or when
-	// reading them back — and skipped; the records in them are not known
-	// and not counted elsewhere. Every record that still decodes is
-	// delivered. New reports what it found to the error handler.
+	// Damaged counts the records lost to damage in the spool's files and
+	// skipped — a corrupted or torn write, garbage, a lost file — found
+	// at New. They are counted exactly: every payload (a batch) carries
+	// the spool's running count of the records written before it, and
+	// the spool's ledger the count at the oldest acknowledged position and
+	// at the last sync, so a damaged stretch at the head, in the middle
+	// or at the tail holds the difference between the counts around it.
+	// Records written after the last sync and lost in a crash of the
+	// machine are not counted: nothing proves they existed. Without the
+	// ledger, only damage between two payloads that survived is counted.
+	// Next to payloads written by a version without the running count, a
+	// lost payload counts as one record (a lower bound; New's report says
+	// "at least"), as does a payload found damaged when read back after
+	// New. The records lost are not known and not counted elsewhere (not
+	// in Received). A start counts the damage it finds; damage in files a
+	// start did not deliver is found again by the next. Every record that
+	// still decodes is delivered. New reports what it found to the error
+	// handler.
 	Damaged uint64
 	// LeftForNextStart counts, after Shutdown, the records whose
 	// outcome was still open, which stay in the spool and are delivered
