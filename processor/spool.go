@@ -59,27 +59,28 @@ type spooler struct {
 	// blockedBelow: the records below it are not in the spool (the bounds
 	// removed them, or they could not be encoded) although memory may
 	// still hold them: spilling waits until memory no longer holds any.
-	blockedBelow   uint64
-	undecided      int    // spilled records whose store-wide outcome is open
-	lost           seqSet // spilled records counted as dropped store-wide
-	dead           seqSet // records in the spool that no destination may export any more
-	orphans        seqSet // spilled records removed from the spool while being exported: off the index
-	index          []spoolPayload
-	onDisk         uint64 // records in index
-	nextLsn        uint64 // the log position the next payload gets
-	awake          bool   // a wake-up is on its way to the spooler
-	hurried        bool   // so is a hurry
-	busy           bool   // the spooler is writing records without p.mu
-	degraded       bool
-	lastErr        error
-	errs           uint64
-	recovered      uint64
-	resent         uint64
-	damaged        uint64           // records found lost at Open
-	damagedInexact bool             // some were counted as one per payload (the first format)
-	left           uint64           // set by close: the store-wide records left for the next start
-	startReport    error            // what New reports about opening the spool, if anything
-	final          segmentlog.Stats // the log's last snapshot, taken by close
+	blockedBelow uint64
+	undecided    int    // spilled records whose store-wide outcome is open
+	lost         seqSet // spilled records counted as dropped store-wide
+	dead         seqSet // records in the spool that no destination may export any more
+	orphans      seqSet // spilled records removed from the spool while being exported: off the index
+	index        []spoolPayload
+	onDisk       uint64 // records in index
+	nextLsn      uint64 // the log position the next payload gets
+	awake        bool   // a wake-up is on its way to the spooler
+	hurried      bool   // so is a hurry
+	busy         bool   // the spooler is writing records without p.mu
+	degraded     bool
+	lastErr      error
+	errs         uint64
+	recovered    uint64
+	resent       uint64
+	damaged      uint64           // records found lost at Open
+	inexact      bool             // damaged: some were counted as one per payload (the first format)
+	removedAtNew uint64           // records the bounds removed at Open: received and dropped
+	left         uint64           // set by close: the store-wide records left for the next start
+	startReport  error            // what New reports about opening the spool, if anything
+	final        segmentlog.Stats // the log's last snapshot, taken by close
 
 	wake  chan struct{} // records to write
 	hurry chan struct{} // write now: memory is half full
@@ -139,7 +140,7 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 		_ = l.Close()
 		return nil, err
 	}
-	sp.startReport = recoveryReport(cfg.dir, rec, sp.damaged, sp.damagedInexact)
+	sp.startReport = recoveryReport(cfg.dir, rec, sp.damaged, sp.inexact, sp.removedAtNew)
 	// The counts at both ends of the ledger describe this start from now
 	// on, before the first Append: a crash before the first sync must not
 	// find the last start's counts beside this start's payloads.
@@ -150,11 +151,7 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 // recoveryReport describes what Open found wrong in the spool's files, or
 // returns nil when nothing was: New reports it to the error handler (the
 // records that survived are delivered; Stats.Spool counts the damaged).
-func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64, inexact bool) error {
-	var removed uint64
-	for _, r := range rec.Removed {
-		removed += r.To - r.From
-	}
+func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64, inexact bool, removed uint64) error {
 	if damaged == 0 && rec.DiscardedBytes == 0 && rec.TruncatedBytes == 0 && !rec.LedgerLost && removed == 0 {
 		return nil
 	}
@@ -162,7 +159,7 @@ func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64, inexact
 	if inexact {
 		atLeast = "at least " // next to payloads of the first format, a lost batch counts as one record
 	}
-	return fmt.Errorf("steadylog/processor: spool %s recovered with damage: %s%d records lost, %d bytes skipped, %d bytes of a torn write cut, %d batches older than the age bound removed, positions lost: %t",
+	return fmt.Errorf("steadylog/processor: spool %s recovered with damage: %s%d records lost, %d bytes skipped, %d bytes of a torn write cut, %d records removed by the spool's bounds (counted as dropped), positions lost: %t",
 		dir, atLeast, damaged, rec.DiscardedBytes, rec.TruncatedBytes, removed, rec.LedgerLost)
 }
 
@@ -210,7 +207,17 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 	}
 	sp.nextLsn = sp.log.Stats().Next
 	sp.written = dc.tail(sp.nextLsn)
-	sp.damaged, sp.damagedInexact = dc.total(), dc.batches > 0
+	sp.damaged, sp.inexact = dc.total(), dc.batches > 0
+	// What the bounds removed at Open was received by an earlier start:
+	// it counts as received and dropped, store-wide and for each
+	// destination that had not acknowledged it.
+	removed, reason := dc.removed()
+	sp.removedAtNew = removed
+	p.acct.dropped[reason] += removed
+	for _, d := range p.dests {
+		d.removedAtNew = dc.removedFor(d.name)
+		d.dropped[reason] += d.removedAtNew
+	}
 	var start uint64
 	if n := len(sp.index); n > 0 {
 		start = sp.index[n-1].end
@@ -219,7 +226,7 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 	sp.next, sp.memFrom, sp.blockedBelow = start, start, start
 	sp.recovered = sp.onDisk
 	sp.undecided = int(sp.onDisk)
-	p.received = sp.onDisk
+	p.received = sp.onDisk + removed
 	firsts := map[uint64]int{} // the payloads a destination may have been handed before
 	released := start
 	for i, d := range p.dests {
@@ -560,30 +567,35 @@ func (sp *spooler) syncMeta() {
 
 // setMeta gives the ledger the running counts at its two ends: at its
 // next position, every record written so far (only the spooler appends,
-// and it is the caller); at its oldest acknowledged position, the count
-// before the first payload a destination still needs there — payloads
-// before that one that are not in the index are finished by every
-// destination, and losing them loses nothing. Spooler only (or recover).
+// and it is the caller); at each destination's acknowledged position, the
+// count before the first payload there that some destination still needs
+// — the payloads before it that are not in the index are finished by
+// every destination, and losing them loses nothing. Spooler only (or
+// New).
 func (sp *spooler) setMeta() error {
 	p := sp.p
-	low := uint64(1<<64 - 1)
-	for _, d := range p.dests {
+	lsns := make([]uint64, len(p.dests))
+	for i, d := range p.dests {
 		a, err := sp.log.Acked(d.name)
 		if err != nil {
 			return err
 		}
-		low = min(low, a)
+		lsns[i] = a
 	}
-	m := spoolMeta{synced: sp.written, acked: sp.written, ackedKnown: true}
+	m := spoolMeta{synced: sp.written, acked: make([]ackedCount, len(p.dests))}
 	p.mu.Lock()
-	i, _ := slices.BinarySearchFunc(sp.index, low, func(e spoolPayload, lsn uint64) int {
-		if e.lsn < lsn {
-			return -1
+	for i, d := range p.dests {
+		c := ackedCount{name: nameHash(d.name), count: sp.written, known: true}
+		k, _ := slices.BinarySearchFunc(sp.index, lsns[i], func(e spoolPayload, lsn uint64) int {
+			if e.lsn < lsn {
+				return -1
+			}
+			return 1
+		})
+		if k < len(sp.index) {
+			c.count, c.known = sp.index[k].before, sp.index[k].counted
 		}
-		return 1
-	})
-	if i < len(sp.index) {
-		m.acked, m.ackedKnown = sp.index[i].before, sp.index[i].counted
+		m.acked[i] = c
 	}
 	p.mu.Unlock()
 	return sp.log.SetMeta(m.encode())

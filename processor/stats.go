@@ -145,6 +145,19 @@ type Stats struct {
 }
 
 // SpoolStats describes the durable spool of a processor (WithSpool).
+//
+// The records an earlier start left in the spool were received by that
+// start; this one counts them in Received so that the accounting identity
+// (Received = Exported + dropped + Queued + InFlight) holds across the
+// restart: those it finds as Recovered, and those the spool's bounds
+// remove when New opens it (WithSpoolMaxAge, or a WithSpoolMaxBytes
+// smaller than the files) as dropped under spool_age or spool_full —
+// store-wide, and for each destination that had not acknowledged them,
+// in its Received and Dropped. They are counted in records by the spool's
+// running counts, like Damaged; when both bounds remove records at one
+// New, all count as spool_age, and without the counts (no ledger, or a
+// spool written by a version without them) a removed batch counts as one
+// record. Records lost to damage are not received: Damaged counts them.
 type SpoolStats struct {
 	// Dir is the spool's directory.
 	Dir string
