@@ -78,6 +78,8 @@ type spooler struct {
 	damaged      uint64           // records found lost at Open
 	inexact      bool             // damaged: some were counted as one per payload (the first format)
 	removedAtNew uint64           // records the bounds removed at Open: received and dropped
+	damagedRead  uint64           // records of payloads found damaged when read back
+	readDamaged  seqSet           // the log positions of those payloads
 	left         uint64           // set by close: the store-wide records left for the next start
 	startReport  error            // what New reports about opening the spool, if anything
 	final        segmentlog.Stats // the log's last snapshot, taken by close
@@ -900,7 +902,7 @@ func (sp *spooler) statsLocked(ls segmentlog.Stats) *SpoolStats {
 		Oldest:           ls.Oldest,
 		Recovered:        sp.recovered,
 		Resent:           sp.resent,
-		Damaged:          sp.damaged + ls.DamagedReads,
+		Damaged:          sp.damaged + sp.damagedRead,
 		LeftForNextStart: sp.left,
 		Errors:           sp.errs,
 		Degraded:         sp.degraded,

@@ -194,11 +194,14 @@ type SpoolStats struct {
 	// ledger, only damage between two payloads that survived is counted.
 	// Next to payloads written by a version without the running count, a
 	// lost payload counts as one record (a lower bound; New's report says
-	// "at least"), as does a payload found damaged when read back after
-	// New. The records lost are not known and not counted elsewhere (not
-	// in Received). A start counts the damage it finds; damage in files a
-	// start did not deliver is found again by the next. Every record that
-	// still decodes is delivered. New reports what it found to the error
+	// "at least"). The records lost at New are not known and not counted
+	// elsewhere (not in Received). A start counts the damage it finds;
+	// damage in files a start did not deliver is found again by the next.
+	// Damaged also counts, once, the records of a payload found damaged
+	// when a destination reads it back after New (the disk changed under
+	// the process): those were received, and each destination that still
+	// needed them drops them as export_failed. Every record that still
+	// decodes is delivered. New reports what it found to the error
 	// handler.
 	Damaged uint64
 	// LeftForNextStart counts, after Shutdown, the records whose
