@@ -564,6 +564,7 @@ func (sp *spooler) syncMeta() {
 	}
 	if err != nil {
 		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s: sync failed: %w", sp.cfg.dir, err))
+		sp.startReport = errors.Join(sp.startReport, sp.lastErr)
 	}
 }
 
