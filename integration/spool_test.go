@@ -66,8 +66,8 @@ var spoolDamages = []spoolDamage{
 // SIGKILLed. The spool is damaged in one of several ways, and a second
 // child, on the same directory, delivers to the real Collector: every
 // record the damage did not touch arrives identical to what was emitted
-// (body, attributes, severity, scope, resource), and a damage that costs
-// records is counted by the restarted processor.
+// (body, attributes, severity, scope, resource), and the records a damage
+// costs are counted, exactly, as damaged by the restarted processor.
 func TestSpoolSurvivesSIGKILL(t *testing.T) {
 	otelcol := harness.OtelcolBin(t)
 	child := harness.BuildGo(t, filepath.Join(repoRoot(t), "integration"), "./internal/spoolchild")
@@ -97,17 +97,14 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 			t.Logf("%s: %d of %d records arrived, %d missing; restarted child's stats: %s",
 				damage.name, len(seen), spoolRecords, missing, st.raw)
 			assert.Equal(t, uint64(spoolRecords-missing), st.spool("recovered"), "records recovered are the records that arrived")
-			// Damaged counts the spool's batches (payloads) lost to the
-			// damage: none when nothing is missing, at least one and at
-			// most one per missing record otherwise.
-			if missing == 0 {
-				assert.Zero(t, st.spool("damaged"))
-			} else {
-				assert.Positive(t, st.spool("damaged"), "records lost are counted as damaged")
-				assert.LessOrEqual(t, st.spool("damaged"), uint64(missing))
-			}
+			// Damaged counts the records lost to the damage, exactly:
+			// the child synced every record before it was killed.
+			assert.Equal(t, uint64(missing), st.spool("damaged"), "the records lost are the records counted as damaged")
 			if !mayLose {
 				assert.Zero(t, missing)
+				assert.Zero(t, st.spool("damaged"))
+			} else {
+				assert.Positive(t, missing, "the damage costs records")
 			}
 			assert.Equal(t, st.count("received"), st.count("exported"), "the restarted child exported all it recovered")
 		})

@@ -139,7 +139,10 @@ type destination struct {
 	bend       uint64 // one past the last record of the batch in flight; 0 when none
 	bdisk      bool   // the batch in flight was read from the spool (spoolread.go)
 	recovered  uint64 // records found in the spool at New that this destination had not acknowledged
-	left       uint64 // records this destination left in the spool at Shutdown
+	// removedAtNew: records the spool's bounds removed at New that this
+	// destination had not acknowledged: received, and dropped.
+	removedAtNew uint64
+	left         uint64 // records this destination left in the spool at Shutdown
 
 	// worker
 	retryAt     time.Time       // no export before this time; zero when none is pending
@@ -291,7 +294,7 @@ func (d *destination) label() string {
 func (d *destination) statsLocked() DestinationStats {
 	s := DestinationStats{
 		Name:        d.name,
-		Received:    d.p.st.nextSeq - d.p.startSeq + d.recovered, // every record stored was handed to every destination
+		Received:    d.p.st.nextSeq - d.p.startSeq + d.recovered + d.removedAtNew, // every record stored was handed to every destination
 		Exported:    d.exported,
 		Queued:      d.pending - d.bn,
 		InFlight:    d.bn,

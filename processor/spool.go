@@ -75,7 +75,11 @@ type spooler struct {
 	errs         uint64
 	recovered    uint64
 	resent       uint64
-	damaged      uint64           // found at Open
+	damaged      uint64           // records found lost at Open
+	inexact      bool             // damaged: some were counted as one per payload (the first format)
+	removedAtNew uint64           // records the bounds removed at Open: received and dropped
+	damagedRead  uint64           // records of payloads found damaged when read back
+	readDamaged  seqSet           // the log positions of those payloads
 	left         uint64           // set by close: the store-wide records left for the next start
 	startReport  error            // what New reports about opening the spool, if anything
 	final        segmentlog.Stats // the log's last snapshot, taken by close
@@ -85,7 +89,8 @@ type spooler struct {
 	quit  chan struct{} // closed by Shutdown: write what memory holds, sync, end
 	done  chan struct{}
 
-	// spooler
+	// spooler (and recover, before it starts)
+	written uint64 // the running count of records written to the spool (spoolcount.go)
 	seqs    []uint64
 	buf     []byte
 	scratch []sdklog.Record
@@ -133,28 +138,31 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 		return sp, nil
 	}
 	sp.log = l
-	sp.damaged = rec.Damaged
 	if err := sp.recover(rec); err != nil {
 		_ = l.Close()
 		return nil, err
 	}
-	sp.startReport = recoveryReport(cfg.dir, rec, sp.damaged)
+	sp.startReport = recoveryReport(cfg.dir, rec, sp.damaged, sp.inexact, sp.removedAtNew)
+	// The counts at both ends of the ledger describe this start from now
+	// on, before the first Append: a crash before the first sync must not
+	// find the last start's counts beside this start's payloads.
+	sp.syncMeta()
 	return sp, nil
 }
 
 // recoveryReport describes what Open found wrong in the spool's files, or
 // returns nil when nothing was: New reports it to the error handler (the
 // records that survived are delivered; Stats.Spool counts the damaged).
-func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64) error {
-	var removed uint64
-	for _, r := range rec.Removed {
-		removed += r.To - r.From
-	}
+func recoveryReport(dir string, rec segmentlog.Recovery, damaged uint64, inexact bool, removed uint64) error {
 	if damaged == 0 && rec.DiscardedBytes == 0 && rec.TruncatedBytes == 0 && !rec.LedgerLost && removed == 0 {
 		return nil
 	}
-	return fmt.Errorf("steadylog/processor: spool %s recovered with damage: %d batches of records lost, %d bytes skipped, %d bytes of a torn write cut, %d batches older than the age bound removed, positions lost: %t",
-		dir, damaged, rec.DiscardedBytes, rec.TruncatedBytes, removed, rec.LedgerLost)
+	atLeast := ""
+	if inexact {
+		atLeast = "at least " // next to payloads of the first format, a lost batch counts as one record
+	}
+	return fmt.Errorf("steadylog/processor: spool %s recovered with damage: %s%d records lost, %d bytes skipped, %d bytes of a torn write cut, %d records removed by the spool's bounds (counted as dropped), positions lost: %t",
+		dir, atLeast, damaged, rec.DiscardedBytes, rec.TruncatedBytes, removed, rec.LedgerLost)
 }
 
 // recover rebuilds the index from the oldest acknowledged position, and
@@ -176,28 +184,31 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 	// The index needs the payloads' headers only: Heads reads their first
 	// bytes, not the records, which Open has just read and checked. A
 	// header longer than that is read whole.
+	dc := newDamageCount(rec, from)
 	var seqs []uint64
 	var readErr error
 	err := sp.log.Heads(from, spoolHeadBytes, func(lsn uint64, head []byte) bool {
-		var err error
-		seqs, _, err = parsePayloadHeader(head, seqs)
+		h, _, err := parsePayloadHeader(head, seqs)
+		seqs = h.seqs
 		if err != nil && len(head) == spoolHeadBytes {
 			var whole []byte
 			if whole, readErr = sp.readPayload(lsn); readErr != nil {
 				return false
 			}
 			if whole == nil {
-				return true // damaged since Open: the cursor counted it
+				return true // damaged since Open: counted by the payloads around it
 			}
-			seqs, _, err = parsePayloadHeader(whole, seqs)
+			h, _, err = parsePayloadHeader(whole, seqs)
+			seqs = h.seqs
 		}
 		switch n := len(sp.index); {
 		case err != nil:
-			sp.damaged++ // a payload of unknown size: counted as one
+			// counted by the payloads around it
 		case n > 0 && seqs[0] < sp.index[n-1].end:
-			sp.damaged++ // out of order: not a payload this spool wrote
+			// out of order: not a payload this spool wrote
 		default:
-			sp.index = append(sp.index, newSpoolPayload(lsn, seqs))
+			dc.payload(lsn, h)
+			sp.index = append(sp.index, newSpoolPayload(lsn, h))
 			sp.onDisk += uint64(len(seqs))
 		}
 		return true
@@ -209,6 +220,18 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 		return fmt.Errorf("steadylog/processor: spool %s: reading it back: %w", sp.cfg.dir, err)
 	}
 	sp.nextLsn = sp.log.Stats().Next
+	sp.written = dc.tail(sp.nextLsn)
+	sp.damaged, sp.inexact = dc.total(), dc.batches > 0
+	// What the bounds removed at Open was received by an earlier start:
+	// it counts as received and dropped, store-wide and for each
+	// destination that had not acknowledged it.
+	removed, reason := dc.removed()
+	sp.removedAtNew = removed
+	p.acct.dropped[reason] += removed
+	for _, d := range p.dests {
+		d.removedAtNew = dc.removedFor(d.name)
+		d.dropped[reason] += d.removedAtNew
+	}
 	var start uint64
 	if n := len(sp.index); n > 0 {
 		start = sp.index[n-1].end
@@ -217,7 +240,7 @@ func (sp *spooler) recover(rec segmentlog.Recovery) error {
 	sp.next, sp.memFrom, sp.blockedBelow = start, start, start
 	sp.recovered = sp.onDisk
 	sp.undecided = int(sp.onDisk)
-	p.received = sp.onDisk
+	p.received = sp.onDisk + removed
 	firsts := map[uint64]int{} // the payloads a destination may have been handed before
 	released := start
 	for i, d := range p.dests {
@@ -454,9 +477,10 @@ func (sp *spooler) writeOne() bool {
 		if seqs[wrote-1] >= sp.released {
 			// Else every destination finished them while they were
 			// written: their acknowledgements cover the payload.
-			sp.index = append(sp.index, newSpoolPayload(lsn, seqs[:wrote]))
+			sp.index = append(sp.index, newSpoolPayload(lsn, payloadHeader{seqs: seqs[:wrote], before: sp.written, counted: true}))
 			sp.onDisk += uint64(wrote)
 		}
+		sp.written += uint64(wrote)
 		sp.nextLsn = lsn + 1
 		sp.next = max(sp.next, seqs[wrote-1]+1)
 		if sp.degraded {
@@ -487,7 +511,7 @@ func (sp *spooler) encode(batch []sdklog.Record, seqs []uint64) ([]byte, int) {
 	limit := sp.log.MaxPayload()
 	n := len(batch)
 	for {
-		buf := appendPayloadHeader(sp.buf[:0], seqs[:n])
+		buf := appendPayloadHeader(sp.buf[:0], sp.written, seqs[:n])
 		buf, err := recordcodec.AppendBatch(buf, batch[:n])
 		sp.buf = buf
 		switch {
@@ -530,7 +554,8 @@ func (p *Processor) advanceSpoolLocked() {
 	sp.next = max(sp.next, upTo)
 }
 
-// sync acknowledges each destination's position, then fsyncs.
+// sync acknowledges each destination's position, sets the running counts
+// at both ends of the ledger, then fsyncs. Spooler only.
 func (sp *spooler) sync() {
 	p := sp.p
 	type ack struct {
@@ -549,9 +574,62 @@ func (sp *spooler) sync() {
 			return
 		}
 	}
+	if err := sp.setMeta(); err != nil {
+		sp.syncFailed(err)
+		return
+	}
 	if err := p.tel.timeSpoolSync(sp.log.Sync); err != nil {
 		sp.syncFailed(err)
 	}
+}
+
+// syncMeta sets the running counts and syncs, at New: the positions are
+// those recover found.
+func (sp *spooler) syncMeta() {
+	err := sp.setMeta()
+	if err == nil {
+		err = sp.log.Sync()
+	}
+	if err != nil {
+		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s: sync failed: %w", sp.cfg.dir, err))
+		sp.startReport = errors.Join(sp.startReport, sp.lastErr)
+	}
+}
+
+// setMeta gives the ledger the running counts at its two ends: at its
+// next position, every record written so far (only the spooler appends,
+// and it is the caller); at each destination's acknowledged position, the
+// count before the first payload there that some destination still needs
+// — the payloads before it that are not in the index are finished by
+// every destination, and losing them loses nothing. Spooler only (or
+// New).
+func (sp *spooler) setMeta() error {
+	p := sp.p
+	lsns := make([]uint64, len(p.dests))
+	for i, d := range p.dests {
+		a, err := sp.log.Acked(d.name)
+		if err != nil {
+			return err
+		}
+		lsns[i] = a
+	}
+	m := spoolMeta{synced: sp.written, acked: make([]ackedCount, len(p.dests))}
+	p.mu.Lock()
+	for i, d := range p.dests {
+		c := ackedCount{name: nameHash(d.name), count: sp.written, known: true}
+		k, _ := slices.BinarySearchFunc(sp.index, lsns[i], func(e spoolPayload, lsn uint64) int {
+			if e.lsn < lsn {
+				return -1
+			}
+			return 1
+		})
+		if k < len(sp.index) {
+			c.count, c.known = sp.index[k].before, sp.index[k].counted
+		}
+		m.acked[i] = c
+	}
+	p.mu.Unlock()
+	return sp.log.SetMeta(m.encode())
 }
 
 func (sp *spooler) syncFailed(err error) {
@@ -853,7 +931,7 @@ func (sp *spooler) statsLocked(ls segmentlog.Stats) *SpoolStats {
 		Oldest:           ls.Oldest,
 		Recovered:        sp.recovered,
 		Resent:           sp.resent,
-		Damaged:          sp.damaged + ls.DamagedReads,
+		Damaged:          sp.damaged + sp.damagedRead,
 		LeftForNextStart: sp.left,
 		Errors:           sp.errs,
 		Degraded:         sp.degraded,

@@ -81,7 +81,7 @@ func payloads(b *testing.B, rec sdklog.Record) (batch []byte, payload func(dst [
 		for i := range seqs {
 			seqs[i] = first + uint64(i)
 		}
-		return append(appendPayloadHeader(dst, seqs), batch...)
+		return append(appendPayloadHeader(dst, first, seqs), batch...) // seqs from 0: first records before
 	}
 }
 

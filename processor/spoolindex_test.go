@@ -8,14 +8,23 @@ import (
 )
 
 func TestPayloadHeader(t *testing.T) {
-	for _, seqs := range [][]uint64{{0}, {7, 8, 9}, {1 << 40, 1<<40 + 3, 1<<40 + 4}, {5, 1000, 1001}} {
-		b := appendPayloadHeader(nil, seqs)
+	for i, seqs := range [][]uint64{{0}, {7, 8, 9}, {1 << 40, 1<<40 + 3, 1<<40 + 4}, {5, 1000, 1001}} {
+		before := uint64(i) * 1000
+		b := appendPayloadHeader(nil, before, seqs)
 		b = append(b, "records"...)
-		got, rest, err := parsePayloadHeader(b, nil)
+		h, rest, err := parsePayloadHeader(b, nil)
 		require.NoError(t, err)
-		require.Equal(t, seqs, got)
+		require.Equal(t, payloadHeader{seqs: seqs, before: before, counted: true}, h)
 		require.Equal(t, "records", string(rest))
-		e := newSpoolPayload(3, seqs)
+		// The first format: no marker, no count.
+		old := append(appendPayloadSeqs(nil, seqs), "records"...)
+		h, rest, err = parsePayloadHeader(old, nil)
+		require.NoError(t, err)
+		require.Equal(t, payloadHeader{seqs: seqs}, h)
+		require.Equal(t, "records", string(rest))
+		e := newSpoolPayload(3, payloadHeader{seqs: seqs, before: before, counted: true})
+		require.Equal(t, before, e.before)
+		require.True(t, e.counted)
 		require.Equal(t, seqs[0], e.first)
 		require.Equal(t, seqs[len(seqs)-1]+1, e.end)
 		var each []uint64
@@ -25,7 +34,8 @@ func TestPayloadHeader(t *testing.T) {
 		e.each(seqs[0]+1, e.end, func(s uint64) { each = append(each, s) })
 		require.Equal(t, seqs[1:], append([]uint64{}, each...))
 	}
-	for _, bad := range [][]byte{nil, {0x80}, {1}, {1, 0}, {1, 3, 1}, {1, 2, 0}} {
+	for _, bad := range [][]byte{nil, {0x80}, {1}, {1, 0}, {1, 3, 1}, {1, 2, 0},
+		{0, 0}, {0, 0, 1, 0, 1, 1}, {0, 0, 3, 0, 1, 1}, {0, 0, 2}, {0, 0, 2, 0x80}, {0, 0, 2, 5, 1, 0}} {
 		_, _, err := parsePayloadHeader(bad, nil)
 		require.ErrorIs(t, err, errBadHeader, "%x", bad)
 	}

@@ -1,9 +1,11 @@
 package processor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -31,6 +33,8 @@ type diskReader struct {
 	wantLsn uint64          // the payload to read next
 	wantN   int             // and how many payloads, at most
 	pseqs   []uint64        // one payload\'s sequence numbers
+	damaged []uint64        // the log positions the read found damaged (segmentlog.Cursor.Damaged)
+	skipTo  uint64          // the batch's records, and the damaged payloads before or among them, end here
 }
 
 // diskDueLocked reports whether d's next batch comes from the spool, and
@@ -79,13 +83,15 @@ func (d *destination) readDisk() error {
 	// of the budget keeps a batch read back well within it (the first
 	// payload is read whatever its size).
 	recs, err := r.cur.Next(r.wantN, int(min(d.p.cfg.maxQueueBytes/8, math.MaxInt)))
-	r.batch, r.seqs, r.bad = r.batch[:0], r.seqs[:0], nil
+	r.batch, r.seqs, r.bad, r.skipTo = r.batch[:0], r.seqs[:0], nil, 0
+	r.damaged = append(r.damaged[:0], r.cur.Damaged()...)
 	if err != nil || len(recs) == 0 {
 		return err
 	}
 	// The payloads follow one another: their records are in order.
 	for _, rec := range recs {
-		seqs, body, err := parsePayloadHeader(rec.Payload, r.pseqs)
+		h, body, err := parsePayloadHeader(rec.Payload, r.pseqs)
+		seqs := h.seqs
 		r.pseqs = seqs
 		if err == nil {
 			n := len(r.batch)
@@ -128,13 +134,18 @@ func (d *destination) takeDiskLocked() ([]sdklog.Record, bool) {
 	p := d.p
 	sp := p.sp
 	r := &d.disk
+	d.damagedReadLocked()
 	if len(r.seqs) == 0 {
 		// The payload is gone (the bounds removed it while the cursor
-		// moved to it): look again.
+		// moved to it): look again, after the damaged ones.
 		r.held = false
+		if r.skipTo > d.next {
+			d.next = r.skipTo
+			p.releaseStoreLocked()
+		}
 		return nil, false
 	}
-	end := min(r.seqs[len(r.seqs)-1]+1, sp.memFrom)
+	end := max(min(r.seqs[len(r.seqs)-1]+1, sp.memFrom), r.skipTo)
 	k := 0
 	for i, seq := range r.seqs {
 		if seq >= d.next && seq < sp.memFrom && !sp.dead.has(seq) {
@@ -164,6 +175,39 @@ func (d *destination) takeDiskLocked() ([]sdklog.Record, bool) {
 	d.bn, d.bbytes, d.bend, d.bdisk = k, 0, end, true
 	r.held = true
 	return r.batch, true
+}
+
+// damagedReadLocked accounts for the payloads the read found damaged
+// after New (their checksum no longer matches) that a destination still
+// needs: they count in Stats.Spool.Damaged, once; this destination drops
+// the records it needed from them (export_failed, as a payload that does
+// not decode), and its batch ends after them, so that it does not read
+// them again. p.mu must be held.
+func (d *destination) damagedReadLocked() {
+	p := d.p
+	sp := p.sp
+	r := &d.disk
+	for _, lsn := range r.damaged {
+		k, found := slices.BinarySearchFunc(sp.index, lsn, func(e spoolPayload, lsn uint64) int {
+			return cmp.Compare(e.lsn, lsn)
+		})
+		if !found {
+			continue // nobody needs it, or the bounds removed it meanwhile
+		}
+		e := &sp.index[k]
+		if sp.readDamaged.add(lsn) {
+			sp.damagedRead += uint64(e.n)
+		}
+		e.each(d.next, sp.memFrom, func(seq uint64) {
+			if !sp.dead.has(seq) {
+				d.dropped[idxExportFailed]++
+				d.pending--
+				sp.loseLocked(seq, idxExportFailed)
+			}
+		})
+		r.skipTo = max(r.skipTo, min(e.end, sp.memFrom))
+	}
+	r.damaged = r.damaged[:0]
 }
 
 // diskOutcomeLocked accounts for the export of a batch read from the

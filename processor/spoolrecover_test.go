@@ -22,20 +22,23 @@ func TestSpoolRecoversPayloadsWithLongHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := recordtest.Numbered(1)[0]
+	var before uint64 // records written before
 	write := func(seqs []uint64) int {
 		t.Helper()
 		recs := make([]sdklog.Record, len(seqs))
 		for i := range recs {
 			recs[i] = rec
 		}
-		p, err := recordcodec.AppendBatch(appendPayloadHeader(nil, seqs), recs)
+		head := appendPayloadHeader(nil, before, seqs)
+		before += uint64(len(seqs))
+		p, err := recordcodec.AppendBatch(head, recs)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := l.Append(p); err != nil {
 			t.Fatal(err)
 		}
-		return len(appendPayloadHeader(nil, seqs))
+		return len(head)
 	}
 	far := make([]uint64, 1500)
 	for i := range far {

@@ -145,6 +145,19 @@ type Stats struct {
 }
 
 // SpoolStats describes the durable spool of a processor (WithSpool).
+//
+// The records an earlier start left in the spool were received by that
+// start; this one counts them in Received so that the accounting identity
+// (Received = Exported + dropped + Queued + InFlight) holds across the
+// restart: those it finds as Recovered, and those the spool's bounds
+// remove when New opens it (WithSpoolMaxAge, or a WithSpoolMaxBytes
+// smaller than the files) as dropped under spool_age or spool_full —
+// store-wide, and for each destination that had not acknowledged them,
+// in its Received and Dropped. They are counted in records by the spool's
+// running counts, like Damaged; when both bounds remove records at one
+// New, all count as spool_age, and without the counts (no ledger, or a
+// spool written by a version without them) a removed batch counts as one
+// record. Records lost to damage are not received: Damaged counts them.
 type SpoolStats struct {
 	// Dir is the spool's directory.
 	Dir string
@@ -169,11 +182,27 @@ type SpoolStats struct {
 	// spool's ledger of positions was lost. Delivery is at least once;
 	// this bounds the duplicates from above.
 	Resent uint64
-	// Damaged counts the batches of records lost to damage in the spool's
-	// files — found at New (a corrupted or torn write, garbage) or when
-	// reading them back — and skipped; the records in them are not known
-	// and not counted elsewhere. Every record that still decodes is
-	// delivered. New reports what it found to the error handler.
+	// Damaged counts the records lost to damage in the spool's files and
+	// skipped — a corrupted or torn write, garbage, a lost file — found
+	// at New. They are counted exactly: every payload (a batch) carries
+	// the spool's running count of the records written before it, and
+	// the spool's ledger the count at the oldest acknowledged position and
+	// at the last sync, so a damaged stretch at the head, in the middle
+	// or at the tail holds the difference between the counts around it.
+	// Records written after the last sync and lost in a crash of the
+	// machine are not counted: nothing proves they existed. Without the
+	// ledger, only damage between two payloads that survived is counted.
+	// Next to payloads written by a version without the running count, a
+	// lost payload counts as one record (a lower bound; New's report says
+	// "at least"). The records lost at New are not known and not counted
+	// elsewhere (not in Received). A start counts the damage it finds;
+	// damage in files a start did not deliver is found again by the next.
+	// Damaged also counts, once, the records of a payload found damaged
+	// when a destination reads it back after New (the disk changed under
+	// the process): those were received, and each destination that still
+	// needed them drops them as export_failed. Every record that still
+	// decodes is delivered. New reports what it found to the error
+	// handler.
 	Damaged uint64
 	// LeftForNextStart counts, after Shutdown, the records whose
 	// outcome was still open, which stay in the spool and are delivered

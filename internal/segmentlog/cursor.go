@@ -24,6 +24,8 @@ type Cursor struct {
 	f    *os.File // a read handle on the segment named fseg
 	fseg uint64
 	plan []entry
+	// damaged: the records the last Next found damaged.
+	damaged []uint64
 }
 
 // NewCursor returns a Cursor at from: its first Next returns records from
@@ -38,7 +40,9 @@ func (c *Cursor) Position() uint64 { return c.next }
 // Next returns the next records, in order: at most maxRecords and, beyond
 // the first, at most maxBytes of payload (the first is returned whatever
 // its size, so that a large record cannot stall the cursor). It returns
-// no records and a nil error when the cursor has read everything. It
+// no records and a nil error when the cursor has read everything, or when
+// every record it read was damaged (then Damaged lists them, and the
+// cursor has moved past them). It
 // returns records from one segment per call, so it may return fewer than
 // asked while more are stored.
 //
@@ -48,6 +52,7 @@ func (c *Cursor) Position() uint64 { return c.next }
 // counted. Records the bounds remove while Next reads are left out.
 func (c *Cursor) Next(maxRecords, maxBytes int) ([]Record, error) {
 	l := c.l
+	c.damaged = c.damaged[:0]
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -105,6 +110,7 @@ func (c *Cursor) Next(maxRecords, maxBytes int) ([]Record, error) {
 		h := parseFrameHeader(frame)
 		if h.seq != e.seq || !checkFrame(frame) {
 			damaged++
+			c.damaged = append(c.damaged, e.seq)
 			continue
 		}
 		recs = append(recs, Record{Seq: e.seq, Time: time.Unix(0, h.time), Payload: frame[frameHeaderSize:len(frame):len(frame)]})
@@ -120,6 +126,13 @@ func (c *Cursor) Next(maxRecords, maxBytes int) ([]Record, error) {
 	}
 	return recs, nil
 }
+
+// Damaged returns the sequence numbers of the records the last call to
+// Next found damaged (their checksum no longer matched, as
+// Stats.DamagedReads counts) and skipped, in order; the slice is valid
+// until the next call. A caller that must account for every record learns
+// here which ones it will never read.
+func (c *Cursor) Damaged() []uint64 { return c.damaged }
 
 // Close releases the cursor's file handle. A Cursor that is not closed
 // keeps a deleted segment's disk space until it reads past it.

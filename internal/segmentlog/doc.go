@@ -24,8 +24,9 @@
 // process being killed (they are in the kernel's page cache) and cursors
 // can read them. Sync fsyncs the segments written since the last Sync, the
 // directory if segments were created or deleted, and the ledger if a
-// position changed: what was appended and acknowledged before Sync returned
-// survives a crash of the machine. The caller decides how often to Sync;
+// position or the caller's metadata ([Log.SetMeta]) changed: what was
+// appended, acknowledged and set before Sync returned survives a crash of
+// the machine. The caller decides how often to Sync;
 // what it appends in between is the loss window of a power failure.
 // Acknowledgements not yet synced come back after a crash: consumers see
 // records again, never miss one.

@@ -13,10 +13,15 @@ import (
 // sequence number the next record gets (so numbers stay monotonic when
 // every segment has been deleted), the first live record (so that records
 // removed by the bounds do not come back from a segment not yet deleted),
-// and each consumer's acknowledged position. Little-endian:
+// each consumer's acknowledged position, and the caller's metadata
+// ([Log.SetMeta]). Little-endian:
 //
 //	"SLLG" | u32 version | u64 first | u64 next | u32 count |
-//	count × (u16 name length | name | u64 acknowledged) | u32 CRC-32C of all before it
+//	count × (u16 name length | name | u64 acknowledged) |
+//	u32 metadata length | metadata | u32 CRC-32C of all before it
+//
+// Version 1 had no metadata; it is still read (as no metadata), and
+// version 2 is written.
 //
 // It is replaced atomically: written to LEDGER.tmp, fsynced, renamed over
 // LEDGER, and the directory fsynced.
@@ -24,19 +29,22 @@ const (
 	ledgerName      = "LEDGER"
 	ledgerTmpName   = "LEDGER.tmp"
 	ledgerMagic     = "SLLG"
-	ledgerVersion   = 1
+	ledgerVersion   = 2
 	maxConsumerName = 255
+	// MaxMeta is the largest metadata SetMeta accepts.
+	MaxMeta = 4 << 10
 )
 
 type ledger struct {
 	first, next uint64
 	acks        map[string]uint64
+	meta        []byte // nil in a version 1 ledger
 }
 
 var errBadLedger = errors.New("steadylog/segmentlog: damaged ledger")
 
 func (lg ledger) encode(order []string) []byte {
-	b := make([]byte, 0, 32+len(order)*(2+maxConsumerName+8))
+	b := make([]byte, 0, 36+len(order)*(2+maxConsumerName+8)+len(lg.meta))
 	b = append(b, ledgerMagic...)
 	b = binary.LittleEndian.AppendUint32(b, ledgerVersion)
 	b = binary.LittleEndian.AppendUint64(b, lg.first)
@@ -47,6 +55,8 @@ func (lg ledger) encode(order []string) []byte {
 		b = append(b, name...)
 		b = binary.LittleEndian.AppendUint64(b, lg.acks[name])
 	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(lg.meta)))
+	b = append(b, lg.meta...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -55,7 +65,8 @@ func decodeLedger(b []byte) (ledger, error) {
 		return ledger{}, errBadLedger
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum || binary.LittleEndian.Uint32(b[4:]) != ledgerVersion {
+	version := binary.LittleEndian.Uint32(b[4:])
+	if crc32.Checksum(body, castagnoli) != sum || version < 1 || version > ledgerVersion {
 		return ledger{}, errBadLedger
 	}
 	lg := ledger{
@@ -75,6 +86,17 @@ func decodeLedger(b []byte) (ledger, error) {
 		}
 		lg.acks[string(rest[2:2+n])] = binary.LittleEndian.Uint64(rest[2+n:])
 		rest = rest[2+n+8:]
+	}
+	if version >= 2 {
+		if len(rest) < 4 {
+			return ledger{}, errBadLedger
+		}
+		n := binary.LittleEndian.Uint32(rest)
+		if n > MaxMeta || uint64(len(rest)-4) < uint64(n) {
+			return ledger{}, errBadLedger
+		}
+		lg.meta = append([]byte{}, rest[4:4+n]...)
+		rest = rest[4+n:]
 	}
 	if len(rest) != 0 || lg.first > lg.next {
 		return ledger{}, errBadLedger

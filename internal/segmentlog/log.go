@@ -47,6 +47,7 @@ type Log struct {
 	ledgerChanges, ledgerSynced uint64 // first or acks changed
 	ledgerNext                  uint64 // next as the ledger on disk has it
 	damagedReads                uint64 // records a cursor found damaged after Open
+	meta                        []byte // the caller's, written with the ledger
 	scratch                     []byte // frames of one Append, reused
 }
 

@@ -30,6 +30,8 @@ type model struct {
 	lost  map[uint64]bool // records destroyed by damage
 
 	syncedNext uint64 // next at the last Sync or Close
+	meta       []byte // set by SetMeta
+	syncedMeta []byte // meta at the last Sync or Close
 }
 
 func TestModel(t *testing.T) {
@@ -134,6 +136,9 @@ func (m *model) step(step int) {
 			t.Fatalf("step %d: Ack: %v", step, err)
 		}
 		m.acks[c] = max(m.acks[c], min(pos, m.next))
+		if m.rng.IntN(3) == 0 { // metadata that no Sync writes yet
+			m.setMeta(step)
+		}
 	case op < 80: // read
 		name := m.o.Consumers[m.rng.IntN(2)]
 		recs, err := m.curs[name].Next(1+m.rng.IntN(5), m.rng.IntN(3000))
@@ -154,16 +159,19 @@ func (m *model) step(step int) {
 		}
 		m.read[name] = prev
 	case op < 88: // sync
+		if m.rng.IntN(2) == 0 {
+			m.setMeta(step)
+		}
 		if err := m.l.Sync(); err != nil {
 			t.Fatalf("step %d: Sync: %v", step, err)
 		}
-		m.syncedNext = m.next
+		m.syncedNext, m.syncedMeta = m.next, m.meta
 	case op < 92: // clean close and reopen
 		m.closeCursors()
 		if err := m.l.Close(); err != nil {
 			t.Fatalf("step %d: Close: %v", step, err)
 		}
-		m.syncedNext = m.next
+		m.syncedNext, m.syncedMeta = m.next, m.meta
 		rec := m.open()
 		m.checkReopen(step, rec, false)
 	case op < 95: // crash: lose what was not synced
@@ -197,10 +205,18 @@ func (m *model) step(step int) {
 		if err := m.l.Close(); err != nil {
 			t.Fatalf("step %d: Close: %v", step, err)
 		}
-		m.syncedNext = m.next
+		m.syncedNext, m.syncedMeta = m.next, m.meta
 		m.damage()
 		rec := m.open()
 		m.checkReopen(step, rec, false)
+	}
+}
+
+// setMeta gives the Log metadata naming the step.
+func (m *model) setMeta(step int) {
+	m.meta = fmt.Appendf(nil, "meta of step %d", step)
+	if err := m.l.SetMeta(m.meta); err != nil {
+		m.t.Fatalf("step %d: SetMeta: %v", step, err)
 	}
 }
 
@@ -237,6 +253,12 @@ func (m *model) damage() {
 // may be older than the model: positions go back, never forward.
 func (m *model) checkReopen(step int, rec Recovery, stale bool) {
 	t := m.t
+	// The metadata is what the last Sync wrote: the ledger is not
+	// damaged here.
+	if !bytes.Equal(rec.Meta, m.syncedMeta) || rec.LedgerLost {
+		t.Fatalf("step %d: Recovery.Meta = %q, want %q (LedgerLost %t)", step, rec.Meta, m.syncedMeta, rec.LedgerLost)
+	}
+	m.meta = m.syncedMeta
 	for _, r := range rec.Removed {
 		if r.From < m.first || r.To > m.next {
 			t.Fatalf("step %d: removal at Open %+v outside [%d, %d)", step, r, m.first, m.next)

@@ -35,6 +35,11 @@ type Recovery struct {
 	// one that did not decode: every consumer then starts again at the
 	// oldest record, and records it had acknowledged come again.
 	LedgerLost bool
+	// Meta is the metadata the ledger held ([Log.SetMeta] before the last
+	// Sync or Close that wrote it), empty if none was set; nil without a
+	// ledger, with a damaged one (LedgerLost), or with one written before
+	// metadata existed. The Log keeps it until SetMeta replaces it.
+	Meta []byte
 	// Removed lists the records the bounds removed at Open (Options.MaxAge,
 	// or a smaller Options.MaxBytes than the files take).
 	Removed []Removal
@@ -155,6 +160,9 @@ func (l *Log) recover() (Recovery, error) {
 	l.first, l.next, l.ledgerNext = base, end, end
 	if !ledgerOK {
 		rec.LedgerLost = found || len(l.segs) > 0
+	} else if lg.meta != nil {
+		l.meta = lg.meta
+		rec.Meta = slices.Clone(lg.meta)
 	}
 	for i, name := range l.cfg.consumers {
 		ack, ok := lg.acks[name]

@@ -9,9 +9,9 @@ import (
 // Sync makes what was appended and acknowledged so far survive a crash of
 // the machine: it fsyncs the segments written since the last Sync, the
 // directory if segments were created or deleted, and replaces the ledger
-// if a position changed. It waits for the disk without holding the Log's
-// mutex: cursors and Ack go on meanwhile (Append waits). On an error
-// nothing is lost in memory, and the next Sync tries again.
+// if a position or the metadata changed. It waits for the disk without
+// holding the Log's mutex: cursors and Ack go on meanwhile (Append waits).
+// On an error nothing is lost in memory, and the next Sync tries again.
 func (l *Log) Sync() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -40,7 +40,7 @@ func (l *Log) sync() error {
 	dirChanges, ledgerChanges, next := l.dirChanges, l.ledgerChanges, l.next
 	var ledgerBytes []byte
 	if ledgerChanges != l.ledgerSynced || next != l.ledgerNext {
-		lg := ledger{first: l.low(), next: next, acks: map[string]uint64{}}
+		lg := ledger{first: l.low(), next: next, acks: map[string]uint64{}, meta: l.meta}
 		for i, name := range l.cfg.consumers {
 			lg.acks[name] = max(l.acks[i], l.first)
 		}

@@ -11,8 +11,8 @@
 //
 // Modes:
 //
-//	-mode emit      emit -n records, wait until the spool holds them all,
-//	                print "accepted N", then wait to be killed (SIGKILL: a
+//	-mode emit      emit -n records, wait until the spool holds them all
+//	                and has synced, print "accepted N", then wait to be killed (SIGKILL: a
 //	                crash) or stopped (SIGTERM: a shutdown with -grace)
 //	-mode deliver   start on the spool a previous run left, wait until
 //	                every record it holds is delivered, print the stats and
@@ -20,7 +20,7 @@
 //
 // Status lines on stdout:
 //
-//	accepted N                    every record emitted is in the spool
+//	accepted N                    every record emitted is in the spool, synced
 //	left N                        after SIGTERM: records left on disk
 //	final {stats JSON}            the processor's Stats at exit
 package main
@@ -39,9 +39,12 @@ import (
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/steadylog/steadylog/integration/internal/spoolrecords"
 	"github.com/steadylog/steadylog/processor"
+	"github.com/steadylog/steadylog/telemetry"
 )
 
 func main() {
@@ -81,8 +84,11 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The processor's own metrics tell emit when the spool has synced.
+	reader := sdkmetric.NewManualReader()
 	p, err := processor.New(exp,
 		processor.WithSpool(cfg.dir, processor.WithSpoolSyncInterval(0)),
+		processor.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))),
 		processor.WithExportTimeout(500*time.Millisecond),
 		processor.WithErrorHandler(func(err error) { fmt.Fprintln(os.Stderr, "steadylog:", err) }),
 	)
@@ -92,7 +98,7 @@ func run(args []string, stdout io.Writer) error {
 	lp := sdklog.NewLoggerProvider(sdklog.WithResource(spoolrecords.Resource()), sdklog.WithProcessor(p))
 	switch cfg.mode {
 	case "emit":
-		return emit(cfg, lp, p, stdout)
+		return emit(cfg, lp, p, reader, stdout)
 	case "deliver":
 		return deliver(cfg, lp, p, stdout)
 	}
@@ -102,7 +108,7 @@ func run(args []string, stdout io.Writer) error {
 // emit logs cfg.n records, reports them accepted once the spool holds them
 // all, and then waits: for SIGKILL, or for SIGTERM and a shutdown within
 // cfg.grace.
-func emit(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, stdout io.Writer) error {
+func emit(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, reader *sdkmetric.ManualReader, stdout io.Writer) error {
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
 	loggers := spoolrecords.Loggers(lp)
@@ -113,6 +119,17 @@ func emit(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, stdout 
 	// emitted (the exporter cannot deliver any: the backend hangs or is
 	// down) and, synced after every write, they survive a crash.
 	for p.Stats().Spool.Records < uint64(cfg.n) {
+		select {
+		case <-term:
+			return stop(cfg, lp, p, stdout)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// A crash of the machine keeps what the spool synced, and the spool
+	// counts what damage takes up to its last sync: wait until a sync that
+	// began after the last write has ended (the spool also syncs every
+	// second) — the second sync counted from now.
+	for base := spoolSyncs(reader); spoolSyncs(reader) < base+2; {
 		select {
 		case <-term:
 			return stop(cfg, lp, p, stdout)
@@ -157,6 +174,26 @@ func deliver(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, stdo
 	err := lp.Shutdown(ctx)
 	printFinal(stdout, p.Stats())
 	return err
+}
+
+// spoolSyncs returns how many syncs of the spool the processor's metrics
+// have recorded.
+func spoolSyncs(reader *sdkmetric.ManualReader) uint64 {
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		return 0
+	}
+	var n uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == telemetry.MetricSpoolSyncDuration {
+				for _, dp := range h.DataPoints {
+					n += dp.Count
+				}
+			}
+		}
+	}
+	return n
 }
 
 func printFinal(w io.Writer, st processor.Stats) {
