@@ -94,8 +94,8 @@ type longOutageResults struct {
 // are counted and reported as re-sent); the child's Stats count no drop,
 // and the accounting identity holds in every snapshot; memory holds no
 // more than the budget by the processor's estimate, and the child's
-// resident memory stays within twice the sum of its baseline peak and
-// the budget (longOutageRSSLimit); the child sustained at least 9,000
+// resident memory stays within 2.2 times the sum of its baseline peak
+// and the budget (longOutageRSSLimit); the child sustained at least 9,000
 // records/s; the backlog is delivered within a minute while the load
 // goes on.
 //
@@ -251,19 +251,22 @@ func TestSpoolBridgesLongOutage(t *testing.T) {
 		"the backlog went far beyond what the budget holds in memory")
 
 	assert.LessOrEqual(t, peak.HWM, limit,
-		"the child's peak RSS stays within twice the sum of its baseline peak and the byte budget")
+		"the child's peak RSS stays within 2.2 times the sum of its baseline peak and the byte budget")
 }
 
 // longOutageRSSLimit is the most resident memory the child may reach:
-// twice its peak in the baseline (the same load with the Collector up)
-// plus the byte budget. During the outage the live heap is at most what
-// it was without one — less than the baseline's peak RSS — plus what the
-// budget lets the processor keep in memory (records queued and in
-// flight, by their estimated size; the spool takes the rest). With
-// GOGC=100 the Go runtime lets the heap grow to twice its live size
-// before it collects, so resident memory may reach twice that sum.
+// 2.2 times the sum of its peak in the baseline (the same load with the
+// Collector up) and the byte budget. During the outage the live heap is
+// at most what it was without one — less than the baseline's peak RSS —
+// plus what the budget lets the processor keep in memory (records queued
+// and in flight, by their estimated size; the spool takes the rest). With
+// GOGC=100 the Go runtime sets the heap goal at twice the live heap, and
+// its scavenger keeps up to 10% more than the goal resident for the
+// allocator (retainExtraPercent in runtime/mgcscavenge.go): 2 × 1.1.
+// Measured in eight runs: 96.5–100.1 MiB against 21.7–23.1 MiB in the
+// baseline, limits of 118–121 MiB.
 func longOutageRSSLimit(baselinePeak, budget int64) int64 {
-	return 2 * (baselinePeak + budget)
+	return (baselinePeak + budget) * 22 / 10
 }
 
 // parseCountIn reads a status line "<word> N in D".
@@ -312,7 +315,8 @@ func childStats(t *testing.T, logPath string) (progress []processor.Stats, final
 // until it exits or stop is called.
 type memorySampler struct {
 	mu       sync.Mutex
-	last     harness.Memory // the latest sample; HWM is the peak so far
+	last     harness.Memory // the latest sample
+	maxRSS   int64          // the largest RSS sampled
 	phaseMax int64          // the largest RSS sampled since the last phase call
 	quit     chan struct{}
 	done     chan struct{}
@@ -329,7 +333,7 @@ func sampleMemory(p *harness.Process) *memorySampler {
 			// memory to read: the last sample stands.
 			if m, err := harness.ReadMemory(p.Pid()); err == nil {
 				s.mu.Lock()
-				s.last, s.phaseMax = m, max(s.phaseMax, m.RSS)
+				s.last, s.maxRSS, s.phaseMax = m, max(s.maxRSS, m.RSS), max(s.phaseMax, m.RSS)
 				s.mu.Unlock()
 			}
 			select {
@@ -344,11 +348,16 @@ func sampleMemory(p *harness.Process) *memorySampler {
 	return s
 }
 
-// peak returns the latest sample: its HWM is the peak so far.
+// peak returns the latest sample, with the peak so far as its HWM: the
+// kernel's VmHWM, or a larger RSS sampled before (VmHWM follows the
+// resident set through per-thread counters that it folds in now and
+// then, and was seen 0.2 MiB below an earlier VmRSS).
 func (s *memorySampler) peak() harness.Memory {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.last
+	m := s.last
+	m.HWM = max(m.HWM, s.maxRSS)
+	return m
 }
 
 // phase returns the largest RSS sampled since its previous call (or the
