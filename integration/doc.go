@@ -27,6 +27,13 @@
 //   - TestOutageSIGKILLQueueForOutage: the same outages with a queue that holds
 //     them: steadylog drops nothing and every record reaches the file; the
 //     SDK's BatchProcessor, with the same queue, still loses each failed batch.
+//   - TestSpoolBridgesLongOutage: a child process logs 10,000 records/s
+//     through a processor with a spool and the default 32 MiB byte budget
+//     while the collector is SIGKILLed for 60 s and restarted: every record
+//     reaches the collector's file, Stats count no drop, the backlog is
+//     replayed while the load goes on, and the child's resident memory
+//     stays within 2.2 times the sum of its baseline peak and the budget
+//     (the heap goal at GOGC=100, plus the scavenger's 10%).
 //   - TestSelfTelemetryReachesPrometheus: steadylog's own metrics travel over
 //     OTLP to the collector and are scraped by Prometheus.
 //   - TestHangSIGSTOP: the collector is frozen for 15 s; OnEmit latency stays

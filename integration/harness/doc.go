@@ -34,5 +34,9 @@
 //
 // The collector writes every log record it receives to a JSON-lines file (the
 // contrib file exporter with append: true, so a restart keeps what was written);
-// [CountFile] reads it back, tolerating the torn last line that a SIGKILL leaves.
+// [CountFile] reads it back, tolerating the torn last line that a SIGKILL leaves;
+// [ScanFile] counts the same without decoding, for outputs of hundreds of
+// thousands of records. [ReadMemory] reads a child process's resident memory,
+// and [WriteResults] writes a test's measurements when STEADYLOG_RESULTS_DIR
+// asks for them.
 package harness
