@@ -45,16 +45,32 @@ const maxPackScratch = 1 << 20
 // packCandidate returns the oldest chunk that may be packed — full (not
 // the last, which records are still pushed to), not packed or being
 // packed, not known to be unpackable, and not being exported — or nil.
-func (s *store) packCandidate() *chunk {
+// Chunks whose records are all numbered in [spilling.from, spilling.to)
+// are passed over, though not for good: the spool holds them, and
+// spilling, not packing, makes room from them (see spillableLocked).
+func (s *store) packCandidate(spilling seqRange) *chunk {
 	c := s.packNext
 	if c == nil || c.gen != s.packGen || c.unlinked {
 		c = s.first
 	}
+	var passed *chunk
 	for ; c != nil && c != s.last; c = c.next {
+		if c.base >= spilling.from && c.base+uint64(c.tail) <= spilling.to {
+			if passed == nil {
+				passed = c
+			}
+			continue
+		}
 		if !c.packed && !c.packing && !c.unpackable && c.pins == 0 && c.done < c.tail && c != s.spoolC {
-			s.packNext, s.packGen = c, c.gen
+			if passed == nil {
+				s.packNext, s.packGen = c, c.gen
+			}
 			return c
 		}
+	}
+	if passed != nil {
+		s.packNext, s.packGen = passed, passed.gen
+		return nil
 	}
 	s.packNext = s.last
 	if s.last != nil {
@@ -248,7 +264,7 @@ func unpack(buf []sdklog.Record, c *chunk, idx []int32) ([]sdklog.Record, error)
 func (p *Processor) packForRoomLocked(size int64, b bounds, incoming bool) {
 	s := p.st
 	for s.heldBytes+size > b.maxBytes || (incoming && !p.sharedFitsLocked(size)) {
-		c := s.packCandidate()
+		c := s.packCandidate(seqRange{})
 		if c == nil {
 			return
 		}
@@ -263,6 +279,19 @@ func (p *Processor) packForRoomLocked(size int64, b bounds, incoming bool) {
 			p.packedLocked(c, n)
 		}
 	}
+}
+
+// spillableLocked returns the records the packer passes over: those the
+// spool holds and spilling may take out of memory. Packing them would
+// cost an encoding, and a decoding at their export, to save memory that
+// spilling frees whole at no cost; and when the destinations catch up
+// first, they are exported as they are. p.mu must be held.
+func (p *Processor) spillableLocked() seqRange {
+	sp := p.spoolOn()
+	if sp == nil || sp.degraded {
+		return seqRange{}
+	}
+	return seqRange{from: sp.blockedBelow, to: sp.next}
 }
 
 // packedLocked moves the destinations' pending bytes to the sizes
@@ -337,7 +366,7 @@ func (p *Processor) packLoop() {
 			p.mu.Lock()
 			var c *chunk
 			if p.packDueLocked() {
-				c = p.st.packCandidate()
+				c = p.st.packCandidate(p.spillableLocked())
 			}
 			if c == nil {
 				p.packAwake = false

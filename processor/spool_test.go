@@ -740,3 +740,40 @@ func TestPackedRecordsSpoolAsTheirRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, half, "a prefix, as encode writes a batch too large for a segment")
 }
+
+// TestPackerPassesOverSpooledChunks: the packer leaves alone the chunks
+// the spool holds — spilling frees them whole at no cost — but does not
+// lose them: packing for admission still finds them, oldest first.
+func TestPackerPassesOverSpooledChunks(t *testing.T) {
+	const n = 1000
+	var errs errorLog
+	hung := &spoolExporter{gate: make(chan struct{})}
+	p, err := New(hung, spoolOpts(t.TempDir(), &errs, WithExportMaxBatchSize(64))...)
+	require.NoError(t, err)
+	lp, lg := spoolProvider(p, nil)
+	spoolEmit(lg, 0, n)
+	require.Eventually(t, func() bool { return spoolWritten(p) }, 10*time.Second, time.Millisecond)
+
+	p.mu.Lock()
+	spilling := p.spillableLocked()
+	require.Equal(t, p.st.nextSeq, spilling.to, "the spool holds every record")
+	require.Nil(t, p.st.packCandidate(spilling), "the packer finds nothing to pack")
+	c := p.st.packCandidate(seqRange{})
+	require.NotNil(t, c, "admission may still pack them")
+	var oldest *chunk
+	for o := p.st.first; o != nil && o != p.st.last; o = o.next {
+		if o.pins == 0 && !o.packed && o.done < o.tail {
+			oldest = o
+			break
+		}
+	}
+	require.Same(t, oldest, c, "the oldest, though the packer passed over it")
+	p.mu.Unlock()
+
+	close(hung.gate)
+	require.NoError(t, lp.Shutdown(context.Background()))
+	s := p.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Exported)
+	require.Zero(t, s.Packed)
+}
