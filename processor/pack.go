@@ -22,7 +22,9 @@ import (
 // a chunk itself before it evicts anything. A packed record is decoded
 // again when a destination takes it for a batch, by that destination's
 // worker, outside the mutex. Healthy traffic, which stays well below the
-// budget, is never packed. See DESIGN.md, "Packed records".
+// budget, is never packed. With a spool, the packer passes over what the
+// spool holds, which spilling frees instead (spillableLocked). See
+// DESIGN.md, "Packed records".
 
 // packedSlotBytes is what a packed slot costs beside its encoded bytes:
 // its metadata, its offset and its template index. The templates
