@@ -173,6 +173,29 @@ func (s *store) commitPack(c *chunk, e encoding) int {
 	return live
 }
 
+// mayPay reports whether packing c could pay, as commitPack decides it,
+// from a lower bound of its live records' encodings: their string bodies.
+// A chunk of records whose bodies make most of their size (a body of
+// kilobytes) is then marked unpackable without being encoded — an
+// encoding that copies every body only to be thrown away, under the
+// mutex when admission packs. The chunk's records must be in memory (not
+// packed).
+func (c *chunk) mayPay() bool {
+	var before, after int64
+	for i := c.head; i < c.tail; i++ {
+		m := &c.meta[i]
+		if m.state != slotLive {
+			continue
+		}
+		before += m.size
+		after += packedSlotBytes
+		if body := c.recs[i].Body(); body.Type() == attribute.STRING {
+			after += int64(len(body.AsString()))
+		}
+	}
+	return after*4 <= before*3
+}
+
 // keepScratch returns buf emptied for the next encoding, or nil when it
 // grew too large to keep.
 func keepScratch(buf []byte) []byte {
@@ -269,6 +292,10 @@ func (p *Processor) packForRoomLocked(size int64, b bounds, incoming bool) {
 		c := s.packCandidate(seqRange{})
 		if c == nil {
 			return
+		}
+		if !c.mayPay() {
+			c.unpackable = true
+			continue
 		}
 		skip := func(i int) bool { return c.meta[i].state != slotLive }
 		e, buf, ok := encodeChunk(c.recs[:c.tail], c.head, skip, &s.tmpls, s.packBuf[:0])
@@ -374,6 +401,11 @@ func (p *Processor) packLoop() {
 				p.packAwake = false
 				p.mu.Unlock()
 				break
+			}
+			if !c.mayPay() {
+				c.unpackable = true
+				p.mu.Unlock()
+				continue
 			}
 			c.packing = true
 			recs, from := c.recs[:c.tail], c.head
