@@ -22,7 +22,9 @@ import (
 // a chunk itself before it evicts anything. A packed record is decoded
 // again when a destination takes it for a batch, by that destination's
 // worker, outside the mutex. Healthy traffic, which stays well below the
-// budget, is never packed. See DESIGN.md, "Packed records".
+// budget, is never packed. With a spool, the packer passes over what the
+// spool holds, which spilling frees instead (spillableLocked). See
+// DESIGN.md, "Packed records".
 
 // packedSlotBytes is what a packed slot costs beside its encoded bytes:
 // its metadata, its offset and its template index. The templates
@@ -45,16 +47,32 @@ const maxPackScratch = 1 << 20
 // packCandidate returns the oldest chunk that may be packed — full (not
 // the last, which records are still pushed to), not packed or being
 // packed, not known to be unpackable, and not being exported — or nil.
-func (s *store) packCandidate() *chunk {
+// Chunks whose records are all numbered in [spilling.from, spilling.to)
+// are passed over, though not for good: the spool holds them, and
+// spilling, not packing, makes room from them (see spillableLocked).
+func (s *store) packCandidate(spilling seqRange) *chunk {
 	c := s.packNext
 	if c == nil || c.gen != s.packGen || c.unlinked {
 		c = s.first
 	}
+	var passed *chunk
 	for ; c != nil && c != s.last; c = c.next {
+		if c.base >= spilling.from && c.base+uint64(c.tail) <= spilling.to {
+			if passed == nil {
+				passed = c
+			}
+			continue
+		}
 		if !c.packed && !c.packing && !c.unpackable && c.pins == 0 && c.done < c.tail && c != s.spoolC {
-			s.packNext, s.packGen = c, c.gen
+			if passed == nil {
+				s.packNext, s.packGen = c, c.gen
+			}
 			return c
 		}
+	}
+	if passed != nil {
+		s.packNext, s.packGen = passed, passed.gen
+		return nil
 	}
 	s.packNext = s.last
 	if s.last != nil {
@@ -155,6 +173,29 @@ func (s *store) commitPack(c *chunk, e encoding) int {
 	return live
 }
 
+// mayPay reports whether packing c could pay, as commitPack decides it,
+// from a lower bound of its live records' encodings: their string bodies.
+// A chunk of records whose bodies make most of their size (a body of
+// kilobytes) is then marked unpackable without being encoded — an
+// encoding that copies every body only to be thrown away, under the
+// mutex when admission packs. The chunk's records must be in memory (not
+// packed).
+func (c *chunk) mayPay() bool {
+	var before, after int64
+	for i := c.head; i < c.tail; i++ {
+		m := &c.meta[i]
+		if m.state != slotLive {
+			continue
+		}
+		before += m.size
+		after += packedSlotBytes
+		if body := c.recs[i].Body(); body.Type() == attribute.STRING {
+			after += int64(len(body.AsString()))
+		}
+	}
+	return after*4 <= before*3
+}
+
 // keepScratch returns buf emptied for the next encoding, or nil when it
 // grew too large to keep.
 func keepScratch(buf []byte) []byte {
@@ -248,9 +289,13 @@ func unpack(buf []sdklog.Record, c *chunk, idx []int32) ([]sdklog.Record, error)
 func (p *Processor) packForRoomLocked(size int64, b bounds, incoming bool) {
 	s := p.st
 	for s.heldBytes+size > b.maxBytes || (incoming && !p.sharedFitsLocked(size)) {
-		c := s.packCandidate()
+		c := s.packCandidate(seqRange{})
 		if c == nil {
 			return
+		}
+		if !c.mayPay() {
+			c.unpackable = true
+			continue
 		}
 		skip := func(i int) bool { return c.meta[i].state != slotLive }
 		e, buf, ok := encodeChunk(c.recs[:c.tail], c.head, skip, &s.tmpls, s.packBuf[:0])
@@ -263,6 +308,19 @@ func (p *Processor) packForRoomLocked(size int64, b bounds, incoming bool) {
 			p.packedLocked(c, n)
 		}
 	}
+}
+
+// spillableLocked returns the records the packer passes over: those the
+// spool holds and spilling may take out of memory. Packing them would
+// cost an encoding, and a decoding at their export, to save memory that
+// spilling frees whole at no cost; and when the destinations catch up
+// first, they are exported as they are. p.mu must be held.
+func (p *Processor) spillableLocked() seqRange {
+	sp := p.spoolOn()
+	if sp == nil || sp.degraded {
+		return seqRange{}
+	}
+	return seqRange{from: sp.blockedBelow, to: sp.next}
 }
 
 // packedLocked moves the destinations' pending bytes to the sizes
@@ -337,12 +395,17 @@ func (p *Processor) packLoop() {
 			p.mu.Lock()
 			var c *chunk
 			if p.packDueLocked() {
-				c = p.st.packCandidate()
+				c = p.st.packCandidate(p.spillableLocked())
 			}
 			if c == nil {
 				p.packAwake = false
 				p.mu.Unlock()
 				break
+			}
+			if !c.mayPay() {
+				c.unpackable = true
+				p.mu.Unlock()
+				continue
 			}
 			c.packing = true
 			recs, from := c.recs[:c.tail], c.head

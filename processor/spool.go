@@ -430,15 +430,15 @@ func (sp *spooler) writeOne() bool {
 	recs := c.recs
 	p.mu.Unlock()
 
+	// A packed chunk's records are encoded already: the payload is put
+	// together from their bytes, without decoding them (see DESIGN.md,
+	// "Spool", Measured).
+	var pk packedRecords
 	var batch []sdklog.Record
 	var err error
 	switch {
 	case packed:
-		batch, err = unpack(sp.scratch, c, sp.idx)
-		sp.scratch = batch
-		if err != nil {
-			safeHandle(p.cfg.errorHandler, err)
-		}
+		pk = packedRecords{c: c, idx: sp.idx}
 	case gaps:
 		sp.scratch = sp.scratch[:0]
 		for _, i := range sp.idx {
@@ -449,7 +449,18 @@ func (sp *spooler) writeOne() bool {
 		batch = recs[from:to]
 	}
 	seqs := sp.seqs
-	payload, wrote := sp.encode(batch, seqs)
+	var payload []byte
+	var wrote int
+	if packed {
+		payload, wrote = sp.encode(seqs, pk.appendBatch, nil)
+	} else {
+		payload, wrote = sp.encode(seqs, func(dst []byte, n int) ([]byte, error) {
+			return recordcodec.AppendBatch(dst, batch[:n])
+		}, func(k int) bool {
+			_, err := recordcodec.Append(nil, &batch[k])
+			return err == nil
+		})
+	}
 	var lsn uint64
 	var removed []segmentlog.Removal
 	if payload != nil {
@@ -501,29 +512,31 @@ func (sp *spooler) writeOne() bool {
 	return true
 }
 
-// encode returns the payload of the longest prefix of batch — the records
-// numbered seqs — that encodes and fits a segment, and its length. A
-// record that cannot be encoded (recordcodec.ErrUnsupported) ends the
+// encode returns the payload of the longest prefix of the records
+// numbered seqs that encodes and fits a segment, and its length:
+// appendBatch appends the first n records as one batch, and encodable
+// reports whether record k encodes on its own (nil: every record does).
+// A record that cannot be encoded (recordcodec.ErrUnsupported) ends the
 // prefix; a nil payload means that the first record cannot be written
 // (it cannot be encoded, or alone does not fit a segment), which is
 // reported.
-func (sp *spooler) encode(batch []sdklog.Record, seqs []uint64) ([]byte, int) {
+func (sp *spooler) encode(seqs []uint64, appendBatch func(dst []byte, n int) ([]byte, error), encodable func(k int) bool) ([]byte, int) {
 	limit := sp.log.MaxPayload()
-	n := len(batch)
+	n := len(seqs)
 	for {
 		buf := appendPayloadHeader(sp.buf[:0], sp.written, seqs[:n])
-		buf, err := recordcodec.AppendBatch(buf, batch[:n])
+		buf, err := appendBatch(buf, n)
 		sp.buf = buf
 		switch {
 		case err == nil && len(buf) <= limit:
 			return buf, n
 		case err != nil:
-			k := 0
-			for k < n {
-				if _, e := recordcodec.Append(nil, &batch[k]); e != nil {
-					break
+			k := n
+			if encodable != nil {
+				k = 0
+				for k < n && encodable(k) {
+					k++
 				}
-				k++
 			}
 			if k > 0 && k < n {
 				n = k
@@ -538,6 +551,21 @@ func (sp *spooler) encode(batch []sdklog.Record, seqs []uint64) ([]byte, int) {
 		safeHandle(sp.p.cfg.errorHandler, fmt.Errorf("steadylog/processor: record %d cannot be spooled and is kept in memory only: %w", seqs[0], err))
 		return nil, 0
 	}
+}
+
+// packedRecords are the records of a packed chunk at the slots idx, as the
+// spooler writes them: the chunk's encodings with its templates'
+// resources and scopes. A packed chunk's bytes never change.
+type packedRecords struct {
+	c   *chunk
+	idx []int32
+}
+
+func (pk packedRecords) appendBatch(dst []byte, n int) ([]byte, error) {
+	c := pk.c
+	return recordcodec.AppendEncodedBatch(dst, n,
+		func(k int) *sdklog.Record { return c.tmpls[c.tidx[pk.idx[k]]] },
+		func(k int) []byte { i := pk.idx[k]; return c.enc[c.offs[i]:c.offs[i+1]] })
 }
 
 // advanceSpoolLocked moves next past the records every destination has

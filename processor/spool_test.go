@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/steadylog/steadylog/internal/recordcodec"
 	"github.com/steadylog/steadylog/internal/recordtest"
 	"github.com/steadylog/steadylog/internal/segmentlog"
 )
@@ -649,4 +650,138 @@ func TestSpoolDamaged(t *testing.T) {
 		require.Less(t, j, len(want), "a record that was not emitted, or out of order: %s", k)
 		j++
 	}
+}
+
+// TestSpoolWritesPackedRecords: records the store packed before the
+// spooler got to them are written from their encoding, with their
+// resource and scope, and a restart delivers them identical, in order,
+// beside the records that were not packed.
+func TestSpoolWritesPackedRecords(t *testing.T) {
+	const n = 1000
+	dir := filepath.Join(t.TempDir(), "spool")
+	var errs errorLog
+	hung := &spoolExporter{gate: make(chan struct{})}
+	p, err := New(hung, WithSpool(dir, WithSpoolSyncInterval(time.Hour)), WithExportMaxBatchSize(64),
+		WithExportInterval(10*time.Millisecond), WithoutDropAlerts(), WithErrorHandler(errs.handle))
+	require.NoError(t, err)
+	// Keep the spooler asleep until Shutdown: it is woken only when
+	// awake is false, and the budget is far from half full (no hurry)
+	// and the sync interval far away.
+	p.mu.Lock()
+	p.sp.awake = true
+	p.mu.Unlock()
+	var capture recordtest.Capture
+	lp, lg := spoolProvider(p, &capture)
+	spoolEmit(lg, 0, n)
+
+	p.mu.Lock()
+	require.Equal(t, p.startSeq, p.sp.next, "the spooler wrote nothing yet")
+	// Room for a record as large as the budget: every chunk that may
+	// be packed is.
+	p.packForRoomLocked(p.cfg.maxQueueBytes, bounds{maxBytes: p.cfg.maxQueueBytes, byteReason: idxByteLimit}, false)
+	packed := p.packedRecords
+	p.mu.Unlock()
+	require.Greater(t, packed, uint64(n/2), "most records are packed")
+	require.Less(t, packed, uint64(n), "some are not: the batch being exported, the chunk being filled")
+
+	// Shutdown writes what memory holds; the hung destination leaves it
+	// all for the next start.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, lp.Shutdown(ctx), context.DeadlineExceeded)
+	close(hung.gate)
+	waitWorkers(p)
+	s := p.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Spool.LeftForNextStart, "%v", s)
+
+	exp := &spoolExporter{}
+	p2, err := New(exp, spoolOpts(dir, &errs)...)
+	require.NoError(t, err)
+	require.Equal(t, uint64(n), p2.Stats().Spool.Recovered)
+	require.Eventually(t, func() bool { return exp.count() == n }, 10*time.Second, time.Millisecond)
+	want := make([]string, 0, n)
+	for _, r := range capture.Records() {
+		want = append(want, recordKey(&r))
+	}
+	require.Equal(t, want, exp.exported(), "every record, identical, in order")
+	require.NoError(t, p2.Shutdown(context.Background()))
+	requireInvariant(t, p2.Stats())
+	require.Zero(t, errs.matching("spool"), "no spool error: %v", errs.errs)
+}
+
+// TestPackedRecordsSpoolAsTheirRecords: the payload of packed slots, some
+// left out (evicted or released before the spooler got to them), is the
+// one AppendBatch gives for their records.
+func TestPackedRecordsSpoolAsTheirRecords(t *testing.T) {
+	var capture recordtest.Capture
+	lp, lg := spoolProvider(nil, &capture)
+	spoolEmit(lg, 0, 40)
+	other := lp.Logger("another/scope")
+	var r log.Record
+	r.SetBody(attribute.StringValue("another scope"))
+	other.Emit(context.Background(), r)
+	spoolEmit(lg, 40, 50)
+	require.NoError(t, lp.Shutdown(context.Background()))
+	recs := capture.Records()
+	var cache []*sdklog.Record
+	e, _, ok := encodeChunk(recs, 0, nil, &cache, nil)
+	require.True(t, ok)
+	c := &chunk{enc: e.enc, offs: e.offs, tidx: e.tidx, tmpls: e.tmpls, packed: true}
+	require.Len(t, c.tmpls, 2)
+	var idx []int32
+	var kept []sdklog.Record
+	for i := range recs {
+		if i%3 != 1 {
+			idx = append(idx, int32(i))
+			kept = append(kept, recs[i])
+		}
+	}
+	want, err := recordcodec.AppendBatch([]byte("header"), kept)
+	require.NoError(t, err)
+	got, err := packedRecords{c: c, idx: idx}.appendBatch([]byte("header"), len(idx))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	half, err := packedRecords{c: c, idx: idx}.appendBatch(nil, len(idx)/2)
+	require.NoError(t, err)
+	want, err = recordcodec.AppendBatch(nil, kept[:len(idx)/2])
+	require.NoError(t, err)
+	require.Equal(t, want, half, "a prefix, as encode writes a batch too large for a segment")
+}
+
+// TestPackerPassesOverSpooledChunks: the packer leaves alone the chunks
+// the spool holds — spilling frees them whole at no cost — but does not
+// lose them: packing for admission still finds them, oldest first.
+func TestPackerPassesOverSpooledChunks(t *testing.T) {
+	const n = 1000
+	var errs errorLog
+	hung := &spoolExporter{gate: make(chan struct{})}
+	p, err := New(hung, spoolOpts(t.TempDir(), &errs, WithExportMaxBatchSize(64))...)
+	require.NoError(t, err)
+	lp, lg := spoolProvider(p, nil)
+	spoolEmit(lg, 0, n)
+	require.Eventually(t, func() bool { return spoolWritten(p) }, 10*time.Second, time.Millisecond)
+
+	p.mu.Lock()
+	spilling := p.spillableLocked()
+	require.Equal(t, p.st.nextSeq, spilling.to, "the spool holds every record")
+	require.Nil(t, p.st.packCandidate(spilling), "the packer finds nothing to pack")
+	c := p.st.packCandidate(seqRange{})
+	require.NotNil(t, c, "admission may still pack them")
+	var oldest *chunk
+	for o := p.st.first; o != nil && o != p.st.last; o = o.next {
+		if o.pins == 0 && !o.packed && o.done < o.tail {
+			oldest = o
+			break
+		}
+	}
+	require.Same(t, oldest, c, "the oldest, though the packer passed over it")
+	p.mu.Unlock()
+
+	close(hung.gate)
+	require.NoError(t, lp.Shutdown(context.Background()))
+	s := p.Stats()
+	requireInvariant(t, s)
+	require.Equal(t, uint64(n), s.Exported)
+	require.Zero(t, s.Packed)
 }

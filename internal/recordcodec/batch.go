@@ -38,9 +38,27 @@ const (
 // zero scope no InstrumentationScope message, as in the SDK's OTLP
 // exporters; both decode as empty.
 func AppendBatch(dst []byte, recs []sdklog.Record) ([]byte, error) {
+	return appendBatch(dst, len(recs),
+		func(k int) *sdklog.Record { return &recs[k] },
+		func(b []byte, k int) ([]byte, error) { return Append(b, &recs[k]) })
+}
+
+// AppendEncodedBatch is AppendBatch for n records encoded already: record
+// k is enc(k), the bytes Append gave for it, and has the resource and
+// instrumentation scope of origin(k), whose other fields are not read. It
+// appends the bytes AppendBatch appends for the records themselves,
+// without encoding them again. On error it returns dst unchanged and an
+// error that wraps ErrUnsupported and names the record.
+func AppendEncodedBatch(dst []byte, n int, origin func(k int) *sdklog.Record, enc func(k int) []byte) ([]byte, error) {
+	return appendBatch(dst, n, origin, func(b []byte, k int) ([]byte, error) { return append(b, enc(k)...), nil })
+}
+
+// appendBatch appends n records as AppendBatch does: origin(k) gives
+// record k's resource and scope, and record appends its LogRecord fields.
+func appendBatch(dst []byte, n int, origin func(k int) *sdklog.Record, record func(b []byte, k int) ([]byte, error)) ([]byte, error) {
 	b := dst
-	for i := 0; i < len(recs); {
-		res := recs[i].Resource()
+	for i := 0; i < n; {
+		res := origin(i).Resource()
 		var (
 			rl  int
 			err error
@@ -57,7 +75,7 @@ func AppendBatch(dst []byte, recs []sdklog.Record) ([]byte, error) {
 		// Each ScopeLogs takes at least one record, even one whose scope is
 		// not equal to itself (a NaN among its attributes).
 		for {
-			scope := recs[i].InstrumentationScope()
+			scope := origin(i).InstrumentationScope()
 			var sl int
 			b, sl = beginMessage(b, resourceLogsScopeLogs)
 			if !sameScope(scope, instrumentation.Scope{}) {
@@ -71,18 +89,21 @@ func AppendBatch(dst []byte, recs []sdklog.Record) ([]byte, error) {
 			for {
 				var start int
 				b, start = beginMessage(b, scopeLogsLogRecords)
-				if b, err = Append(b, &recs[i]); err != nil {
+				if b, err = record(b, i); err != nil {
 					return dst, fmt.Errorf("record %d: %w", i, err)
 				}
 				b = endMessage(b, start)
 				i++
-				if i == len(recs) || !sameResource(res, recs[i].Resource()) || !sameScope(scope, recs[i].InstrumentationScope()) {
+				if i == n {
+					break
+				}
+				if next := origin(i); !sameResource(res, next.Resource()) || !sameScope(scope, next.InstrumentationScope()) {
 					break
 				}
 			}
 			b = appendString(b, scopeLogsSchemaURL, scope.SchemaURL)
 			b = endMessage(b, sl)
-			if i == len(recs) || !sameResource(res, recs[i].Resource()) {
+			if i == n || !sameResource(res, origin(i).Resource()) {
 				break
 			}
 		}

@@ -171,6 +171,48 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAppendEncodedBatchMatchesAppendBatch: records encoded one by one
+// (Append) and put together by AppendEncodedBatch, with an origin that is
+// another record of the same resource and scope, give the bytes
+// AppendBatch gives for the records.
+func TestAppendEncodedBatchMatchesAppendBatch(t *testing.T) {
+	noEnvironment(t)
+	tmpls := templates(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	var want, got []byte
+	for i := range 200 {
+		recs := randBatch(rng, tmpls, 1+rng.IntN(40))
+		var encs [][]byte
+		origins := make([]*sdklog.Record, len(recs))
+		for k := range recs {
+			enc, err := recordcodec.Append(nil, &recs[k])
+			if err != nil {
+				t.Fatalf("batch %d: Append(record %d): %v", i, k, err)
+			}
+			encs = append(encs, enc)
+			// An origin with the record's resource and scope but other
+			// fields: only its resource and scope may be read.
+			o := recs[k]
+			o.SetBody(attribute.StringValue("not this record"))
+			o.SetAttributes(attribute.Int("not", k))
+			origins[k] = &o
+		}
+		var err error
+		if want, err = recordcodec.AppendBatch(want[:0], recs); err != nil {
+			t.Fatalf("batch %d: AppendBatch: %v", i, err)
+		}
+		prefix := []byte("prefix")
+		if got, err = recordcodec.AppendEncodedBatch(append(got[:0], prefix...), len(recs),
+			func(k int) *sdklog.Record { return origins[k] },
+			func(k int) []byte { return encs[k] }); err != nil {
+			t.Fatalf("batch %d: AppendEncodedBatch: %v", i, err)
+		}
+		if !bytes.HasPrefix(got, prefix) || !bytes.Equal(got[len(prefix):], want) {
+			t.Fatalf("batch %d: AppendEncodedBatch gave %d bytes after the prefix, AppendBatch %d; they differ", i, len(got)-len(prefix), len(want))
+		}
+	}
+}
+
 // TestBatchKeepsRuns: consecutive records of one resource and scope share
 // one ResourceLogs and ScopeLogs; a resource or scope that comes back
 // starts new ones.
