@@ -158,6 +158,16 @@ func (l *errorLog) handle(err error) {
 	l.errs = append(l.errs, err)
 }
 
+// first returns the first error reported, or nil.
+func (l *errorLog) first() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) == 0 {
+		return nil
+	}
+	return l.errs[0]
+}
+
 func (l *errorLog) matching(s string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -65,7 +65,11 @@ type spoolConfig struct {
 //   - A disk that fails (full, read-only, I/O errors) is reported to the
 //     error handler and in Stats.Spool, and the processor goes on from
 //     memory as it does without a spool, writing again when the disk
-//     allows.
+//     allows. That includes a directory that cannot be opened or created
+//     at New: the spooler tries again every sync interval, and once it can
+//     open it — holding no records of an earlier run, which could not be
+//     numbered after the records taken since New and are left for the
+//     next start — it writes what memory holds from then on.
 //
 // dir is created (0700) if missing; its files are 0600 and no symbolic
 // link is followed. One processor at a time may use a dir: New fails with
