@@ -195,6 +195,8 @@
 //     and a destination that still needs them reads them back from the
 //     spool, one batch at a time, in order, before it reads memory again.
 //     Only records not yet written are evicted, as without a spool.
+//     WithSpoolReplayRate paces those reads, per destination, so that the
+//     backlog of a long outage does not starve the application.
 //   - The spool is bounded (WithSpoolMaxBytes, 256 MiB by default;
 //     WithSpoolMaxAge): when a bound is reached the oldest records go,
 //     counted as spool_full or spool_age by each destination that had not

@@ -81,13 +81,16 @@ func TestSpoolOpensLateOnlyEmpty(t *testing.T) {
 	parent := t.TempDir()
 	old := filepath.Join(parent, "old", "spool")
 	var errs errorLog
-	p0, err := New(&spoolExporter{gate: make(chan struct{})}, spoolOpts(old, &errs)...)
+	hung := &spoolExporter{gate: make(chan struct{})}
+	p0, err := New(hung, spoolOpts(old, &errs)...)
 	require.NoError(t, err)
 	_, lg0 := spoolProvider(p0, nil)
 	spoolEmit(lg0, 0, 30)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.ErrorIs(t, p0.Shutdown(ctx), context.Canceled)
+	close(hung.gate) // its late result is ignored
+	waitWorkers(p0)
 	require.Equal(t, uint64(30), p0.Stats().Spool.LeftForNextStart)
 
 	// The spool's path goes through a symbolic link to a file, then,

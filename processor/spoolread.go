@@ -31,6 +31,9 @@ type diskReader struct {
 	wantLsn uint64          // the payload to read next
 	wantN   int             // and how many payloads, at most
 	pseqs   []uint64        // one payload\'s sequence numbers
+
+	replayAt time.Time // no read before this time (WithSpoolReplayRate; spoolreplay.go)
+	draining bool      // Shutdown's drain: only its context ends a replay wait
 }
 
 // diskDueLocked reports whether d's next batch comes from the spool, and
@@ -69,6 +72,7 @@ func (d *destination) readDisk() error {
 	if sp.closed.Load() {
 		return segmentlog.ErrClosed
 	}
+	defer func() { d.replayRead(len(r.seqs)) }()
 	if r.cur == nil || r.cur.Position() != r.wantLsn {
 		if r.cur != nil {
 			_ = r.cur.Close()
