@@ -220,6 +220,7 @@ func TestSpoolRestartResumesEachDestination(t *testing.T) {
 	require.Equal(t, uint64(0), s.TotalDropped(), "nothing is dropped: it stays in the spool: %v", s)
 	require.Equal(t, n, s.Queued)
 	require.Equal(t, uint64(n), s.Spool.LeftForNextStart)
+	require.Equal(t, uint64(n), p.RecordsLeft())
 	require.Equal(t, uint64(n), s.Destinations[0].Exported)
 	require.Equal(t, uint64(0), s.Destinations[0].LeftForNextStart)
 	require.Equal(t, uint64(n), s.Destinations[1].LeftForNextStart)

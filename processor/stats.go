@@ -271,6 +271,19 @@ func (p *Processor) RecordCounts() (exported, dropped uint64) {
 	return p.acct.exported, dropped
 }
 
+// RecordsLeft returns the records a Shutdown left in the spool for the
+// next start (Stats.Spool.LeftForNextStart): 0 without a spool, and before
+// Shutdown. It lets code that only knows interfaces (the lifecycle
+// package's LeftCounter) report them.
+func (p *Processor) RecordsLeft() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sp == nil {
+		return 0
+	}
+	return p.sp.left
+}
+
 // sumDropped is the sum of the counts of m.
 func sumDropped(m map[DropReason]uint64) uint64 {
 	var n uint64
