@@ -43,6 +43,8 @@ func runChild(role string) int {
 		err = childEFBIG(os.Getenv("SPOOL_DIR"))
 	case "lateopen":
 		err = childLateOpen(os.Getenv("SPOOL_DIR"))
+	case "enospc":
+		err = childENOSPC(os.Getenv("SPOOL_DIR"))
 	default:
 		err = errors.New("unknown role " + role)
 	}
