@@ -29,6 +29,12 @@ func collectBlockers(c Component, where string, dst []blockerRef) []blockerRef {
 		return v.claimBlockers(where, dst)
 	case countedGroup:
 		return v.claimBlockers(where, dst)
+	case leftGroup:
+		return v.claimBlockers(where, dst)
+	case countedLeftGroup:
+		return v.claimBlockers(where, dst)
+	case countedLeft:
+		return collectBlockers(v.counted, where, dst)
 	case counted:
 		dst = collectBlockers(v.Component, where, dst)
 		where = joinWhere(where, "counter")

@@ -35,6 +35,20 @@ type RecordCounter interface {
 	RecordCounts() (exported, dropped uint64)
 }
 
+// LeftCounter is implemented by components that keep what they could not
+// deliver for their next start instead of dropping it (steadylog's
+// processor does, with a spool). RecordsLeft returns how many records the
+// component's Shutdown left for the next start; the [Report] shows it.
+//
+// RecordsLeft is read once, after the component's Shutdown has returned
+// (or been given up on), and is bound as RecordCounts is: in its own
+// goroutine, within the readings' [AbandonMargin], a panic recovered.
+// A failed reading is reported with [OpRecordCounts], and the
+// component's counts and records left are left out of the report.
+type LeftCounter interface {
+	RecordsLeft() uint64
+}
+
 // Blocker is implemented by components whose callers can be made to wait:
 // steadylog's processor, under its Block overflow policy, makes OnEmit wait
 // for room in a full queue. StopBlocking makes the calls waiting now stop
@@ -81,7 +95,8 @@ func Named(name string, c Component) NamedComponent {
 
 // Counted returns c with counts read from counter: use it when the
 // component you shut down (say, the sdklog.LoggerProvider) is not the one that
-// counts (the steadylog processor registered in it). A nil counter returns c
+// counts (the steadylog processor registered in it). When counter is also a
+// [LeftCounter], so is the result, reading counter. A nil counter returns c
 // unchanged; a nil c returns nil, which Shutdown reports as [ErrNilComponent].
 func Counted(c Component, counter RecordCounter) Component {
 	if isNil(c) {
@@ -90,7 +105,11 @@ func Counted(c Component, counter RecordCounter) Component {
 	if isNil(counter) {
 		return c
 	}
-	return counted{Component: c, counter: counter}
+	cc := counted{Component: c, counter: counter}
+	if _, ok := counter.(LeftCounter); ok {
+		return countedLeft{cc}
+	}
+	return cc
 }
 
 type counted struct {
@@ -100,9 +119,15 @@ type counted struct {
 
 func (c counted) RecordCounts() (exported, dropped uint64) { return c.counter.RecordCounts() }
 
+// countedLeft is a counted whose counter is a LeftCounter too.
+type countedLeft struct{ counted }
+
+func (c countedLeft) RecordsLeft() uint64 { return c.counter.(LeftCounter).RecordsLeft() }
+
 // Group returns a Component that calls ForceFlush, then Shutdown, on each of
 // cs in order, joining their errors; it counts ([RecordCounter]) the sum of the
-// members that count.
+// members that count, and its records left ([LeftCounter]) are the sum of
+// its members'.
 //
 // Its main use is a LoggerProvider with its processors:
 // Group(provider, processor). The SDK's LoggerProvider.Shutdown, given a
@@ -126,10 +151,25 @@ func (c counted) RecordCounts() (exported, dropped uint64) { return c.counter.Re
 // the members are shut down all the same.
 func Group(cs ...Component) Component {
 	g := group{members: append([]Component(nil), cs...), blocking: new(atomic.Bool)}
+	counts, left := false, false
 	for _, c := range g.members {
-		if _, ok := c.(RecordCounter); ok && !isNil(c) {
-			return countedGroup{g}
+		if isNil(c) {
+			continue
 		}
+		if _, ok := c.(RecordCounter); ok {
+			counts = true
+		}
+		if _, ok := c.(LeftCounter); ok {
+			left = true
+		}
+	}
+	switch {
+	case counts && left:
+		return countedLeftGroup{countedGroup{g}}
+	case counts:
+		return countedGroup{g}
+	case left:
+		return leftGroup{g}
 	}
 	return g
 }
@@ -209,6 +249,25 @@ func (g countedGroup) RecordCounts() (exported, dropped uint64) {
 	return exported, dropped
 }
 
+// recordsLeft is the sum of the records left by the members of g.
+func (g group) recordsLeft() uint64 {
+	var n uint64
+	for _, c := range g.members {
+		if lc, ok := c.(LeftCounter); ok && !isNil(c) {
+			n += lc.RecordsLeft()
+		}
+	}
+	return n
+}
+
+type leftGroup struct{ group }
+
+func (g leftGroup) RecordsLeft() uint64 { return g.recordsLeft() }
+
+type countedLeftGroup struct{ countedGroup }
+
+func (g countedLeftGroup) RecordsLeft() uint64 { return g.recordsLeft() }
+
 // isNil reports whether v is nil, typed nil included (see nilness.Is).
 func isNil(v any) bool { return nilness.Is(v) }
 
@@ -218,7 +277,10 @@ func defaultName(i int, c Component) string {
 	if c == nil {
 		return fmt.Sprintf("#%d <nil>", i)
 	}
-	if cc, ok := c.(counted); ok {
+	switch cc := c.(type) {
+	case counted:
+		c = cc.Component
+	case countedLeft:
 		c = cc.Component
 	}
 	return fmt.Sprintf("#%d %T", i, c)

@@ -63,7 +63,9 @@
 // errors.As(err, &componentErr) all work. [ShutdownNamed] also returns a
 // [Report]: per component its strategy, duration, error, abandoned flag and —
 // for components that implement [RecordCounter], as steadylog's processor does
-// — the records exported and dropped during the shutdown.
+// — the records exported and dropped during the shutdown, and for those
+// that implement [LeftCounter], as the processor with a spool does, the
+// records its Shutdown left for the next start.
 //
 // A nil component (nil, or a nil pointer, map, slice, channel or func in the
 // interface) is reported with [ErrNilComponent] and the others are still

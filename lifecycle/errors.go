@@ -72,7 +72,8 @@ const (
 	// OpHook is a cleanup hook registered with [Manager.AddHook].
 	OpHook
 	// OpRecordCounts is a [RecordCounter]'s RecordCounts call, made before
-	// a component's first call and after its Shutdown.
+	// a component's first call and after its Shutdown, with, after it, a
+	// [LeftCounter]'s RecordsLeft call.
 	OpRecordCounts
 	// OpStopBlocking is a [Blocker]'s StopBlocking call, made after the
 	// flush phase and before the first Shutdown.

@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +15,12 @@ import (
 )
 
 const steadyRecords = 100
+
+// The processor reports what it counts and what it leaves in its spool.
+var (
+	_ lifecycle.RecordCounter = (*processor.Processor)(nil)
+	_ lifecycle.LeftCounter   = (*processor.Processor)(nil)
+)
 
 // newSteadyPipeline is a LoggerProvider with steadylog's processor, batches
 // of 10 and no timed export, holding steadyRecords records.
@@ -138,4 +145,34 @@ func TestSteadylogGracefulShutdownDrainsAfterBudget(t *testing.T) {
 	assert.Zero(t, st.TotalDropped())
 	assert.True(t, r.Components[0].BudgetExpired)
 	assert.Zero(t, r.Components[0].Dropped)
+}
+
+// TestSteadylogProcessorLeftForNextStart: with a spool and an exporter that
+// never answers, an Immediate shutdown of Group(provider, processor) leaves
+// every record in the spool; the report shows them as left for the next
+// start — the processor's Stats.Spool.LeftForNextStart — not as dropped.
+func TestSteadylogProcessorLeftForNextStart(t *testing.T) {
+	exp := newTestExporter(t, hungExporter)
+	p, err := processor.New(exp,
+		processor.WithSpool(filepath.Join(t.TempDir(), "spool")),
+		processor.WithExportMaxBatchSize(10),
+		processor.WithErrorHandler(func(error) {}))
+	require.NoError(t, err)
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+	emitN(lp, steadyRecords)
+	<-exp.entered // one batch in flight, stuck; the rest queued
+
+	r, err := lifecycle.ShutdownNamed(ctxWithTimeout(t, roomyDeadline), lifecycle.Immediate,
+		lifecycle.Named("logs", lifecycle.Group(lp, p)))
+	require.NoError(t, err)
+	st := p.Stats()
+	require.Len(t, r.Components, 1)
+	cr := r.Components[0]
+	assert.Equal(t, uint64(steadyRecords), st.Spool.LeftForNextStart, "%v", st)
+	assert.True(t, cr.HasLeft)
+	assert.Equal(t, uint64(steadyRecords), cr.Left)
+	assert.Zero(t, cr.Dropped, "left, not dropped")
+	assert.Zero(t, st.TotalDropped())
+	assert.Contains(t, r.String(), "left for next start 100")
+	t.Log("\n" + r.String())
 }

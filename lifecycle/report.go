@@ -73,6 +73,12 @@ type ComponentReport struct {
 	HasCounts bool
 	Exported  uint64
 	Dropped   uint64
+	// HasLeft is true when the component implements [LeftCounter] and
+	// its reading after Shutdown succeeded; Left is then the records its
+	// Shutdown left for the next start (in steadylog's processor, its
+	// spool): neither exported nor dropped.
+	HasLeft bool
+	Left    uint64
 }
 
 // Exported is the total of the components' exported counts.
@@ -80,6 +86,15 @@ func (r Report) Exported() uint64 {
 	var n uint64
 	for _, c := range r.Components {
 		n += c.Exported
+	}
+	return n
+}
+
+// Left is the total of the components' records left for the next start.
+func (r Report) Left() uint64 {
+	var n uint64
+	for _, c := range r.Components {
+		n += c.Left
 	}
 	return n
 }
@@ -102,7 +117,9 @@ func (r Report) Dropped() uint64 {
 //
 // Durations of a second or more are rounded to the millisecond, from a
 // millisecond to 100µs, and below that to the microsecond. The counts column
-// is empty for a component that does not implement [RecordCounter]; a failed
+// is empty for a component that does not implement [RecordCounter]; for one
+// that implements [LeftCounter] and left records it ends with "left for
+// next start N" (and the first line with ", N left for next start"); a failed
 // or abandoned entry reads "FAILED: …" or "ABANDONED: …" in place of "ok".
 func (r Report) String() string {
 	var b strings.Builder
@@ -118,7 +135,11 @@ func (r Report) String() string {
 	if r.Err != nil {
 		status = "FAILED"
 	}
-	fmt.Fprintf(&b, ": %s in %v, %d exported, %d dropped\n", status, roundDuration(r.Duration), r.Exported(), r.Dropped())
+	fmt.Fprintf(&b, ": %s in %v, %d exported, %d dropped", status, roundDuration(r.Duration), r.Exported(), r.Dropped())
+	if left := r.Left(); left > 0 {
+		fmt.Fprintf(&b, ", %d left for next start", left)
+	}
+	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, h := range r.Hooks {
 		fmt.Fprintf(tw, "  hook\t%s\t%v\t\t\t%s\n", h.Name, roundDuration(h.Duration), outcome(h.Err, h.Abandoned, false))
@@ -127,6 +148,12 @@ func (r Report) String() string {
 		counts := ""
 		if c.HasCounts {
 			counts = fmt.Sprintf("exported %d, dropped %d", c.Exported, c.Dropped)
+		}
+		if c.HasLeft && c.Left > 0 { // a processor without a spool leaves nothing, always
+			if counts != "" {
+				counts += ", "
+			}
+			counts += fmt.Sprintf("left for next start %d", c.Left)
 		}
 		fmt.Fprintf(tw, "  component\t%s\t%v\t%s\t%s\t%s\n", c.Name, roundDuration(c.Duration), c.Strategy, counts, outcome(c.Err, c.Abandoned, c.BudgetExpired))
 	}

@@ -152,18 +152,21 @@ func safeIs(err, target error) (is bool) {
 	return errors.Is(err, target)
 }
 
-// countsCall is one RecordCounts reading, made in its own goroutine for the
-// same reasons as a call: it is user code, and may block or panic.
+// countsCall is one RecordCounts reading — with, after Shutdown, the
+// RecordsLeft reading — made in its own goroutine for the same reasons as
+// a call: it is user code, and may block or panic.
 type countsCall struct {
 	done              chan struct{}
 	exported, dropped uint64
+	left              uint64
 	err               error
 }
 
 // errCountsHung is why a RecordCounts reading was abandoned.
 var errCountsHung = errors.New("steadylog/lifecycle: RecordCounts did not return")
 
-func readCounts(rc RecordCounter) *countsCall {
+// readCounts reads rc and lc, either of which may be nil.
+func readCounts(rc RecordCounter, lc LeftCounter) *countsCall {
 	r := &countsCall{done: make(chan struct{})}
 	ended := callStarted()
 	go func() {
@@ -179,7 +182,12 @@ func readCounts(rc RecordCounter) *countsCall {
 				r.err = errGoexit
 			}
 		}()
-		r.exported, r.dropped = rc.RecordCounts()
+		if rc != nil {
+			r.exported, r.dropped = rc.RecordCounts()
+		}
+		if lc != nil {
+			r.left = lc.RecordsLeft()
+		}
 		returned = true
 	}()
 	return r
@@ -232,6 +240,7 @@ type step struct {
 type compState struct {
 	nc        NamedComponent
 	counter   RecordCounter // nil when the component does not count, or its counts could not be read
+	leftCtr   LeftCounter   // likewise, for the records left for the next start
 	reading   *countsCall   // the RecordCounts call in progress, if any
 	exported0 uint64
 	dropped0  uint64
@@ -286,7 +295,10 @@ func execute(ctx context.Context, s Strategy, hooks []hookEntry, comps []NamedCo
 		}
 		if rc, ok := nc.Component.(RecordCounter); ok {
 			cs.counter = rc
-			cs.reading = readCounts(rc)
+			cs.reading = readCounts(rc, nil)
+		}
+		if lc, ok := nc.Component.(LeftCounter); ok {
+			cs.leftCtr = lc // read after Shutdown only
 		}
 		live = append(live, i)
 	}
@@ -649,11 +661,11 @@ func (x *execution) resolve(st *step, abandonedCall bool) {
 			x.fail(cs, &ComponentError{Name: cs.nc.Name, Op: OpShutdown, Err: c.annotated})
 		}
 		cs.rep.Duration = end.Sub(cs.first)
-		if cs.counter != nil {
+		if cs.counter != nil || cs.leftCtr != nil {
 			// Read even for an abandoned component: the counts show what it
 			// had exported and dropped by the time Shutdown gave up on it.
 			// The reading runs on its own and is collected by awaitCounts.
-			cs.reading = readCounts(cs.counter)
+			cs.reading = readCounts(cs.counter, cs.leftCtr)
 		}
 	}
 }
@@ -699,7 +711,7 @@ func (x *execution) awaitCounts(final bool) {
 		}
 		if ce != nil {
 			x.fail(cs, ce)
-			cs.counter = nil
+			cs.counter, cs.leftCtr = nil, nil
 			cs.rep.HasCounts, cs.rep.Exported, cs.rep.Dropped = false, 0, 0
 			continue
 		}
@@ -708,7 +720,12 @@ func (x *execution) awaitCounts(final bool) {
 			cs.rep.HasCounts = true
 			continue
 		}
-		cs.rep.Exported, cs.rep.Dropped = since(r.exported, cs.exported0), since(r.dropped, cs.dropped0)
+		if cs.counter != nil {
+			cs.rep.Exported, cs.rep.Dropped = since(r.exported, cs.exported0), since(r.dropped, cs.dropped0)
+		}
+		if cs.leftCtr != nil {
+			cs.rep.HasLeft, cs.rep.Left = true, r.left
+		}
 	}
 }
 

@@ -467,6 +467,9 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 		}
 		p.mu.Unlock()
 		if fromDisk {
+			if ok, err := d.replayWait(ctx); !ok {
+				return errors.Join(append(errs, err)...)
+			}
 			err := d.readDisk()
 			p.mu.Lock()
 			if err == nil && !d.abandoned {
@@ -548,6 +551,7 @@ func (d *destination) takeLocked() ([]sdklog.Record, bool) {
 func (d *destination) drain() {
 	p := d.p
 	ctx := p.stopCtx
+	d.disk.draining = true
 	err := d.exportWhile(ctx, true, func() bool { return d.pending > 0 })
 	p.mu.Lock()
 	mismatch := d.abandonLocked(idxShutdown)

@@ -195,6 +195,8 @@
 //     and a destination that still needs them reads them back from the
 //     spool, one batch at a time, in order, before it reads memory again.
 //     Only records not yet written are evicted, as without a spool.
+//     WithSpoolReplayRate paces those reads, per destination, so that the
+//     backlog of a long outage does not starve the application.
 //   - The spool is bounded (WithSpoolMaxBytes, 256 MiB by default;
 //     WithSpoolMaxAge): when a bound is reached the oldest records go,
 //     counted as spool_full or spool_age by each destination that had not
@@ -204,10 +206,14 @@
 //     — is reported to the error handler once per episode and in
 //     Stats.Spool (Errors, Degraded, LastError); the processor works from
 //     memory meanwhile and writes again when the disk allows. A spool that
-//     cannot be opened at New for such a reason leaves the processor
-//     working from memory until restart; a directory in use by another
-//     processor (ErrSpoolLocked), a symbolic link or an invalid option
-//     makes New fail.
+//     cannot be opened at New for such a reason (an unwritable or
+//     read-only directory, a full disk) leaves the processor working from
+//     memory, and it tries again every sync interval: once the directory
+//     holds no records of an earlier run, it opens it, says so, and writes
+//     what memory holds; one that holds some is left untouched for the
+//     next start, reported, and the processor stays in memory until
+//     restart. A directory in use by another processor (ErrSpoolLocked), a
+//     symbolic link or an invalid option makes New fail.
 //   - Delivery is at least once. A destination acknowledges the spool a
 //     batch at a time, at each sync: after a crash, records it had
 //     exported since come again (Stats.Spool.Resent bounds them).

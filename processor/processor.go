@@ -197,8 +197,8 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 	}
 	go p.pressureLoop(p.pressureQuit, p.pressureDone)
 	go p.packLoop()
-	if sp := p.spoolOn(); sp != nil {
-		go sp.run()
+	if p.sp != nil {
+		go p.sp.run() // also while the spool is not open: it tries again
 	}
 	for _, d := range ds {
 		go d.run()
@@ -281,10 +281,11 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 	p.stopCtx = ctx
 	p.mu.Unlock()
 	p.stopPacker()
-	if sp := p.spoolOn(); sp != nil {
+	if sp := p.sp; sp != nil {
 		// What memory holds goes to the spool before the workers drain:
 		// what they cannot deliver then stays there. A local write, not
-		// bounded by ctx.
+		// bounded by ctx. A spooler still trying to open the spool
+		// stops trying.
 		close(sp.quit)
 		<-sp.done
 	}

@@ -49,9 +49,13 @@ const spoolCoalesce = 20 * time.Millisecond
 type spooler struct {
 	p    *Processor
 	cfg  spoolConfig
-	log  *segmentlog.Log        // nil when Open failed with an I/O error: memory only
+	log  *segmentlog.Log        // nil until Open succeeds: memory only (see openLater)
 	tmpl *recordcodec.Templates // shared by every decode (safe for concurrent use)
 
+	// on is set once log is: the spool is in use. Whoever reads log
+	// outside the spooler loads on first; it is set under p.mu too, so
+	// what holds p.mu may read either.
+	on     atomic.Bool
 	closed atomic.Bool // the log is closed (Shutdown)
 
 	// p.mu
@@ -101,7 +105,8 @@ type spooler struct {
 // openSpool opens the spool of cfg for p and rebuilds its index from what
 // the files hold. It returns an error for an invalid configuration and a
 // locked or symlinked directory; any other failure to open leaves p
-// working from memory, reported and in Stats.Spool.
+// working from memory, reported and in Stats.Spool, and the spooler tries
+// again every sync interval (openLater).
 func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 	sp := &spooler{
 		p:     p,
@@ -112,16 +117,7 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	names := make([]string, len(p.dests))
-	for i, d := range p.dests {
-		names[i] = d.name
-	}
-	l, rec, err := segmentlog.Open(cfg.dir, segmentlog.Options{
-		Consumers:   names,
-		SegmentSize: cfg.segmentSize,
-		MaxBytes:    cfg.maxBytes,
-		MaxAge:      cfg.maxAge,
-	})
+	l, rec, err := sp.open()
 	switch {
 	case errors.Is(err, segmentlog.ErrLocked):
 		return nil, fmt.Errorf("%w: %s: %w", ErrSpoolLocked, cfg.dir, err)
@@ -131,13 +127,14 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 		return nil, fmt.Errorf("steadylog/processor: spool %s: %w", cfg.dir, err)
 	case err != nil:
 		// A disk that is full, read-only or failing must not stop the
-		// service from logging: work from memory, and say so.
-		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s could not be opened; working from memory only until restart: %w", cfg.dir, err))
+		// service from logging: work from memory, say so, and try
+		// again.
+		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s could not be opened; working from memory, trying again every sync interval: %w", cfg.dir, err))
 		sp.startReport = sp.lastErr
-		close(sp.done)
 		return sp, nil
 	}
 	sp.log = l
+	sp.on.Store(true)
 	if err := sp.recover(rec); err != nil {
 		_ = l.Close()
 		return nil, err
@@ -148,6 +145,124 @@ func openSpool(p *Processor, cfg spoolConfig) (*spooler, error) {
 	// find the last start's counts beside this start's payloads.
 	sp.syncMeta()
 	return sp, nil
+}
+
+// open opens the spool's segment log, one consumer per destination.
+func (sp *spooler) open() (*segmentlog.Log, segmentlog.Recovery, error) {
+	names := make([]string, len(sp.p.dests))
+	for i, d := range sp.p.dests {
+		names[i] = d.name
+	}
+	return segmentlog.Open(sp.cfg.dir, segmentlog.Options{
+		Consumers:   names,
+		SegmentSize: sp.cfg.segmentSize,
+		MaxBytes:    sp.cfg.maxBytes,
+		MaxAge:      sp.cfg.maxAge,
+	})
+}
+
+// retryPeriod is how often the spooler retries what failed: opening the
+// spool, a write, a sync; it is also when it applies the age bound.
+func (sp *spooler) retryPeriod() time.Duration {
+	if sp.cfg.syncInterval == 0 {
+		return time.Second
+	}
+	return sp.cfg.syncInterval
+}
+
+// openLater is the spooler's life while the spool is not open (Open
+// failed at New): it tries to open it every sync interval until it does
+// (true), until Shutdown, or until it gives up (false). Spooler only.
+func (sp *spooler) openLater() bool {
+	tick := time.NewTicker(sp.retryPeriod())
+	defer tick.Stop()
+	for {
+		select {
+		case <-sp.quit:
+			return false
+		case <-tick.C:
+		}
+		if opened, final := sp.openLate(); opened || final {
+			return opened
+		}
+	}
+}
+
+// openLate tries to open the spool after New. It reports whether it
+// opened it, and whether it gave up (final).
+//
+// A late open takes only a directory that holds no record a destination
+// still needs (empty, new, or every record acknowledged). Such a spool
+// takes the processor as it is: every record below the position of the
+// destination furthest behind is finished, those from it on are in
+// memory, so the positions all start there, and the spooler writes what
+// memory holds as it does after a failed write — the state of a spool
+// opened empty at New whose writes failed until now. Records found on
+// disk could not be delivered consistently: they carry sequence numbers
+// of an earlier run, which the store has given again to the records it
+// took since New, and Received and each destination's position would
+// have to count records older than the ones already counted. So a
+// directory that holds some is closed again, untouched, for the next
+// start, and the processor stays in memory until restart, reported. So
+// do the errors that make New fail (another processor locked the
+// directory meanwhile, a symbolic link): retrying would not change them.
+// Any other error is retried at the next sync interval, counted in
+// Stats.Spool.Errors but reported only with the episode's first.
+func (sp *spooler) openLate() (opened, final bool) {
+	p := sp.p
+	l, rec, err := sp.open()
+	var batches uint64 // payloads a destination still needs
+	if err == nil {
+		if batches = l.Stats().Records; batches > 0 {
+			err = l.Close()
+		}
+	}
+	var report error
+	p.mu.Lock()
+	switch {
+	case err == nil && batches > 0:
+		sp.errs++
+		sp.lastErr = fmt.Errorf("steadylog/processor: spool %s could be opened only after New, and holds %d batches of records of an earlier run: they are left there for the next start; working from memory only until restart", sp.cfg.dir, batches)
+		report, final = sp.lastErr, true
+	case errors.Is(err, segmentlog.ErrLocked), errors.Is(err, segmentlog.ErrSymlink),
+		errors.Is(err, segmentlog.ErrUnsupported), errors.Is(err, segmentlog.ErrInvalidOptions):
+		sp.errs++
+		sp.lastErr = fmt.Errorf("steadylog/processor: spool %s cannot be used; working from memory only until restart: %w", sp.cfg.dir, err)
+		report, final = sp.lastErr, true
+	case err != nil:
+		sp.failLocked(fmt.Errorf("steadylog/processor: spool %s could not be opened; working from memory, trying again every sync interval: %w", sp.cfg.dir, err))
+	default:
+		upTo := p.st.nextSeq
+		for _, d := range p.dests {
+			upTo = min(upTo, d.next)
+		}
+		sp.next, sp.memFrom, sp.blockedBelow, sp.released = upTo, upTo, upTo, upTo
+		sp.nextLsn = l.Stats().Next
+		// The running count goes on from the earlier run's, so that a
+		// crash before the first Sync cannot count its payloads as lost.
+		if m, ok := decodeSpoolMeta(rec.Meta); ok {
+			sp.written = m.synced
+		}
+		// Payloads lost to damage held no record a destination still
+		// needed, as far as the ledger knows: counted, as a lower bound.
+		sp.damaged += rec.Damaged
+		sp.inexact = sp.inexact || rec.Damaged > 0
+		sp.log = l
+		sp.on.Store(true)
+		sp.degraded = false
+		report = fmt.Errorf("steadylog/processor: spool %s opened; spooling again after %d errors (last: %w)", sp.cfg.dir, sp.errs, sp.lastErr)
+		opened = true
+	}
+	p.mu.Unlock()
+	if report != nil {
+		safeHandle(p.cfg.errorHandler, report)
+	}
+	if opened {
+		if r := recoveryReport(sp.cfg.dir, rec, rec.Damaged, rec.Damaged > 0, 0); r != nil {
+			safeHandle(p.cfg.errorHandler, r)
+		}
+	}
+	return opened, final
 }
 
 // recoveryReport describes what Open found wrong in the spool's files, or
@@ -302,7 +417,7 @@ func (sp *spooler) failLocked(err error) (report bool) {
 
 // on returns the processor's spool when it is writing to disk, or nil.
 func (p *Processor) spoolOn() *spooler {
-	if sp := p.sp; sp != nil && sp.log != nil {
+	if sp := p.sp; sp != nil && sp.on.Load() {
 		return sp
 	}
 	return nil
@@ -336,11 +451,14 @@ func (sp *spooler) emittedLocked() {
 // at Shutdown writes what is left and syncs before it ends.
 func (sp *spooler) run() {
 	defer close(sp.done)
-	period := sp.cfg.syncInterval
-	if period == 0 {
-		period = time.Second // retries while degraded, and the age bound
+	if !sp.on.Load() {
+		if !sp.openLater() {
+			return
+		}
+		sp.writeAll(true) // what memory holds
+		sp.sync()
 	}
-	tick := time.NewTicker(period)
+	tick := time.NewTicker(sp.retryPeriod())
 	defer tick.Stop()
 	coalesce := time.NewTimer(time.Hour)
 	coalesce.Stop()
@@ -905,7 +1023,7 @@ func (sp *spooler) leaveLocked(d *destination) {
 // which releases the directory. What is left counts as left for the next
 // start.
 func (sp *spooler) close() {
-	if sp.log == nil || sp.closed.Load() {
+	if !sp.on.Load() || sp.closed.Load() {
 		return
 	}
 	sp.sync()
@@ -932,7 +1050,7 @@ func (sp *spooler) close() {
 // closeUnstarted closes the log of a spool whose processor New could not
 // start.
 func (sp *spooler) closeUnstarted() {
-	if sp != nil && sp.log != nil {
+	if sp != nil && sp.on.Load() {
 		_ = sp.log.Close()
 	}
 }
@@ -940,7 +1058,7 @@ func (sp *spooler) closeUnstarted() {
 // logStats returns the log's snapshot; p.mu must not be held. It is zero
 // without a spool, or with one that could not be opened.
 func (sp *spooler) logStats() segmentlog.Stats {
-	if sp == nil || sp.log == nil || sp.closed.Load() {
+	if sp == nil || !sp.on.Load() || sp.closed.Load() {
 		return segmentlog.Stats{}
 	}
 	return sp.log.Stats()

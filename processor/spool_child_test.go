@@ -41,6 +41,10 @@ func runChild(role string) int {
 		err = childCrash(os.Getenv("SPOOL_DIR"), os.Getenv("SPOOL_RECORDS"))
 	case "efbig":
 		err = childEFBIG(os.Getenv("SPOOL_DIR"))
+	case "lateopen":
+		err = childLateOpen(os.Getenv("SPOOL_DIR"))
+	case "enospc":
+		err = childENOSPC(os.Getenv("SPOOL_DIR"))
 	default:
 		err = errors.New("unknown role " + role)
 	}

@@ -3,6 +3,7 @@ package processor
 import (
 	"time"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/segmentlog"
 	"github.com/steadylog/steadylog/internal/setting"
 )
@@ -42,6 +43,8 @@ type spoolConfig struct {
 	maxBytes     int64
 	maxAge       time.Duration
 	segmentSize  int64
+	replayRate   int         // records per second per destination; 0: unlimited
+	clock        clock.Clock // paces the replay; set by tests only, else the system clock
 }
 
 // WithSpool makes the processor keep the records it accepts in a durable
@@ -65,7 +68,11 @@ type spoolConfig struct {
 //   - A disk that fails (full, read-only, I/O errors) is reported to the
 //     error handler and in Stats.Spool, and the processor goes on from
 //     memory as it does without a spool, writing again when the disk
-//     allows.
+//     allows. That includes a directory that cannot be opened or created
+//     at New: the spooler tries again every sync interval, and once it can
+//     open it — holding no records of an earlier run, which could not be
+//     numbered after the records taken since New and are left for the
+//     next start — it writes what memory holds from then on.
 //
 // dir is created (0700) if missing; its files are 0600 and no symbolic
 // link is followed. One processor at a time may use a dir: New fails with
@@ -87,6 +94,7 @@ func WithSpool(dir string, opts ...SpoolOption) Option {
 			syncInterval: DefaultSpoolSyncInterval,
 			maxBytes:     DefaultSpoolMaxBytes,
 			segmentSize:  DefaultSpoolSegmentSize,
+			clock:        clock.Real(),
 		}
 		setting.Apply(c.invalid, opts, func(o SpoolOption) { o.applySpool(sc) })
 		c.spool = sc
@@ -151,5 +159,25 @@ func WithSpoolSegmentSize(n int64) SpoolOption {
 			return
 		}
 		c.segmentSize = n
+	})
+}
+
+// WithSpoolReplayRate limits how fast each destination reads records back
+// from the spool — after a restart, or after records it still needed left
+// memory during an outage — to about recordsPerSecond, so that replaying
+// a long outage's backlog does not starve the application of CPU and
+// disk. Reads are paced a batch at a time: a batch of n records is read
+// at once, and the next one n/recordsPerSecond seconds later. Records a
+// destination reads from memory are not limited, nor is a retry of a
+// batch already read. ForceFlush and Shutdown wait for the limit only
+// within their context: what a Shutdown does not read by its deadline
+// stays in the spool for the next start.
+//
+// Default: 0, unlimited. A negative value makes New fail.
+func WithSpoolReplayRate(recordsPerSecond int) SpoolOption {
+	return spoolOptionFunc(func(c *spoolConfig) {
+		if setting.NonNegative(c.invalid, "WithSpoolReplayRate", recordsPerSecond) {
+			c.replayRate = recordsPerSecond
+		}
 	})
 }

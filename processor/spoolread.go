@@ -35,6 +35,9 @@ type diskReader struct {
 	pseqs   []uint64        // one payload\'s sequence numbers
 	damaged []uint64        // the log positions the read found damaged (segmentlog.Cursor.Damaged)
 	skipTo  uint64          // the batch's records, and the damaged payloads before or among them, end here
+
+	replayAt time.Time // no read before this time (WithSpoolReplayRate; spoolreplay.go)
+	draining bool      // Shutdown's drain: only its context ends a replay wait
 }
 
 // diskDueLocked reports whether d's next batch comes from the spool, and
@@ -73,6 +76,7 @@ func (d *destination) readDisk() error {
 	if sp.closed.Load() {
 		return segmentlog.ErrClosed
 	}
+	defer func() { d.replayRead(len(r.seqs)) }()
 	if r.cur == nil || r.cur.Position() != r.wantLsn {
 		if r.cur != nil {
 			_ = r.cur.Close()

@@ -210,11 +210,14 @@ type SpoolStats struct {
 	// the accounting identity holds. A record one destination dropped
 	// and another left counts as dropped, not here.
 	LeftForNextStart uint64
-	// Errors counts the spool's disk failures (failed writes, syncs, an
-	// Open that failed); Degraded is true while the spool is not writing
-	// because of one, and LastError is the latest. While degraded the
-	// processor works from memory, as it does without a spool, and tries
-	// to write again every sync interval.
+	// Errors counts the spool's disk failures (failed writes, syncs,
+	// each failed attempt to open it); Degraded is true while the spool is
+	// not writing because of one, and LastError is the latest. While
+	// degraded the processor works from memory, as it does without a
+	// spool, and tries to write — or to open the spool — again every sync
+	// interval. A spool opened after New holds no records of an earlier
+	// run (a directory holding some is left for the next start, and
+	// Degraded stays true), so it adds nothing to Recovered.
 	Errors    uint64
 	Degraded  bool
 	LastError string
@@ -295,6 +298,19 @@ func (p *Processor) RecordCounts() (exported, dropped uint64) {
 		dropped += n
 	}
 	return p.acct.exported, dropped
+}
+
+// RecordsLeft returns the records a Shutdown left in the spool for the
+// next start (Stats.Spool.LeftForNextStart): 0 without a spool, and before
+// Shutdown. It lets code that only knows interfaces (the lifecycle
+// package's LeftCounter) report them.
+func (p *Processor) RecordsLeft() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sp == nil {
+		return 0
+	}
+	return p.sp.left
 }
 
 // sumDropped is the sum of the counts of m.
