@@ -13,6 +13,7 @@ import (
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/internal/classifyctx"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/segmentlog"
 )
 
@@ -381,24 +382,28 @@ func (d *destination) run() {
 	d.workerID.Store(goroutineID())
 	ticker := time.NewTicker(p.cfg.exportInterval)
 	defer ticker.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
+	clk := p.cfg.retryClock
 	background := context.Background()
 	for {
+		// The retry timer is stopped as soon as the select returns, before
+		// the work it chose: what the worker then waits for (a retry
+		// within ForceFlush, say) is the only timer on the retry clock.
 		var retryC <-chan time.Time
+		stopRetry := func() {}
 		if !d.retryAt.IsZero() {
-			retry.Reset(time.Until(d.retryAt))
-			retryC = retry.C
+			t := clk.NewTimer(clock.Until(clk, d.retryAt))
+			retryC, stopRetry = t.C(), func() { t.Stop() }
 		}
 		select {
 		case <-d.wake:
+			stopRetry()
 			if d.retryAt.IsZero() {
 				_ = d.exportWhile(background, false, d.dueLocked)
 			} else {
 				d.probeIfLosing()
 			}
 		case <-ticker.C:
+			stopRetry()
 			if d.retryAt.IsZero() {
 				_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
 			} else {
@@ -408,17 +413,18 @@ func (d *destination) run() {
 			d.retryAt, d.breakerWait = time.Time{}, false
 			_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
 		case req := <-d.flushReq:
+			stopRetry()
 			var err error
 			if req.stored {
 				err = d.exportWhile(req.ctx, true, d.upTo(req.seq, true))
 			}
 			req.result <- errors.Join(err, d.callForceFlush(req.ctx))
 		case <-p.stop:
+			stopRetry()
 			d.drain()
 			d.closeDisk()
 			return
 		}
-		retry.Stop()
 	}
 }
 
@@ -583,7 +589,7 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 		err = p.classify(err)
 	}
 	p.tel.exported(parent, &d.tel, batch, started, err)
-	now := time.Now()
+	now := p.cfg.retryClock.Now()
 	callerEnded := err != nil && parent.Err() != nil
 	retrying = err != nil && d.retryable(err, now, callerEnded)
 	budgetEnd := d.outageStart.Add(p.cfg.retryMaxElapsed)

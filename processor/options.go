@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/setting"
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/otlperr"
@@ -181,6 +182,7 @@ type config struct {
 	lowMark          float64
 	pressureHold     time.Duration                                  // see WithBackPressureHold
 	holdTimer        func(time.Duration) (<-chan time.Time, func()) // nil: a time.Timer; tests replace it
+	retryClock       clock.Clock                                    // the retry schedule's clock; nil: clock.Real(); tests replace it
 	onPressure       func(BackPressure)
 	shedBelow        log.Severity
 	tel              telemetryConfig
@@ -612,6 +614,9 @@ func newConfig(opts []Option) (config, error) {
 	c.pressureHold = s.pressureHold.Resolve(DefaultBackPressureHold)
 	if c.holdTimer == nil {
 		c.holdTimer = newHoldTimer
+	}
+	if c.retryClock == nil {
+		c.retryClock = clock.Real()
 	}
 	// A batch can never be larger than the queue that feeds it; the
 	// specification asks for the same clamp.

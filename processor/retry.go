@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/retry"
 )
 
@@ -128,7 +129,7 @@ func (d *destination) probeIfLosing() {
 		return
 	}
 	d.breakerWait = false
-	if early := time.Now().Add(d.backoff(0)); early.Before(d.retryAt) {
+	if early := d.p.cfg.retryClock.Now().Add(d.backoff(0)); early.Before(d.retryAt) {
 		d.retryAt, d.probeEarly = early, true
 	}
 }
@@ -179,11 +180,12 @@ func (d *destination) waitRetry(ctx context.Context) error {
 		return fmt.Errorf("steadylog/processor: %snext export attempt at %s is after the deadline (%w): %w",
 			d.label(), d.retryAt.Format(time.RFC3339Nano), context.DeadlineExceeded, d.lastErr)
 	}
-	if wait := time.Until(d.retryAt); wait > 0 {
-		t := time.NewTimer(wait)
+	clk := d.p.cfg.retryClock
+	if wait := clock.Until(clk, d.retryAt); wait > 0 {
+		t := clk.NewTimer(wait)
 		defer t.Stop()
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
