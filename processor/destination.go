@@ -94,8 +94,12 @@ type DestinationStats struct {
 	// Retrying is true while a failed batch waits for its next attempt.
 	Retrying bool
 	// OutageSpent is true when this destination has used up its retry
-	// budget on the current outage (WithRetryMaxElapsed): each batch gets
-	// one attempt, without a backoff wait, until an export succeeds.
+	// budget on the current outage (WithRetryMaxElapsed), until an export
+	// succeeds. Each batch then gets one attempt, without a backoff wait,
+	// and is dropped if it fails — but with a spool and the default
+	// budget, a batch the spool holds stays queued (Retrying) and is
+	// retried at the backoff's ceiling; ForceFlush and Shutdown make one
+	// attempt instead of waiting for it.
 	OutageSpent bool
 	// Recovered counts the records found in the spool at New that this
 	// destination had not acknowledged (WithSpool); they are counted in
@@ -153,6 +157,7 @@ type destination struct {
 	probeEarly  bool            // the next attempt may be an early probe of an open breaker
 	probed      bool            // the attempt being accounted for was an early probe
 	breakerWait bool            // retryAt is an open breaker's: see probeIfLosing
+	kept        bool            // the last export failed after the budget was spent, and the spool keeps its batch (keepLocked)
 	dropsSeen   uint64          // this destination's drops when the last retry was scheduled
 	scratch     []sdklog.Record // a batch gathered around dead slots, or decoded from a packed chunk
 	unpackFrom  *chunk          // the packed chunk of the batch to decode; set under p.mu by takeLocked
@@ -458,7 +463,12 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 			if !wait {
 				return errors.Join(errs...)
 			}
-			if err := d.waitRetry(ctx); err != nil {
+			if d.kept {
+				// The outage outlasted its budget and the spool keeps the
+				// batch: ForceFlush and Shutdown do not wait for the next
+				// attempt, they make one now (see below).
+				d.retryAt, d.breakerWait = time.Time{}, false
+			} else if err := d.waitRetry(ctx); err != nil {
 				return errors.Join(append(errs, err)...)
 			}
 		}
@@ -504,8 +514,14 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 				safeHandle(p.cfg.errorHandler, err)
 			}
 		}
-		if retrying, err := d.export(ctx, batch); err != nil && !retrying {
+		retrying, err := d.export(ctx, batch)
+		if err != nil && !retrying {
 			errs = append(errs, err)
+		}
+		if wait && d.kept {
+			// The budget bounds how long ForceFlush and Shutdown wait for
+			// a dead backend; with a spool, what is left waits on disk.
+			return errors.Join(append(errs, fmt.Errorf("%w (the outage outlasted the retry budget): %w", ErrQueuedInSpool, err))...)
 		}
 	}
 }
@@ -591,7 +607,10 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 	p.tel.exported(parent, &d.tel, batch, started, err)
 	now := p.cfg.retryClock.Now()
 	callerEnded := err != nil && parent.Err() != nil
-	retrying = err != nil && d.retryable(err, now, callerEnded)
+	spent := false
+	if err != nil {
+		retrying, spent = d.retryable(err, now, callerEnded)
+	}
 	budgetEnd := d.outageStart.Add(p.cfg.retryMaxElapsed)
 	if d.gathered {
 		clear(batch) // the copy must not keep records alive
@@ -599,10 +618,19 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 	}
 
 	p.mu.Lock()
+	if d.kept = spent && d.keepLocked(); d.kept {
+		// The spool holds the batch: it waits there for the backend,
+		// retried at the backoff's ceiling or when a breaker admits a
+		// probe, but no wait reaches more than one budget ahead.
+		retrying, budgetEnd = true, now.Add(p.cfg.retryMaxElapsed)
+	}
 	if d.bdisk {
 		d.diskOutcomeLocked(err, retrying, now)
 	} else {
 		d.memoryOutcomeLocked(err, retrying, now)
+	}
+	if d.kept && !d.abandoned {
+		d.outageSpent = true
 	}
 	// Records another destination still needs — or this one, for a retry
 	// — are queued again, and the queue's count bound applies to them.

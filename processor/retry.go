@@ -55,19 +55,24 @@ func (p *Processor) classify(err error) (out error) {
 // batches are pending, and Shutdown with no deadline ends in about one
 // budget. A failure caused by the caller's context ending (callerEnded: a
 // ForceFlush or Shutdown that gave up) says nothing about the backend: it
-// is retried and spends no budget. Only the worker calls it.
-func (d *destination) retryable(err error, now time.Time, callerEnded bool) bool {
+// is retried and spends no budget. spent reports that only the spent
+// budget stands in the way of a retry: a spool that bridges outages may
+// then keep the batch (keepLocked). Only the worker calls it.
+func (d *destination) retryable(err error, now time.Time, callerEnded bool) (ok, spent bool) {
 	cfg := &d.p.cfg
 	if cfg.noRetry || retry.IsPermanent(err) || errors.Is(err, errPanicked) {
-		return false
+		return false, false
 	}
 	if callerEnded {
-		return true
+		return true, false
 	}
 	if d.outageStart.IsZero() {
 		d.outageStart = now
 	}
-	return now.Sub(d.outageStart) < cfg.retryMaxElapsed
+	if now.Sub(d.outageStart) < cfg.retryMaxElapsed {
+		return true, false
+	}
+	return false, true
 }
 
 // scheduleRetry sets when the worker may call the exporter again after err:
