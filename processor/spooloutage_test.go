@@ -85,15 +85,24 @@ func waitForRetryTimer(t *testing.T, clk *clock.Fake) {
 	}
 }
 
-// advanceUntil moves clk by step each time the worker waits on it, until
-// call returns, and returns its result; it fails the test if call has not
-// returned within outageWait.
-func advanceUntil(t *testing.T, clk *clock.Fake, step time.Duration, call func() error) error {
+// advanceUntil moves clk by step each time the worker waits on it, once
+// ready is closed (nil: at once), until call returns, and returns its
+// result; it fails the test if call has not returned within outageWait.
+// When it returns, the worker is waiting for its next retry: nothing
+// calls the exporter until clk moves again.
+func advanceUntil(t *testing.T, clk *clock.Fake, step time.Duration, ready <-chan struct{}, call func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- call() }()
 	deadline := time.NewTimer(outageWait)
 	defer deadline.Stop()
+	if ready != nil {
+		select {
+		case <-ready:
+		case <-deadline.C:
+			t.Fatal("never ready to move the clock")
+		}
+	}
 	for {
 		waiting := make(chan struct{})
 		go func() {
@@ -107,6 +116,14 @@ func advanceUntil(t *testing.T, clk *clock.Fake, step time.Duration, call func()
 			release.Stop()
 			return err
 		case <-waiting:
+			// call may have returned, and the worker be waiting for its
+			// next retry: moving the clock now would make an attempt
+			// after call's.
+			select {
+			case err := <-done:
+				return err
+			default:
+			}
 			clk.Advance(step)
 		case <-deadline.C:
 			t.Fatalf("no return within %v of real time (%v on the retry clock)", outageWait, clk.Now())
@@ -216,9 +233,10 @@ func TestSpoolOutageForceFlushAndShutdownReturn(t *testing.T) {
 	want := emitSpooled(t, p, n)
 	waitForRetryTimer(t, clk) // the first attempt failed: the outage started at start
 
-	err = advanceUntil(t, clk, time.Second, func() error { return p.ForceFlush(context.Background()) })
+	err = advanceUntil(t, clk, time.Second, nil, func() error { return p.ForceFlush(context.Background()) })
 	require.ErrorIs(t, err, ErrQueuedInSpool)
 	require.ErrorIs(t, err, errOutage)
+	waitForRetryTimer(t, clk) // the worker waits: no attempt is under way
 	elapsed := clk.Since(start)
 	require.GreaterOrEqual(t, elapsed, DefaultRetryMaxElapsed)
 	require.Less(t, elapsed, DefaultRetryMaxElapsed+2*time.Second, "ForceFlush waits one budget")
@@ -267,7 +285,7 @@ func TestSpoolOutageShutdownWaitsTheRestOfTheBudget(t *testing.T) {
 		waitForRetryTimer(t, clk)
 		clk.Advance(time.Second)
 	}
-	err = advanceUntil(t, clk, time.Second, func() error { return p.Shutdown(context.Background()) })
+	err = advanceUntil(t, clk, time.Second, p.stop, func() error { return p.Shutdown(context.Background()) })
 	require.ErrorIs(t, err, ErrQueuedInSpool)
 	require.Less(t, clk.Since(start), DefaultRetryMaxElapsed+2*time.Second, "one budget in all, not one more")
 	s := p.Stats()
@@ -287,7 +305,7 @@ func TestSpoolExplicitRetryBudgetDrops(t *testing.T) {
 	p, err := New(exp, spoolOpts(t.TempDir(), &errs, withRetryClock(clk), WithRetryMaxElapsed(DefaultRetryMaxElapsed))...)
 	require.NoError(t, err)
 	emitSpooled(t, p, n)
-	err = advanceUntil(t, clk, time.Second, func() error { return p.ForceFlush(context.Background()) })
+	err = advanceUntil(t, clk, time.Second, nil, func() error { return p.ForceFlush(context.Background()) })
 	require.ErrorIs(t, err, errOutage)
 	require.NotErrorIs(t, err, ErrQueuedInSpool)
 	s := p.Stats()
