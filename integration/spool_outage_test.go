@@ -32,17 +32,6 @@ const (
 	// before the outage: the baseline of its memory without one.
 	longOutageWarmup = 10 * time.Second
 	longOutageDown   = 60 * time.Second
-	// longOutageRetry is the processor's retry budget (WithRetryMaxElapsed)
-	// in this test, the one option not at its default. The default, 1
-	// minute, applies with a spool too, and a 60 s outage spends it: the
-	// outage starts at the first refused export, the Collector is ready
-	// again a fraction of a second after the 60 s, and once the budget is
-	// spent every batch — read back from the spool as well — gets one
-	// attempt and is dropped as export_failed when it fails. With the
-	// default this test lost 1,024 records (two batches) in one run of
-	// three. The budget set here outlasts the outage with room for a
-	// Collector slow to start on a loaded machine.
-	longOutageRetry = 3 * time.Minute
 	// longOutageCatchUp bounds the replay: the backlog (600,000 records)
 	// must be delivered while 10,000 records/s keep coming.
 	longOutageCatchUp  = 60 * time.Second
@@ -83,8 +72,8 @@ type longOutageResults struct {
 // TestSpoolBridgesLongOutage is a long outage bridged by the spool: a
 // child process logs 10,000 records/s through a LoggerProvider and a
 // steadylog processor with WithSpool and every other option at its
-// default but the retry budget (see longOutageRetry) — so a 32 MiB byte
-// budget — over otlploghttp to the real Collector. After a 10 s baseline
+// default — a 32 MiB byte budget, and a 1 minute retry budget the outage
+// outlasts, which with a spool drops nothing — over otlploghttp to the real Collector. After a 10 s baseline
 // the Collector is SIGKILLed (a crash: no flush, connections reset) and
 // stays down 60 s: 600,000 records, about fifteen times the 38,900 of
 // these records the budget holds unpacked (863 bytes each by its
@@ -126,8 +115,7 @@ func TestSpoolBridgesLongOutage(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "streamchild.log")
 	proc, err := harness.StartProcess(t, "streamchild", logPath, child,
 		"-dir", dir, "-logs", col.HTTPAddr,
-		"-rate", strconv.Itoa(longOutageRate), "-tick", longOutageTick.String(), "-progress", "1s",
-		"-retry-max-elapsed", longOutageRetry.String())
+		"-rate", strconv.Itoa(longOutageRate), "-tick", longOutageTick.String(), "-progress", "1s")
 	require.NoError(t, err)
 	_, err = harness.WaitForLine(ctx, logPath, "started", proc.Done())
 	require.NoError(t, err)

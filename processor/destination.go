@@ -13,6 +13,7 @@ import (
 	"github.com/steadylog/steadylog/breaker"
 	"github.com/steadylog/steadylog/exporter"
 	"github.com/steadylog/steadylog/internal/classifyctx"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/segmentlog"
 )
 
@@ -93,8 +94,12 @@ type DestinationStats struct {
 	// Retrying is true while a failed batch waits for its next attempt.
 	Retrying bool
 	// OutageSpent is true when this destination has used up its retry
-	// budget on the current outage (WithRetryMaxElapsed): each batch gets
-	// one attempt, without a backoff wait, until an export succeeds.
+	// budget on the current outage (WithRetryMaxElapsed), until an export
+	// succeeds. Each batch then gets one attempt, without a backoff wait,
+	// and is dropped if it fails — but with a spool and the default
+	// budget, a batch the spool holds stays queued (Retrying) and is
+	// retried at the backoff's ceiling; ForceFlush and Shutdown make one
+	// attempt instead of waiting for it.
 	OutageSpent bool
 	// Recovered counts the records found in the spool at New that this
 	// destination had not acknowledged (WithSpool); they are counted in
@@ -152,6 +157,7 @@ type destination struct {
 	probeEarly  bool            // the next attempt may be an early probe of an open breaker
 	probed      bool            // the attempt being accounted for was an early probe
 	breakerWait bool            // retryAt is an open breaker's: see probeIfLosing
+	kept        bool            // the last export failed after the budget was spent, and the spool keeps its batch (keepLocked)
 	dropsSeen   uint64          // this destination's drops when the last retry was scheduled
 	scratch     []sdklog.Record // a batch gathered around dead slots, or decoded from a packed chunk
 	unpackFrom  *chunk          // the packed chunk of the batch to decode; set under p.mu by takeLocked
@@ -381,24 +387,28 @@ func (d *destination) run() {
 	d.workerID.Store(goroutineID())
 	ticker := time.NewTicker(p.cfg.exportInterval)
 	defer ticker.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
+	clk := p.cfg.retryClock
 	background := context.Background()
 	for {
+		// The retry timer is stopped as soon as the select returns, before
+		// the work it chose: what the worker then waits for (a retry
+		// within ForceFlush, say) is the only timer on the retry clock.
 		var retryC <-chan time.Time
+		stopRetry := func() {}
 		if !d.retryAt.IsZero() {
-			retry.Reset(time.Until(d.retryAt))
-			retryC = retry.C
+			t := clk.NewTimer(clock.Until(clk, d.retryAt))
+			retryC, stopRetry = t.C(), func() { t.Stop() }
 		}
 		select {
 		case <-d.wake:
+			stopRetry()
 			if d.retryAt.IsZero() {
 				_ = d.exportWhile(background, false, d.dueLocked)
 			} else {
 				d.probeIfLosing()
 			}
 		case <-ticker.C:
+			stopRetry()
 			if d.retryAt.IsZero() {
 				_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
 			} else {
@@ -408,17 +418,18 @@ func (d *destination) run() {
 			d.retryAt, d.breakerWait = time.Time{}, false
 			_ = d.exportWhile(background, false, d.upTo(p.lastSeq()))
 		case req := <-d.flushReq:
+			stopRetry()
 			var err error
 			if req.stored {
 				err = d.exportWhile(req.ctx, true, d.upTo(req.seq, true))
 			}
 			req.result <- errors.Join(err, d.callForceFlush(req.ctx))
 		case <-p.stop:
+			stopRetry()
 			d.drain()
 			d.closeDisk()
 			return
 		}
-		retry.Stop()
 	}
 }
 
@@ -452,7 +463,12 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 			if !wait {
 				return errors.Join(errs...)
 			}
-			if err := d.waitRetry(ctx); err != nil {
+			if d.kept {
+				// The outage outlasted its budget and the spool keeps the
+				// batch: ForceFlush and Shutdown do not wait for the next
+				// attempt, they make one now (see below).
+				d.retryAt, d.breakerWait = time.Time{}, false
+			} else if err := d.waitRetry(ctx); err != nil {
 				return errors.Join(append(errs, err)...)
 			}
 		}
@@ -501,8 +517,14 @@ func (d *destination) exportWhile(ctx context.Context, wait bool, more func() bo
 				safeHandle(p.cfg.errorHandler, err)
 			}
 		}
-		if retrying, err := d.export(ctx, batch); err != nil && !retrying {
+		retrying, err := d.export(ctx, batch)
+		if err != nil && !retrying {
 			errs = append(errs, err)
+		}
+		if wait && d.kept {
+			// The budget bounds how long ForceFlush and Shutdown wait for
+			// a dead backend; with a spool, what is left waits on disk.
+			return errors.Join(append(errs, fmt.Errorf("%w (the outage outlasted the retry budget): %w", ErrQueuedInSpool, err))...)
 		}
 	}
 }
@@ -587,9 +609,12 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 		err = p.classify(err)
 	}
 	p.tel.exported(parent, &d.tel, batch, started, err)
-	now := time.Now()
+	now := p.cfg.retryClock.Now()
 	callerEnded := err != nil && parent.Err() != nil
-	retrying = err != nil && d.retryable(err, now, callerEnded)
+	spent := false
+	if err != nil {
+		retrying, spent = d.retryable(err, now, callerEnded)
+	}
 	budgetEnd := d.outageStart.Add(p.cfg.retryMaxElapsed)
 	if d.gathered {
 		clear(batch) // the copy must not keep records alive
@@ -597,10 +622,19 @@ func (d *destination) export(parent context.Context, batch []sdklog.Record) (ret
 	}
 
 	p.mu.Lock()
+	if d.kept = spent && d.keepLocked(); d.kept {
+		// The spool holds the batch: it waits there for the backend,
+		// retried at the backoff's ceiling or when a breaker admits a
+		// probe, but no wait reaches more than one budget ahead.
+		retrying, budgetEnd = true, now.Add(p.cfg.retryMaxElapsed)
+	}
 	if d.bdisk {
 		d.diskOutcomeLocked(err, retrying, now)
 	} else {
 		d.memoryOutcomeLocked(err, retrying, now)
+	}
+	if d.kept && !d.abandoned {
+		d.outageSpent = true
 	}
 	// Records another destination still needs — or this one, for a retry
 	// — are queued again, and the queue's count bound applies to them.

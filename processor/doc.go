@@ -85,7 +85,8 @@
 // success: once it is spent, every batch gets a single attempt, without a
 // backoff wait, until an export succeeds — so a dead backend costs one
 // budget, not one per batch, and Shutdown with no deadline ends in about
-// one budget.
+// one budget. With a spool (below), the default budget drops nothing the
+// spool holds: it only bounds how long ForceFlush and Shutdown wait.
 //
 // # Destinations
 //
@@ -202,6 +203,16 @@
 //     counted as spool_full or spool_age by each destination that had not
 //     finished them. A record memory still holds is not dropped with its
 //     copy in the spool, but it can no longer leave memory that way.
+//   - These bounds, not the retry budget, decide what an outage costs.
+//     Unless WithRetryMaxElapsed is given, a destination whose budget is
+//     spent keeps what the spool holds queued, retrying at its backoff
+//     ceiling (or when its breaker admits a probe) until the backend is
+//     back, then delivers it in order; OutageSpent shows it. ForceFlush
+//     and Shutdown wait for such an outage one budget at most, then
+//     return an error wrapping ErrQueuedInSpool; Shutdown leaves the
+//     records on disk for the next start. Records memory holds because
+//     the spool cannot write are dropped at the budget's end, as without a
+//     spool.
 //   - A disk that fails — full, read-only, a file size limit, I/O errors
 //     — is reported to the error handler once per episode and in
 //     Stats.Spool (Errors, Degraded, LastError); the processor works from

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/internal/setting"
 	"github.com/steadylog/steadylog/memguard"
 	"github.com/steadylog/steadylog/otlperr"
@@ -170,6 +171,7 @@ type config struct {
 	retryMax         time.Duration
 	noRetry          bool
 	retryMaxElapsed  time.Duration
+	bridgeOutages    bool             // a spool, and no WithRetryMaxElapsed: see spooloutage.go
 	classify         retry.Classifier // nil: no classification (see WithErrorClassifier)
 	overflow         OverflowPolicy   // records below overflowFrom, or all
 	overflowSplit    bool             // WithOverflowFrom was given
@@ -181,6 +183,7 @@ type config struct {
 	lowMark          float64
 	pressureHold     time.Duration                                  // see WithBackPressureHold
 	holdTimer        func(time.Duration) (<-chan time.Time, func()) // nil: a time.Timer; tests replace it
+	retryClock       clock.Clock                                    // the retry schedule's clock; nil: clock.Real(); tests replace it
 	onPressure       func(BackPressure)
 	shedBelow        log.Severity
 	tel              telemetryConfig
@@ -503,6 +506,19 @@ func WithRetryBackoff(initial, ceiling time.Duration) Option {
 // and Shutdown with a context that never ends, against a dead backend,
 // ends in about one budget however many batches are pending.
 //
+// With a spool (WithSpool) and no WithRetryMaxElapsed, a spent budget
+// drops nothing the spool holds: the disk bounds the backlog
+// (WithSpoolMaxBytes, WithSpoolMaxAge), and they decide what is lost.
+// Once the budget is spent the batch stays queued, and the destination
+// keeps retrying at its backoff ceiling (or when its breaker admits a
+// probe, at least once a budget) until the backend is back; only records
+// that memory holds because the spool cannot write (Stats.Spool.Degraded)
+// are dropped. The budget then bounds how long ForceFlush and Shutdown
+// wait for the outage: they return an error wrapping ErrQueuedInSpool,
+// and Shutdown leaves the records in the spool for the next start.
+// Given explicitly, the budget is a limit on staleness, and drops with a
+// spool as without one.
+//
 // Default: 1 minute. A value ≤ 0 makes New fail.
 func WithRetryMaxElapsed(d time.Duration) Option {
 	return optionFunc(func(c *config) {
@@ -593,6 +609,7 @@ func newConfig(opts []Option) (config, error) {
 	b := s.retryBackoff.Resolve(backoffBounds{initial: DefaultRetryInitial, ceiling: DefaultRetryMax})
 	c.retryInitial, c.retryMax = b.initial, b.ceiling
 	c.retryMaxElapsed = s.retryMaxElapsed.Resolve(DefaultRetryMaxElapsed)
+	c.bridgeOutages = c.spool != nil && !s.retryMaxElapsed.IsSet()
 	c.classify = s.classify.Resolve(otlperr.Classify)
 	c.maxQueueBytes = s.maxQueueBytes.Resolve(DefaultMaxQueueBytes, c.envBytes(EnvMaxQueueBytes, DefaultMaxQueueBytes))
 	// The default count bound follows the byte budget.
@@ -612,6 +629,9 @@ func newConfig(opts []Option) (config, error) {
 	c.pressureHold = s.pressureHold.Resolve(DefaultBackPressureHold)
 	if c.holdTimer == nil {
 		c.holdTimer = newHoldTimer
+	}
+	if c.retryClock == nil {
+		c.retryClock = clock.Real()
 	}
 	// A batch can never be larger than the queue that feeds it; the
 	// specification asks for the same clamp.

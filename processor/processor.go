@@ -211,8 +211,12 @@ func NewWithDestinations(dests []Destination, opts ...Option) (*Processor, error
 // ctx's error when ctx ends first, and with an error wrapping
 // ErrExporterHung when a destination's exporter call overruns its
 // deadline by OverrunGrace (the other destinations flush meanwhile); the
-// records not exported stay queued and are exported later. After Shutdown
-// it returns nil at once: there is nothing left to flush.
+// records not exported stay queued and are exported later. With a spool
+// and the default retry budget, a destination whose outage outlasts the
+// budget (or had outlasted it before the call) makes one attempt, then
+// ForceFlush returns an error wrapping ErrQueuedInSpool: its records stay
+// queued in the spool, and are retried. After Shutdown it returns nil at
+// once: there is nothing left to flush.
 func (p *Processor) ForceFlush(ctx context.Context) error {
 	p.mu.Lock()
 	closed := p.closed
@@ -269,6 +273,14 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 // its deadline (the export timeout) by OverrunGrace makes Shutdown give up
 // on that destination the same way, returning an error wrapping
 // ErrExporterHung, while the others finish.
+//
+// With a spool, what a destination has not delivered when Shutdown gives
+// up on it stays in the spool for the next start instead of being
+// dropped (Stats.Spool.LeftForNextStart). With the default retry budget
+// that includes a dead backend: once the outage's budget is spent — by
+// the time Shutdown is called, or while it waits — the destination makes
+// one attempt and leaves the rest on disk, and Shutdown returns an error
+// wrapping ErrQueuedInSpool.
 //
 // Only the first call does anything; later calls return nil.
 func (p *Processor) Shutdown(ctx context.Context) error {

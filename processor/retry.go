@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/steadylog/steadylog/breaker"
+	"github.com/steadylog/steadylog/internal/clock"
 	"github.com/steadylog/steadylog/retry"
 )
 
@@ -54,19 +55,24 @@ func (p *Processor) classify(err error) (out error) {
 // batches are pending, and Shutdown with no deadline ends in about one
 // budget. A failure caused by the caller's context ending (callerEnded: a
 // ForceFlush or Shutdown that gave up) says nothing about the backend: it
-// is retried and spends no budget. Only the worker calls it.
-func (d *destination) retryable(err error, now time.Time, callerEnded bool) bool {
+// is retried and spends no budget. spent reports that only the spent
+// budget stands in the way of a retry: a spool that bridges outages may
+// then keep the batch (keepLocked). Only the worker calls it.
+func (d *destination) retryable(err error, now time.Time, callerEnded bool) (ok, spent bool) {
 	cfg := &d.p.cfg
 	if cfg.noRetry || retry.IsPermanent(err) || errors.Is(err, errPanicked) {
-		return false
+		return false, false
 	}
 	if callerEnded {
-		return true
+		return true, false
 	}
 	if d.outageStart.IsZero() {
 		d.outageStart = now
 	}
-	return now.Sub(d.outageStart) < cfg.retryMaxElapsed
+	if now.Sub(d.outageStart) < cfg.retryMaxElapsed {
+		return true, false
+	}
+	return false, true
 }
 
 // scheduleRetry sets when the worker may call the exporter again after err:
@@ -128,7 +134,7 @@ func (d *destination) probeIfLosing() {
 		return
 	}
 	d.breakerWait = false
-	if early := time.Now().Add(d.backoff(0)); early.Before(d.retryAt) {
+	if early := d.p.cfg.retryClock.Now().Add(d.backoff(0)); early.Before(d.retryAt) {
 		d.retryAt, d.probeEarly = early, true
 	}
 }
@@ -179,11 +185,12 @@ func (d *destination) waitRetry(ctx context.Context) error {
 		return fmt.Errorf("steadylog/processor: %snext export attempt at %s is after the deadline (%w): %w",
 			d.label(), d.retryAt.Format(time.RFC3339Nano), context.DeadlineExceeded, d.lastErr)
 	}
-	if wait := time.Until(d.retryAt); wait > 0 {
-		t := time.NewTimer(wait)
+	clk := d.p.cfg.retryClock
+	if wait := clock.Until(clk, d.retryAt); wait > 0 {
+		t := clk.NewTimer(wait)
 		defer t.Stop()
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/steadylog/steadylog/internal/clock"
 )
 
 // childEnv names the role a test re-executes the test binary in (see
@@ -45,6 +47,8 @@ func runChild(role string) int {
 		err = childLateOpen(os.Getenv("SPOOL_DIR"))
 	case "enospc":
 		err = childENOSPC(os.Getenv("SPOOL_DIR"))
+	case "degraded-outage":
+		err = childDegradedOutage(os.Getenv("SPOOL_DIR"))
 	default:
 		err = errors.New("unknown role " + role)
 	}
@@ -179,6 +183,75 @@ func childEFBIG(dir string) error {
 	}
 	if s.Exported != n || s.TotalDropped() != 0 {
 		return fmt.Errorf("from memory, every record is delivered: %v", s)
+	}
+	return nil
+}
+
+// TestSpoolDegradedOutageDrops: records that only memory holds because
+// the spool cannot write (RLIMIT_FSIZE in a child process makes every
+// write fail) are not kept beyond the outage's retry budget: at its end
+// they are dropped as export_failed, as without a spool.
+func TestSpoolDegradedOutageDrops(t *testing.T) {
+	cmd := child(t, "degraded-outage", "SPOOL_DIR="+filepath.Join(t.TempDir(), "spool"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child: %s", out)
+}
+
+func childDegradedOutage(dir string) error {
+	const n = 100
+	signal.Ignore(syscall.SIGXFSZ)
+	clk := clock.NewFake(time.Now())
+	start := clk.Now()
+	var errs errorLog
+	exp := &outageExporter{down: true}
+	p, err := New(exp, spoolOpts(dir, &errs, withRetryClock(clk))...)
+	if err != nil {
+		return err
+	}
+	// The spool's files are larger than a byte: from here on, every write
+	// to them fails.
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 1, Max: 1}); err != nil {
+		return fmt.Errorf("setrlimit: %w", err)
+	}
+	_, lg := spoolProvider(p, nil)
+	spoolEmit(lg, 0, n)
+	begin := time.Now()
+	for !p.Stats().Spool.Degraded {
+		if time.Since(begin) > time.Minute {
+			return errors.New("the spool never failed to write")
+		}
+		time.Sleep(time.Millisecond) // polls a condition; the parent waits for the exit
+	}
+	for {
+		s := p.Stats()
+		if s.Received != s.Exported+s.TotalDropped()+uint64(s.Queued)+uint64(s.InFlight) {
+			return fmt.Errorf("invariant broken: %v", s)
+		}
+		dropped := s.Dropped[DropExportFailed]
+		if dropped > 0 && clk.Since(start) < DefaultRetryMaxElapsed {
+			return fmt.Errorf("dropped before the budget's end, at %v: %v", clk.Since(start), s)
+		}
+		if dropped == n {
+			break
+		}
+		if time.Since(begin) > time.Minute {
+			return fmt.Errorf("not dropped at %v: %v", clk.Since(start), s)
+		}
+		if clk.Waiters() > 0 {
+			clk.Advance(time.Second)
+		} else {
+			time.Sleep(time.Millisecond) // polls a condition: the worker's next wait
+		}
+	}
+	s := p.Stats()
+	if !s.Spool.Degraded || s.Queued != 0 || s.TotalDropped() != n {
+		return fmt.Errorf("want every record dropped, none queued, the spool degraded: %v %+v", s, *s.Spool)
+	}
+	if err := p.Shutdown(context.Background()); errors.Is(err, ErrQueuedInSpool) {
+		return fmt.Errorf("Shutdown: %w", err)
+	}
+	if s := p.Stats(); s.Spool.LeftForNextStart != 0 || s.TotalDropped() != n {
+		return fmt.Errorf("after Shutdown: %v %+v", s, *s.Spool)
 	}
 	return nil
 }

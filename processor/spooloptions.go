@@ -64,7 +64,13 @@ type spoolConfig struct {
 //     batch at a time, when they catch up.
 //   - The spool's files are bounded (WithSpoolMaxBytes, WithSpoolMaxAge):
 //     when a bound is reached the oldest records go first, counted as
-//     spool_full or spool_age.
+//     spool_full or spool_age. These bounds, not the retry budget, decide
+//     what an outage costs: unless WithRetryMaxElapsed is given, a
+//     destination whose budget is spent keeps the records the spool holds
+//     queued and keeps retrying until the backend is back; ForceFlush and
+//     Shutdown stop waiting for it after one budget, with an error
+//     wrapping ErrQueuedInSpool, and Shutdown leaves the records on disk
+//     for the next start.
 //   - A disk that fails (full, read-only, I/O errors) is reported to the
 //     error handler and in Stats.Spool, and the processor goes on from
 //     memory as it does without a spool, writing again when the disk

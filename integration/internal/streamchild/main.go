@@ -2,8 +2,9 @@
 // child process: a service logging at a steady rate whose log pipeline is
 //
 //	log/slog → otelslog → sdklog.LoggerProvider → steadylog processor
-//	(WithSpool in -dir, every other option at its default unless
-//	-retry-max-elapsed is given) → OTLP/HTTP (otlploghttp with its
+//	(WithSpool in -dir, every other option at its default; the default
+//	retry budget keeps spooled records through an outage longer than it)
+//	→ OTLP/HTTP (otlploghttp with its
 //	defaults, as in the README's quick start)
 //
 // Its records are spoolrecords' (a nested map and a slice among the
@@ -61,7 +62,6 @@ type config struct {
 	tick     time.Duration
 	progress time.Duration
 	deadline time.Duration
-	retryMax time.Duration
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -73,7 +73,6 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&cfg.tick, "tick", 10*time.Millisecond, "how often a burst is emitted")
 	fs.DurationVar(&cfg.progress, "progress", 5*time.Second, "how often the stats are printed")
 	fs.DurationVar(&cfg.deadline, "deadline", 3*time.Minute, "how long to wait for delivery after SIGUSR1")
-	fs.DurationVar(&cfg.retryMax, "retry-max-elapsed", 0, "the processor's retry budget per outage (0: its default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,11 +91,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := []processor.Option{processor.WithSpool(cfg.dir)}
-	if cfg.retryMax > 0 {
-		opts = append(opts, processor.WithRetryMaxElapsed(cfg.retryMax))
-	}
-	p, err := processor.New(exp, opts...)
+	p, err := processor.New(exp, processor.WithSpool(cfg.dir))
 	if err != nil {
 		return err
 	}
