@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -132,6 +133,10 @@ func TestSpoolPodStop(t *testing.T) {
 		t.Fatalf("child did not exit after SIGTERM:\n%s", proc.LogTail(20))
 	}
 	require.NoError(t, proc.ExitErr(), "child:\n%s", proc.LogTail(20))
+	report, err := harness.WaitForLine(ctx, proc.logPath, "report ", proc.Done())
+	require.NoError(t, err)
+	t.Log(report)
+	assert.Contains(t, report, fmt.Sprintf(", %d left for next start", spoolRecords), "the shutdown report says what stays on disk")
 	left, err := harness.WaitForLine(ctx, proc.logPath, "left ", proc.Done())
 	require.NoError(t, err)
 	assert.Equal(t, "left "+strconv.Itoa(spoolRecords), left, "every record is left on disk for the next start")

@@ -21,7 +21,8 @@
 // Status lines on stdout:
 //
 //	accepted N                    every record emitted is in the spool, synced
-//	left N                        after SIGTERM: records left on disk
+//	report LINE                   after SIGTERM: the lifecycle report's first line
+//	left N                        after SIGTERM: records left on disk (the report's)
 //	final {stats JSON}            the processor's Stats at exit
 package main
 
@@ -34,6 +35,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,6 +45,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/steadylog/steadylog/integration/internal/spoolrecords"
+	"github.com/steadylog/steadylog/lifecycle"
 	"github.com/steadylog/steadylog/processor"
 	"github.com/steadylog/steadylog/telemetry"
 )
@@ -141,16 +144,25 @@ func emit(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, reader 
 	return stop(cfg, lp, p, stdout)
 }
 
-// stop is a pod's shutdown: the provider and its processor get cfg.grace.
+// stop is a pod's shutdown, as a service does it with lifecycle: the
+// provider and its processor get cfg.grace, and the report says how many
+// records were left on disk for the next start. It prints the report's
+// first line, then "left N" with the report's count.
 func stop(cfg config, lp *sdklog.LoggerProvider, p *processor.Processor, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
 	defer cancel()
-	err := lp.Shutdown(ctx)
-	st := p.Stats()
-	fmt.Fprintf(stdout, "left %d\n", st.Spool.LeftForNextStart)
-	printFinal(stdout, st)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	report, _ := lifecycle.ShutdownNamed(ctx, lifecycle.Flush, lifecycle.Named("logs", lifecycle.Counted(lp, p)))
+	first, _, _ := strings.Cut(report.String(), "\n")
+	fmt.Fprintf(stdout, "report %s\n", first)
+	fmt.Fprintf(stdout, "left %d\n", report.Left())
+	printFinal(stdout, p.Stats())
+	// A backend that is down fails the shutdown's flush: the report
+	// says so, and what is left is on disk. Only a shutdown left running
+	// is an error of the child.
+	for _, c := range report.Components {
+		if c.Abandoned {
+			return fmt.Errorf("the shutdown of %s was abandoned: %v", c.Name, c.Err)
+		}
 	}
 	return nil
 }
