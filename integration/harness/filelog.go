@@ -123,18 +123,7 @@ func (fc *FileCount) countLine(line []byte, seqKey string, salvage *regexp.Regex
 	// A torn line is a fragment of one document followed by whole documents that
 	// a restarted collector appended. Parse each piece that starts a document;
 	// scan what does not parse for sequence attributes.
-	starts := []int{}
-	for off := 0; ; {
-		i := bytes.Index(line[off:], lineStart)
-		if i < 0 {
-			break
-		}
-		starts = append(starts, off+i)
-		off += i + len(lineStart)
-	}
-	if len(starts) == 0 || starts[0] != 0 {
-		starts = append([]int{0}, starts...)
-	}
+	starts := pieceStarts(line)
 	for k, s := range starts {
 		end := len(line)
 		if k+1 < len(starts) {
@@ -236,4 +225,22 @@ func eachLine(path string, fn func(n int, line []byte) error) error {
 			return err
 		}
 	}
+}
+
+// pieceStarts returns where the pieces of a torn line start: at 0, and at
+// every start of a document after it.
+func pieceStarts(line []byte) []int {
+	var starts []int
+	for off := 0; ; {
+		i := bytes.Index(line[off:], lineStart)
+		if i < 0 {
+			break
+		}
+		starts = append(starts, off+i)
+		off += i + len(lineStart)
+	}
+	if len(starts) == 0 || starts[0] != 0 {
+		starts = append([]int{0}, starts...)
+	}
+	return starts
 }

@@ -69,18 +69,7 @@ func (fc *FileCount) scanLine(line []byte, newline bool, key []byte) {
 		return
 	}
 	fc.TornLines++
-	var starts []int
-	for off := 0; ; {
-		i := bytes.Index(line[off:], lineStart)
-		if i < 0 {
-			break
-		}
-		starts = append(starts, off+i)
-		off += i + len(lineStart)
-	}
-	if len(starts) == 0 || starts[0] != 0 {
-		starts = append([]int{0}, starts...)
-	}
+	starts := pieceStarts(line)
 	for k, s := range starts {
 		end := len(line)
 		if k+1 < len(starts) {
