@@ -31,6 +31,17 @@ const frameHead = 24 // a frame's header
 // spoolFrames lists the payloads of the undamaged spool in dir, in order.
 func spoolFrames(t *testing.T, dir string) []spoolFrame {
 	t.Helper()
+	return readFrames(t, dir, func(payload []byte) int {
+		h, _, err := parsePayloadHeader(payload, nil)
+		require.NoError(t, err)
+		return len(h.seqs)
+	})
+}
+
+// readFrames lists the frames of the undamaged spool in dir, in order,
+// with the number of records count finds in each payload.
+func readFrames(t *testing.T, dir string, count func(payload []byte) int) []spoolFrame {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	require.NoError(t, err)
 	var out []spoolFrame
@@ -39,10 +50,8 @@ func spoolFrames(t *testing.T, dir string) []spoolFrame {
 		require.NoError(t, err)
 		for off := int64(8); off+frameHead <= int64(len(b)); {
 			n := int64(binary.LittleEndian.Uint32(b[off:]))
-			h, _, err := parsePayloadHeader(b[off+frameHead:off+frameHead+n], nil)
-			require.NoError(t, err)
 			out = append(out, spoolFrame{file: f, off: off, size: frameHead + n,
-				lsn: binary.LittleEndian.Uint64(b[off+8:]), records: len(h.seqs)})
+				lsn: binary.LittleEndian.Uint64(b[off+8:]), records: count(b[off+frameHead : off+frameHead+n])})
 			off += frameHead + n
 		}
 	}
@@ -313,19 +322,7 @@ func TestSpoolFirstFormat(t *testing.T) {
 // records of each are not needed.
 func oldFrames(t *testing.T, dir string) []spoolFrame {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.seg"))
-	require.NoError(t, err)
-	var out []spoolFrame
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		for off := int64(8); off+frameHead <= int64(len(b)); {
-			n := int64(binary.LittleEndian.Uint32(b[off:]))
-			out = append(out, spoolFrame{file: f, off: off, size: frameHead + n, lsn: binary.LittleEndian.Uint64(b[off+8:])})
-			off += frameHead + n
-		}
-	}
-	return out
+	return readFrames(t, dir, func([]byte) int { return 0 })
 }
 
 // TestSpoolDamagedWhenReadBack: a payload damaged on disk after New (its
