@@ -184,8 +184,9 @@
 // known by name, Destination.Name).
 //
 //   - OnEmit never waits for the disk. A spooler goroutine writes records
-//     a batch at a time, within 20 ms of OnEmit (at once when memory is
-//     half full); what it has written survives a SIGKILL of the process.
+//     a batch at a time, within 20 ms of OnEmit (at once while memory
+//     holds half the budget or more); what it has written survives a
+//     SIGKILL of the process.
 //     It fsyncs every WithSpoolSyncInterval (1 s by default; 0 syncs every
 //     write): what it has synced survives a crash of the machine. Records
 //     every destination exported before they were written are never

@@ -43,6 +43,13 @@ var ErrSpoolLocked = errors.New("steadylog/processor: spool directory is in use 
 // between OnEmit and the record surviving a SIGKILL.
 const spoolCoalesce = 20 * time.Millisecond
 
+// spoolPieceBytes bounds the records (by their size in memory) the
+// spooler takes for one payload: between two payloads it skips what every
+// destination finished meanwhile, which a healthy export worker does to a
+// whole chunk of large records while the spooler writes it. Small records
+// still fill a chunk's payload: a chunk holds 512 by default.
+const spoolPieceBytes = 256 << 10
+
 // spooler is the spool's state. Fields marked "p.mu" are guarded by the
 // processor's mutex; fields marked "spooler" are owned by the spooler
 // goroutine (spooler.run).
@@ -467,18 +474,23 @@ func (sp *spooler) run() {
 		select {
 		case <-sp.wake:
 			coalesce.Reset(spoolCoalesce)
-			select {
-			case <-coalesce.C:
-			case <-sp.hurry:
-				coalesce.Stop()
-			case <-sp.quit:
+		wait:
+			for {
+				select {
+				case <-coalesce.C:
+					break wait
+				case <-sp.hurry:
+					sp.writeUrgent()
+				case <-sp.quit:
+					break wait
+				}
 			}
 			sp.writeAll(false)
 			if sp.cfg.syncInterval == 0 {
 				sp.sync()
 			}
 		case <-sp.hurry:
-			sp.writeAll(false)
+			sp.writeUrgent()
 			if sp.cfg.syncInterval == 0 {
 				sp.sync()
 			}
@@ -500,7 +512,7 @@ func (sp *spooler) writeAll(retry bool) {
 	if !retry && !sp.retryAt.IsZero() && time.Now().Before(sp.retryAt) {
 		return
 	}
-	for sp.writeOne() {
+	for sp.writeOne(false) {
 	}
 	if sp.cfg.maxAge > 0 {
 		// An Append with no payloads applies the age bound only.
@@ -513,13 +525,36 @@ func (sp *spooler) writeAll(retry bool) {
 	}
 }
 
-// writeOne writes the unwritten records of one chunk as one payload (or
-// fewer, when they do not fit a segment). It reports whether it wrote
-// something and more may be left.
-func (sp *spooler) writeOne() bool {
+// writeUrgent writes what spilling needs while memory holds half the
+// budget or more, and stops once it holds less: the records OnEmit has
+// just accepted wait for the coalescing delay as before, for a healthy
+// export worker finishes most of them first. Writing everything at once,
+// as the delay does, made the spooler write, a record at a time, the
+// records the worker was exporting (see DESIGN.md, "Spool", Measured).
+func (sp *spooler) writeUrgent() {
+	if !sp.retryAt.IsZero() && time.Now().Before(sp.retryAt) {
+		return
+	}
+	for sp.writeOne(true) {
+	}
+}
+
+// writeOne writes the unwritten records of one chunk, up to
+// spoolPieceBytes of them, as one payload (or fewer, when they do not fit
+// a segment). With urgent it writes only while memory holds half the
+// budget or more. It reports whether it wrote something and more may be
+// left.
+func (sp *spooler) writeOne(urgent bool) bool {
 	p := sp.p
 	p.mu.Lock()
-	sp.awake, sp.hurried = false, false
+	sp.hurried = false
+	if urgent && p.st.heldBytes < p.cfg.maxQueueBytes/2 {
+		p.mu.Unlock()
+		return false
+	}
+	if !urgent {
+		sp.awake = false
+	}
 	p.advanceSpoolLocked()
 	c, from := p.st.locate(sp.next)
 	if c == nil {
@@ -531,8 +566,13 @@ func (sp *spooler) writeOne() bool {
 	sp.seqs = sp.seqs[:0]
 	sp.idx = sp.idx[:0]
 	gaps := false
+	var bytes int64
 	for i := from; i < to; i++ {
 		if c.meta[i].state == slotLive {
+			if bytes += c.meta[i].size; bytes > spoolPieceBytes && len(sp.seqs) > 0 {
+				to = i
+				break
+			}
 			sp.seqs = append(sp.seqs, c.base+uint64(i))
 			sp.idx = append(sp.idx, int32(i))
 		} else {
