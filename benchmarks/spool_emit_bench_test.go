@@ -49,7 +49,7 @@ var pacedRates = []int{10_000, 50_000}
 //     the loop divided by the records, the spooler's writes, the
 //     exporter's worker and the pacing's sleeps included.
 func BenchmarkEmitSpoolPaced(b *testing.B) {
-	for _, name := range []string{harness.ShapeSmall, harness.ShapeMedium} {
+	for _, name := range []string{harness.ShapeSmall, harness.ShapeMedium, harness.ShapeLarge} {
 		rec := mustShape(b, name).APIRecord()
 		for _, rate := range pacedRates {
 			for _, spool := range []bool{false, true} {

@@ -240,6 +240,35 @@ func TestSpoolBridgesLongOutage(t *testing.T) {
 
 	assert.LessOrEqual(t, peak.HWM, limit,
 		"the child's peak RSS stays within 2.2 times the sum of its baseline peak and the byte budget")
+
+	// Nothing is left behind once the backlog is delivered: the spool
+	// (120 MiB at its peak) deletes delivered segments, and what remains
+	// — the segment being written and the ledger — takes at most one
+	// segment on disk, counted in allocated blocks (a file preallocated
+	// in full would show).
+	used := diskUsage(t, dir)
+	t.Logf("spool after delivery: %d bytes allocated on disk", used)
+	assert.LessOrEqual(t, used, int64(processor.DefaultSpoolSegmentSize)+64<<10,
+		"the delivered spool shrinks to at most one segment")
+}
+
+// diskUsage is what the files in dir take on disk: their allocated
+// blocks, not their sizes.
+func diskUsage(t *testing.T, dir string) int64 {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var n int64
+	for _, de := range des {
+		fi, err := de.Info()
+		require.NoError(t, err)
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			n += st.Blocks * 512
+		} else {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // longOutageRSSLimit is the most resident memory the child may reach:

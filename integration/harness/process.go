@@ -114,8 +114,53 @@ func (p *Process) Kill() error {
 }
 
 // Stop freezes the group with SIGSTOP: connections stay open but nothing answers,
-// like a hung or GC-paused peer.
-func (p *Process) Stop() error { return p.Signal(syscall.SIGSTOP) }
+// like a hung or GC-paused peer. It returns once the process is stopped: kill(2)
+// returns when the signal is sent, and a thread already at work may still write
+// a response until the kernel has stopped every thread.
+func (p *Process) Stop() error {
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		if stopped, err := p.stopped(); err != nil || stopped || p.Exited() {
+			return err
+		}
+		select {
+		case <-tick.C:
+		case <-p.done:
+			return nil
+		case <-deadline:
+			return fmt.Errorf("harness: %s not stopped 5s after SIGSTOP", p.name)
+		}
+	}
+}
+
+// stopped reports whether every thread of the process is stopped (state T in
+// /proc/PID/task/*/stat).
+func (p *Process) stopped() (bool, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p.Pid()))
+	if err != nil {
+		return false, nil // exited meanwhile: Exited says so
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", p.Pid(), task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		// "pid (comm) S ...": the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			return false, fmt.Errorf("harness: unreadable %s/stat: %q", task.Name(), b)
+		}
+		if st := b[i+2]; st != 'T' && st != 't' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
 
 // Cont resumes a group frozen by Stop.
 func (p *Process) Cont() error { return p.Signal(syscall.SIGCONT) }
