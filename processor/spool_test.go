@@ -602,19 +602,7 @@ func TestSpoolDamaged(t *testing.T) {
 	const n = 1000
 	dir := t.TempDir()
 	var errs errorLog
-	hung := &spoolExporter{gate: make(chan struct{})}
-	// Small segments and batches: many payloads in several files.
-	p, err := New(hung, WithSpool(dir, WithSpoolSegmentSize(16<<10)), WithExportMaxBatchSize(50),
-		WithoutDropAlerts(), WithErrorHandler(errs.handle))
-	require.NoError(t, err)
-	_, lg := spoolProvider(p, nil)
-	spoolEmit(lg, 0, n)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	require.ErrorIs(t, p.Shutdown(ctx), context.Canceled)
-	close(hung.gate)
-	waitWorkers(p)
-	require.Equal(t, uint64(n), p.Stats().Spool.LeftForNextStart)
+	spoolBacklog(t, dir, n) // many payloads in several files
 
 	files, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	require.NoError(t, err)
