@@ -443,14 +443,20 @@ func (sp *spooler) emittedLocked() {
 		default:
 		}
 	}
-	p := sp.p
-	if !sp.hurried && p.st.heldBytes >= p.cfg.maxQueueBytes/2 {
+	if !sp.hurried && sp.urgentLocked() {
 		sp.hurried = true
 		select {
 		case sp.hurry <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// urgentLocked reports whether memory holds half the byte budget or
+// more: then records must be written at once, for admission spills only
+// written records. p.mu must be held.
+func (sp *spooler) urgentLocked() bool {
+	return sp.p.st.heldBytes >= sp.p.cfg.maxQueueBytes/2
 }
 
 // run is the spooler goroutine: it writes the records memory holds that
@@ -509,7 +515,7 @@ func (sp *spooler) run() {
 // nothing is left or a write fails. While degraded it tries again once a
 // sync interval (or when retry is true).
 func (sp *spooler) writeAll(retry bool) {
-	if !retry && !sp.retryAt.IsZero() && time.Now().Before(sp.retryAt) {
+	if !retry && sp.backingOff() {
 		return
 	}
 	for sp.writeOne(false) {
@@ -525,6 +531,12 @@ func (sp *spooler) writeAll(retry bool) {
 	}
 }
 
+// backingOff reports whether a failed write is waiting for its retry
+// (the spool is degraded, and the next attempt is not due yet).
+func (sp *spooler) backingOff() bool {
+	return !sp.retryAt.IsZero() && time.Now().Before(sp.retryAt)
+}
+
 // writeUrgent writes what spilling needs while memory holds half the
 // budget or more, and stops once it holds less: the records OnEmit has
 // just accepted wait for the coalescing delay as before, for a healthy
@@ -532,7 +544,7 @@ func (sp *spooler) writeAll(retry bool) {
 // as the delay does, made the spooler write, a record at a time, the
 // records the worker was exporting (see DESIGN.md, "Spool", Measured).
 func (sp *spooler) writeUrgent() {
-	if !sp.retryAt.IsZero() && time.Now().Before(sp.retryAt) {
+	if sp.backingOff() {
 		return
 	}
 	for sp.writeOne(true) {
@@ -548,7 +560,7 @@ func (sp *spooler) writeOne(urgent bool) bool {
 	p := sp.p
 	p.mu.Lock()
 	sp.hurried = false
-	if urgent && p.st.heldBytes < p.cfg.maxQueueBytes/2 {
+	if urgent && !sp.urgentLocked() {
 		p.mu.Unlock()
 		return false
 	}
