@@ -37,6 +37,20 @@ func replayClock(c clock.Clock) SpoolOption {
 	return spoolOptionFunc(func(sc *spoolConfig) { sc.clock = c })
 }
 
+// replayProcessor leaves n records in a spool in dir, in payloads of per,
+// and opens a processor on it that replays rate records a second on a
+// fake clock, exporting batches of per.
+func replayProcessor(t *testing.T, dir string, n, per, rate int, errs *errorLog) (*Processor, *spoolExporter, *clock.Fake) {
+	t.Helper()
+	replayBacklog(t, dir, n, per)
+	fc := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	exp := &spoolExporter{}
+	p, err := New(exp, WithSpool(dir, WithSpoolSyncInterval(0), WithSpoolReplayRate(rate), replayClock(fc)),
+		WithExportMaxBatchSize(per), WithExportInterval(10*time.Millisecond), WithoutDropAlerts(), WithErrorHandler(errs.handle))
+	require.NoError(t, err)
+	return p, exp, fc
+}
+
 // TestSpoolReplayRate: with a replay rate of 100 records a second and
 // payloads of 10 records, a destination reads a payload, then waits 100 ms
 // of the processor's clock before the next; records it reads from memory
@@ -44,14 +58,8 @@ func replayClock(c clock.Clock) SpoolOption {
 func TestSpoolReplayRate(t *testing.T) {
 	const n, per = 50, 10
 	dir := filepath.Join(t.TempDir(), "spool")
-	replayBacklog(t, dir, n, per)
-
-	fc := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	var errs errorLog
-	exp := &spoolExporter{}
-	p, err := New(exp, WithSpool(dir, WithSpoolSyncInterval(0), WithSpoolReplayRate(100), replayClock(fc)),
-		WithExportMaxBatchSize(per), WithExportInterval(10*time.Millisecond), WithoutDropAlerts(), WithErrorHandler(errs.handle))
-	require.NoError(t, err)
+	p, exp, fc := replayProcessor(t, dir, n, per, 100, &errs)
 	for read := per; read < n; read += per {
 		fc.BlockUntil(1) // the worker waits for the limiter, having read one more payload
 		require.Equal(t, read, exp.count())
@@ -80,14 +88,8 @@ func TestSpoolReplayRate(t *testing.T) {
 func TestSpoolReplayRateBoundedByContexts(t *testing.T) {
 	const n, per = 50, 10
 	dir := filepath.Join(t.TempDir(), "spool")
-	replayBacklog(t, dir, n, per)
-
-	fc := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	var errs errorLog
-	exp := &spoolExporter{}
-	p, err := New(exp, WithSpool(dir, WithSpoolSyncInterval(0), WithSpoolReplayRate(1), replayClock(fc)),
-		WithExportMaxBatchSize(per), WithExportInterval(10*time.Millisecond), WithoutDropAlerts(), WithErrorHandler(errs.handle))
-	require.NoError(t, err)
+	p, exp, fc := replayProcessor(t, dir, n, per, 1, &errs)
 	fc.BlockUntil(1) // one payload read; the next in 10 s of a clock that does not move
 	require.Equal(t, per, exp.count())
 
