@@ -123,13 +123,7 @@ func (fc *FileCount) countLine(line []byte, seqKey string, salvage *regexp.Regex
 	// A torn line is a fragment of one document followed by whole documents that
 	// a restarted collector appended. Parse each piece that starts a document;
 	// scan what does not parse for sequence attributes.
-	starts := pieceStarts(line)
-	for k, s := range starts {
-		end := len(line)
-		if k+1 < len(starts) {
-			end = starts[k+1]
-		}
-		piece := line[s:end]
+	for _, piece := range tornPieces(line) {
 		if fc.countDoc(piece, seqKey) {
 			continue
 		}
@@ -227,9 +221,10 @@ func eachLine(path string, fn func(n int, line []byte) error) error {
 	}
 }
 
-// pieceStarts returns where the pieces of a torn line start: at 0, and at
-// every start of a document after it.
-func pieceStarts(line []byte) []int {
+// tornPieces splits a torn line into its pieces: what comes before the
+// first start of a document, if anything, and each document from its
+// start to the next.
+func tornPieces(line []byte) [][]byte {
 	var starts []int
 	for off := 0; ; {
 		i := bytes.Index(line[off:], lineStart)
@@ -242,5 +237,13 @@ func pieceStarts(line []byte) []int {
 	if len(starts) == 0 || starts[0] != 0 {
 		starts = append([]int{0}, starts...)
 	}
-	return starts
+	pieces := make([][]byte, len(starts))
+	for k, s := range starts {
+		end := len(line)
+		if k+1 < len(starts) {
+			end = starts[k+1]
+		}
+		pieces[k] = line[s:end]
+	}
+	return pieces
 }

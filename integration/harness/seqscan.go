@@ -69,13 +69,7 @@ func (fc *FileCount) scanLine(line []byte, newline bool, key []byte) {
 		return
 	}
 	fc.TornLines++
-	starts := pieceStarts(line)
-	for k, s := range starts {
-		end := len(line)
-		if k+1 < len(starts) {
-			end = starts[k+1]
-		}
-		piece := line[s:end]
+	for _, piece := range tornPieces(line) {
 		// Pieces are small and rare (one per SIGKILL): decoding them is cheap.
 		fc.scanPiece(piece, key, !json.Valid(piece))
 	}
